@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` runs the product, `make test` runs the tests.
+# Both install what they need on a fresh machine (Python venv; for tests also Kafka, Prometheus
+# and Alertmanager).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install test-env lint bench
+
+$(BIN)/driftline: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q -U pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/driftline
+
+demo: install
+	$(BIN)/driftline demo
+
+test-env:
+	bash scripts/setup-test-env.sh
+
+test: install test-env
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check sketches stream alerts grafana tests bench
+	$(BIN)/mypy sketches stream alerts grafana
+
+bench: install
+	$(BIN)/python -m bench.run

@@ -1,0 +1,46 @@
+"""The ``driftline`` command line.
+
+Each ``cmd_*.py`` module in this package adds its commands with ``register(app)``; this module
+only assembles them, so commands live next to nothing but themselves.
+
+Exit codes (stable, for scripts): 0 ok, 1 a check failed (e.g. drift or alerts in a backtest when
+asked to fail on them), 2 bad usage or bad configuration, 3 a runtime error (Kafka unreachable...).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import typer
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_RUNTIME = 3
+
+app = typer.Typer(
+    name="driftline",
+    help="Streaming drift and data-quality monitor for ML in production.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Streaming drift and data-quality monitor for ML in production."""
+
+
+def _register_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,13 @@
+"""Test session wiring: every module in tests/fixtures/ is a pytest plugin (Kafka, Prometheus,
+Alertmanager, local Slack/PagerDuty receivers...), so fixtures live one concept per file."""
+
+from __future__ import annotations
+
+import pkgutil
+from pathlib import Path
+
+pytest_plugins = [
+    f"tests.fixtures.{m.name}"
+    for m in pkgutil.iter_modules([str(Path(__file__).parent / "fixtures")])
+    if not m.name.startswith("_")
+]

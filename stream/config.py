@@ -1,0 +1,343 @@
+"""driftline.yaml: the one pydantic model that configures a monitor.
+
+Everything that runs (``run``, ``demo``, ``backtest``, ``baseline build``, ``grafana``,
+``prometheus rules``) reads this model and nothing else. A bad file fails at start with the field,
+the value and what would be valid (:class:`ConfigError`).
+
+>>> cfg = DriftlineConfig.model_validate({
+...     "monitor": "fraud-model",
+...     "source": {"kafka": {"bootstrap_servers": "localhost:9092", "topics": ["transactions"]}},
+...     "features": [{"name": "amount", "type": "numeric", "range": [0, 50000]}],
+...     "windows": {"size": "5m", "rollups": ["1h"]},
+... })
+>>> cfg.windows.size, cfg.windows.tiers
+(300.0, ['5m', '1h'])
+>>> cfg.kafka.group_id
+'driftline-fraud-model'
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from alerts.config import (
+    AlertsConfig,
+    DriftConfig,
+    FreshnessRule,
+    QualityConfig,
+    VolumeConfig,
+    parse_duration,
+)
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds; accepts numbers or strings like ``30s``, ``5m``, ``6h``, ``1d``."""
+
+NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+
+
+class ConfigError(ValueError):
+    """A driftline.yaml that cannot run, with one line per problem: field, value, what is valid."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration {source}:\n{lines}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def format_duration(seconds: float) -> str:
+    """The label of a window tier: 300 -> '5m', 3600 -> '1h', 90 -> '90s'."""
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0 and s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+class KafkaSettings(_Model):
+    """Where events come from and where driftline writes (DLQ, results, internal topics).
+
+    Passwords are never in the file: ``sasl_password_env`` / ``ssl_password_env`` name the
+    environment variables that hold them.
+    """
+
+    bootstrap_servers: str | list[str] = "localhost:9092"
+    topics: list[str] = Field(min_length=1)
+    group_id: str | None = None
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_env: str | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_password_env: str | None = None
+    ssl_check_hostname: bool = True
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    max_batch_records: int = Field(50_000, ge=1)
+    dlq_topic: str | None = None
+    results_topic: str | None = None
+    internal_topic_prefix: str | None = None
+    checkpoint_interval: Duration = 10.0
+
+    @model_validator(mode="after")
+    def _check_security(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL"):
+            if not self.sasl_mechanism:
+                raise ValueError(
+                    f"security_protocol {self.security_protocol} needs sasl_mechanism "
+                    "(PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
+                )
+            if not (self.sasl_username and self.sasl_password_env):
+                raise ValueError(
+                    "SASL needs sasl_username and sasl_password_env (the NAME of the environment "
+                    "variable holding the password; the password never goes in this file)"
+                )
+        return self
+
+    @property
+    def bootstrap(self) -> list[str]:
+        servers = self.bootstrap_servers
+        return [s.strip() for s in servers.split(",")] if isinstance(servers, str) else servers
+
+    def _secret(self, env_name: str | None, field: str, environ: Mapping[str, str]) -> str | None:
+        if env_name is None:
+            return None
+        value = environ.get(env_name)
+        if not value:
+            raise ConfigError(
+                "(environment)",
+                [f"source.kafka.{field}: environment variable {env_name} is not set"],
+            )
+        return value
+
+    def client_kwargs(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Connection and security keyword arguments for kafka-python clients."""
+        env = os.environ if environ is None else environ
+        kw: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+        }
+        if self.security_protocol.startswith("SASL"):
+            kw["sasl_mechanism"] = self.sasl_mechanism
+            kw["sasl_plain_username"] = self.sasl_username
+            kw["sasl_plain_password"] = self._secret(
+                self.sasl_password_env, "sasl_password_env", env
+            )
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            kw["ssl_check_hostname"] = self.ssl_check_hostname
+            for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+                value = getattr(self, key)
+                if value is not None:
+                    kw[key] = str(value)
+            password = self._secret(self.ssl_password_env, "ssl_password_env", env)
+            if password is not None:
+                kw["ssl_password"] = password
+        return kw
+
+    def aiokafka_kwargs(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The same settings for aiokafka clients (which take an SSL context, not files)."""
+        kw = self.client_kwargs(environ)
+        out: dict[str, Any] = {
+            "bootstrap_servers": kw["bootstrap_servers"],
+            "security_protocol": kw["security_protocol"],
+        }
+        if "sasl_mechanism" in kw:
+            out["sasl_mechanism"] = kw["sasl_mechanism"]
+            out["sasl_plain_username"] = kw["sasl_plain_username"]
+            out["sasl_plain_password"] = kw["sasl_plain_password"]
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            out["ssl_context"] = create_ssl_context(
+                cafile=kw.get("ssl_cafile"),
+                certfile=kw.get("ssl_certfile"),
+                keyfile=kw.get("ssl_keyfile"),
+                password=kw.get("ssl_password"),
+            )
+            out["ssl_context"].check_hostname = self.ssl_check_hostname
+        return out
+
+
+class EventTimeConfig(_Model):
+    """Event time comes from ``field`` (dotted path) or, when unset, the Kafka record timestamp."""
+
+    field: str | None = None
+    unit: Literal["auto", "s", "ms", "iso8601"] = "auto"
+
+
+class SourceConfig(_Model):
+    kafka: KafkaSettings | None = None
+    format: Literal["json"] = "json"
+    event_time: EventTimeConfig = EventTimeConfig()
+
+
+class FeatureConfig(_Model):
+    """One monitored feature. ``path`` is a dotted path into the event (default: ``name``)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    type: Literal["numeric", "categorical"]
+    path: str | None = None
+    range: tuple[float, float] | None = None
+    k: int = Field(200, ge=8, le=65535, description="KLL accuracy parameter (numeric)")
+    cap: int = Field(1000, ge=1, description="exact category counts up to this many values")
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureConfig:
+        if self.range is not None and not self.range[0] < self.range[1]:
+            raise ValueError(f"range must be [low, high] with low < high, got {list(self.range)}")
+        if self.type == "categorical" and self.range is not None:
+            raise ValueError("range applies to numeric features only")
+        return self
+
+    @property
+    def source_path(self) -> str:
+        return self.path or self.name
+
+
+class WindowsConfig(_Model):
+    size: Duration = 300.0
+    allowed_lateness: Duration = 60.0
+    rollups: list[Duration] = []
+    idle_timeout: Duration = 30.0
+
+    @model_validator(mode="after")
+    def _check(self) -> WindowsConfig:
+        if self.size <= 0:
+            raise ValueError("windows.size must be positive, e.g. 5m")
+        previous = self.size
+        for r in self.rollups:
+            if r <= previous or r % self.size != 0:
+                raise ValueError(
+                    f"rollup {format_duration(r)} must be a multiple of the window size "
+                    f"{format_duration(self.size)} and larger than the previous tier"
+                )
+            previous = r
+        return self
+
+    @property
+    def tiers(self) -> list[str]:
+        return [format_duration(s) for s in (self.size, *self.rollups)]
+
+
+class MetricsConfig(_Model):
+    listen: str | None = "127.0.0.1:9108"
+
+    @property
+    def host_port(self) -> tuple[str, int] | None:
+        if not self.listen:
+            return None
+        host, _, port = self.listen.rpartition(":")
+        return host or "0.0.0.0", int(port)
+
+
+class DriftlineConfig(_Model):
+    monitor: str = Field(pattern=NAME_PATTERN)
+    source: SourceConfig = SourceConfig()
+    features: list[FeatureConfig] = Field(min_length=1)
+    segments: list[str] = []
+    max_cohorts_per_segment: int = Field(50, ge=1, le=10_000)
+    windows: WindowsConfig = WindowsConfig()
+    baseline: Path | None = None
+    drift: DriftConfig = DriftConfig()
+    quality: QualityConfig = QualityConfig()
+    volume: VolumeConfig = VolumeConfig()
+    freshness: list[FreshnessRule] = []
+    freshness_tick: Duration = 5.0
+    alerts: AlertsConfig = AlertsConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    state_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftlineConfig:
+        names = [f.name for f in self.features]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feature names must be unique; repeated: {dupes}")
+        clash = sorted(set(self.segments) & set(names))
+        if clash:
+            raise ValueError(f"a segment field cannot also be a monitored feature: {clash}")
+        return self
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        if self.source.kafka is None:
+            raise ConfigError("", ["source.kafka: required to run against Kafka"])
+        k = self.source.kafka
+        updates: dict[str, Any] = {}
+        if k.group_id is None:
+            updates["group_id"] = f"driftline-{self.monitor}"
+        prefix = k.internal_topic_prefix or f"driftline.{self.monitor}"
+        if k.internal_topic_prefix is None:
+            updates["internal_topic_prefix"] = prefix
+        if k.dlq_topic is None:
+            updates["dlq_topic"] = f"{prefix}.dlq"
+        if k.results_topic is None:
+            updates["results_topic"] = f"{prefix}.results"
+        return k.model_copy(update=updates) if updates else k
+
+    @property
+    def state_path(self) -> Path:
+        return self.state_dir or Path(".driftline") / self.monitor
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after",))
+    msg = str(err.get("msg", "invalid"))
+    msg = msg.removeprefix("Value error, ")
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    where = loc or "(top level)"
+    if err.get("type") == "missing":
+        return f"{where}: required field is missing"
+    if err.get("type") == "extra_forbidden":
+        return f"{where}: unknown field (check the spelling; see `driftline config schema`)"
+    return f"{where}: {msg} (got {shown})"
+
+
+def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> DriftlineConfig:
+    """Validate a mapping; raise :class:`ConfigError` listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["(top level): expected a mapping of settings"])
+    try:
+        cfg = DriftlineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+    if base_dir is not None:
+        cfg = _resolve_paths(cfg, base_dir)
+    return cfg
+
+
+def _resolve_paths(cfg: DriftlineConfig, base: Path) -> DriftlineConfig:
+    updates: dict[str, Any] = {}
+    if cfg.baseline is not None and not cfg.baseline.is_absolute():
+        updates["baseline"] = base / cfg.baseline
+    if cfg.state_dir is not None and not cfg.state_dir.is_absolute():
+        updates["state_dir"] = base / cfg.state_dir
+    return cfg.model_copy(update=updates) if updates else cfg
+
+
+def load_config(path: str | Path) -> DriftlineConfig:
+    """Read and validate a driftline.yaml. Relative paths in it are relative to the file."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(p), [f"not valid YAML: {exc}"]) from None
+    return parse_config(data, str(p), p.parent)

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# A real Apache Kafka broker (KRaft, one combined broker+controller node) from Maven Central jars,
+# for the test suite and local runs, without Docker.
+#
+#   bash scripts/kafka.sh fetch                 # download the jars once into .cache/kafka/libs
+#   bash scripts/kafka.sh start DIR PORT CPORT  # start a broker in DIR, print 127.0.0.1:PORT
+#   bash scripts/kafka.sh stop DIR              # SIGTERM, SIGKILL after 30 s
+#
+# Environment: KAFKA_VERSION (default 4.1.1), KAFKA_LIBS (default <repo>/.cache/kafka/libs),
+# KAFKA_START_TIMEOUT (seconds, default 90), KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m),
+# KAFKA_OWNER_PID (if set, the broker is stopped when that process exits, e.g. a test session
+# killed with SIGKILL never leaves a broker behind).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
+LOG4J_VERSION="2.24.3"
+SLF4J_VERSION="1.7.36"
+LIBS="${KAFKA_LIBS:-$ROOT/.cache/kafka/libs}"
+START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+JAVA_OPTS=($HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true)
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+need_java() {
+  command -v java >/dev/null 2>&1 || die "java not found (Kafka ${KAFKA_VERSION} needs Java 17+)"
+  local major
+  major="$(java -XshowSettings:properties -version 2>&1 | sed -n 's/ *java.specification.version = //p')"
+  [ "${major%%.*}" -ge 17 ] 2>/dev/null || die "Java 17+ required, found ${major:-unknown}"
+}
+
+smoke() { java -cp "$LIBS/*" kafka.Kafka --version 2>/dev/null | grep -q "$KAFKA_VERSION"; }
+
+cmd_fetch() {
+  need_java
+  if [ -f "$LIBS/.complete-$KAFKA_VERSION" ] && smoke; then
+    echo "kafka ${KAFKA_VERSION} jars present in $LIBS"
+    return 0
+  fi
+  command -v mvn >/dev/null 2>&1 || die "mvn not found (apt-get install maven)"
+  local work
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' RETURN
+  cat >"$work/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>driftline.local</groupId>
+  <artifactId>kafka-broker-libs</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId>
+      <version>${KAFKA_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId>
+      <version>${LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId>
+      <version>${LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId>
+      <version>${LOG4J_VERSION}</version></dependency>
+  </dependencies>
+  <dependencyManagement>
+    <dependencies>
+      <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-api</artifactId>
+        <version>${SLF4J_VERSION}</version></dependency>
+    </dependencies>
+  </dependencyManagement>
+</project>
+EOF
+  rm -rf "$LIBS.tmp"
+  mkdir -p "$(dirname "$LIBS")"
+  echo "fetching kafka ${KAFKA_VERSION} jars from Maven Central..."
+  mvn -B -q -Dstyle.color=never -f "$work/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$LIBS.tmp" || die "maven could not fetch the Kafka jars"
+  rm -rf "$LIBS"
+  mv "$LIBS.tmp" "$LIBS"
+  smoke || die "smoke check failed: java -cp '$LIBS/*' kafka.Kafka --version"
+  touch "$LIBS/.complete-$KAFKA_VERSION"
+  echo "kafka ${KAFKA_VERSION} jars ready in $LIBS ($(ls "$LIBS" | wc -l) files)"
+}
+
+cluster_id() {
+  # 22-char base64url of 16 random bytes, not starting with '-'.
+  local id
+  while :; do
+    id="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-22)"
+    [ "${id:0:1}" != "-" ] && { echo "$id"; return; }
+  done
+}
+
+cmd_start() {
+  [ $# -eq 3 ] || die "usage: kafka.sh start DIR PORT CPORT"
+  local dir="$1" port="$2" cport="$3"
+  need_java
+  [ -f "$LIBS/.complete-$KAFKA_VERSION" ] || cmd_fetch >&2
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  if [ -f "$dir/kafka.pid" ] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
+    die "a broker is already running from $dir (pid $(cat "$dir/kafka.pid"))"
+  fi
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:${cport}
+controller.listener.names=CONTROLLER
+listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}
+advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=${dir}/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.cleaner.threads=1
+log.cleaner.backoff.ms=1000
+EOF
+  cat >"$dir/log4j2.properties" <<EOF
+status = warn
+appender.file.type = File
+appender.file.name = FILE
+appender.file.fileName = ${dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = FILE
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.kafkaapache.name = org.apache.kafka
+logger.kafkaapache.level = INFO
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.cleaner.name = kafka.log.LogCleaner
+logger.cleaner.level = WARN
+EOF
+  local log4j="-Dlog4j2.configurationFile=$dir/log4j2.properties"
+  java "${JAVA_OPTS[@]}" "$log4j" -cp "$LIBS/*" kafka.tools.StorageTool format \
+    -t "$(cluster_id)" -c "$dir/server.properties" --ignore-formatted >"$dir/format.log" 2>&1 \
+    || { cat "$dir/format.log" >&2; die "storage format failed"; }
+  : >"$dir/server.log"
+  # setsid: the broker survives the caller's shell and gets its own process group.
+  setsid java "${JAVA_OPTS[@]}" "$log4j" -Dkafka.logs.dir="$dir" -cp "$LIBS/*" \
+    kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$dir/kafka.pid"
+  if [ -n "${KAFKA_OWNER_PID:-}" ]; then
+    # Guard: blocks until the owner exits (no polling), then stops this broker.
+    setsid bash -c 'tail --pid="$1" -f /dev/null; exec bash "$2" stop "$3"' _ \
+      "$KAFKA_OWNER_PID" "$ROOT/scripts/kafka.sh" "$dir" >/dev/null 2>&1 </dev/null &
+    echo "$!" >"$dir/guard.pid"
+  fi
+  local deadline=$((SECONDS + START_TIMEOUT))
+  until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$dir/stdout.log" "$dir/server.log" >&2 || true
+      rm -f "$dir/kafka.pid"
+      die "broker exited during startup"
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 40 "$dir/server.log" >&2 || true
+      cmd_stop "$dir" >&2
+      die "broker not started within ${START_TIMEOUT}s"
+    fi
+    sleep 0.2  # polling interval for the readiness line, bounded by the deadline above
+  done
+  echo "127.0.0.1:${port}"
+}
+
+cmd_stop() {
+  [ $# -eq 1 ] || die "usage: kafka.sh stop DIR"
+  local dir="$1" pid
+  if [ -f "$dir/guard.pid" ]; then
+    local guard
+    guard="$(cat "$dir/guard.pid")"
+    rm -f "$dir/guard.pid"
+    # The guard itself ends up here (same pid after exec): never signal ourselves.
+    [ "$guard" = "$$" ] || kill -TERM -- "-$guard" 2>/dev/null || true
+  fi
+  [ -f "$dir/kafka.pid" ] || { echo "no broker pid file in $dir"; return 0; }
+  pid="$(cat "$dir/kafka.pid")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 30))
+    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+      sleep 0.2  # polling interval for process exit, bounded by the deadline above
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "broker $pid did not stop in 30 s: SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$dir/kafka.pid"
+  echo "stopped broker $pid"
+}
+
+case "${1:-}" in
+  fetch) shift; cmd_fetch "$@" ;;
+  start) shift; cmd_start "$@" ;;
+  stop) shift; cmd_stop "$@" ;;
+  *) echo "usage: kafka.sh fetch | start DIR PORT CPORT | stop DIR" >&2; exit 2 ;;
+esac

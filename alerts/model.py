@@ -8,6 +8,7 @@ becomes an alert. This module is the contract between the two sides: add fields,
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -48,3 +49,79 @@ class Measurement:
     p_value: float | None = None
     status: Status = "ok"
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+Severity = Literal["warning", "critical"]
+AlertState = Literal["pending", "firing", "resolved"]
+Transition = Literal["pending", "new", "escalated", "deescalated", "repeat", "resolved"]
+SEVERITY_RANK: dict[str | None, int] = {None: 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertKey:
+    """What identifies one alert: a finding without its value and severity."""
+
+    monitor: str
+    check: str
+    feature: str
+    segment: str
+    cohort: str
+    window: str
+
+    @property
+    def id(self) -> str:
+        return "|".join(
+            (self.monitor, self.check, self.feature, self.segment, self.cohort, self.window)
+        )
+
+    @property
+    def dedup_key(self) -> str:
+        """Stable, ≤255 chars: the same alert always maps to the same PagerDuty incident key."""
+        digest = hashlib.sha256(self.id.encode()).hexdigest()[:24]
+        readable = f"{self.monitor}/{self.check}/{self.feature or '-'}/{self.segment}={self.cohort}"
+        return f"driftline:{readable[:200]}:{self.window or '-'}:{digest}"
+
+    @classmethod
+    def of(cls, m: Measurement) -> AlertKey:
+        return cls(m.monitor, m.check, m.feature, m.segment, m.cohort, m.window)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """A transition of one alert, as returned by ``Alerting.observe_window``.
+
+    ``state`` is pending, firing or resolved; ``transition`` says why (new, escalated,
+    deescalated, repeat, resolved, pending). ``since`` is the start of the first breaching window.
+    """
+
+    monitor: str
+    check: str
+    metric: str
+    feature: str
+    segment: str
+    cohort: str
+    window: str
+    severity: Severity
+    state: AlertState
+    transition: Transition
+    value: float
+    threshold: float | None
+    n: int
+    window_start: float
+    window_end: float
+    since: float
+    p_value: float | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> AlertKey:
+        return AlertKey(
+            self.monitor, self.check, self.feature, self.segment, self.cohort, self.window
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the backtest report's ``alerts`` entries)."""
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out["details"] = dict(self.details)
+        out["dedup_key"] = self.key.dedup_key
+        return out

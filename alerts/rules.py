@@ -1,0 +1,227 @@
+"""Rules: the measurements of one window -> one :class:`Finding` per alert key.
+
+A finding says whether the key breaches (and at which severity), whether it is clearly back to
+normal (below the lower ``clear`` threshold), or whether the window cannot tell
+(``insufficient``: too few events). Drift breaches also need significance: Benjamini–Hochberg at
+``drift.alpha`` across all feature × cohort tests of the window, so 2000 tests of pure noise do
+not page.
+
+>>> from alerts.model import Measurement
+>>> rules = Rules(DriftConfig(min_samples=100), QualityConfig(), VolumeConfig(), [])
+>>> m = Measurement("fraud", "drift", "psi", "amount", "all", "all", "5m", 0, 300, 0.31,
+...                 n=2000, m=50000, p_value=1e-30)
+>>> [(f.severity, f.threshold) for f in rules.evaluate([m], {})]
+[('critical', 0.2)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from alerts.config import DriftConfig, FreshnessRule, QualityConfig, Tiers, VolumeConfig
+from alerts.control_chart import ChartState
+from alerts.model import SEVERITY_RANK, AlertKey, Measurement, Severity
+from alerts.significance import benjamini_hochberg
+
+
+@dataclass(slots=True)
+class Finding:
+    """The verdict of one window on one alert key."""
+
+    key: AlertKey
+    measurement: Measurement
+    severity: Severity | None
+    threshold: float | None
+    clear: bool
+    insufficient: bool
+    for_windows: int
+    clear_windows: int
+    channels: list[str] | None = None
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Candidate:
+    m: Measurement
+    severity: Severity | None
+    threshold: float | None
+    clear: bool
+    insufficient: bool
+    for_windows: int
+    clear_windows: int
+    channels: list[str] | None = None
+
+
+def _tier_severity(value: float, tiers: Tiers) -> tuple[Severity | None, float | None]:
+    if tiers.critical is not None and value >= tiers.critical:
+        return "critical", tiers.critical
+    if tiers.warning is not None and value >= tiers.warning:
+        return "warning", tiers.warning
+    return None, tiers.warning if tiers.warning is not None else tiers.critical
+
+
+def _insufficient(m: Measurement, min_samples: int) -> bool:
+    return m.status == "insufficient_data" or m.n < min_samples or not math.isfinite(m.value)
+
+
+class Rules:
+    """Applies the drift, quality, volume and freshness rules to one window's measurements."""
+
+    def __init__(
+        self,
+        drift: DriftConfig,
+        quality: QualityConfig,
+        volume: VolumeConfig,
+        freshness: Sequence[FreshnessRule],
+    ) -> None:
+        self.drift = drift
+        self.quality = quality
+        self.volume = volume
+        self.freshness = {rule.name: rule for rule in freshness}
+
+    def evaluate(
+        self,
+        measurements: Sequence[Measurement],
+        history: MutableMapping[str, ChartState],
+    ) -> list[Finding]:
+        """Findings for every key the window speaks about. ``history`` (control charts) is
+        updated in place with the in-control values of this window."""
+        drift = [m for m in measurements if m.check == "drift"]
+        candidates = self._drift(drift, history)
+        for m in measurements:
+            if m.check == "quality":
+                c = self._quality(m)
+            elif m.check == "volume":
+                c = self._volume(m)
+            elif m.check == "freshness":
+                c = self._freshness(m)
+            else:
+                c = None
+            if c is not None:
+                candidates.append(c)
+        return _combine(candidates)
+
+    # -- drift ---------------------------------------------------------------------------------
+    def _drift(
+        self, ms: list[Measurement], history: MutableMapping[str, ChartState]
+    ) -> list[_Candidate]:
+        if not self.drift.enabled or not ms:
+            return []
+        out: list[_Candidate] = []
+        eligible: list[int] = []
+        p_values: list[float] = []
+        for m in ms:
+            cfg = self.drift.for_feature(m.feature)
+            if not cfg.enabled or m.metric not in cfg.metric_names:
+                continue
+            insufficient = _insufficient(m, cfg.min_samples)
+            tiers = cfg.tiers(m.metric)
+            hkey = f"{AlertKey.of(m).id}|{m.metric}"
+            chart = history.get(hkey)
+            cc = cfg.control_chart
+            if cfg.mode == "control_chart" and chart is not None and chart.n >= cc.min_history:
+                tiers = Tiers(*chart.thresholds(cc.k_warning, cc.k_critical))
+            severity, threshold = (None, tiers.warning)
+            clear = False
+            if not insufficient:
+                severity, threshold = _tier_severity(m.value, tiers)
+                clear = tiers.clear is not None and m.value < tiers.clear
+                if cfg.mode == "control_chart" and severity is None:
+                    history[hkey] = (chart or ChartState()).update(m.value, cc.method, cc.lam)
+                if self.drift.significance and m.p_value is not None:
+                    eligible.append(len(out))
+                    p_values.append(m.p_value)
+            out.append(
+                _Candidate(m, severity, threshold, clear, insufficient, cfg.for_windows,
+                           cfg.clear_windows)
+            )
+        if eligible:
+            significant = benjamini_hochberg(p_values, self.drift.alpha)
+            for idx, ok in zip(eligible, significant, strict=True):
+                if not ok:
+                    out[idx].severity = None
+        return out
+
+    # -- quality, volume, freshness ----------------------------------------------------------
+    def _quality(self, m: Measurement) -> _Candidate | None:
+        q = self.quality
+        tiers = q.tiers(m.metric, m.feature)
+        if not q.enabled or tiers is None:
+            return None
+        insufficient = _insufficient(m, q.min_samples)
+        severity, threshold = _tier_severity(m.value, tiers) if not insufficient else (None, None)
+        clear = not insufficient and tiers.clear is not None and m.value < tiers.clear
+        return _Candidate(m, severity, threshold, clear, insufficient, q.for_windows,
+                          q.clear_windows)
+
+    def _volume(self, m: Measurement) -> _Candidate | None:
+        v = self.volume
+        if not v.enabled:
+            return None
+        expected = float(m.details.get("expected", 0.0) or 0.0)
+        insufficient = expected < max(v.min_expected, 1e-12) or not math.isfinite(m.value)
+        severity: Severity | None = None
+        threshold: float | None = None
+        if not insufficient:
+            ratio = m.value / expected
+            for sev, limit, low in (
+                ("critical", v.drop_critical, True),
+                ("critical", v.spike_critical, False),
+                ("warning", v.drop_warning, True),
+                ("warning", v.spike_warning, False),
+            ):
+                if limit is not None and (ratio <= limit if low else ratio >= limit):
+                    severity, threshold = sev, limit * expected  # type: ignore[assignment]
+                    break
+        return _Candidate(m, severity, threshold, severity is None and not insufficient,
+                          insufficient, v.for_windows, v.clear_windows)
+
+    def _freshness(self, m: Measurement) -> _Candidate | None:
+        rule = self.freshness.get(m.feature)
+        sla = float(m.details.get("max_staleness", rule.max_staleness if rule else 0.0) or 0.0)
+        if rule is None and sla <= 0:
+            return None
+        severity: Severity | None = None
+        threshold: float | None = sla
+        if m.value > sla:
+            severity = rule.severity if rule else "critical"
+        elif rule is not None and rule.warning_after is not None and m.value > rule.warning_after:
+            severity, threshold = "warning", rule.warning_after
+        channels = list(rule.alert_channels) if rule and rule.alert_channels else None
+        return _Candidate(m, severity, threshold, severity is None, not math.isfinite(m.value),
+                          1, 1, channels)
+
+
+def _combine(candidates: list[_Candidate]) -> list[Finding]:
+    """One finding per key: the worst metric speaks for the key; it is clear only when every
+    metric with enough data is clear; insufficient only when none has enough data."""
+    by_key: dict[AlertKey, list[_Candidate]] = {}
+    for c in candidates:
+        by_key.setdefault(AlertKey.of(c.m), []).append(c)
+    findings: list[Finding] = []
+    for key, group in by_key.items():
+        usable = [c for c in group if not c.insufficient]
+        if not usable:
+            c = group[0]
+            findings.append(Finding(key, c.m, None, c.threshold, False, True, c.for_windows,
+                                    c.clear_windows, c.channels))
+            continue
+
+        def badness(c: _Candidate) -> tuple[int, float]:
+            ratio = c.m.value / c.threshold if c.threshold else 0.0
+            return SEVERITY_RANK[c.severity], ratio
+
+        worst = max(usable, key=badness)
+        breaches = [
+            {"metric": c.m.metric, "value": c.m.value, "threshold": c.threshold,
+             "severity": c.severity, "p_value": c.m.p_value}
+            for c in usable if c.severity is not None
+        ]
+        findings.append(Finding(
+            key, worst.m, worst.severity, worst.threshold, all(c.clear for c in usable), False,
+            worst.for_windows, worst.clear_windows, worst.channels, breaches,
+        ))
+    return findings

@@ -1,0 +1,181 @@
+"""Batched consumption of the high-volume event topics (aiokafka ``getmany``).
+
+faust's own stream path costs ~60 µs per event (see docs/runtime.md), so the event topics are
+read with a plain aiokafka consumer in the faust worker's event loop: large ``getmany`` batches,
+its own consumer-group membership, no auto-commit, and a rebalance listener that hands
+assignment and revocation to the owner (the worker), which restores state from checkpoints and
+seeks on assignment, and checkpoints on revocation, before the group moves on.
+
+>>> fetched = PartitionRecords("events", 0, offsets=[5, 6], timestamps_ms=[1000, 1001],
+...                            values=[b'{"x": 1}', b'{"x": 2}'])
+>>> fetched.next_offset
+7
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+log = logging.getLogger(__name__)
+
+PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class PartitionRecords:
+    """Records fetched from one partition, as parallel lists (in offset order)."""
+
+    topic: str
+    partition: int
+    offsets: list[int]
+    timestamps_ms: list[int]
+    values: list[bytes]
+
+    @property
+    def next_offset(self) -> int:
+        return self.offsets[-1] + 1 if self.offsets else -1
+
+    def after(self, offset: int) -> PartitionRecords:
+        """Only the records at ``offset`` or later (drops what a state already covers)."""
+        if not self.offsets or self.offsets[0] >= offset:
+            return self
+        import bisect
+
+        i = bisect.bisect_left(self.offsets, offset)
+        return PartitionRecords(
+            self.topic, self.partition, self.offsets[i:], self.timestamps_ms[i:], self.values[i:]
+        )
+
+
+class _Listener(ConsumerRebalanceListener):
+    def __init__(self, on_assigned: PartitionsCallback, on_revoked: PartitionsCallback) -> None:
+        self._on_assigned = on_assigned
+        self._on_revoked = on_revoked
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._on_revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._on_assigned(set(assigned))
+
+
+class BatchConsumer:
+    """A consumer-group member that fetches large batches and delegates rebalances.
+
+    ``on_assigned``/``on_revoked`` are awaited by aiokafka inside the rebalance (the group waits
+    for them), so the owner can checkpoint before losing a partition and seek before fetching.
+
+    Example (needs a broker)::
+
+        consumer = BatchConsumer(["events"], "driftline-fraud", {"bootstrap_servers": "..."},
+                                 on_assigned=restore, on_revoked=checkpoint)
+        await consumer.start()
+        for fetched in await consumer.getmany(timeout_ms=200):
+            ...  # PartitionRecords per partition
+    """
+
+    def __init__(
+        self,
+        topics: list[str],
+        group_id: str,
+        client: Mapping[str, Any],
+        *,
+        on_assigned: PartitionsCallback,
+        on_revoked: PartitionsCallback,
+        max_records: int = 50_000,
+        auto_offset_reset: str = "earliest",
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 2_000,
+        max_partition_fetch_bytes: int = 8 * 1024 * 1024,
+    ) -> None:
+        self.topics = list(topics)
+        self.group_id = group_id
+        self.max_records = max_records
+        self.auto_offset_reset = auto_offset_reset
+        self._listener = _Listener(on_assigned, on_revoked)
+        self._consumer = AIOKafkaConsumer(
+            **dict(client),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            max_partition_fetch_bytes=max_partition_fetch_bytes,
+            fetch_max_bytes=64 * 1024 * 1024,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            max_poll_interval_ms=300_000,
+        )
+
+    @property
+    def raw(self) -> AIOKafkaConsumer:
+        return self._consumer
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(self.topics, listener=self._listener)
+
+    async def stop(self) -> None:
+        """Leave the group (the revoke callback runs first, so state is checkpointed)."""
+        await self._consumer.stop()
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment())
+
+    def partitions_for(self, topic: str) -> set[int]:
+        return set(self._consumer.partitions_for_topic(topic) or ())
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self._consumer.seek(tp, offset)
+
+    async def seek_default(self, tps: set[TopicPartition]) -> None:
+        """Start partitions without a checkpoint per ``auto_offset_reset``."""
+        if not tps:
+            return
+        if self.auto_offset_reset == "latest":
+            await self._consumer.seek_to_end(*tps)
+        else:
+            await self._consumer.seek_to_beginning(*tps)
+
+    async def position(self, tp: TopicPartition) -> int:
+        return int(await self._consumer.position(tp))
+
+    async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
+        """One fetch: up to ``max_records`` records, grouped per partition in offset order."""
+        data = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=self.max_records)
+        out = []
+        for tp, records in data.items():
+            if not records:
+                continue
+            out.append(
+                PartitionRecords(
+                    tp.topic,
+                    tp.partition,
+                    [r.offset for r in records],
+                    [r.timestamp for r in records],
+                    [r.value if r.value is not None else b"" for r in records],
+                )
+            )
+        return out
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        """The partition's end offset as of the last fetch (None before the first fetch)."""
+        try:
+            return self._consumer.highwater(tp)
+        except (AssertionError, KeyError):
+            return None
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
+        owned = self.assignment()
+        mine = {tp: OffsetAndMetadata(off, "") for tp, off in offsets.items() if tp in owned}
+        if not mine:
+            return
+        try:
+            await self._consumer.commit(mine)
+        except Exception as exc:  # a commit racing a rebalance is harmless here
+            log.info("offset commit skipped: %s", exc)

@@ -1,0 +1,66 @@
+"""The template variables of driftline's dashboards: ``monitor``, ``window``, ``feature``,
+``segment``, ``cohort``.
+
+All are ``label_values()`` queries against live series, so the cohort list is always the live
+one (top-K per segment plus ``__other__`` and the global ``all``). ``feature``, ``segment`` and
+``cohort`` are multi-value with All (= ``.*``); ``monitor`` defaults to the configured monitor and
+``window`` to the base window tier.
+
+>>> [v.build().name for v in dashboard_variables("fraud", "5m", ("monitor", "cohort"))]
+['monitor', 'segment', 'cohort']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from grafana_foundation_sdk.cog import builder as cogbuilder
+
+from grafana.common import DATASOURCE_UID, query_variable
+
+VARIABLE_ORDER = ("monitor", "window", "feature", "segment", "cohort")
+
+
+def variable_queries() -> dict[str, str]:
+    """The ``label_values`` query of each variable (they chain: monitor → segment → cohort)."""
+    return {
+        "monitor": "label_values(driftline_window_events, monitor)",
+        "window": 'label_values(driftline_window_events{monitor=~"$monitor"}, window)',
+        "feature": 'label_values(driftline_drift_score{monitor=~"$monitor"}, feature)',
+        "segment": 'label_values(driftline_window_events{monitor=~"$monitor"}, segment)',
+        "cohort": (
+            'label_values(driftline_window_events{monitor=~"$monitor", segment=~"$segment"}, '
+            "cohort)"
+        ),
+    }
+
+
+def dashboard_variables(
+    monitor: str,
+    base_window: str,
+    names: Iterable[str] = VARIABLE_ORDER,
+    ds: str = DATASOURCE_UID,
+) -> list[cogbuilder.Builder[Any]]:
+    """Builders for the requested variables, in the canonical order."""
+    wanted = set(names)
+    unknown = wanted - set(VARIABLE_ORDER)
+    if unknown:
+        raise ValueError(f"unknown dashboard variables {sorted(unknown)}; known: {VARIABLE_ORDER}")
+    if "cohort" in wanted:
+        wanted.add("segment")  # the cohort query is chained to the segment selection
+    queries = variable_queries()
+    out: list[cogbuilder.Builder[Any]] = []
+    for name in VARIABLE_ORDER:
+        if name not in wanted:
+            continue
+        if name == "monitor":
+            var = query_variable(name, queries[name], current=monitor, ds=ds)
+        elif name == "window":
+            var = query_variable(
+                name, queries[name], multi=False, include_all=False, current=base_window, ds=ds
+            )
+        else:
+            var = query_variable(name, queries[name], ds=ds)
+        out.append(var)
+    return out

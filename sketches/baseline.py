@@ -1,0 +1,180 @@
+"""Baseline: the training data's profiles (global and per cohort) plus the bins they define.
+
+``Baseline.build`` takes columns (file reading lives in the stream package), computes numeric
+bin edges (exact training quantiles, deduplicated for ties) and the category vocabulary, and
+profiles the global population and every cohort with at least ``min_cohort_rows`` rows -- all
+with the same schema, so their bin counts are exact. The stream builds its live profiles from
+``baseline.schema``.
+
+Example:
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> cols = {"age": Column(rng.normal(40, 10, 5000)),
+    ...         "country": Column(rng.choice(["de", "fr"], 5000).astype(object))}
+    >>> region = np.array(["eu"] * 4000 + ["us"] * 1000, dtype=object)
+    >>> b = Baseline.build([NumericSpec("age"), CategoricalSpec("country")], cols,
+    ...                    segments={"region": region}, min_cohort_rows=2000)
+    >>> b.rows, b.cohorts, b.schema["age"].bins, sorted(b.schema["country"].vocabulary)
+    (5000, (('region', 'eu'),), 10, ['de', 'fr'])
+    >>> b.profile_for("region", "us") is b.global_profile
+    True
+    >>> Baseline.from_bytes(b.to_bytes()).profile_for("region", "eu").events
+    4000
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from sketches.bins import DEFAULT_BINS, clean_edges
+from sketches.canonical import canonical_categories, canonical_numbers
+from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from sketches.column import Column
+from sketches.profile import CohortProfile
+from sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
+
+GLOBAL = "all"
+
+
+class Baseline:
+    """Global plus per-cohort baseline profiles; see the module docstring."""
+
+    def __init__(self, schema: ProfileSchema, global_profile: CohortProfile,
+                 cohort_profiles: Mapping[tuple[str, str], CohortProfile] | None = None,
+                 created_at: datetime | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.schema = schema
+        self.global_profile = global_profile
+        self._cohorts = dict(cohort_profiles or {})
+        self.created_at = created_at or datetime.now(UTC)
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    @property
+    def rows(self) -> int:
+        """Training rows behind the global baseline."""
+        return self.global_profile.events
+
+    @property
+    def cohorts(self) -> tuple[tuple[str, str], ...]:
+        """The (segment, cohort) pairs that have their own baseline, sorted."""
+        return tuple(sorted(self._cohorts))
+
+    def profile_for(self, segment: str, cohort: str) -> CohortProfile:
+        """The cohort's own baseline if it has one, else the global baseline."""
+        return self._cohorts.get((segment, cohort), self.global_profile)
+
+    def has_own(self, segment: str, cohort: str) -> bool:
+        return (segment, cohort) in self._cohorts
+
+    @classmethod
+    def build(cls, features: Sequence[NumericSpec | CategoricalSpec],
+              columns: Mapping[str, Column], segments: Mapping[str, np.ndarray] | None = None,
+              bins: int = DEFAULT_BINS, min_cohort_rows: int = 1000,
+              meta: dict[str, Any] | None = None) -> Baseline:
+        """Build from training columns (one row per training example). Specs that already
+        carry edges / a vocabulary keep them."""
+        if bins < 1:
+            raise ValueError("bins must be >= 1")
+        lengths = {len(c) for c in columns.values()} | {
+            len(np.asarray(v)) for v in (segments or {}).values()}
+        if len(lengths) > 1:
+            raise ValueError(f"baseline columns have different lengths: {sorted(lengths)}")
+        rows = lengths.pop() if lengths else 0
+        specs = tuple(_with_bins(spec, columns.get(spec.name), bins) for spec in features)
+        schema = ProfileSchema(specs)
+        glob = CohortProfile(schema)
+        glob.update(columns, rows)
+        cohorts: dict[tuple[str, str], CohortProfile] = {}
+        for segment, raw in (segments or {}).items():
+            labels, null, invalid = canonical_categories(np.asarray(raw))
+            ok = ~(null | invalid)
+            counts = Counter(labels[ok].tolist())
+            for cohort, c in sorted(counts.items()):
+                if c < min_cohort_rows:
+                    continue
+                mask = ok & (labels == cohort)
+                prof = CohortProfile(schema)
+                prof.update({k: _subset(col, mask) for k, col in columns.items()}, int(c))
+                cohorts[(segment, cohort)] = prof
+        info = {"bins": bins, "min_cohort_rows": min_cohort_rows, **(meta or {})}
+        return cls(schema, glob, cohorts, meta=info)
+
+    def to_bytes(self) -> bytes:
+        """Versioned bytes: header JSON, schema, global profile, cohort profiles."""
+        w = Writer()
+        head = {"created_at": self.created_at.isoformat(), "meta": self.meta,
+                "cohorts": [list(k) for k in self.cohorts]}
+        w.text(json.dumps(head, sort_keys=True))
+        w.blob(self.schema.to_bytes())
+        w.blob(self.global_profile.to_bytes(include_schema=False))
+        for key in self.cohorts:
+            w.blob(self._cohorts[key].to_bytes(include_schema=False))
+        return frame(Kind.BASELINE, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Baseline:
+        r = Reader(unframe(data, Kind.BASELINE), "baseline")
+        try:
+            head = json.loads(r.text())
+            created = datetime.fromisoformat(head["created_at"])
+            keys = [(str(s), str(c)) for s, c in head["cohorts"]]
+            meta = dict(head["meta"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise SketchFormatError(f"corrupt baseline header: {exc}") from exc
+        schema = ProfileSchema.from_bytes(r.blob())
+        glob = CohortProfile.from_bytes(r.blob(), schema)
+        cohorts = {k: CohortProfile.from_bytes(r.blob(), schema) for k in keys}
+        r.done()
+        return cls(schema, glob, cohorts, created, meta)
+
+    def __repr__(self) -> str:
+        return (f"Baseline(rows={self.rows}, features={list(self.schema.names)}, "
+                f"cohorts={len(self._cohorts)})")
+
+
+def _subset(col: Column, mask: np.ndarray) -> Column:
+    return Column(col.values[mask], None if col.null is None else col.null[mask],
+                  None if col.invalid is None else col.invalid[mask])
+
+
+def _with_bins(spec: NumericSpec | CategoricalSpec, col: Column | None, bins: int
+               ) -> NumericSpec | CategoricalSpec:
+    if isinstance(spec, NumericSpec):
+        if spec.edges is not None:
+            return spec
+        x = _finite_values(col)
+        if x.shape[0] == 0:
+            return replace(spec, edges=())
+        q = np.quantile(x, np.arange(1, bins) / bins)
+        return replace(spec, edges=clean_edges(q, float(x.min())))
+    if spec.vocabulary is not None:
+        return spec
+    labels = _labels(col)
+    counts = Counter(labels).most_common()
+    counts.sort(key=lambda kv: (-kv[1], kv[0]))
+    return replace(spec, vocabulary=frozenset(k for k, _ in counts[: spec.cap]))
+
+
+def _finite_values(col: Column | None) -> np.ndarray:
+    if col is None:
+        return np.empty(0)
+    valid = col.valid_mask()
+    vals = col.values if valid is None else col.values[valid]
+    x, null, invalid = canonical_numbers(vals)
+    x = x[~(null | invalid)]
+    return x[np.isfinite(x)]
+
+
+def _labels(col: Column | None) -> list[str]:
+    if col is None:
+        return []
+    valid = col.valid_mask()
+    vals = col.values if valid is None else col.values[valid]
+    labels, null, invalid = canonical_categories(vals)
+    return list(labels[~(null | invalid)].tolist())

@@ -1,0 +1,313 @@
+"""Mergeable sketch of one categorical feature.
+
+Exact mode: a count per distinct label, while there are at most ``spec.cap`` of them.
+Past the cap the sketch switches (for good) to: exact counts of the vocabulary labels (so
+PSI/JS/chi-square over the baseline bins stay exact), an exact total of the other labels, a
+frequent-items sketch of the other labels (estimates with error bounds) and an HLL distinct
+count. ``unseen`` -- values outside ``spec.vocabulary`` -- is always exact.
+
+Example:
+    >>> import numpy as np
+    >>> s = CategoricalSketch(CategoricalSpec("country", vocabulary=frozenset({"de", "fr"})))
+    >>> s.update(np.array(["de", "de", "fr", "xx"], dtype=object), nulls=1)
+    >>> s.count, s.n, s.nulls, s.unseen, s.counts()
+    (5, 4, 1, 1, {'de': 2, 'fr': 1, 'xx': 1})
+    >>> s.update_counts(["de", "it"], np.array([3, 2]))
+    >>> CategoricalSketch.from_bytes(s.to_bytes()).counts()["de"]
+    5
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from datasketches import frequent_items_error_type, frequent_strings_sketch, hll_sketch
+
+from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from sketches.schema import CategoricalSpec, spec_from_dict
+
+FREQUENT_LG_MAX_MAP = 9  # frequent-items map of 512 slots: error <= ~0.7% of the other labels
+HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)
+
+
+class CategoricalSketch:
+    """Sketch of one categorical feature; see the module docstring."""
+
+    __slots__ = ("spec", "_vocab", "_count", "_nulls", "_invalid", "_unseen", "_exact",
+                 "_vocab_counts", "_other", "_fi", "_hll")
+
+    def __init__(self, spec: CategoricalSpec) -> None:
+        if not isinstance(spec, CategoricalSpec):
+            raise TypeError(f"CategoricalSketch needs a CategoricalSpec, got {type(spec).__name__}")
+        self.spec = spec
+        self._vocab = spec.vocabulary
+        self._count = 0
+        self._nulls = 0
+        self._invalid = 0
+        self._unseen = 0
+        self._exact: dict[str, int] | None = {}
+        self._vocab_counts: dict[str, int] = {}
+        self._other = 0
+        self._fi: frequent_strings_sketch | None = None
+        self._hll: hll_sketch | None = None
+
+    # ------------------------------------------------------------------ update / merge
+    def update(self, values: np.ndarray | Sequence[str], nulls: int = 0, invalid: int = 0) -> None:
+        """Add a batch of canonical string labels (see ``canonical_categories``)."""
+        vals = values.tolist() if isinstance(values, np.ndarray) else values
+        counts = Counter(vals)  # counting runs in C, not a Python loop per value
+        labels = list(counts)
+        for lab in labels:
+            if not isinstance(lab, str):
+                raise TypeError(f"feature {self.spec.name!r}: category labels must be str, got "
+                                f"{type(lab).__name__} (convert with canonical_categories)")
+        self.update_counts(labels, np.fromiter(counts.values(), dtype=np.int64,
+                                               count=len(labels)), nulls, invalid)
+
+    def update_counts(self, labels: Sequence[str], counts: np.ndarray | Sequence[int],
+                      nulls: int = 0, invalid: int = 0) -> None:
+        """Add pre-aggregated counts (one entry per distinct label; zero counts are skipped)."""
+        c = np.asarray(counts, dtype=np.int64)
+        if c.shape != (len(labels),):
+            raise ValueError("labels and counts must have the same length")
+        if nulls < 0 or invalid < 0 or np.any(c < 0):
+            raise ValueError("counts, nulls and invalid must be >= 0")
+        self._count += int(c.sum()) + int(nulls) + int(invalid)
+        self._nulls += int(nulls)
+        self._invalid += int(invalid)
+        vocab = self._vocab
+        pairs = [(lab, v) for lab, v in zip(labels, c.tolist(), strict=True) if v]
+        if vocab is not None:
+            self._unseen += sum(v for lab, v in pairs if lab not in vocab)
+        if self._exact is not None:
+            exact = self._exact
+            for lab, v in pairs:
+                exact[lab] = exact.get(lab, 0) + v
+            if len(exact) > self.spec.cap:
+                self._to_approximate()
+            return
+        self._add_approximate(pairs)
+
+    def _to_approximate(self) -> None:
+        exact = self._exact or {}
+        self._exact = None
+        self._fi = frequent_strings_sketch(FREQUENT_LG_MAX_MAP)
+        self._hll = hll_sketch(HLL_LG_K)
+        self._add_approximate(list(exact.items()))
+
+    def _add_approximate(self, pairs: list[tuple[str, int]]) -> None:
+        vocab = self._vocab or frozenset()
+        vc = self._vocab_counts
+        fi, hll = self._fi, self._hll
+        assert fi is not None and hll is not None
+        for lab, v in pairs:
+            hll.update(lab)
+            if lab in vocab:
+                vc[lab] = vc.get(lab, 0) + v
+            else:
+                self._other += v
+                fi.update(lab, v)
+
+    def merge(self, other: CategoricalSketch) -> CategoricalSketch:
+        """Merge ``other`` into this sketch (in place) and return self."""
+        if not isinstance(other, CategoricalSketch):
+            raise TypeError(f"cannot merge CategoricalSketch with {type(other).__name__}")
+        if other.spec != self.spec:
+            raise ValueError(f"cannot merge sketches of different specs: {self.spec.name!r}")
+        self._count += other._count
+        self._nulls += other._nulls
+        self._invalid += other._invalid
+        self._unseen += other._unseen
+        if self._exact is not None and other._exact is not None:
+            exact = self._exact
+            for lab, v in other._exact.items():
+                exact[lab] = exact.get(lab, 0) + v
+            if len(exact) > self.spec.cap:
+                self._to_approximate()
+            return self
+        if self._exact is not None:
+            self._to_approximate()
+        if other._exact is not None:
+            self._add_approximate(list(other._exact.items()))
+            return self
+        for lab, v in other._vocab_counts.items():
+            self._vocab_counts[lab] = self._vocab_counts.get(lab, 0) + v
+        self._other += other._other
+        assert self._fi is not None and self._hll is not None
+        self._fi.merge(other._fi)
+        union = _hll_union(self._hll, other._hll)
+        self._hll = union
+        return self
+
+    def copy(self) -> CategoricalSketch:
+        out = CategoricalSketch(self.spec)
+        out._read_state(Reader(self._write_state(), "categorical sketch"))
+        return out
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def count(self) -> int:
+        """All rows seen, including nulls and invalid."""
+        return self._count
+
+    @property
+    def n(self) -> int:
+        """Rows with a valid label (the sample size of every drift statistic)."""
+        return self._count - self._nulls - self._invalid
+
+    @property
+    def nulls(self) -> int:
+        return self._nulls
+
+    @property
+    def invalid(self) -> int:
+        return self._invalid
+
+    @property
+    def unseen(self) -> int:
+        """Valid values whose label is not in ``spec.vocabulary`` (0 without a vocabulary)."""
+        return self._unseen
+
+    @property
+    def is_exact(self) -> bool:
+        """True while every label has an exact count (at most ``spec.cap`` distinct labels)."""
+        return self._exact is not None
+
+    @property
+    def distinct(self) -> float:
+        """Distinct labels: exact while ``is_exact``, else the HLL estimate."""
+        if self._exact is not None:
+            return float(len(self._exact))
+        assert self._hll is not None
+        return float(self._hll.get_estimate())
+
+    @property
+    def max_error(self) -> int:
+        """Upper bound of the error of any count from ``counts()`` (0 while exact)."""
+        if self._fi is None:
+            return 0
+        return int(np.ceil(self._fi.epsilon * self._fi.total_weight))
+
+    def counts(self) -> dict[str, int]:
+        """Label counts: exact while ``is_exact``; afterwards exact for vocabulary labels plus
+        frequent-items estimates (+- ``max_error``) for the most frequent other labels."""
+        if self._exact is not None:
+            return dict(self._exact)
+        out = dict(self._vocab_counts)
+        for lab, est, _lo, _hi in self.frequent_items():
+            out[lab] = est
+        return out
+
+    def frequent_items(self) -> list[tuple[str, int, int, int]]:
+        """``(label, estimate, lower_bound, upper_bound)`` of the non-vocabulary labels the
+        frequent-items sketch tracks (empty while exact), most frequent first."""
+        if self._fi is None or self._fi.is_empty():
+            return []
+        items = self._fi.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES)
+        return [(str(i[0]), int(i[1]), int(i[2]), int(i[3])) for i in items]
+
+    def count_of(self, label: str) -> int:
+        """Count of one label (exact for vocabulary labels and in exact mode)."""
+        if self._exact is not None:
+            return self._exact.get(label, 0)
+        if self._vocab is not None and label in self._vocab:
+            return self._vocab_counts.get(label, 0)
+        assert self._fi is not None
+        return int(self._fi.get_estimate(label))
+
+    def vocabulary_counts(self, vocabulary: Sequence[str]) -> tuple[np.ndarray, int, bool]:
+        """Counts for ``vocabulary`` labels, the count of everything else, and whether they are
+        exact (always true for this sketch's own vocabulary)."""
+        own = self._vocab is not None and set(vocabulary) <= self._vocab
+        c = np.fromiter((self.count_of(lab) for lab in vocabulary), dtype=np.int64,
+                        count=len(vocabulary))
+        other = max(self.n - int(c.sum()), 0)
+        return c, other, self._exact is not None or own
+
+    # ------------------------------------------------------------------ bytes
+    def _write_state(self) -> bytes:
+        w = Writer()
+        for v in (self._count, self._nulls, self._invalid, self._unseen, self._other):
+            w.u64(v)
+        exact = self._exact is not None
+        w.u8(exact)
+        table = self._exact if exact else self._vocab_counts
+        labels = list(table)  # type: ignore[arg-type]
+        w.blob(zlib.compress(json.dumps(labels, separators=(",", ":")).encode(), 1))
+        w.array(np.fromiter(table.values(), dtype=np.int64, count=len(labels)), "<i8")  # type: ignore[union-attr]
+        if not exact:
+            assert self._fi is not None and self._hll is not None
+            w.blob(self._fi.serialize())
+            w.blob(self._hll.serialize_compact())
+        return w.getvalue()
+
+    def _read_state(self, r: Reader) -> None:
+        name = self.spec.name
+        (self._count, self._nulls, self._invalid, self._unseen,
+         self._other) = (r.u64() for _ in range(5))
+        exact = r.u8()
+        try:
+            labels = json.loads(zlib.decompress(r.blob()))
+        except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SketchFormatError(f"corrupt categorical sketch {name!r}: {exc}") from exc
+        counts = r.array("<i8")
+        if (not isinstance(labels, list) or len(labels) != counts.shape[0]
+                or not all(isinstance(lab, str) for lab in labels) or np.any(counts < 0)):
+            raise SketchFormatError(f"corrupt categorical sketch {name!r}: bad count table")
+        table = dict(zip(labels, counts.tolist(), strict=True))
+        if exact:
+            self._exact, self._fi, self._hll = table, None, None
+            total = sum(table.values())
+        else:
+            self._exact, self._vocab_counts = None, table
+            try:
+                self._fi = frequent_strings_sketch.deserialize(r.blob())
+                self._hll = hll_sketch.deserialize(r.blob())
+            except SketchFormatError:
+                raise
+            except Exception as exc:
+                raise SketchFormatError(f"corrupt categorical sketch {name!r}: {exc}") from exc
+            total = sum(table.values()) + self._other
+        if total + self._nulls + self._invalid != self._count or self._unseen > total:
+            raise SketchFormatError(f"categorical sketch {name!r}: inconsistent counters")
+
+    def to_bytes(self) -> bytes:
+        """Self-describing bytes (spec included)."""
+        w = Writer()
+        w.text(json.dumps(self.spec.to_dict()))
+        w.blob(self._write_state())
+        return frame(Kind.CATEGORICAL, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> CategoricalSketch:
+        r = Reader(unframe(data, Kind.CATEGORICAL), "categorical sketch")
+        try:
+            spec = spec_from_dict(json.loads(r.text()))
+        except json.JSONDecodeError as exc:
+            raise SketchFormatError(f"corrupt spec: {exc}") from exc
+        if not isinstance(spec, CategoricalSpec):
+            raise SketchFormatError("categorical sketch blob carries a non-categorical spec")
+        out = cls(spec)
+        inner = Reader(r.blob(), "categorical sketch")
+        out._read_state(inner)
+        inner.done()
+        r.done()
+        return out
+
+    def __repr__(self) -> str:
+        return (f"CategoricalSketch({self.spec.name!r}, count={self.count}, "
+                f"distinct={self.distinct:g}, exact={self.is_exact})")
+
+
+def _hll_union(a: hll_sketch, b: hll_sketch | None) -> hll_sketch:
+    from datasketches import hll_union
+
+    u = hll_union(HLL_LG_K)
+    u.update(a)
+    if b is not None:
+        u.update(b)
+    return u.get_result()

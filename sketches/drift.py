@@ -1,0 +1,294 @@
+"""Drift statistics between a current feature sketch and its baseline.
+
+Every function returns a :class:`DriftScore` with the value, the sample sizes ``n`` (current)
+and ``m`` (baseline), a p-value that accounts for both, the sketch error bound and the top bins
+or points behind the value. docs/statistics.md explains each statistic.
+
+* ``psi``  -- population stability index over the baseline bins; p-value from
+  ``PSI * n*m/(n+m) ~ chi2(B-1)`` under no drift.
+* ``js``   -- Jensen-Shannon divergence, base 2, in [0, 1]; p-value from
+  ``8 ln2 * JS * n*m/(n+m) ~ chi2(B-1)``.
+* ``chi2`` -- Pearson two-sample chi-square (categoricals); value is Cramer's V in [0, 1].
+* ``ks``   -- Kolmogorov-Smirnov distance from the two KLL sketches; p-value from the
+  Kolmogorov distribution with effective size ``n*m/(n+m)``.
+* ``wasserstein`` -- W1 distance divided by the baseline standard deviation; its p-value is the
+  KS test's (same null hypothesis: identical distributions).
+
+Example:
+    >>> import numpy as np
+    >>> from sketches.schema import NumericSpec
+    >>> from sketches.numeric import NumericSketch
+    >>> rng = np.random.default_rng(1)
+    >>> edges = np.quantile(rng.normal(size=10**5), np.arange(1, 10) / 10)
+    >>> spec = NumericSpec("x", edges=tuple(edges))
+    >>> base, cur = NumericSketch(spec), NumericSketch(spec)
+    >>> base.update(rng.normal(size=50_000)); cur.update(rng.normal(0.5, 1, size=5_000))
+    >>> s = compare(cur, base, ["psi", "ks"], {"psi": 0.1, "ks": 0.1}, min_samples=500)
+    >>> s["psi"].status, s["ks"].status, round(s["ks"].value, 1)
+    ('drift', 'drift', 0.2)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from sketches.bins import BinTable, bin_table
+from sketches.categorical import CategoricalSketch
+from sketches.numeric import NumericSketch
+
+Status = Literal["ok", "drift", "insufficient_data"]
+FeatureSketch = NumericSketch | CategoricalSketch
+Contribution = tuple[str, float, float, float]
+
+NUMERIC_METRICS = ("psi", "ks", "js", "wasserstein")
+CATEGORICAL_METRICS = ("psi", "js", "chi2")
+DEFAULT_THRESHOLDS: dict[str, float] = {"psi": 0.1, "ks": 0.1, "js": 0.1, "wasserstein": 0.1,
+                                        "chi2": 0.1}
+TOP_CONTRIBUTIONS = 5
+
+
+@dataclass(frozen=True)
+class DriftScore:
+    """One drift statistic. ``contributions`` are ``(label, share_base, share_cur,
+    contribution)`` for the bins (or, for KS/Wasserstein, the point) that drive the value.
+    ``statistic``/``dof`` are the test statistic and degrees of freedom behind ``p_value``."""
+
+    metric: str
+    value: float
+    n: int
+    m: int
+    p_value: float
+    status: Status
+    error_bound: float
+    contributions: tuple[Contribution, ...] = ()
+    statistic: float = math.nan
+    dof: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["contributions"] = [list(c) for c in self.contributions]
+        return d
+
+
+def _score(metric: str, value: float, n: int, m: int, p: float, err: float,
+           contrib: tuple[Contribution, ...] = (), statistic: float = math.nan,
+           dof: int | None = None) -> DriftScore:
+    return DriftScore(metric, float(value), n, m, float(p), "ok", float(err), contrib,
+                      float(statistic), dof)
+
+
+def _empty(metric: str, cur: FeatureSketch, base: FeatureSketch) -> DriftScore | None:
+    if cur.n == 0 or base.n == 0:
+        return DriftScore(metric, math.nan, cur.n, base.n, math.nan, "insufficient_data", 0.0)
+    return None
+
+
+def _check(cur: FeatureSketch, base: FeatureSketch) -> None:
+    if type(cur) is not type(base):
+        raise TypeError(f"cannot compare a {type(cur).__name__} with a {type(base).__name__}")
+    if cur.spec.name != base.spec.name:
+        raise ValueError(f"cannot compare feature {cur.spec.name!r} with {base.spec.name!r}")
+
+
+def _scale(n: int, m: int) -> float:
+    return n * m / (n + m)
+
+
+def _pooled(table: BinTable) -> np.ndarray:
+    """Pooled bin shares (the common distribution under no drift), empty bins dropped."""
+    pooled = np.asarray(table.current + table.baseline, dtype=np.float64)
+    pooled = pooled[pooled > 0]
+    return pooled / pooled.sum()
+
+
+def _bartlett(n: int, m: int, s: float, dof: int) -> float:
+    """Second-order mean correction of a scaled divergence: under no drift
+    ``E[T] = dof + nm/(n+m) * (1/n^2 + 1/m^2) * s + O(n^-2)``, where ``s`` depends on the
+    statistic and the pooled bin shares; dividing ``T`` by ``E[T]/dof`` (a Bartlett
+    correction) makes ``chi2(dof)`` accurate at small windows. See docs/statistics.md."""
+    if dof <= 0:
+        return 1.0
+    return 1.0 + _scale(n, m) * (1.0 / n**2 + 1.0 / m**2) * s / dof
+
+
+def _top(labels: tuple[str, ...], q: np.ndarray, p: np.ndarray, c: np.ndarray
+         ) -> tuple[Contribution, ...]:
+    order = np.argsort(-np.abs(c), kind="stable")[:TOP_CONTRIBUTIONS]
+    return tuple((labels[i], float(q[i]), float(p[i]), float(c[i])) for i in order.tolist())
+
+
+def psi(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+    """Population stability index ``sum (p - q) ln(p / q)`` over the baseline bins (empty-bin
+    rule: see ``BinTable.shares``). p-value: ``PSI * nm/(n+m) ~ chi2(B - 1)``."""
+    _check(cur, base)
+    if (e := _empty("psi", cur, base)) is not None:
+        return e
+    table = bin_table(cur, base)
+    labels, p, q = table.shares()
+    contrib = (p - q) * np.log(p / q)
+    value = float(contrib.sum())
+    dof = len(labels) - 1
+    stat = value * _scale(cur.n, base.n)
+    pooled = _pooled(table)
+    bartlett = _bartlett(cur.n, base.n, float(np.sum((1 - pooled) / (2 * pooled))), dof)
+    pv = float(stats.chi2.sf(stat / bartlett, dof)) if dof > 0 else 1.0
+    return _score("psi", value, cur.n, base.n, pv, table.share_error,
+                  _top(labels, q, p, contrib), stat, dof)
+
+
+def js(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) over the baseline bins; bins empty on both
+    sides are dropped, no smoothing is needed. p-value: ``8 ln2 JS nm/(n+m) ~ chi2(B - 1)``."""
+    _check(cur, base)
+    if (e := _empty("js", cur, base)) is not None:
+        return e
+    table = bin_table(cur, base)
+    keep = (table.current + table.baseline) > 0
+    labels = tuple(lab for lab, k in zip(table.labels, keep.tolist(), strict=True) if k)
+    p = table.current[keep] / table.current.sum()
+    q = table.baseline[keep] / table.baseline.sum()
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        tq = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    contrib = 0.5 * (tp + tq)
+    value = float(min(max(contrib.sum(), 0.0), 1.0))
+    dof = len(labels) - 1
+    stat = 8.0 * math.log(2.0) * value * _scale(cur.n, base.n)
+    pooled = _pooled(table)
+    bartlett = _bartlett(cur.n, base.n,
+                         float(np.sum((1 - pooled) * (3 + pooled) / (8 * pooled))), dof)
+    pv = float(stats.chi2.sf(stat / bartlett, dof)) if dof > 0 else 1.0
+    return _score("js", value, cur.n, base.n, pv, table.share_error,
+                  _top(labels, q, p, contrib), stat, dof)
+
+
+def chi2(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+    """Pearson chi-square test of homogeneity on the 2 x B table of bin counts; the value is
+    the effect size Cramer's V = sqrt(X^2 / (n + m)) in [0, 1], the statistic is X^2."""
+    _check(cur, base)
+    if (e := _empty("chi2", cur, base)) is not None:
+        return e
+    table = bin_table(cur, base)
+    keep = (table.current + table.baseline) > 0
+    labels = tuple(lab for lab, k in zip(table.labels, keep.tolist(), strict=True) if k)
+    obs = np.vstack([table.current[keep], table.baseline[keep]]).astype(np.float64)
+    rows = obs.sum(axis=1, keepdims=True)
+    total = rows.sum()
+    expected = rows * obs.sum(axis=0, keepdims=True) / total
+    cells = (obs - expected) ** 2 / expected
+    stat = float(cells.sum())
+    dof = len(labels) - 1
+    pv = float(stats.chi2.sf(stat, dof)) if dof > 0 else 1.0
+    p, q = obs[0] / rows[0, 0], obs[1] / rows[1, 0]
+    return _score("chi2", math.sqrt(stat / total), cur.n, base.n, pv, table.share_error,
+                  _top(labels, q, p, cells.sum(axis=0)), stat, dof)
+
+
+def _cdfs(cur: NumericSketch, base: NumericSketch
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xc, wc = cur.sorted_view()
+    xb, wb = base.sorted_view()
+    z = np.union1d(xc, xb)
+    fc = np.concatenate(([0.0], wc))[np.searchsorted(xc, z, side="right")] / wc[-1]
+    fb = np.concatenate(([0.0], wb))[np.searchsorted(xb, z, side="right")] / wb[-1]
+    return z, fc, fb
+
+
+def _ks_pvalue(d: float, n: int, m: int) -> float:
+    en = round(_scale(n, m))
+    if en < 1:
+        return 1.0
+    return float(min(max(stats.kstwo.sf(d, en), 0.0), 1.0))
+
+
+def ks(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+    """Two-sample Kolmogorov-Smirnov distance ``sup |F_cur - F_base|`` evaluated at every item
+    either KLL retains. ``error_bound`` is the sum of both sketches' rank-error bounds (0 while
+    both are exact). p-value: Kolmogorov distribution with ``n_eff = nm/(n+m)`` (as scipy's
+    asymptotic ``ks_2samp``; conservative for data with ties)."""
+    _check(cur, base)
+    if not isinstance(cur, NumericSketch) or not isinstance(base, NumericSketch):
+        raise TypeError("ks needs numeric sketches")
+    if (e := _empty("ks", cur, base)) is not None:
+        return e
+    z, fc, fb = _cdfs(cur, base)
+    diff = np.abs(fc - fb)
+    i = int(np.argmax(diff))
+    d = float(diff[i])
+    contrib = ((f"x={z[i]:.6g}", float(fb[i]), float(fc[i]), d),)
+    return _score("ks", d, cur.n, base.n, _ks_pvalue(d, cur.n, base.n),
+                  cur.rank_error + base.rank_error, contrib, d * math.sqrt(_scale(cur.n, base.n)))
+
+
+def wasserstein(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+    """Wasserstein-1 distance ``integral |F_cur - F_base| dx`` between the two sketched
+    distributions, divided by the baseline standard deviation (0 if both are the same constant,
+    inf if the baseline is constant and the current sample is not). The p-value is the KS
+    test's on the same sketches. ``error_bound`` bounds the normalized value's error by
+    ``(rank errors) * (range of the union) / std``."""
+    _check(cur, base)
+    if not isinstance(cur, NumericSketch) or not isinstance(base, NumericSketch):
+        raise TypeError("wasserstein needs numeric sketches")
+    if (e := _empty("wasserstein", cur, base)) is not None:
+        return e
+    z, fc, fb = _cdfs(cur, base)
+    diff = np.abs(fc - fb)
+    w = float(np.sum(diff[:-1] * np.diff(z)))
+    spread = base.std
+    value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
+    rank_err = cur.rank_error + base.rank_error
+    err = rank_err * float(z[-1] - z[0]) / spread if spread > 0 and rank_err else 0.0
+    d = float(diff.max())
+    i = int(np.argmax(diff))
+    contrib = ((f"x={z[i]:.6g}", float(fb[i]), float(fc[i]), d),)
+    return _score("wasserstein", value, cur.n, base.n, _ks_pvalue(d, cur.n, base.n), err,
+                  contrib, w)
+
+
+METRICS = {"psi": psi, "ks": ks, "js": js, "wasserstein": wasserstein, "chi2": chi2}
+
+
+def metrics_for(sketch: FeatureSketch) -> tuple[str, ...]:
+    """The metrics meaningful for a sketch's type."""
+    return NUMERIC_METRICS if isinstance(sketch, NumericSketch) else CATEGORICAL_METRICS
+
+
+def compare(cur: FeatureSketch, base: FeatureSketch, metrics: Iterable[str],
+            thresholds: Mapping[str, float], min_samples: int, alpha: float = 0.05
+            ) -> dict[str, DriftScore]:
+    """Compute the requested metrics (those meaningful for the feature type; others are
+    skipped) and set each status: ``insufficient_data`` if ``n < min_samples`` or
+    ``m < min_samples``, else ``drift`` if ``value >= threshold`` and ``p_value < alpha``,
+    else ``ok``. Missing thresholds fall back to :data:`DEFAULT_THRESHOLDS`."""
+    allowed = metrics_for(cur)
+    out: dict[str, DriftScore] = {}
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ValueError(f"unknown drift metric {metric!r}; known: {sorted(METRICS)}")
+        if metric not in allowed:
+            continue
+        score = METRICS[metric](cur, base)
+        threshold = thresholds.get(metric, DEFAULT_THRESHOLDS[metric])
+        out[metric] = with_status(score, threshold, min_samples, alpha)
+    return out
+
+
+def with_status(score: DriftScore, threshold: float, min_samples: int, alpha: float = 0.05
+                ) -> DriftScore:
+    """``score`` with its status decided by the rule of :func:`compare`."""
+    status: Status
+    if score.n < min_samples or score.m < min_samples or math.isnan(score.value):
+        status = "insufficient_data"
+    elif score.value >= threshold and score.p_value < alpha:
+        status = "drift"
+    else:
+        status = "ok"
+    return DriftScore(score.metric, score.value, score.n, score.m, score.p_value, status,
+                      score.error_bound, score.contributions, score.statistic, score.dof)

@@ -1,0 +1,308 @@
+"""Mergeable sketch of one numeric feature.
+
+KLL quantiles (datasketches, one vectorized call per batch), exact counters (rows, nulls,
+NaN, ±inf, out-of-range, invalid), exact min/max, mean and variance merged with Chan's
+formula, and -- when the spec has baseline bin edges -- exact bin counts over those edges.
+
+Example:
+    >>> import numpy as np
+    >>> s = NumericSketch(NumericSpec("age", range=(0, 120), edges=(30.0, 50.0)))
+    >>> s.update(np.array([25.0, 31.0, 47.0, 60.0, 130.0, np.nan]), nulls=2)
+    >>> s.count, s.nulls, s.nan, s.out_of_range, s.n
+    (8, 2, 1, 1, 5)
+    >>> s.bin_counts.tolist(), s.min, s.max
+    ([1, 2, 2], 25.0, 130.0)
+    >>> t = NumericSketch.from_bytes(s.to_bytes()); t.quantiles([0.5]).tolist()
+    [47.0]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import numpy as np
+from datasketches import kll_doubles_sketch
+
+from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from sketches.schema import NumericSpec, spec_from_dict
+
+_COMPARE_EDGES_MAX = 64  # up to this many edges, counting by comparisons beats searchsorted
+
+
+class NumericSketch:
+    """Sketch of one numeric feature; see the module docstring."""
+
+    __slots__ = ("spec", "_kll", "_count", "_nulls", "_invalid", "_nan", "_inf", "_oor",
+                 "_mean", "_m2", "_bins", "_view", "_edges")
+
+    def __init__(self, spec: NumericSpec) -> None:
+        if not isinstance(spec, NumericSpec):
+            raise TypeError(f"NumericSketch needs a NumericSpec, got {type(spec).__name__}")
+        self.spec = spec
+        self._kll = kll_doubles_sketch(spec.k)
+        self._count = 0
+        self._nulls = 0
+        self._invalid = 0
+        self._nan = 0
+        self._inf = 0
+        self._oor = 0
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._edges = None if spec.edges is None else np.asarray(spec.edges, dtype=np.float64)
+        self._bins: np.ndarray | None = (None if spec.edges is None
+                                         else np.zeros(len(spec.edges) + 1, dtype=np.int64))
+        self._view: tuple[np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ update / merge
+    def update(self, values: np.ndarray, nulls: int = 0, invalid: int = 0) -> None:
+        """Add a batch. ``values`` are the non-null values (NaN/±inf allowed: counted, kept out
+        of KLL, moments and bins); ``nulls``/``invalid`` count rows without a usable value."""
+        if nulls < 0 or invalid < 0:
+            raise ValueError("nulls and invalid must be >= 0")
+        x = np.asarray(values)
+        if x.dtype.kind not in "biuf":
+            raise TypeError(f"feature {self.spec.name!r}: numeric values must be a numeric "
+                            f"array, got dtype {x.dtype} (convert with canonical_numbers)")
+        x = x.astype(np.float64, copy=False).ravel()
+        self._count += x.shape[0] + int(nulls) + int(invalid)
+        self._nulls += int(nulls)
+        self._invalid += int(invalid)
+        if x.shape[0] == 0:
+            return
+        total = float(x.sum())
+        if not np.isfinite(total):  # slow path only when the batch has NaN/inf (or overflows)
+            nan = np.isnan(x)
+            inf = np.isinf(x)
+            self._nan += int(np.count_nonzero(nan))
+            self._inf += int(np.count_nonzero(inf))
+            x = x[~(nan | inf)]
+            if x.shape[0] == 0:
+                return
+            total = float(x.sum())
+        n = x.shape[0]
+        self._kll.update(x)
+        self._view = None
+        mean = total / n
+        d = x - mean
+        self._add_moments(n, mean, float(d @ d))
+        rng = self.spec.range
+        if rng is not None:
+            self._oor += int(np.count_nonzero(x < rng[0])) + int(np.count_nonzero(x > rng[1]))
+        if self._bins is not None:
+            self._bins += _bin_counts(x, self._edges)  # type: ignore[arg-type]
+
+    def _add_moments(self, nb: int, mean_b: float, m2_b: float) -> None:
+        na = self._kll.n - nb  # KLL already holds the new values
+        if na == 0:
+            self._mean, self._m2 = mean_b, m2_b
+            return
+        n = na + nb
+        delta = mean_b - self._mean
+        self._mean += delta * nb / n
+        self._m2 += m2_b + delta * delta * na * nb / n
+
+    def merge(self, other: NumericSketch) -> NumericSketch:
+        """Merge ``other`` into this sketch (in place) and return self."""
+        if not isinstance(other, NumericSketch):
+            raise TypeError(f"cannot merge NumericSketch with {type(other).__name__}")
+        if other.spec != self.spec:
+            raise ValueError(f"cannot merge sketches of different specs: {self.spec} vs "
+                             f"{other.spec}")
+        nb = other.n
+        if nb:
+            self._kll.merge(other._kll)
+            self._view = None
+            self._add_moments(nb, other._mean, other._m2)
+        self._count += other._count
+        self._nulls += other._nulls
+        self._invalid += other._invalid
+        self._nan += other._nan
+        self._inf += other._inf
+        self._oor += other._oor
+        if self._bins is not None and other._bins is not None:
+            self._bins += other._bins
+        return self
+
+    def copy(self) -> NumericSketch:
+        out = NumericSketch(self.spec)
+        out._read_state(Reader(self._write_state(), "numeric sketch"))
+        return out
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def count(self) -> int:
+        """All rows seen, including nulls, invalid, NaN and inf."""
+        return self._count
+
+    @property
+    def n(self) -> int:
+        """Finite values in the sketch (the sample size of every drift statistic)."""
+        return int(self._kll.n)
+
+    @property
+    def nulls(self) -> int:
+        return self._nulls
+
+    @property
+    def invalid(self) -> int:
+        return self._invalid
+
+    @property
+    def nan(self) -> int:
+        return self._nan
+
+    @property
+    def inf(self) -> int:
+        return self._inf
+
+    @property
+    def out_of_range(self) -> int:
+        """Finite values outside ``spec.range`` (0 without a range)."""
+        return self._oor
+
+    @property
+    def min(self) -> float:
+        return float(self._kll.get_min_value()) if self.n else float("nan")
+
+    @property
+    def max(self) -> float:
+        return float(self._kll.get_max_value()) if self.n else float("nan")
+
+    @property
+    def mean(self) -> float:
+        return self._mean if self.n else float("nan")
+
+    @property
+    def variance(self) -> float:
+        """Population variance of the finite values (NaN when empty)."""
+        return self._m2 / self.n if self.n else float("nan")
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.variance))
+
+    @property
+    def bin_counts(self) -> np.ndarray | None:
+        """Exact counts per bin over ``spec.edges`` (a copy), or None without edges."""
+        return None if self._bins is None else self._bins.copy()
+
+    @property
+    def is_exact(self) -> bool:
+        """True while the KLL still holds every value (no rank error yet)."""
+        return not self._kll.is_estimation_mode()
+
+    @property
+    def rank_error(self) -> float:
+        """Normalized single-rank error bound of the KLL (0 while exact), ~99% confidence."""
+        return 0.0 if self.is_exact else float(self._kll.normalized_rank_error(False))
+
+    def quantiles(self, qs: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Approximate quantiles (inclusive definition); NaN when the sketch is empty."""
+        q = np.asarray(qs, dtype=np.float64)
+        if np.any((q < 0) | (q > 1)):
+            raise ValueError("quantile levels must be within [0, 1]")
+        if not self.n:
+            return np.full(q.shape, np.nan)
+        items, cum = self.sorted_view()
+        idx = np.searchsorted(cum, q * cum[-1], side="left")
+        return items[np.minimum(idx, items.shape[0] - 1)]
+
+    def cdf(self, points: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Approximate ``P(X <= x)`` at each point; NaN when the sketch is empty."""
+        p = np.asarray(points, dtype=np.float64)
+        if not self.n:
+            return np.full(p.shape, np.nan)
+        items, cum = self.sorted_view()
+        idx = np.searchsorted(items, p, side="right")
+        return np.concatenate(([0.0], cum))[idx] / cum[-1]
+
+    def sorted_view(self) -> tuple[np.ndarray, np.ndarray]:
+        """The KLL's retained items sorted, with their cumulative weights (sums to ``n``)."""
+        if self._view is None:
+            pairs = np.array(list(self._kll), dtype=np.float64).reshape(-1, 2)
+            order = np.argsort(pairs[:, 0], kind="stable")
+            self._view = (pairs[order, 0], np.cumsum(pairs[order, 1]))
+        return self._view
+
+    # ------------------------------------------------------------------ bytes
+    def _write_state(self) -> bytes:
+        w = Writer()
+        for v in (self._count, self._nulls, self._invalid, self._nan, self._inf, self._oor):
+            w.u64(v)
+        w.f64(self._mean)
+        w.f64(self._m2)
+        w.blob(self._kll.serialize())
+        w.u8(self._bins is not None)
+        if self._bins is not None:
+            w.array(self._bins, "<i8")
+        return w.getvalue()
+
+    def _read_state(self, r: Reader) -> None:
+        (self._count, self._nulls, self._invalid, self._nan, self._inf,
+         self._oor) = (r.u64() for _ in range(6))
+        self._mean = r.f64()
+        self._m2 = r.f64()
+        raw = r.blob()
+        try:
+            kll = kll_doubles_sketch.deserialize(raw)
+        except Exception as exc:  # datasketches raises RuntimeError/ValueError variants
+            raise SketchFormatError(f"corrupt numeric sketch {self.spec.name!r}: {exc}") from exc
+        if kll.k != self.spec.k:
+            raise SketchFormatError(f"numeric sketch {self.spec.name!r}: KLL k={kll.k}, "
+                                    f"spec says {self.spec.k}")
+        self._kll = kll
+        self._view = None
+        has_bins = r.u8()
+        if bool(has_bins) != (self._bins is not None):
+            raise SketchFormatError(f"numeric sketch {self.spec.name!r}: bin counts do not "
+                                    "match the spec's edges")
+        if has_bins:
+            bins = r.array("<i8")
+            if bins.shape != self._bins.shape or np.any(bins < 0):  # type: ignore[union-attr]
+                raise SketchFormatError(f"numeric sketch {self.spec.name!r}: bad bin counts")
+            self._bins = bins
+        accounted = self.n + self._nulls + self._invalid + self._nan + self._inf
+        if accounted != self._count or (self._bins is not None and
+                                        int(self._bins.sum()) != self.n):
+            raise SketchFormatError(f"numeric sketch {self.spec.name!r}: inconsistent counters")
+
+    def to_bytes(self) -> bytes:
+        """Self-describing bytes (spec included)."""
+        w = Writer()
+        w.text(json.dumps(self.spec.to_dict()))
+        w.blob(self._write_state())
+        return frame(Kind.NUMERIC, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NumericSketch:
+        r = Reader(unframe(data, Kind.NUMERIC), "numeric sketch")
+        spec = _load_spec(r.text())
+        if not isinstance(spec, NumericSpec):
+            raise SketchFormatError("numeric sketch blob carries a non-numeric spec")
+        out = cls(spec)
+        inner = Reader(r.blob(), "numeric sketch")
+        out._read_state(inner)
+        inner.done()
+        r.done()
+        return out
+
+    def __repr__(self) -> str:
+        return (f"NumericSketch({self.spec.name!r}, count={self.count}, n={self.n}, "
+                f"min={self.min:g}, max={self.max:g})")
+
+
+def _bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts per bin ``(-inf, e0), [e0, e1), ..., [e_last, inf)`` (searchsorted side=right)."""
+    if edges.shape[0] <= _COMPARE_EDGES_MAX:
+        below = np.fromiter((np.count_nonzero(x < e) for e in edges), dtype=np.int64,
+                            count=edges.shape[0])
+        return np.diff(np.concatenate(([0], below, [x.shape[0]])))
+    return np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.shape[0] + 1)
+
+
+def _load_spec(text: str) -> NumericSpec | object:
+    try:
+        return spec_from_dict(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise SketchFormatError(f"corrupt spec: {exc}") from exc

@@ -1,0 +1,32 @@
+"""driftline alerts: findings of each window -> alerts with a lifecycle -> routed, durable,
+rate-limited notifications (PagerDuty, Slack, Alertmanager, webhook, console).
+
+Knows nothing of Kafka: the stream engine hands it :class:`Measurement` objects and uses
+:class:`Alerting` only.
+"""
+
+from alerts.alerting import Alerting
+from alerts.config import (
+    AlertsConfig,
+    DriftConfig,
+    FreshnessRule,
+    QualityConfig,
+    VolumeConfig,
+    parse_duration,
+)
+from alerts.model import AlertEvent, AlertKey, Measurement
+from alerts.secrets import MissingSecretError
+
+__all__ = [
+    "AlertEvent",
+    "AlertKey",
+    "Alerting",
+    "AlertsConfig",
+    "DriftConfig",
+    "FreshnessRule",
+    "Measurement",
+    "MissingSecretError",
+    "QualityConfig",
+    "VolumeConfig",
+    "parse_duration",
+]

@@ -121,10 +121,10 @@ class ControlChartConfig(_Model):
     """
 
     method: Literal["sigma", "ewma"] = "ewma"
-    k_warning: float = Field(3.0, gt=0)
-    k_critical: float = Field(5.0, gt=0)
-    lam: float = Field(0.2, gt=0, le=1, description="EWMA smoothing (weight of the newest window)")
-    min_history: int = Field(20, ge=2)
+    k_warning: float = Field(default=3.0, gt=0)
+    k_critical: float = Field(default=5.0, gt=0)
+    lam: float = Field(default=0.2, gt=0, le=1, description="EWMA weight of the newest window")
+    min_history: int = Field(default=20, ge=2)
 
 
 class DriftOverride(_Model):
@@ -137,9 +137,9 @@ class DriftOverride(_Model):
     critical: float | None = None
     clear: float | None = None
     thresholds: dict[str, Tier] | None = None
-    min_samples: int | None = Field(None, ge=0)
-    for_windows: int | None = Field(None, ge=1)
-    clear_windows: int | None = Field(None, ge=1)
+    min_samples: int | None = Field(default=None, ge=0)
+    for_windows: int | None = Field(default=None, ge=1)
+    clear_windows: int | None = Field(default=None, ge=1)
     mode: Literal["fixed", "control_chart"] | None = None
 
 
@@ -155,10 +155,10 @@ class DriftConfig(_Model):
     critical: float | None = None
     clear: float | None = None
     thresholds: dict[str, Tier] = {}
-    min_samples: int = Field(500, ge=0)
-    for_windows: int = Field(2, ge=1)
-    clear_windows: int = Field(3, ge=1)
-    alpha: float = Field(0.01, gt=0, lt=1, validation_alias=AliasChoices("alpha", "fdr"))
+    min_samples: int = Field(default=500, ge=0)
+    for_windows: int = Field(default=2, ge=1)
+    clear_windows: int = Field(default=3, ge=1)
+    alpha: float = Field(default=0.01, gt=0, lt=1, validation_alias=AliasChoices("alpha", "fdr"))
     significance: bool = True
     mode: Literal["fixed", "control_chart"] = "fixed"
     control_chart: ControlChartConfig = ControlChartConfig()
@@ -203,9 +203,9 @@ class QualityConfig(_Model):
     out_of_range_ratio: Tier = Tier(warning=0.01, critical=0.1)
     unseen_ratio: Tier = Tier(warning=0.05, critical=0.25)
     invalid_ratio: Tier = Tier(warning=0.01, critical=0.1)
-    min_samples: int = Field(100, ge=0)
-    for_windows: int = Field(1, ge=1)
-    clear_windows: int = Field(2, ge=1)
+    min_samples: int = Field(default=100, ge=0)
+    for_windows: int = Field(default=1, ge=1)
+    clear_windows: int = Field(default=2, ge=1)
     overrides: dict[str, dict[str, Tier]] = {}
 
     def tiers(self, metric: str, feature: str = "") -> Tiers | None:
@@ -225,13 +225,13 @@ class VolumeConfig(_Model):
     """
 
     enabled: bool = True
-    drop_warning: float | None = Field(0.5, ge=0, le=1)
-    drop_critical: float | None = Field(0.1, ge=0, le=1)
-    spike_warning: float | None = Field(3.0, ge=1)
+    drop_warning: float | None = Field(default=0.5, ge=0, le=1)
+    drop_critical: float | None = Field(default=0.1, ge=0, le=1)
+    spike_warning: float | None = Field(default=3.0, ge=1)
     spike_critical: float | None = None
-    min_expected: float = Field(50.0, ge=0)
-    for_windows: int = Field(2, ge=1)
-    clear_windows: int = Field(1, ge=1)
+    min_expected: float = Field(default=50.0, ge=0)
+    for_windows: int = Field(default=2, ge=1)
+    clear_windows: int = Field(default=1, ge=1)
 
 
 class FreshnessRule(_Model):
@@ -287,16 +287,16 @@ class PagerDutyChannel(_Model):
 class SlackChannel(_Model):
     type: Literal["slack"]
     webhook_url_env: str
-    rate_per_second: float = Field(1.0, gt=0)
-    burst: int = Field(3, ge=1)
-    max_alerts_per_digest: int = Field(20, ge=1, le=40)
+    rate_per_second: float = Field(default=1.0, gt=0)
+    burst: int = Field(default=3, ge=1)
+    max_alerts_per_digest: int = Field(default=20, ge=1, le=40)
 
 
 class AlertmanagerChannel(_Model):
     type: Literal["alertmanager"]
     url: str | None = "http://127.0.0.1:9093"
     url_env: str | None = None
-    resend_interval: Duration = Field(30.0, gt=0, le=60)
+    resend_interval: Duration = Field(default=30.0, gt=0, le=60)
 
 
 class WebhookChannel(_Model):
@@ -327,11 +327,11 @@ class DeliveryConfig(_Model):
     """Retry policy of the outbox: exponential backoff between attempts (or the service's
     Retry-After), giving up on a notification after ``max_age``."""
 
-    backoff_initial: Duration = Field(1.0, gt=0)
-    backoff_max: Duration = Field(60.0, gt=0)
-    backoff_multiplier: float = Field(2.0, ge=1)
-    timeout: Duration = Field(10.0, gt=0)
-    max_age: Duration = Field(86400.0, gt=0)
+    backoff_initial: Duration = Field(default=1.0, gt=0)
+    backoff_max: Duration = Field(default=60.0, gt=0)
+    backoff_multiplier: float = Field(default=2.0, ge=1)
+    timeout: Duration = Field(default=10.0, gt=0)
+    max_age: Duration = Field(default=86400.0, gt=0)
 
 
 _DEFAULT_ROUTES: dict[str, list[str]] = {"critical": ["pagerduty", "slack"], "warning": ["slack"]}

@@ -81,6 +81,20 @@ class Rules:
         self.quality = quality
         self.volume = volume
         self.freshness = {rule.name: rule for rule in freshness}
+        self._configs: dict[str, DriftConfig] = {}
+        self._tiers: dict[tuple[str, str], Tiers] = {}
+
+    def _drift_config(self, feature: str) -> DriftConfig:
+        cfg = self._configs.get(feature)
+        if cfg is None:
+            cfg = self._configs[feature] = self.drift.for_feature(feature)
+        return cfg
+
+    def _drift_tiers(self, cfg: DriftConfig, feature: str, metric: str) -> Tiers:
+        tiers = self._tiers.get((feature, metric))
+        if tiers is None:
+            tiers = self._tiers[(feature, metric)] = cfg.tiers(metric)
+        return tiers
 
     def evaluate(
         self,
@@ -114,11 +128,11 @@ class Rules:
         eligible: list[int] = []
         p_values: list[float] = []
         for m in ms:
-            cfg = self.drift.for_feature(m.feature)
+            cfg = self._drift_config(m.feature)
             if not cfg.enabled or m.metric not in cfg.metric_names:
                 continue
             insufficient = _insufficient(m, cfg.min_samples)
-            tiers = cfg.tiers(m.metric)
+            tiers = self._drift_tiers(cfg, m.feature, m.metric)
             hkey = f"{AlertKey.of(m).id}|{m.metric}"
             chart = history.get(hkey)
             cc = cfg.control_chart

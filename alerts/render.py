@@ -1,0 +1,235 @@
+"""What a responder reads: one-line summaries, "what moved", Grafana links, and the Slack digest
+(Block Kit within its limits, with a text fallback).
+
+>>> from alerts.model import AlertEvent
+>>> e = AlertEvent("fraud", "drift", "psi", "amount", "region", "eu", "5m", "critical", "firing",
+...                "new", 0.31, 0.2, 1200, 1_700_000_000, 1_700_000_300, 1_700_000_000,
+...                details={"contributions": [{"bin": "[100, 250)", "base": 0.1, "current": 0.25}]})
+>>> print(summary(e))
+[CRITICAL] fraud: drift psi=0.31 >= 0.2 on amount, region=eu (5m window, n=1200)
+>>> what_moved(e)
+'[100, 250): 10.0% -> 25.0%'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from alerts.model import AlertEvent
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+FIELDS_LIMIT = 10
+BLOCKS_LIMIT = 50
+PD_SUMMARY_LIMIT = 1024
+
+_LABEL_KEYS = ("bin", "category", "label", "range", "name", "value")
+_BASE_KEYS = ("base", "baseline", "expected", "base_share")
+_CUR_KEYS = ("current", "actual", "observed", "current_share")
+_EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if abs(x) >= 1000 or x == int(x):
+        return f"{x:.0f}" if abs(x) >= 1000 else f"{x:g}"
+    return f"{x:.3g}"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def where(e: AlertEvent) -> str:
+    cohort = "all traffic" if e.segment == "all" else f"{e.segment}={e.cohort}"
+    if e.check == "volume" or not e.feature:
+        return cohort
+    return f"{e.feature}, {cohort}"
+
+
+def summary(e: AlertEvent) -> str:
+    """One line: severity, monitor, check, metric value vs threshold, feature/cohort, window, n."""
+    if e.check == "freshness":
+        return (
+            f"[{e.severity.upper()}] {e.monitor}: {e.feature} stale for {_fmt(e.value)}s "
+            f"(SLA {_fmt(e.threshold)}s)"
+        )
+    state = "RESOLVED " if e.state == "resolved" else ""
+    window = f"{e.window} window, " if e.window else ""
+    return (
+        f"{state}[{e.severity.upper()}] {e.monitor}: {e.check} {e.metric}={_fmt(e.value)} "
+        f">= {_fmt(e.threshold)} on {where(e)} ({window}n={e.n})"
+    )
+
+
+def _first(item: Mapping[str, Any], keys: Sequence[str]) -> Any:
+    for k in keys:
+        if k in item:
+            return item[k]
+    return None
+
+
+def what_moved(e: AlertEvent, top: int = 3) -> str:
+    """The bins or categories contributing most, as ``label: base% -> current%``."""
+    items = e.details.get("contributions") or []
+    parts = []
+    for item in list(items)[:top]:
+        if not isinstance(item, Mapping):
+            continue
+        label = _first(item, _LABEL_KEYS)
+        base, cur = _first(item, _BASE_KEYS), _first(item, _CUR_KEYS)
+        if base is None or cur is None:
+            parts.append(f"{label}")
+        else:
+            parts.append(f"{label}: {100 * float(base):.1f}% -> {100 * float(cur):.1f}%")
+    return "; ".join(parts)
+
+
+def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard_uid: str | None) -> str | None:
+    """Dashboard URL with the monitor/feature/segment/cohort/window variables and a time range
+    around the alert."""
+    if not grafana_url:
+        return None
+    uid = dashboard_uid or f"driftline-{e.monitor}"[:40]
+    span = max(e.window_end - e.window_start, 300.0)
+    params = {
+        "var-monitor": e.monitor,
+        "var-feature": e.feature or "All",
+        "var-segment": e.segment,
+        "var-cohort": e.cohort,
+        "var-window": e.window or "All",
+        "from": int((min(e.since, e.window_start) - 6 * span) * 1000),
+        "to": int((e.window_end + 2 * span) * 1000),
+    }
+    return f"{grafana_url.rstrip('/')}/d/{uid}?{urlencode(params)}"
+
+
+def facts(e: AlertEvent, link: str | None) -> dict[str, Any]:
+    """The facts a responder needs, as a flat JSON object (PagerDuty custom_details, webhooks)."""
+    out: dict[str, Any] = {
+        "monitor": e.monitor, "check": e.check, "metric": e.metric, "feature": e.feature,
+        "segment": e.segment, "cohort": e.cohort, "window": e.window, "severity": e.severity,
+        "state": e.state, "value": e.value, "threshold": e.threshold, "n": e.n,
+        "p_value": e.p_value, "since": iso(e.since), "window_end": iso(e.window_end),
+        "what_moved": what_moved(e) or None,
+    }
+    for k in ("breaches", "quantiles", "on_stale", "expected"):
+        if k in e.details:
+            out[k] = e.details[k]
+    if link:
+        out["grafana"] = link
+    json.dumps(out, default=str)
+    return out
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def slack_digest(
+    monitor: str,
+    events: Sequence[AlertEvent],
+    links: Sequence[str | None],
+    max_alerts: int = 20,
+    note: str = "",
+) -> dict[str, Any]:
+    """One Slack message for all alert changes of one window: header, one section per alert
+    (capped, the rest counted), a context line; ``text`` is the plain fallback."""
+    firing = sum(e.state == "firing" for e in events)
+    resolved = sum(e.state == "resolved" for e in events)
+    window_end = max(e.window_end for e in events)
+    title = f"driftline {monitor}: {firing} firing, {resolved} resolved ({iso(window_end)})"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}
+    ]
+    lines = [title]
+    ordered = sorted(
+        zip(events, links, strict=True),
+        key=lambda p: (p[0].state != "firing", p[0].severity != "critical", p[0].feature),
+    )
+    for e, link in ordered[:max_alerts]:
+        head = summary(e)
+        body = [f"{_EMOJI.get(e.severity, '')} *{head}*"]
+        if e.transition in ("escalated", "deescalated", "repeat"):
+            body.append(f"_{e.transition}_")
+        body.append(f"since {iso(e.since)}")
+        moved = what_moved(e)
+        if moved:
+            body.append(f"what moved: {moved}")
+        if link:
+            body.append(f"<{link}|Open in Grafana>")
+        text = _clip("\n".join(body), SECTION_LIMIT)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        lines.append(head + (f" | what moved: {moved}" if moved else ""))
+    if len(ordered) > max_alerts:
+        more = f"... and {len(ordered) - max_alerts} more alert changes in this window"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more}})
+        lines.append(more)
+    if note:
+        context = [{"type": "mrkdwn", "text": _clip(note, 300)}]
+        blocks.append({"type": "context", "elements": context})
+        lines.append(note)
+    return {"text": _clip("\n".join(lines), 3900), "blocks": blocks[:BLOCKS_LIMIT]}
+
+
+def pagerduty_event(
+    e: AlertEvent, action: str, link: str | None, source: str | None
+) -> dict[str, Any]:
+    """A PagerDuty Events v2 body without ``routing_key`` (added at send time)."""
+    body: dict[str, Any] = {"event_action": action, "dedup_key": e.key.dedup_key}
+    if action == "trigger":
+        body["payload"] = {
+            "summary": _clip(summary(e), PD_SUMMARY_LIMIT),
+            "source": source or f"driftline/{e.monitor}",
+            "severity": e.severity,
+            "timestamp": iso(e.window_end),
+            "component": e.feature or e.check,
+            "group": f"{e.segment}={e.cohort}",
+            "class": f"{e.check}/{e.metric}",
+            "custom_details": facts(e, link),
+        }
+        if link:
+            body["links"] = [{"href": link, "text": "Open in Grafana"}]
+        body["client"] = "driftline"
+    return body
+
+
+ALERTNAMES = {
+    "drift": "DriftlineDrift",
+    "quality": "DriftlineDataQuality",
+    "volume": "DriftlineVolume",
+    "freshness": "DriftlineFreshness",
+}
+
+
+def alertmanager_alerts(e: AlertEvent, link: str | None) -> list[dict[str, Any]]:
+    """Alertmanager alerts for one key: one per tier at or below the current severity (a critical
+    alert also keeps its warning tier firing, which Alertmanager inhibits), like two Prometheus
+    rules would. ``endsAt`` is set when sending."""
+    tiers = ["warning", "critical"] if e.severity == "critical" else ["warning"]
+    out = []
+    for tier in tiers:
+        labels = {
+            "alertname": ALERTNAMES.get(e.check, "DriftlineAlert"), "monitor": e.monitor,
+            "check": e.check, "feature": e.feature or "-", "segment": e.segment,
+            "cohort": e.cohort, "window": e.window or "-", "severity": tier,
+        }
+        annotations = {
+            "summary": summary(e), "value": _fmt(e.value), "threshold": _fmt(e.threshold),
+            "n": str(e.n), "since": iso(e.since), "metric": e.metric,
+        }
+        moved = what_moved(e)
+        if moved:
+            annotations["what_moved"] = moved
+        if link:
+            annotations["grafana"] = link
+        alert = {"labels": labels, "annotations": annotations, "startsAt": iso(e.since)}
+        if link:
+            alert["generatorURL"] = link
+        out.append(alert)
+    return out

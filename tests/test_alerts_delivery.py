@@ -1,0 +1,204 @@
+"""Alert delivery to (local, faithful) Slack and PagerDuty: the lifecycle of one drifting feature,
+and delivery through failing receivers without slowing ingestion."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
+from alerts.config import DeliveryConfig
+from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver
+from tests.fixtures.waiting import wait_until
+
+FEATURES = [f"f{i:02d}" for i in range(20)]
+T0 = 1_790_000_000.0
+
+
+def window(index: int, shifted: dict[str, float], cohorts: int = 5) -> list[Measurement]:
+    """One 5m window: every feature × cohort calm (PSI 0.01, p 0.6) except ``shifted``
+    features in cohort region=eu."""
+    start = T0 + 300 * index
+    out = []
+    for c in range(cohorts):
+        cohort = "eu" if c == 0 else f"c{c}"
+        for feature in FEATURES:
+            value = shifted.get(feature) if cohort == "eu" else None
+            out.append(Measurement(
+                "fraud", "drift", "psi", feature, "region", cohort, "5m", start, start + 300,
+                value if value is not None else 0.01, n=2000, m=200_000,
+                p_value=1e-25 if value is not None and value > 0.05 else 0.6,
+                details={"contributions": [
+                    {"bin": "[120, 250)", "base": 0.10, "current": 0.10 + (value or 0)},
+                    {"bin": "[0, 15)", "base": 0.15, "current": 0.11},
+                ]},
+            ))
+    return out
+
+
+def alerts_config(slack: SlackReceiver, pd: PagerDutyReceiver, fast: bool = False) -> AlertsConfig:
+    delivery: dict[str, Any] = {"timeout": 2.0}
+    if fast:
+        delivery.update(backoff_initial=0.2, backoff_max=2.0)
+    return AlertsConfig.model_validate({
+        "channels": {
+            "pagerduty": {"type": "pagerduty", "routing_key_env": "TEST_PD_KEY",
+                          "url_env": "TEST_PD_URL"},
+            "slack": {"type": "slack", "webhook_url_env": "TEST_SLACK_URL"},
+        },
+        "grafana_url": "http://grafana.example:3000",
+        "delivery": DeliveryConfig.model_validate(delivery).model_dump(),
+    })
+
+
+def environ(slack: SlackReceiver, pd: PagerDutyReceiver) -> dict[str, str]:
+    return {"TEST_PD_KEY": pd.routing_key, "TEST_PD_URL": pd.url,
+            "TEST_SLACK_URL": slack.webhook_url}
+
+
+def make(tmp_path: Path, slack: SlackReceiver, pd: PagerDutyReceiver, fast: bool = False
+         ) -> Alerting:
+    return Alerting(
+        "fraud",
+        drift=DriftConfig(min_samples=500, for_windows=2, clear_windows=3),
+        alerts=alerts_config(slack, pd, fast),
+        state_dir=tmp_path / "state",
+        environ=environ(slack, pd),
+    )
+
+
+def test_warning_critical_clear_pages_once_and_resolves_with_the_same_key(
+    tmp_path: Path, slack_receiver: SlackReceiver, pagerduty_receiver: PagerDutyReceiver
+) -> None:
+    alerting = make(tmp_path, slack_receiver, pagerduty_receiver).start()
+    script = [{"f03": 0.15}, {"f03": 0.15}, {"f03": 0.35}, {"f03": 0.36}, {"f03": 0.01}, {}]
+    transitions = []
+    for i, shifted in enumerate(script):
+        transitions += [(i, e.state, e.severity) for e in alerting.observe_window(window(i, shifted))]
+    assert transitions == [
+        (0, "pending", "warning"), (1, "firing", "warning"), (2, "firing", "critical"),
+        (4, "resolved", "critical"),
+    ]
+    assert alerting.flush(timeout=20)
+
+    # Slack: one digest per window with a change (windows 1, 2 and 4), nothing else.
+    digests = slack_receiver.digests()
+    assert len(digests) == 3
+    assert ["1 firing, 0 resolved" in d["text"] for d in digests] == [True, True, False]
+    assert "0 firing, 1 resolved" in digests[2]["text"]
+    first = digests[0]
+    assert first["blocks"][0]["type"] == "header"
+    section = first["blocks"][1]["text"]["text"]
+    assert "f03" in section and "region=eu" in section and "0.15" in section
+    assert "[120, 250): 10.0% -> 25.0%" in section  # what moved
+    assert "var-feature=f03" in section and "var-cohort=eu" in section  # Grafana link
+
+    # PagerDuty: one trigger, one resolve, same stable dedup_key; one page in total.
+    triggers = pagerduty_receiver.events("trigger")
+    resolves = pagerduty_receiver.events("resolve")
+    assert len(triggers) == 1 and len(resolves) == 1
+    key = triggers[0]["dedup_key"]
+    assert resolves[0]["dedup_key"] == key
+    assert pagerduty_receiver.pages == [key]
+    payload = triggers[0]["payload"]
+    assert payload["severity"] == "critical"
+    assert "psi=0.35 >= 0.2" in payload["summary"] and "f03, region=eu" in payload["summary"]
+    details = payload["custom_details"]
+    assert details["n"] == 2000 and details["since"].startswith("2026-")
+    assert details["what_moved"].startswith("[120, 250)")
+    assert "var-cohort=eu" in triggers[0]["links"][0]["href"]
+    alerting.close()
+
+    # The alert key is stable across restarts (and the state too).
+    again = make(tmp_path, slack_receiver, pagerduty_receiver)
+    again.observe_window(window(10, {"f03": 0.4}))
+    events = again.observe_window(window(11, {"f03": 0.4}))
+    assert [e.state for e in events] == ["firing"]
+    assert events[0].key.dedup_key == key
+    again.close()
+
+
+def test_firing_state_survives_a_restart(
+    tmp_path: Path, slack_receiver: SlackReceiver, pagerduty_receiver: PagerDutyReceiver
+) -> None:
+    alerting = make(tmp_path, slack_receiver, pagerduty_receiver)
+    for i in range(2):
+        alerting.observe_window(window(i, {"f01": 0.5}))
+    assert alerting.firing() == {"warning": 0, "critical": 1}
+    alerting.close()
+    restarted = make(tmp_path, slack_receiver, pagerduty_receiver)
+    assert restarted.firing() == {"warning": 0, "critical": 1}
+    # Still firing: the next breaching window is not a new alert.
+    assert restarted.observe_window(window(2, {"f01": 0.5})) == []
+    restarted.close()
+
+
+def _latency(alerting: Alerting, start: int, count: int, shift: Any) -> list[float]:
+    samples = []
+    for i in range(start, start + count):
+        batch = window(i, shift(i))
+        t = time.perf_counter()
+        alerting.observe_window(batch)
+        samples.append(time.perf_counter() - t)
+    return samples
+
+
+FAIL_500_SECONDS = 60.0
+
+
+@pytest.mark.timeout(180)
+def test_receivers_failing_then_throttling_then_ok_get_everything_once_in_order(
+    tmp_path: Path, slack_receiver: SlackReceiver, pagerduty_receiver: PagerDutyReceiver
+) -> None:
+    alerting = make(tmp_path, slack_receiver, pagerduty_receiver, fast=True).start()
+    # Baseline ingestion latency while the receivers answer normally (calm windows).
+    ok_latency = _latency(alerting, 0, 30, lambda i: {})
+
+    # 500 for a minute, then 429 + Retry-After for a few seconds, then 200.
+    plan = [(FAIL_500_SECONDS, 500, None), (6.0, 429, 2)]
+    slack_receiver.script(plan)
+    pagerduty_receiver.script(plan)
+    # Three features go warning -> critical -> clear at staggered windows while it fails.
+    def shift(i: int) -> dict[str, float]:
+        out = {}
+        for k, feature in enumerate(["f05", "f06", "f07"]):
+            phase = i - 30 - 2 * k
+            if 0 <= phase < 2:
+                out[feature] = 0.15
+            elif 2 <= phase < 4:
+                out[feature] = 0.4
+        return out
+
+    failing_latency = _latency(alerting, 30, 30, shift)
+    wait_until(lambda: pagerduty_receiver.failed_attempts() >= 3 and alerting.pending() > 0,
+               timeout=30, message="deliveries attempted and failing")
+    assert alerting.flush(timeout=FAIL_500_SECONDS + 60)
+
+    # Everything delivered exactly once, in order per key.
+    triggers = pagerduty_receiver.events("trigger")
+    resolves = pagerduty_receiver.events("resolve")
+    assert len(triggers) == 3 and len(resolves) == 3
+    assert len(pagerduty_receiver.pages) == 3
+    order = [(b["event_action"], b["dedup_key"]) for b in pagerduty_receiver.events()]
+    for key in {k for _, k in order}:
+        assert [a for a, k in order if k == key] == ["trigger", "resolve"]
+    digests = slack_receiver.digests()
+    ids = [d["blocks"][-1]["elements"][0]["text"].rsplit(" ", 1)[-1] for d in digests]
+    assert len(ids) == len(set(ids))
+    slack_rows = [r for r in alerting.outbox() if r["channel"] == "slack"]
+    assert len(digests) == len(slack_rows) and all(r["status"] == "sent" for r in slack_rows)
+    stats = alerting.delivery_stats()
+    assert stats[("pagerduty", "retried")] >= 3 and stats[("pagerduty", "rate_limited")] >= 1
+    assert stats[("pagerduty", "sent")] == 6
+
+    # Ingestion was not slowed by failing receivers.
+    ok_med, fail_med = statistics.median(ok_latency), statistics.median(failing_latency)
+    print(f"observe_window median: receivers ok {ok_med * 1e3:.2f} ms, "
+          f"failing {fail_med * 1e3:.2f} ms; max failing {max(failing_latency) * 1e3:.2f} ms")
+    assert fail_med < max(3 * ok_med, ok_med + 0.02)
+    assert max(failing_latency) < 0.5
+    alerting.close()

@@ -101,7 +101,8 @@ def monitor_rules(cfg: DriftlineConfig, settings: RuleSettings | None = None) ->
                 **_links(cfg, "overview"),
             },
         })
-    base_series = f'driftline_window_end_timestamp_seconds{{{mon}, window="{cfg.windows.tiers[0]}"}}'
+    base_tier = cfg.windows.tiers[0]
+    base_series = f'driftline_window_end_timestamp_seconds{{{mon}, window="{base_tier}"}}'
     never = prom_duration(no_evaluation_range(cfg, cfg.windows.size, s.missed_windows))
     rules.append({
         "alert": "DriftlineNeverEvaluated",

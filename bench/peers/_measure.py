@@ -1,0 +1,44 @@
+"""Stdlib-only timing helpers shared by the peer scripts (they run in the peers' venvs).
+
+>>> with Timer() as t:
+...     _ = sum(range(1000))
+>>> t.wall >= 0 and t.cpu >= 0
+True
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+
+class Timer:
+    """Wall-clock and process CPU seconds of a ``with`` block."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Timer:
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._w
+        self.cpu = time.process_time() - self._c
+
+
+def rss_mib() -> float:
+    """Resident set size of this process now, MiB (Linux /proc)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the result as the last stdout line (what the runner parses)."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()

@@ -78,7 +78,8 @@ def test_warning_critical_clear_pages_once_and_resolves_with_the_same_key(
     script = [{"f03": 0.15}, {"f03": 0.15}, {"f03": 0.35}, {"f03": 0.36}, {"f03": 0.01}, {}]
     transitions = []
     for i, shifted in enumerate(script):
-        transitions += [(i, e.state, e.severity) for e in alerting.observe_window(window(i, shifted))]
+        events = alerting.observe_window(window(i, shifted))
+        transitions += [(i, e.state, e.severity) for e in events]
     assert transitions == [
         (0, "pending", "warning"), (1, "firing", "warning"), (2, "firing", "critical"),
         (4, "resolved", "critical"),

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +32,7 @@ PD_SUMMARY_LIMIT = 1024
 _LABEL_KEYS = ("bin", "category", "label", "range", "name", "value")
 _BASE_KEYS = ("base", "baseline", "expected", "base_share")
 _CUR_KEYS = ("current", "actual", "observed", "current_share")
+_UID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
 
 
@@ -79,10 +82,13 @@ def what_moved(e: AlertEvent, top: int = 3) -> str:
     items = e.details.get("contributions") or []
     parts = []
     for item in list(items)[:top]:
-        if not isinstance(item, Mapping):
+        if isinstance(item, Mapping):
+            label = _first(item, _LABEL_KEYS)
+            base, cur = _first(item, _BASE_KEYS), _first(item, _CUR_KEYS)
+        elif isinstance(item, list | tuple) and len(item) >= 3:
+            label, base, cur = item[0], item[1], item[2]  # sketches: (label, base, cur, contrib)
+        else:
             continue
-        label = _first(item, _LABEL_KEYS)
-        base, cur = _first(item, _BASE_KEYS), _first(item, _CUR_KEYS)
         if base is None or cur is None:
             parts.append(f"{label}")
         else:
@@ -90,12 +96,27 @@ def what_moved(e: AlertEvent, top: int = 3) -> str:
     return "; ".join(parts)
 
 
-def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard_uid: str | None) -> str | None:
+def dashboard_uid(monitor: str, kind: str) -> str:
+    """The uid grafana/ gives a monitor's dashboards (same rule, kept in sync by a test).
+
+    >>> dashboard_uid("payments.demo", "feature")
+    'driftline-payments-demo-feature'
+    """
+    uid = f"driftline-{_UID_CHARS.sub('-', monitor)}-{kind}"
+    if len(uid) <= 40:
+        return uid
+    digest = hashlib.sha256(monitor.encode()).hexdigest()[:8]
+    head = 40 - len(kind) - len(digest) - 2
+    return f"{uid[:head]}-{digest}-{kind}"
+
+
+def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) -> str | None:
     """Dashboard URL with the monitor/feature/segment/cohort/window variables and a time range
-    around the alert."""
+    around the alert: the feature drill-down for drift and quality, else the overview."""
     if not grafana_url:
         return None
-    uid = dashboard_uid or f"driftline-{e.monitor}"[:40]
+    kind = "feature" if e.check in ("drift", "quality") else "overview"
+    uid = dashboard or dashboard_uid(e.monitor, kind)
     span = max(e.window_end - e.window_start, 300.0)
     params = {
         "var-monitor": e.monitor,

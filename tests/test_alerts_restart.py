@@ -21,7 +21,8 @@ DRIVER = textwrap.dedent('''
     state_dir, mode, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     cfg = AlertsConfig.model_validate({
         "channels": {
-            "pagerduty": {"type": "pagerduty", "routing_key_env": "T_PD_KEY", "url_env": "T_PD_URL"},
+            "pagerduty": {"type": "pagerduty", "routing_key_env": "T_PD_KEY",
+                          "url_env": "T_PD_URL"},
             "slack": {"type": "slack", "webhook_url_env": "T_SLACK_URL"},
         },
         "delivery": {"backoff_initial": 0.2, "backoff_max": 1.0, "timeout": 2},

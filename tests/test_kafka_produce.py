@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -103,3 +104,19 @@ def test_produce_reports_a_bad_config_with_exit_code_2(tmp_path: Path) -> None:
     proc = _driftline("produce", "-c", str(bad), "--file", str(events))
     assert proc.returncode == 2
     assert "features" in proc.stderr
+
+
+def test_produce_csv_keeps_timestamps_as_iso_8601(kafka, tmp_path: Path) -> None:
+    topic = kafka.unique_topic("produce-csv")
+    data = tmp_path / "events.csv"
+    data.write_text("amount,region,ts\n1.5,eu,2026-11-21T10:00:00Z\n,us,2026-11-21T10:00:01.25Z\n")
+    proc = _driftline("produce", "-c", str(_config(tmp_path, kafka, topic)), "--file", str(data))
+    assert proc.returncode == 0, proc.stderr
+    values = [json.loads(r.value) for r in _consume(kafka.bootstrap, topic, 2)]
+    assert values == [
+        {"amount": 1.5, "region": "eu", "ts": "2026-11-21T10:00:00.000000Z"},
+        {"amount": None, "region": "us", "ts": "2026-11-21T10:00:01.250000Z"},
+    ]
+    assert [datetime.fromisoformat(v["ts"]).timestamp() for v in values] == [
+        1795255200.0, 1795255201.25,
+    ]

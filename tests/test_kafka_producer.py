@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from stream.kafka.admin import max_message_bytes
+from stream.kafka.bulk import BulkProducer
 from stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from tests.fixtures.waiting import wait_until
 
@@ -66,3 +69,47 @@ def test_dead_letters_keep_value_and_origin_and_fit_the_topic(kafka) -> None:
     assert huge.startswith(second.value) and 0 < len(second.value) < 20000
     assert dict(second.headers)["driftline.truncated"] == b"50001"
     assert dict(second.headers)["driftline.source.offset"] == b"7"
+
+
+def test_bulk_producer_delivers_everything_and_partitions_keys_like_kafka(kafka) -> None:
+    client = {"bootstrap_servers": kafka.bootstrap}
+    bulk_topic = kafka.create_topic(kafka.unique_topic("bulk"), partitions=4)
+    ref_topic = kafka.create_topic(kafka.unique_topic("bulk-ref"), partitions=4)
+    values = [f'{{"i": {i}, "pad": "{"x" * 200}"}}'.encode() for i in range(20_000)]
+    keys = [f"user-{i % 37}".encode() for i in range(20_000)]
+
+    async def send() -> BulkProducer:
+        async with BulkProducer(client, batch_bytes=64_000) as bulk:
+            await bulk.send_many(bulk_topic, values[:10_000])  # unkeyed: spread over partitions
+            await bulk.send_many(bulk_topic, values[10_000:], keys=keys[10_000:])
+        return bulk
+
+    bulk = asyncio.run(send())
+    assert (bulk.sent, bulk.delivered, bulk.failed) == (20_000, 20_000, 0)
+    ends = kafka.end_offsets(bulk_topic)
+    assert sum(ends.values()) == 20_000 and min(ends.values()) > 0
+
+    # the same keys through kafka-python's own partitioner land on the same partitions
+    with Producer(client) as reference:
+        reference.send_many(ref_topic, values[10_000:10_037], keys=keys[10_000:10_037])
+    expected = {r.key: r.partition for r in _read_all_partitions(kafka.bootstrap, ref_topic, 37)}
+    got: dict[bytes, set[int]] = {}
+    for r in _read_all_partitions(kafka.bootstrap, bulk_topic, 20_000):
+        if r.key is not None:
+            got.setdefault(r.key, set()).add(r.partition)
+    assert got == {k: {p} for k, p in expected.items()}
+
+
+def _read_all_partitions(bootstrap: str, topic: str, expected: int) -> list:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             enable_auto_commit=False, max_poll_records=50_000)
+    records: list = []
+    try:
+        wait_until(
+            lambda: records.extend(r for rs in consumer.poll(500).values() for r in rs)
+            or len(records) >= expected,
+            timeout=30, message=f"{expected} records on {topic}",
+        )
+    finally:
+        consumer.close()
+    return records

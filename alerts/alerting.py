@@ -181,7 +181,7 @@ class Alerting:
 
     def _observe(self, measurements: Sequence[Measurement]) -> list[AlertEvent]:
         with self._lock:
-            findings = self.rules.evaluate(measurements, self._history)
+            findings = self.rules.evaluate(measurements, self._history, self._states.keys())
             events: list[AlertEvent] = []
             changes: list[Change] = []
             updates: dict[str, AlertStatus | None] = {}

@@ -17,9 +17,11 @@ not page.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Container, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from alerts.config import DriftConfig, FreshnessRule, QualityConfig, Tiers, VolumeConfig
 from alerts.control_chart import ChartState
@@ -63,6 +65,13 @@ def _tier_severity(value: float, tiers: Tiers) -> tuple[Severity | None, float |
     return None, tiers.warning if tiers.warning is not None else tiers.critical
 
 
+_SEVERITY: dict[int, Severity | None] = {0: None, 1: "warning", 2: "critical"}
+
+
+def _chart_key(m: Measurement) -> str:
+    return f"{AlertKey.of(m).id}|{m.metric}"
+
+
 def _insufficient(m: Measurement, min_samples: int) -> bool:
     return m.status == "insufficient_data" or m.n < min_samples or not math.isfinite(m.value)
 
@@ -100,11 +109,13 @@ class Rules:
         self,
         measurements: Sequence[Measurement],
         history: MutableMapping[str, ChartState],
+        active: Container[str] | None = None,
     ) -> list[Finding]:
-        """Findings for every key the window speaks about. ``history`` (control charts) is
-        updated in place with the in-control values of this window."""
+        """Findings for the keys the window speaks about. ``history`` (control charts) is
+        updated in place with the in-control values of this window. With ``active`` (the ids of
+        keys that have state), calm findings of other keys are left out: they change nothing."""
         drift = [m for m in measurements if m.check == "drift"]
-        candidates = self._drift(drift, history)
+        candidates = self._drift(drift, history, active)
         for m in measurements:
             if m.check == "quality":
                 c = self._quality(m)
@@ -114,49 +125,74 @@ class Rules:
                 c = self._freshness(m)
             else:
                 c = None
-            if c is not None:
+            if c is not None and (
+                active is None or c.severity is not None or AlertKey.of(c.m).id in active
+            ):
                 candidates.append(c)
         return _combine(candidates)
 
     # -- drift ---------------------------------------------------------------------------------
     def _drift(
-        self, ms: list[Measurement], history: MutableMapping[str, ChartState]
+        self,
+        ms: list[Measurement],
+        history: MutableMapping[str, ChartState],
+        active: Container[str] | None,
     ) -> list[_Candidate]:
+        """Vectorized over the window: thresholds, min_samples, significance (BH)."""
         if not self.drift.enabled or not ms:
             return []
-        out: list[_Candidate] = []
-        eligible: list[int] = []
-        p_values: list[float] = []
+        rows: list[tuple[Measurement, DriftConfig, Tiers]] = []
+        charts: list[int] = []
         for m in ms:
             cfg = self._drift_config(m.feature)
             if not cfg.enabled or m.metric not in cfg.metric_names:
                 continue
-            insufficient = _insufficient(m, cfg.min_samples)
             tiers = self._drift_tiers(cfg, m.feature, m.metric)
-            hkey = f"{AlertKey.of(m).id}|{m.metric}"
-            chart = history.get(hkey)
-            cc = cfg.control_chart
-            if cfg.mode == "control_chart" and chart is not None and chart.n >= cc.min_history:
-                tiers = Tiers(*chart.thresholds(cc.k_warning, cc.k_critical))
-            severity, threshold = (None, tiers.warning)
-            clear = False
-            if not insufficient:
-                severity, threshold = _tier_severity(m.value, tiers)
-                clear = tiers.clear is not None and m.value < tiers.clear
-                if cfg.mode == "control_chart" and severity is None:
-                    history[hkey] = (chart or ChartState()).update(m.value, cc.method, cc.lam)
-                if self.drift.significance and m.p_value is not None:
-                    eligible.append(len(out))
-                    p_values.append(m.p_value)
-            out.append(
-                _Candidate(m, severity, threshold, clear, insufficient, cfg.for_windows,
-                           cfg.clear_windows)
-            )
-        if eligible:
-            significant = benjamini_hochberg(p_values, self.drift.alpha)
-            for idx, ok in zip(eligible, significant, strict=True):
-                if not ok:
-                    out[idx].severity = None
+            if cfg.mode == "control_chart":
+                chart = history.get(_chart_key(m))
+                cc = cfg.control_chart
+                if chart is not None and chart.n >= cc.min_history:
+                    tiers = Tiers(*chart.thresholds(cc.k_warning, cc.k_critical))
+                charts.append(len(rows))
+            rows.append((m, cfg, tiers))
+        if not rows:
+            return []
+        nan = math.nan
+        value = np.array([r[0].value for r in rows], dtype=np.float64)
+        n = np.array([r[0].n for r in rows], dtype=np.float64)
+        p = np.array([nan if r[0].p_value is None else r[0].p_value for r in rows])
+        min_samples = np.array([r[1].min_samples for r in rows], dtype=np.float64)
+        tier = np.array([[nan if t is None else t for t in r[2]] for r in rows]).reshape(-1, 3)
+        status = np.array([r[0].status == "insufficient_data" for r in rows])
+        insufficient = status | (n < min_samples) | ~np.isfinite(value)
+        with np.errstate(invalid="ignore"):
+            rank = np.where(value >= tier[:, 1], 2, np.where(value >= tier[:, 0], 1, 0))
+            clear = ~insufficient & (value < tier[:, 2])
+        rank[insufficient] = 0
+        for i in charts:  # learn in-control values only
+            m, cfg, _ = rows[i]
+            if not insufficient[i] and rank[i] == 0:
+                cc = cfg.control_chart
+                old = history.get(_chart_key(m)) or ChartState()
+                history[_chart_key(m)] = old.update(m.value, cc.method, cc.lam)
+        if self.drift.significance:
+            tested = ~insufficient & ~np.isnan(p)
+            significant = np.ones(len(rows), dtype=bool)
+            significant[tested] = benjamini_hochberg(p[tested], self.drift.alpha)
+            rank[~significant] = 0
+        threshold = np.where(rank == 2, tier[:, 1], tier[:, 0])
+        keep = rank > 0
+        if active:
+            ids = np.array([AlertKey.of(r[0]).id in active for r in rows])
+            keep |= ids
+        out: list[_Candidate] = []
+        for i in np.flatnonzero(keep).tolist():
+            m, cfg, _ = rows[i]
+            thr = float(threshold[i])
+            out.append(_Candidate(
+                m, _SEVERITY[int(rank[i])], None if math.isnan(thr) else thr, bool(clear[i]),
+                bool(insufficient[i]), cfg.for_windows, cfg.clear_windows,
+            ))
         return out
 
     # -- quality, volume, freshness ----------------------------------------------------------
@@ -212,23 +248,22 @@ class Rules:
 def _combine(candidates: list[_Candidate]) -> list[Finding]:
     """One finding per key: the worst metric speaks for the key; it is clear only when every
     metric with enough data is clear; insufficient only when none has enough data."""
-    by_key: dict[AlertKey, list[_Candidate]] = {}
+    by_key: dict[tuple[str, ...], list[_Candidate]] = {}
     for c in candidates:
-        by_key.setdefault(AlertKey.of(c.m), []).append(c)
+        m = c.m
+        by_key.setdefault(
+            (m.monitor, m.check, m.feature, m.segment, m.cohort, m.window), []
+        ).append(c)
     findings: list[Finding] = []
-    for key, group in by_key.items():
+    for parts, group in by_key.items():
+        key = AlertKey(*parts)
         usable = [c for c in group if not c.insufficient]
         if not usable:
             c = group[0]
             findings.append(Finding(key, c.m, None, c.threshold, False, True, c.for_windows,
                                     c.clear_windows, c.channels))
             continue
-
-        def badness(c: _Candidate) -> tuple[int, float]:
-            ratio = c.m.value / c.threshold if c.threshold else 0.0
-            return SEVERITY_RANK[c.severity], ratio
-
-        worst = max(usable, key=badness)
+        worst = usable[0] if len(usable) == 1 else max(usable, key=_badness)
         breaches = [
             {"metric": c.m.metric, "value": c.m.value, "threshold": c.threshold,
              "severity": c.severity, "p_value": c.m.p_value}
@@ -239,3 +274,8 @@ def _combine(candidates: list[_Candidate]) -> list[Finding]:
             worst.for_windows, worst.clear_windows, worst.channels, breaches,
         ))
     return findings
+
+
+def _badness(c: _Candidate) -> tuple[int, float]:
+    ratio = c.m.value / c.threshold if c.threshold else 0.0
+    return SEVERITY_RANK[c.severity], ratio

@@ -1,0 +1,168 @@
+"""Producing to a local broker, and the cost of the freshness/lag probes (a benchmark, not a test).
+
+Measures, on the 25-field workload (bench/workloads.py) and a 4-partition topic:
+
+1. ``kafka-python``: :class:`stream.kafka.producer.Producer` ``send_many`` (the DLQ/results path);
+2. ``bulk``: :class:`stream.kafka.bulk.BulkProducer` (whole batches), unkeyed and keyed;
+3. ``cli-jsonl`` / ``cli-parquet``: ``driftline produce`` as a subprocess, as printed by it
+   (reading and converting the file included, interpreter start-up excluded);
+4. ``probe``: milliseconds per ``latest_timestamps`` / ``end_offsets`` / ``group_lag`` call.
+
+Run (starts its own broker with scripts/kafka.sh unless --bootstrap is given)::
+
+    .venv/bin/python -m bench.bench_kafka_produce --events 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def broker(bootstrap: str | None) -> Iterator[str]:
+    if bootstrap:
+        yield bootstrap
+        return
+    script = ROOT / "scripts" / "kafka.sh"
+    subprocess.run(["bash", str(script), "fetch"], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as d:
+        out = subprocess.run(
+            ["bash", str(script), "start", d, str(_free_port()), str(_free_port())],
+            check=True, capture_output=True, text=True,
+            env={**os.environ, "KAFKA_OWNER_PID": str(os.getpid())},
+        )
+        try:
+            yield out.stdout.strip().splitlines()[-1]
+        finally:
+            subprocess.run(["bash", str(script), "stop", d], capture_output=True)
+
+
+def _topic(client: dict[str, str], partitions: int = 4) -> str:
+    from stream.kafka.admin import TopicSpec, ensure_topics
+
+    name = f"bench-produce-{uuid.uuid4().hex[:8]}"
+    ensure_topics(client, [TopicSpec(name, partitions=partitions)])
+    return name
+
+
+def bench_kafka_python(client: dict[str, str], values: list[bytes]) -> float:
+    from stream.kafka.producer import Producer
+
+    topic = _topic(client)
+    t0 = time.perf_counter()
+    with Producer(client) as p:
+        p.send_many(topic, values)
+    assert p.delivered == len(values), (p.delivered, p.failed)
+    return len(values) / (time.perf_counter() - t0)
+
+
+def bench_bulk(client: dict[str, str], values: list[bytes], keys: list[bytes] | None) -> float:
+    from stream.kafka.bulk import BulkProducer
+
+    topic = _topic(client)
+
+    async def run() -> float:
+        t0 = time.perf_counter()
+        async with BulkProducer(client) as bulk:
+            for i in range(0, len(values), 50_000):
+                await bulk.send_many(topic, values[i : i + 50_000],
+                                     keys[i : i + 50_000] if keys else None)
+        assert bulk.delivered == len(values), (bulk.delivered, bulk.failed)
+        return len(values) / (time.perf_counter() - t0)
+
+    return asyncio.run(run())
+
+
+def bench_cli(bootstrap: str, path: Path, workdir: Path) -> float:
+    cfg = workdir / "driftline.yaml"
+    topic = _topic({"bootstrap_servers": bootstrap})
+    cfg.write_text(yaml.safe_dump({
+        "monitor": "bench",
+        "source": {"kafka": {"bootstrap_servers": bootstrap, "topics": [topic]}},
+        "features": [{"name": "amount", "type": "numeric"}],
+    }))
+    out = subprocess.run(
+        [sys.executable, "-m", "stream", "produce", "-c", str(cfg), "--file", str(path), "-q"],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    match = re.search(r"\(([\d,]+) events/s\)", out)
+    assert match, out
+    return float(match.group(1).replace(",", ""))
+
+
+def bench_probes(client: dict[str, str], values: list[bytes], repeat: int = 20) -> dict[str, float]:
+    from stream.kafka.probes import end_offsets, group_lag, latest_timestamps
+    from stream.kafka.producer import Producer
+
+    topic = _topic(client)
+    with Producer(client) as p:
+        p.send_many(topic, values[:10_000])
+    out: dict[str, float] = {}
+    for name, call in (
+        ("latest_timestamps_ms", lambda: latest_timestamps(client, [topic])),
+        ("end_offsets_ms", lambda: end_offsets(client, [topic])),
+        ("group_lag_ms", lambda: group_lag(client, "bench-group", [topic])),
+    ):
+        call()  # warm-up (coordinator lookup, metadata)
+        t0 = time.perf_counter()
+        for _ in range(repeat):
+            call()
+        out[name] = round((time.perf_counter() - t0) / repeat * 1000, 1)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--bootstrap", default=None)
+    args = parser.parse_args()
+
+    from bench.workloads import generate, to_json_lines, write_jsonl, write_parquet
+
+    workload = generate(args.events, seed=7, events_per_second=200.0)
+    values = to_json_lines(workload)
+    keys = [f"user-{i % 5000}".encode() for i in range(len(values))]
+    results: dict[str, object] = {
+        "events": len(values),
+        "mean_value_bytes": round(sum(map(len, values)) / len(values)),
+        "cores": os.cpu_count(),
+    }
+    with broker(args.bootstrap) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        client = {"bootstrap_servers": bootstrap}
+        results["kafka_python_events_per_s"] = round(bench_kafka_python(client, values))
+        results["bulk_events_per_s"] = round(bench_bulk(client, values, None))
+        results["bulk_keyed_events_per_s"] = round(bench_bulk(client, values, keys))
+        work = Path(tmp)
+        results["cli_jsonl_events_per_s"] = round(
+            bench_cli(bootstrap, write_jsonl(workload, work / "e.jsonl"), work))
+        results["cli_parquet_events_per_s"] = round(
+            bench_cli(bootstrap, write_parquet(workload, work / "e.parquet"), work))
+        results.update(bench_probes(client, values))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

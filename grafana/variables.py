@@ -4,7 +4,7 @@
 All are ``label_values()`` queries against live series, so the cohort list is always the live
 one (top-K per segment plus ``__other__`` and the global ``all``). ``feature``, ``segment`` and
 ``cohort`` are multi-value with All (= ``.*``); ``monitor`` defaults to the configured monitor and
-``window`` to the base window tier.
+``window`` (single-value, All allowed) to the base window tier.
 
 >>> [v.build().name for v in dashboard_variables("fraud", "5m", ("monitor", "cohort"))]
 ['monitor', 'segment', 'cohort']
@@ -57,9 +57,7 @@ def dashboard_variables(
         if name == "monitor":
             var = query_variable(name, queries[name], current=monitor, ds=ds)
         elif name == "window":
-            var = query_variable(
-                name, queries[name], multi=False, include_all=False, current=base_window, ds=ds
-            )
+            var = query_variable(name, queries[name], multi=False, current=base_window, ds=ds)
         else:
             var = query_variable(name, queries[name], ds=ds)
         out.append(var)

@@ -84,16 +84,22 @@ class ChannelWorker(threading.Thread):
         next_resend = 0.0
         try:
             while not self.stop.is_set():
-                if isinstance(notifier, AlertmanagerNotifier) and time.monotonic() >= next_resend:
-                    resent = notifier.resend().outcome == "sent"
-                    self.stats.add(self.channel, "resent" if resent else "retried")
-                    next_resend = time.monotonic() + notifier.resend_interval
-                if not self._step(notifier):
-                    self.wake.wait(timeout=0.5)
-                    self.wake.clear()
-        except Exception as exc:  # a bug must not take secrets into a traceback; keep going
-            log.error("alert delivery on %s stopped: %s", self.channel, type(exc).__name__)
-            raise
+                try:
+                    if isinstance(notifier, AlertmanagerNotifier) and (
+                        time.monotonic() >= next_resend
+                    ):
+                        resent = notifier.resend().outcome == "sent"
+                        self.stats.add(self.channel, "resent" if resent else "retried")
+                        next_resend = time.monotonic() + notifier.resend_interval
+                    if not self._step(notifier):
+                        self.wake.wait(timeout=0.5)
+                        self.wake.clear()
+                except Exception as exc:  # keep delivering; a traceback could carry a secret
+                    self._failures += 1
+                    self.stats.add(self.channel, "error")
+                    log.error("alert delivery on %s: unexpected %s", self.channel,
+                              type(exc).__name__)
+                    self.stop.wait(self._backoff())
         finally:
             notifier.close()
             self.store.close()

@@ -66,8 +66,14 @@ def classify(response: httpx.Response, ok: tuple[int, ...] = (200, 202, 204)) ->
     return Result("fatal", None, f"HTTP {code} {body}".strip())
 
 
+_NEVER_WORKS = (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError)
+
+
 def network_error(exc: Exception) -> Result:
-    """A transport failure: retry. Only the exception's type is kept (its text may hold a URL)."""
+    """A transport failure: retry (a malformed URL: fatal). Only the exception's type is kept:
+    its text may hold the URL, which for a webhook is the secret."""
+    if isinstance(exc, _NEVER_WORKS):
+        return Result("fatal", None, f"unusable URL: {type(exc).__name__}")
     return Result("retry", None, f"network error: {type(exc).__name__}")
 
 
@@ -78,6 +84,6 @@ def http_client(timeout: float) -> httpx.Client:
 def post_json(client: httpx.Client, url: str, body: object, ok: tuple[int, ...]) -> Result:
     try:
         response = client.post(url, json=body)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return network_error(exc)
     return classify(response, ok)

@@ -22,7 +22,7 @@ class SlackNotifier:
     def send(self, row: OutboxRow) -> Result:
         try:
             response = self._client.post(self._url, json=row.payload)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return network_error(exc)
         result = classify(response, ok=(200,))
         if result.outcome == "sent" and response.text.strip() != "ok":

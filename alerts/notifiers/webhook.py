@@ -25,7 +25,7 @@ class WebhookNotifier:
     def send(self, row: OutboxRow) -> Result:
         try:
             response = self._client.post(self._url, json=row.payload, headers=self._headers)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             return network_error(exc)
         return classify(response, ok=tuple(range(200, 300)))
 

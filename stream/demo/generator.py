@@ -109,7 +109,7 @@ class PaymentsGenerator:
         injected["stall"] = stalled
         t0 = self.start + index * self.window_seconds
         ts = np.sort(t0 + rng.random(n) * self.window_seconds)
-        values = _to_json(cols, ts, stalled, inj.stall_feature)
+        values = encode_events(cols, ts, inj.stall_feature if stalled else None)
         bad = _malformed(rng, int(round(n * inj.malformed_share)), ts)
         if bad:
             positions = rng.choice(len(values) + len(bad), size=len(bad), replace=False)
@@ -135,17 +135,19 @@ def _hour_probs() -> np.ndarray:
     return w / w.sum()
 
 
-def _to_json(cols: dict[str, np.ndarray], ts: np.ndarray, stalled: bool, stall_feature: str,
-             ) -> list[bytes]:
+def encode_events(cols: dict[str, np.ndarray], ts: np.ndarray, null_feature: str | None = None,
+                  ) -> list[bytes]:
+    """Columns -> the JSON values a producer would send (``null_feature`` sent as null)."""
     keys = ("region", "device", "amount", "merchant_category", "hour")
     lists = [cols[k].tolist() for k in keys]
-    hist = [None] * len(ts) if stalled else cols[stall_feature].tolist()
+    history_name = "user_purchase_history"
+    hist = [None] * len(ts) if null_feature == history_name else cols[history_name].tolist()
     scores = cols["score"].tolist()
     dumps = orjson.dumps
     return [
         dumps({
             "ts": t, "region": r, "device": d, "amount": a, "merchant_category": c,
-            "hour": h, stall_feature: u, "model": {"score": s},
+            "hour": h, history_name: u, "model": {"score": s},
         })
         for t, r, d, a, c, h, u, s in zip(ts.tolist(), *lists, hist, scores, strict=True)
     ]

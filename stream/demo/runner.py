@@ -1,0 +1,244 @@
+"""The demo: the real engine, alerting, freshness clock and exporter on a generated stream.
+
+Nothing here is demo-only logic except the source and the bookkeeping of what was injected: the
+events go through the same decode -> cohorts -> windows -> sketches -> evaluation -> alerts path as
+``driftline run``. Time is compressed: one one-minute window of events per ``pace`` seconds, on a
+simulated clock that the engine and the freshness clock share.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from alerts import Alerting
+from alerts.model import AlertEvent
+from stream.baseline_io import build_baseline, save_baseline
+from stream.batch import RecordBatch
+from stream.config import DriftlineConfig, parse_config
+from stream.demo.generator import NEW_CATEGORY, Injections, PaymentsGenerator, encode_events
+from stream.engine import Engine
+from stream.freshness import FreshnessClock
+from stream.monitor import Monitor
+from stream.results import WindowResult
+
+TOPIC = "payments"
+PARTITIONS = 2
+
+
+@dataclass
+class DemoOptions:
+    out: Path
+    windows: int = 40
+    pace: float = 1.0
+    events_per_window: int = 4000
+    metrics: str | None = "127.0.0.1:9108"
+    forever: bool = False
+    seed: int = 42
+
+
+@dataclass
+class Detection:
+    problem: str
+    injected_at_window: int | None
+    detected: bool = False
+    window: int | None = None
+    severity: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        delay = None
+        if self.detected and self.window is not None and self.injected_at_window is not None:
+            delay = self.window - self.injected_at_window
+        return {"problem": self.problem, "injected_at_window": self.injected_at_window,
+                "detected": self.detected, "detected_at_window": self.window,
+                "delay_windows": delay, "severity": self.severity, **self.details}
+
+
+def load_demo_config(metrics: str | None) -> DriftlineConfig:
+    text = resources.files("stream").joinpath("data/demo.yaml").read_text()
+    data = yaml.safe_load(text)
+    data["metrics"] = {"listen": metrics}
+    return parse_config(data, "demo.yaml")
+
+
+class Demo:
+    """One demo run; ``step()`` advances one window; ``summary()`` says what was found."""
+
+    def __init__(self, opts: DemoOptions, log: Callable[[str], None] = print) -> None:
+        self.opts = opts
+        self.log = log
+        self.config = load_demo_config(opts.metrics)
+        self.injections = Injections()
+        size = self.config.windows.size
+        # The scripted part ends at the current minute, so dashboards show it as recent history.
+        self.start = math.floor(time.time() / size) * size - opts.windows * size
+        self.gen = PaymentsGenerator(opts.seed, opts.events_per_window, size, self.start,
+                                     self.injections)
+        self.sim_now = self.start
+        self.index = 0
+        self.offsets = [0] * PARTITIONS
+        self.malformed_injected = 0
+        self.malformed_counted = 0
+        self.events = 0
+        self.results: list[WindowResult] = []
+        self.alerts: list[AlertEvent] = []
+        inj = self.injections
+        self.detections = {
+            "drift": Detection("drift", inj.drift_window, details={
+                "feature": "amount", "segment": inj.drift_segment, "cohort": inj.drift_cohort}),
+            "new_category": Detection("new_category", inj.new_category_window, details={
+                "feature": "merchant_category", "category": NEW_CATEGORY}),
+            "stalled_feature": Detection("stalled_feature", inj.stall_window, details={
+                "feature": inj.stall_feature}),
+            "malformed": Detection("malformed", 0),
+        }
+
+    # -- setup ----------------------------------------------------------------------------
+    def prepare(self) -> None:
+        out = self.opts.out
+        state = out / "state"
+        if state.exists():
+            shutil.rmtree(state)  # a demo starts from a clean slate every time
+        out.mkdir(parents=True, exist_ok=True)
+        self.baseline_path = out / "baseline.dlb"
+        train = out / "train.jsonl"
+        cols = self.gen.training(100_000)
+        ts = self.start - 86_400 + np.sort(np.random.default_rng(1).random(100_000)) * 86_400
+        with train.open("wb") as fh:
+            fh.write(b"\n".join(encode_events(cols, ts)) + b"\n")
+        baseline = build_baseline(self.config, train, min_cohort_rows=2000)
+        size = save_baseline(baseline, self.baseline_path)
+        self.log(f"baseline: {baseline.rows} training rows, {len(baseline.cohorts)} cohorts with "
+                 f"their own baseline, {size / 1024:.0f} KiB -> {self.baseline_path}")
+        self._write_grafana(out)
+        self.alerting = Alerting(
+            self.config.monitor, drift=self.config.drift, quality=self.config.quality,
+            volume=self.config.volume, freshness=self.config.freshness,
+            alerts=self.config.alerts, state_dir=state,
+        ).start()
+        self.engine = Engine(self.config, baseline)
+        self.engine.assign((TOPIC, p) for p in range(PARTITIONS))
+        self.monitor = Monitor(self.engine, self.alerting)
+        self.freshness = FreshnessClock(self.config.monitor, self.config.freshness,
+                                        tick=self.config.freshness_tick, clock=self._clock)
+        self.exporter_url = self._serve_metrics()
+
+    def _clock(self) -> float:
+        return self.sim_now
+
+    def _write_grafana(self, out: Path) -> None:
+        from grafana.dashboards import write_dashboards
+        from grafana.provisioning import write_provisioning
+
+        paths = write_dashboards(self.config, out / "dashboards")
+        write_provisioning(out / "provisioning", dashboards_path="/var/lib/grafana/dashboards")
+        self.log(f"grafana: {len(paths)} dashboards -> {out / 'dashboards'}, provisioning -> "
+                 f"{out / 'provisioning'}")
+
+    def _serve_metrics(self) -> str | None:
+        if not self.opts.metrics:
+            return None
+        from stream.exporter import DriftlineCollector, serve
+
+        self.collector = DriftlineCollector(self.monitor, freshness=self.freshness,
+                                            alerting=self.alerting)
+        host, port = serve(self.collector, self.opts.metrics)
+        return f"http://{host}:{port}/metrics"
+
+    # -- the loop -------------------------------------------------------------------------
+    def step(self) -> list[WindowResult]:
+        """Generate and ingest one window of events, then evaluate what closed."""
+        i = self.index
+        batch = self.gen.window(i)
+        self.malformed_injected += batch.malformed
+        parts = np.arange(len(batch.values)) % PARTITIONS
+        for p in range(PARTITIONS):
+            idx = np.flatnonzero(parts == p)
+            offsets = np.arange(self.offsets[p], self.offsets[p] + idx.size)
+            self.offsets[p] += idx.size
+            values = [batch.values[j] for j in idx.tolist()]
+            rb = RecordBatch(TOPIC, p, offsets, batch.timestamps_ms[idx], values)
+            report = self.monitor.ingest(rb)
+            self.malformed_counted += report.invalid
+            self.events += report.events
+        self.sim_now = self.start + (i + 1) * self.config.windows.size
+        for key, t in self.engine.last_seen().items():
+            kind, _, name = key.partition(":")
+            if kind == "topic":
+                self.freshness.observe_topic(name, t)
+            elif kind == "feature":
+                self.freshness.observe_feature(name, t)
+        results = self.monitor.tick()
+        self.results.extend(results)
+        fresh_events = self.alerting.observe_freshness(self.freshness.evaluate())
+        self.monitor.observe_alert_events(fresh_events)
+        new_alerts = self.monitor.alert_log[len(self.alerts):]
+        self.alerts = list(self.monitor.alert_log)
+        self._detect(new_alerts, i)
+        self.index += 1
+        return results
+
+    def _window_of(self, e: AlertEvent) -> int:
+        return int(round((e.window_start - self.start) / self.config.windows.size))
+
+    def _detect(self, events: list[AlertEvent], index: int) -> None:
+        inj = self.injections
+        for e in events:
+            if e.state != "firing":
+                continue
+            d: Detection | None = None
+            if (e.check == "drift" and e.feature == "amount" and e.window == "1m"
+                    and (e.segment, e.cohort) == (inj.drift_segment, inj.drift_cohort)):
+                d = self.detections["drift"]
+            elif e.check == "quality" and e.metric == "unseen_ratio" \
+                    and e.feature == "merchant_category":
+                d = self.detections["new_category"]
+            elif e.check == "freshness" and e.feature.endswith(inj.stall_feature):
+                d = self.detections["stalled_feature"]
+            if d is not None and not d.detected:
+                d.detected = True
+                d.severity = e.severity
+                d.window = index if e.check == "freshness" else self._window_of(e)
+                d.details.setdefault("value", round(e.value, 4))
+        m = self.detections["malformed"]
+        m.details.update({"injected": self.malformed_injected, "counted": self.malformed_counted})
+        m.detected = self.malformed_counted == self.malformed_injected > 0
+        if m.detected and m.window is None:
+            m.window = 0
+
+    def finish(self) -> None:
+        self.results.extend(self.monitor.flush())
+        self.alerts = list(self.monitor.alert_log)
+        self.alerting.flush(timeout=10)
+
+    def close(self) -> None:
+        self.alerting.close()
+
+    # -- report ---------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return {
+            "monitor": self.config.monitor,
+            "windows": self.index,
+            "events": self.events,
+            "detections": [d.record() for d in self.detections.values()],
+            "alerts": [
+                {"check": e.check, "metric": e.metric, "feature": e.feature,
+                 "segment": e.segment, "cohort": e.cohort, "window": e.window,
+                 "severity": e.severity, "state": e.state, "value": e.value,
+                 "threshold": e.threshold, "window_end": e.window_end}
+                for e in self.alerts
+            ],
+            "metrics_url": self.exporter_url,
+            "metrics_scrapes": getattr(getattr(self, "collector", None), "scrapes", 0),
+            "out": str(self.opts.out),
+        }

@@ -1,0 +1,117 @@
+"""Event time of a batch: numbers (seconds or milliseconds) or ISO-8601 strings -> float seconds.
+
+``unit="auto"`` reads numbers above 1e11 as milliseconds (1e11 s is the year 5138, 1e11 ms is
+1973) and strings as ISO-8601 (``Z``/offset honoured; no offset means UTC).
+
+>>> t, bad = EventTimeParser("auto").parse([1700000000, 1700000000500, "2023-11-14T22:13:20Z"])
+>>> t.tolist(), bad
+([1700000000.0, 1700000000.5, 1700000000.0], [])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_MS_THRESHOLD = 1e11
+
+Bad = tuple[int, str, str]
+
+
+class EventTimeParser:
+    """Vectorized event-time parsing with per-record reasons for what cannot be parsed."""
+
+    def __init__(self, unit: str = "auto") -> None:
+        if unit not in ("auto", "s", "ms", "iso8601"):
+            raise ValueError(f"unknown event time unit {unit!r}")
+        self.unit = unit
+
+    def _numbers(self, t: np.ndarray) -> np.ndarray:
+        if self.unit == "ms":
+            return t / 1000.0
+        if self.unit == "auto":
+            return np.where(np.abs(t) > _MS_THRESHOLD, t / 1000.0, t)
+        return t
+
+    def parse(self, raw: list[Any]) -> tuple[np.ndarray, list[Bad]]:
+        """Return seconds per row and ``(row, reason, detail)`` for rows without a usable time."""
+        n = len(raw)
+        if self.unit != "iso8601":
+            try:
+                t = np.fromiter(raw, dtype=np.float64, count=n)
+                if np.isfinite(t).all():
+                    return self._numbers(t), []
+            except (TypeError, ValueError):
+                pass
+        out = np.zeros(n, dtype=np.float64)
+        bad: list[Bad] = []
+        kinds = np.fromiter(map(_kind, raw), dtype=np.int8, count=n)
+        for i in np.flatnonzero(kinds == 0).tolist():
+            bad.append((i, "missing_event_time", "no event-time value"))
+        for i in np.flatnonzero(kinds == 3).tolist():
+            bad.append((i, "invalid_event_time", f"{type(raw[i]).__name__} value"))
+        num = np.flatnonzero(kinds == 1)
+        if num.shape[0]:
+            if self.unit == "iso8601":
+                for i in num.tolist():
+                    bad.append((i, "invalid_event_time", "a number, expected ISO-8601"))
+            else:
+                t = np.array([raw[i] for i in num.tolist()], dtype=np.float64)
+                finite = np.isfinite(t)
+                out[num] = self._numbers(np.where(finite, t, 0.0))
+                for i in num[~finite].tolist():
+                    bad.append((i, "invalid_event_time", "not a finite number"))
+        strs = np.flatnonzero(kinds == 2)
+        if strs.shape[0]:
+            if self.unit in ("s", "ms"):
+                for i in strs.tolist():
+                    bad.append((i, "invalid_event_time", f"a string, expected {self.unit}"))
+            else:
+                values = [raw[i] for i in strs.tolist()]
+                secs, ok = parse_iso(values)
+                out[strs] = secs
+                for i, good in zip(strs.tolist(), ok.tolist(), strict=True):
+                    if not good:
+                        bad.append((i, "invalid_event_time", f"not ISO-8601: {raw[i]!r:.60}"))
+        bad.sort()
+        return out, bad
+
+
+def _kind(v: Any) -> int:
+    if v is None:
+        return 0
+    t = type(v)
+    if t is float or t is int:
+        return 1
+    if t is str:
+        return 2
+    return 3
+
+
+def _cast(values: list[str]) -> np.ndarray:
+    arr = pa.array(values, type=pa.string())
+    try:
+        ts = pc.cast(arr, pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:
+        ts = pc.cast(arr, pa.timestamp("us"))
+    return ts.cast(pa.int64()).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
+
+
+def parse_iso(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """ISO-8601 strings -> (seconds, ok mask); one vectorized cast, per value only on failure."""
+    try:
+        return _cast(values), np.ones(len(values), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out = np.zeros(len(values), dtype=np.float64)
+    ok = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        try:
+            out[i] = _cast([v])[0]
+            ok[i] = True
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return out, ok

@@ -115,14 +115,14 @@ def _run_live(d: Demo, console: Console) -> None:
 def _print_summary(summary: dict[str, Any], console: Console) -> None:
     table = Table(title=f"driftline demo — {summary['events']:,} events in "
                   f"{summary['windows']} windows")
-    for col in ("injected", "where", "detected", "when", "where to look"):
+    for col in ("injected", "where", "detected", "when"):
         table.add_column(col)
     look = {
-        "drift": "Grafana 'feature drill-down' (feature=amount, cohort=eu); "
-                 "driftline_drift_score{feature=\"amount\",cohort=\"eu\"}",
-        "new_category": "driftline_quality_ratio{kind=\"unseen\",feature=\"merchant_category\"}",
-        "stalled_feature": "Grafana 'data quality & freshness'; driftline_staleness_seconds",
-        "malformed": "driftline_events_invalid_total (the DLQ in production)",
+        "drift": "Grafana 'feature drill-down' (feature=amount, cohort=eu), or "
+                 'driftline_drift_score{feature="amount",cohort="eu"}',
+        "new_category": 'driftline_quality_ratio{kind="unseen",feature="merchant_category"}',
+        "stalled_feature": "Grafana 'data quality & freshness', or driftline_staleness_seconds",
+        "malformed": "driftline_events_invalid_total (with Kafka: the dead-letter topic)",
     }
     for det in summary["detections"]:
         p = det["problem"]
@@ -137,8 +137,11 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
                     f"window {det['detected_at_window']} (+{det['delay_windows']}), "
                     f"{det['severity']}")
         mark = "[green]yes[/]" if det["detected"] else "[red]NO[/]"
-        table.add_row(p.replace("_", " "), where, mark, when, look[p])
+        table.add_row(p.replace("_", " "), where, mark, when)
     console.print(table)
+    console.print("where to look:")
+    for det in summary["detections"]:
+        console.print(f"  {det['problem'].replace('_', ' ')}: {look[det['problem']]}")
     console.print(f"dashboards and provisioning files: {summary['out']}")
     if summary.get("metrics_url"):
         console.print(f"metrics were served at {summary['metrics_url']} "

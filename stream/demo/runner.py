@@ -9,9 +9,10 @@ simulated clock that the engine and the freshness clock share.
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -64,10 +65,20 @@ class Detection:
                 "delay_windows": delay, "severity": self.severity, **self.details}
 
 
-def load_demo_config(metrics: str | None) -> DriftlineConfig:
+def load_demo_config(metrics: str | None, environ: Mapping[str, str] | None = None,
+                     ) -> DriftlineConfig:
+    """The embedded monitor; real Slack/PagerDuty channels when their env vars are set."""
+    env = os.environ if environ is None else environ
     text = resources.files("stream").joinpath("data/demo.yaml").read_text()
     data = yaml.safe_load(text)
     data["metrics"] = {"listen": metrics}
+    alerts = data["alerts"]
+    if env.get("SLACK_WEBHOOK_URL"):
+        alerts["channels"]["slack"] = {"type": "slack", "webhook_url_env": "SLACK_WEBHOOK_URL"}
+        alerts["routes"] = {"critical": ["slack"], "warning": ["slack"]}
+    if env.get("PD_ROUTING_KEY"):
+        alerts["channels"]["pagerduty"] = {"type": "pagerduty", "routing_key_env": "PD_ROUTING_KEY"}
+        alerts["routes"]["critical"] = [*alerts["routes"]["critical"], "pagerduty"]
     return parse_config(data, "demo.yaml")
 
 
@@ -141,7 +152,9 @@ class Demo:
         from grafana.provisioning import write_provisioning
 
         paths = write_dashboards(self.config, out / "dashboards")
-        write_provisioning(out / "provisioning", dashboards_path="/var/lib/grafana/dashboards")
+        # Paths as a Grafana next to a local Prometheus sees them; edit to taste.
+        write_provisioning(out / "provisioning", prometheus_url="http://localhost:9090",
+                           dashboards_path=str((out / "dashboards").resolve()))
         self.log(f"grafana: {len(paths)} dashboards -> {out / 'dashboards'}, provisioning -> "
                  f"{out / 'provisioning'}")
 

@@ -3,8 +3,13 @@
 ``Baseline.build`` takes columns (file reading lives in the stream package), computes numeric
 bin edges (exact training quantiles, deduplicated for ties) and the category vocabulary, and
 profiles the global population and every cohort with at least ``min_cohort_rows`` rows -- all
-with the same schema, so their bin counts are exact. The stream builds its live profiles from
-``baseline.schema``.
+with the same edges and vocabulary, so their bin counts are exact. The stream builds its live
+profiles from ``baseline.schema``.
+
+The baseline is built once and compared with every window, so its own profiles use a KLL
+``k_factor`` (4) times larger than the live ``k`` (``profile_schema``): rank error ~0.33% instead
+of ~1.33%, which nearly halves the sketch error of KS and Wasserstein for ~18 KB more per
+numeric feature in the baseline file only.
 
 Example:
     >>> import numpy as np
@@ -50,6 +55,7 @@ class Baseline:
                  cohort_profiles: Mapping[tuple[str, str], CohortProfile] | None = None,
                  created_at: datetime | None = None, meta: dict[str, Any] | None = None) -> None:
         self.schema = schema
+        self.profile_schema = global_profile.schema
         self.global_profile = global_profile
         self._cohorts = dict(cohort_profiles or {})
         self.created_at = created_at or datetime.now(UTC)
@@ -76,11 +82,14 @@ class Baseline:
     def build(cls, features: Sequence[NumericSpec | CategoricalSpec],
               columns: Mapping[str, Column], segments: Mapping[str, np.ndarray] | None = None,
               bins: int = DEFAULT_BINS, min_cohort_rows: int = 1000,
-              meta: dict[str, Any] | None = None) -> Baseline:
+              meta: dict[str, Any] | None = None, k_factor: int = 4) -> Baseline:
         """Build from training columns (one row per training example). Specs that already
-        carry edges / a vocabulary keep them."""
+        carry edges / a vocabulary keep them. ``schema`` is for live profiles; the baseline's
+        own profiles use KLL ``k * k_factor``."""
         if bins < 1:
             raise ValueError("bins must be >= 1")
+        if k_factor < 1:
+            raise ValueError("k_factor must be >= 1")
         lengths = {len(c) for c in columns.values()} | {
             len(np.asarray(v)) for v in (segments or {}).values()}
         if len(lengths) > 1:
@@ -88,7 +97,10 @@ class Baseline:
         rows = lengths.pop() if lengths else 0
         specs = tuple(_with_bins(spec, columns.get(spec.name), bins) for spec in features)
         schema = ProfileSchema(specs)
-        glob = CohortProfile(schema)
+        own = ProfileSchema(tuple(
+            replace(s, k=min(s.k * k_factor, 65535)) if isinstance(s, NumericSpec) else s
+            for s in specs))
+        glob = CohortProfile(own)
         glob.update(columns, rows)
         cohorts: dict[tuple[str, str], CohortProfile] = {}
         for segment, raw in (segments or {}).items():
@@ -99,10 +111,11 @@ class Baseline:
                 if c < min_cohort_rows:
                     continue
                 mask = ok & (labels == cohort)
-                prof = CohortProfile(schema)
+                prof = CohortProfile(own)
                 prof.update({k: _subset(col, mask) for k, col in columns.items()}, int(c))
                 cohorts[(segment, cohort)] = prof
-        info = {"bins": bins, "min_cohort_rows": min_cohort_rows, **(meta or {})}
+        info = {"bins": bins, "min_cohort_rows": min_cohort_rows, "k_factor": k_factor,
+                **(meta or {})}
         return cls(schema, glob, cohorts, meta=info)
 
     def to_bytes(self) -> bytes:
@@ -112,6 +125,7 @@ class Baseline:
                 "cohorts": [list(k) for k in self.cohorts]}
         w.text(json.dumps(head, sort_keys=True))
         w.blob(self.schema.to_bytes())
+        w.blob(self.profile_schema.to_bytes())
         w.blob(self.global_profile.to_bytes(include_schema=False))
         for key in self.cohorts:
             w.blob(self._cohorts[key].to_bytes(include_schema=False))
@@ -128,8 +142,11 @@ class Baseline:
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             raise SketchFormatError(f"corrupt baseline header: {exc}") from exc
         schema = ProfileSchema.from_bytes(r.blob())
-        glob = CohortProfile.from_bytes(r.blob(), schema)
-        cohorts = {k: CohortProfile.from_bytes(r.blob(), schema) for k in keys}
+        own = ProfileSchema.from_bytes(r.blob())
+        if own.names != schema.names:
+            raise SketchFormatError("corrupt baseline: profile schema does not match the schema")
+        glob = CohortProfile.from_bytes(r.blob(), own)
+        cohorts = {k: CohortProfile.from_bytes(r.blob(), own) for k in keys}
         r.done()
         return cls(schema, glob, cohorts, created, meta)
 

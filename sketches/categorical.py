@@ -25,7 +25,13 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from datasketches import frequent_items_error_type, frequent_strings_sketch, hll_sketch
+from datasketches import (
+    frequent_items_error_type,
+    frequent_strings_sketch,
+    hll_sketch,
+    hll_union,
+    tgt_hll_type,
+)
 
 from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
 from sketches.schema import CategoricalSpec, spec_from_dict
@@ -96,7 +102,7 @@ class CategoricalSketch:
         exact = self._exact or {}
         self._exact = None
         self._fi = frequent_strings_sketch(FREQUENT_LG_MAX_MAP)
-        self._hll = hll_sketch(HLL_LG_K)
+        self._hll = hll_sketch(HLL_LG_K, tgt_hll_type.HLL_4)
         self._add_approximate(list(exact.items()))
 
     def _add_approximate(self, pairs: list[tuple[str, int]]) -> None:
@@ -238,7 +244,8 @@ class CategoricalSketch:
         table = self._exact if exact else self._vocab_counts
         labels = list(table)  # type: ignore[arg-type]
         w.blob(zlib.compress(json.dumps(labels, separators=(",", ":")).encode(), 1))
-        w.array(np.fromiter(table.values(), dtype=np.int64, count=len(labels)), "<i8")  # type: ignore[union-attr]
+        counts = np.fromiter(table.values(), dtype="<i8", count=len(labels))  # type: ignore[union-attr]
+        w.blob(zlib.compress(counts.tobytes(), 1))
         if not exact:
             assert self._fi is not None and self._hll is not None
             w.blob(self._fi.serialize())
@@ -252,9 +259,12 @@ class CategoricalSketch:
         exact = r.u8()
         try:
             labels = json.loads(zlib.decompress(r.blob()))
+            raw_counts = zlib.decompress(r.blob())
         except (zlib.error, json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SketchFormatError(f"corrupt categorical sketch {name!r}: {exc}") from exc
-        counts = r.array("<i8")
+        if len(raw_counts) % 8:
+            raise SketchFormatError(f"corrupt categorical sketch {name!r}: bad count table")
+        counts = np.frombuffer(raw_counts, dtype="<i8")
         if (not isinstance(labels, list) or len(labels) != counts.shape[0]
                 or not all(isinstance(lab, str) for lab in labels) or np.any(counts < 0)):
             raise SketchFormatError(f"corrupt categorical sketch {name!r}: bad count table")
@@ -304,10 +314,8 @@ class CategoricalSketch:
 
 
 def _hll_union(a: hll_sketch, b: hll_sketch | None) -> hll_sketch:
-    from datasketches import hll_union
-
     u = hll_union(HLL_LG_K)
     u.update(a)
     if b is not None:
         u.update(b)
-    return u.get_result()
+    return u.get_result(tgt_hll_type.HLL_4)

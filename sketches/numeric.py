@@ -25,6 +25,7 @@ import numpy as np
 from datasketches import kll_doubles_sketch
 
 from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from sketches.kll_guard import check_kll_doubles
 from sketches.schema import NumericSpec, spec_from_dict
 
 _COMPARE_EDGES_MAX = 64  # up to this many edges, counting by comparisons beats searchsorted
@@ -244,6 +245,7 @@ class NumericSketch:
         self._mean = r.f64()
         self._m2 = r.f64()
         raw = r.blob()
+        check_kll_doubles(raw, self.spec.k, f"numeric sketch {self.spec.name!r}")
         try:
             kll = kll_doubles_sketch.deserialize(raw)
         except Exception as exc:  # datasketches raises RuntimeError/ValueError variants

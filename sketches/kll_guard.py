@@ -1,0 +1,92 @@
+"""Structural validation of a serialized datasketches KLL (doubles) sketch.
+
+datasketches' C++ deserializer trusts its input: a blob with inconsistent level offsets can
+crash the process. Frames carry a CRC, but a CRC only proves the bytes are the ones written,
+so before deserializing we also check the KLL layout itself: family, k, m, level offsets,
+level capacities, that the weighted item count equals ``n``, and that items are finite and
+within ``[min, max]``.
+
+Layout (little endian): ``preamble_ints u8 | serial_version u8 | family u8 (15) | flags u8 |
+k u16 | m u8 | unused u8`` then, unless empty or single-item, ``n u64 | min_k u16 |
+num_levels u8 | unused u8 | level offsets u32 * num_levels | min f64 | max f64 | items f64*``.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from sketches.codec import SketchFormatError
+
+_FAMILY_KLL = 15
+_FLAG_EMPTY = 1
+_FLAG_SINGLE = 4
+_MAX_LEVELS = 61
+
+
+def _cap_aux_aux(k: int, depth: int) -> int:
+    twok = k << 1
+    tmp = (twok << depth) // (3**depth)
+    return (tmp + 1) >> 1
+
+
+def _cap_aux(k: int, depth: int) -> int:
+    if depth <= 30:
+        return _cap_aux_aux(k, depth)
+    half = depth // 2
+    return _cap_aux_aux(_cap_aux_aux(k, half), depth - half)
+
+
+def total_capacity(k: int, m: int, num_levels: int) -> int:
+    """Items a KLL with ``num_levels`` levels can hold (datasketches' compute_total_capacity)."""
+    return sum(max(m, _cap_aux(k, num_levels - h - 1)) for h in range(num_levels))
+
+
+def check_kll_doubles(raw: bytes, k: int, what: str) -> None:
+    """Raise :class:`SketchFormatError` unless ``raw`` is a well-formed KLL doubles sketch."""
+    def bad(reason: str) -> SketchFormatError:
+        return SketchFormatError(f"corrupt {what}: KLL {reason}")
+
+    if len(raw) < 8:
+        raise bad("header truncated")
+    _pre, version, family, flags, got_k, m, _ = struct.unpack_from("<BBBBHBB", raw)
+    if family != _FAMILY_KLL or version not in (1, 2):
+        raise bad(f"family/version {family}/{version}")
+    if got_k != k or m != 8:
+        raise bad(f"parameters k={got_k} m={m}, expected k={k} m=8")
+    if flags & _FLAG_EMPTY:
+        if len(raw) != 8:
+            raise bad("empty sketch with trailing bytes")
+        return
+    if flags & _FLAG_SINGLE:
+        if len(raw) != 16 or not np.isfinite(struct.unpack_from("<d", raw, 8)[0]):
+            raise bad("single-item layout")
+        return
+    if len(raw) < 20:
+        raise bad("preamble truncated")
+    n, _min_k, num_levels, _ = struct.unpack_from("<QHBB", raw, 8)
+    if not 1 <= num_levels <= _MAX_LEVELS:
+        raise bad(f"level count {num_levels}")
+    off = 20 + 4 * num_levels
+    rest = len(raw) - off - 16
+    if rest < 8 or rest % 8:
+        raise bad("item array length")
+    levels = np.frombuffer(raw, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
+    retained = rest // 8
+    capacity = total_capacity(k, m, num_levels)
+    if int(levels[0]) + retained != capacity:
+        raise bad("level offsets do not match the item count")
+    bounds = np.append(levels, capacity)
+    sizes = np.diff(bounds)
+    if np.any(sizes < 0):
+        raise bad("level offsets not increasing")
+    weight = int(np.sum(sizes.astype(object) * [1 << h for h in range(num_levels)]))
+    if weight != n:
+        raise bad(f"weighted item count {weight} != n {n}")
+    lo, hi = struct.unpack_from("<dd", raw, off)
+    items = np.frombuffer(raw, dtype="<f8", count=retained, offset=off + 16)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+        raise bad("min/max")
+    if not np.all(np.isfinite(items)) or items.min() < lo or items.max() > hi:
+        raise bad("items outside [min, max]")

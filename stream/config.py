@@ -52,7 +52,7 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def format_duration(seconds: float) -> str:
@@ -72,23 +72,46 @@ class KafkaSettings(_Model):
     """
 
     bootstrap_servers: str | list[str] = "localhost:9092"
+    """Kafka brokers, "host:port" comma-separated or a list."""
     topics: list[str] = Field(min_length=1)
+    """Topics whose events are monitored (one JSON object per record)."""
     group_id: str | None = None
+    """Consumer group; workers with the same group share partitions. Default `driftline-<monitor>`.
+    """
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """How to connect; SASL_SSL with SCRAM for most managed Kafka services."""
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """SASL mechanism (required with SASL_*)."""
     sasl_username: str | None = None
+    """SASL user name."""
     sasl_password_env: str | None = None
+    """NAME of the environment variable holding the SASL password."""
     ssl_cafile: Path | None = None
+    """CA bundle to verify the brokers."""
     ssl_certfile: Path | None = None
+    """Client certificate (mutual TLS)."""
     ssl_keyfile: Path | None = None
+    """Client private key (mutual TLS)."""
     ssl_password_env: str | None = None
+    """NAME of the environment variable holding the key password."""
     ssl_check_hostname: bool = True
+    """Verify the brokers' host names."""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    """Where a partition without a checkpoint starts."""
     max_batch_records: int = Field(50_000, ge=1)
+    """Records per consumer fetch (the engine works on whole batches)."""
     dlq_topic: str | None = None
+    """Dead-letter topic for malformed records (value kept, reason and origin in headers). Default
+    `<prefix>.dlq`.
+    """
     results_topic: str | None = None
+    """Topic for one JSON result per window x cohort. Default `<prefix>.results`."""
     internal_topic_prefix: str | None = None
+    """Prefix of driftline's own topics (checkpoints, partial windows). Default
+    `driftline.<monitor>`.
+    """
     checkpoint_interval: Duration = 10.0
+    """How often partition state is checkpointed with the offsets it covers."""
 
     @model_validator(mode="after")
     def _check_security(self) -> KafkaSettings:
@@ -173,22 +196,33 @@ class EventTimeConfig(_Model):
     """Event time comes from ``field`` (dotted path) or, when unset, the Kafka record timestamp."""
 
     field: str | None = None
+    """Dotted path of the event-time field; unset = the Kafka record timestamp."""
     unit: Literal["auto", "s", "ms", "iso8601"] = "auto"
+    """Unit of the event-time field; auto tells seconds from milliseconds by magnitude and parses
+    ISO-8601 strings.
+    """
 
 
 class SourceConfig(_Model):
     kafka: KafkaSettings | None = None
+    """Kafka connection; not needed for demo, backtest and baseline build."""
     format: Literal["json"] = "json"
+    """Record value format."""
     event_time: EventTimeConfig = EventTimeConfig()
+    """Where event time comes from."""
 
 
 class FeatureConfig(_Model):
     """One monitored feature. ``path`` is a dotted path into the event (default: ``name``)."""
 
     name: str = Field(pattern=NAME_PATTERN)
+    """Feature name (label value in metrics and alerts)."""
     type: Literal["numeric", "categorical"]
+    """numeric: quantiles, bins, moments; categorical: category counts."""
     path: str | None = None
+    """Dotted path in the event, e.g. `model.score`; default: the name."""
     range: tuple[float, float] | None = None
+    """Valid [low, high]; values outside count as out-of-range."""
     k: int = Field(200, ge=8, le=65535, description="KLL accuracy parameter (numeric)")
     cap: int = Field(1000, ge=1, description="exact category counts up to this many values")
 
@@ -207,9 +241,17 @@ class FeatureConfig(_Model):
 
 class WindowsConfig(_Model):
     size: Duration = 300.0
+    """Tumbling event-time window of the base tier."""
     allowed_lateness: Duration = 60.0
+    """How long after its end a window still accepts events; later ones are counted as late, never
+    mixed in.
+    """
     rollups: list[Duration] = []
+    """Longer tiers built by merging base windows, e.g. [1h, 1d]; multiples of size."""
     idle_timeout: Duration = 30.0
+    """A caught-up partition with no data for this long advances its watermark on the wall clock,
+    so windows still close.
+    """
 
     @model_validator(mode="after")
     def _check(self) -> WindowsConfig:
@@ -232,6 +274,7 @@ class WindowsConfig(_Model):
 
 class MetricsConfig(_Model):
     listen: str | None = "127.0.0.1:9108"
+    """host:port of the Prometheus /metrics endpoint; null disables it."""
 
     @property
     def host_port(self) -> tuple[str, int] | None:
@@ -243,20 +286,35 @@ class MetricsConfig(_Model):
 
 class DriftlineConfig(_Model):
     monitor: str = Field(pattern=NAME_PATTERN)
+    """Name of this monitor (label `monitor` everywhere)."""
     source: SourceConfig = SourceConfig()
+    """Where events come from."""
     features: list[FeatureConfig] = Field(min_length=1)
+    """The monitored features (inputs and predictions alike)."""
     segments: list[str] = []
+    """Fields to slice by (e.g. region, device); each value becomes a cohort."""
     max_cohorts_per_segment: int = Field(50, ge=1, le=10_000)
+    """Top-K values by traffic get their own cohort; the rest are `__other__`."""
     windows: WindowsConfig = WindowsConfig()
+    """Event-time windows and rollup tiers."""
     baseline: Path | None = None
+    """Baseline file from `driftline baseline build` (relative to this file)."""
     drift: DriftConfig = DriftConfig()
+    """Drift rules: metrics, tiers, significance, noise control."""
     quality: QualityConfig = QualityConfig()
+    """Data-quality ratio rules."""
     volume: VolumeConfig = VolumeConfig()
+    """Events-per-window rules against the baseline's rate."""
     freshness: list[FreshnessRule] = []
+    """Freshness SLAs per topic, feature or cohort."""
     freshness_tick: Duration = 5.0
+    """How often freshness is evaluated, with or without traffic."""
     alerts: AlertsConfig = AlertsConfig()
+    """Channels, routes and delivery."""
     metrics: MetricsConfig = MetricsConfig()
+    """Prometheus exporter."""
     state_dir: Path | None = None
+    """Local state (alert state, outbox). Default `.driftline/<monitor>`."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
@@ -307,7 +365,9 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{where}: {msg} (got {shown})"
 
 
-def parse_config(data: Any, source: str = "<config>", base_dir: Path | None = None) -> DriftlineConfig:
+def parse_config(
+    data: Any, source: str = "<config>", base_dir: Path | None = None
+) -> DriftlineConfig:
     """Validate a mapping; raise :class:`ConfigError` listing every problem."""
     if not isinstance(data, dict):
         raise ConfigError(source, ["(top level): expected a mapping of settings"])

@@ -36,7 +36,7 @@ from alerts.config import (
 from alerts.control_chart import ChartState
 from alerts.delivery import ChannelWorker, DeliveryStats
 from alerts.lifecycle import AlertStatus, step
-from alerts.model import AlertEvent, Measurement
+from alerts.model import AlertEvent, AlertKey, Measurement
 from alerts.notifiers import (
     AlertmanagerNotifier,
     ConsoleNotifier,
@@ -181,7 +181,8 @@ class Alerting:
 
     def _observe(self, measurements: Sequence[Measurement]) -> list[AlertEvent]:
         with self._lock:
-            findings = self.rules.evaluate(measurements, self._history, self._states.keys())
+            active = {AlertKey.from_id(k).parts for k in self._states}
+            findings = self.rules.evaluate(measurements, self._history, active)
             events: list[AlertEvent] = []
             changes: list[Change] = []
             updates: dict[str, AlertStatus | None] = {}

@@ -125,6 +125,9 @@ class ChannelWorker(threading.Thread):
         if result.outcome == "sent":
             self.store.mark(row.id, "sent")
             self.stats.add(self.channel, "sent")
+            if self._failures:
+                log.info("alert delivery on %s recovered after %d failed attempts",
+                         self.channel, self._failures)
             self._failures = 0
         elif result.outcome == "fatal":
             self.store.mark(row.id, "failed", detail)
@@ -137,9 +140,11 @@ class ChannelWorker(threading.Thread):
             if result.rate_limited and self.bucket is not None:
                 self.bucket.drain()
             delay = result.retry_after if result.retry_after is not None else self._backoff()
-            log.warning(
-                "alert notification %d on %s: %s; retrying in %.1fs",
-                row.id, self.channel, detail, delay,
+            # Warn once per outage, not once per retry.
+            log.log(
+                logging.WARNING if self._failures == 1 else logging.DEBUG,
+                "alert notification %d on %s: %s; retrying in %.1fs (attempt %d)",
+                row.id, self.channel, detail, delay, row.attempts + 1,
             )
             self.stop.wait(delay)
         self.progress.set()

@@ -54,6 +54,7 @@ class Measurement:
 Severity = Literal["warning", "critical"]
 AlertState = Literal["pending", "firing", "resolved"]
 Transition = Literal["pending", "new", "escalated", "deescalated", "repeat", "resolved"]
+KEY_SEPARATOR = "\x1f"
 SEVERITY_RANK: dict[str | None, int] = {None: 0, "warning": 1, "critical": 2}
 
 
@@ -70,9 +71,16 @@ class AlertKey:
 
     @property
     def id(self) -> str:
-        return "|".join(
-            (self.monitor, self.check, self.feature, self.segment, self.cohort, self.window)
-        )
+        """The key as one string (fields joined by the ASCII unit separator, never in labels)."""
+        return KEY_SEPARATOR.join(self.parts)
+
+    @property
+    def parts(self) -> tuple[str, str, str, str, str, str]:
+        return (self.monitor, self.check, self.feature, self.segment, self.cohort, self.window)
+
+    @classmethod
+    def from_id(cls, key_id: str) -> AlertKey:
+        return cls(*key_id.split(KEY_SEPARATOR))
 
     @property
     def dedup_key(self) -> str:

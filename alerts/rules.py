@@ -91,7 +91,9 @@ class Rules:
         self.volume = volume
         self.freshness = {rule.name: rule for rule in freshness}
         self._configs: dict[str, DriftConfig] = {}
-        self._tiers: dict[tuple[str, str], Tiers] = {}
+        self._rules: dict[
+            tuple[str, str], tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None
+        ] = {}
 
     def _drift_config(self, feature: str) -> DriftConfig:
         cfg = self._configs.get(feature)
@@ -99,21 +101,32 @@ class Rules:
             cfg = self._configs[feature] = self.drift.for_feature(feature)
         return cfg
 
-    def _drift_tiers(self, cfg: DriftConfig, feature: str, metric: str) -> Tiers:
-        tiers = self._tiers.get((feature, metric))
-        if tiers is None:
-            tiers = self._tiers[(feature, metric)] = cfg.tiers(metric)
-        return tiers
+    def _drift_rule(
+        self, feature: str, metric: str
+    ) -> tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None:
+        """(config, tiers, (min_samples, warning, critical, clear) as floats) of a feature's
+        metric, or None when that metric is not checked for the feature. Cached."""
+        key = (feature, metric)
+        if key in self._rules:
+            return self._rules[key]
+        cfg = self._drift_config(feature)
+        rule = None
+        if cfg.enabled and metric in cfg.metric_names:
+            tiers = cfg.tiers(metric)
+            w, c, cl = (math.nan if t is None else float(t) for t in tiers)
+            rule = (cfg, tiers, (float(cfg.min_samples), w, c, cl))
+        self._rules[key] = rule
+        return rule
 
     def evaluate(
         self,
         measurements: Sequence[Measurement],
         history: MutableMapping[str, ChartState],
-        active: Container[str] | None = None,
+        active: Container[tuple[str, ...]] | None = None,
     ) -> list[Finding]:
         """Findings for the keys the window speaks about. ``history`` (control charts) is
-        updated in place with the in-control values of this window. With ``active`` (the ids of
-        keys that have state), calm findings of other keys are left out: they change nothing."""
+        updated in place with the in-control values of this window. With ``active`` (the parts
+        of keys that have state), calm findings of other keys are left out: they change nothing."""
         drift = [m for m in measurements if m.check == "drift"]
         candidates = self._drift(drift, history, active)
         for m in measurements:
@@ -126,7 +139,7 @@ class Rules:
             else:
                 c = None
             if c is not None and (
-                active is None or c.severity is not None or AlertKey.of(c.m).id in active
+                active is None or c.severity is not None or AlertKey.of(c.m).parts in active
             ):
                 candidates.append(c)
         return _combine(candidates)
@@ -136,34 +149,45 @@ class Rules:
         self,
         ms: list[Measurement],
         history: MutableMapping[str, ChartState],
-        active: Container[str] | None,
+        active: Container[tuple[str, ...]] | None,
     ) -> list[_Candidate]:
         """Vectorized over the window: thresholds, min_samples, significance (BH)."""
         if not self.drift.enabled or not ms:
             return []
         rows: list[tuple[Measurement, DriftConfig, Tiers]] = []
         charts: list[int] = []
+        limits: list[tuple[float, float, float, float]] = []
+        values: list[float] = []
+        sizes: list[int] = []
+        p_values: list[float] = []
+        flagged: list[bool] = []
+        nan = math.nan
         for m in ms:
-            cfg = self._drift_config(m.feature)
-            if not cfg.enabled or m.metric not in cfg.metric_names:
+            rule = self._drift_rule(m.feature, m.metric)
+            if rule is None:
                 continue
-            tiers = self._drift_tiers(cfg, m.feature, m.metric)
+            cfg, tiers, limit = rule
             if cfg.mode == "control_chart":
                 chart = history.get(_chart_key(m))
                 cc = cfg.control_chart
                 if chart is not None and chart.n >= cc.min_history:
-                    tiers = Tiers(*chart.thresholds(cc.k_warning, cc.k_critical))
+                    w, c, cl = chart.thresholds(cc.k_warning, cc.k_critical)
+                    tiers, limit = Tiers(w, c, cl), (float(cfg.min_samples), w, c, cl)
                 charts.append(len(rows))
             rows.append((m, cfg, tiers))
+            limits.append(limit)
+            values.append(m.value)
+            sizes.append(m.n)
+            p_values.append(nan if m.p_value is None else m.p_value)
+            flagged.append(m.status == "insufficient_data")
         if not rows:
             return []
-        nan = math.nan
-        value = np.array([r[0].value for r in rows], dtype=np.float64)
-        n = np.array([r[0].n for r in rows], dtype=np.float64)
-        p = np.array([nan if r[0].p_value is None else r[0].p_value for r in rows])
-        min_samples = np.array([r[1].min_samples for r in rows], dtype=np.float64)
-        tier = np.array([[nan if t is None else t for t in r[2]] for r in rows]).reshape(-1, 3)
-        status = np.array([r[0].status == "insufficient_data" for r in rows])
+        value = np.array(values, dtype=np.float64)
+        n = np.array(sizes, dtype=np.float64)
+        p = np.array(p_values, dtype=np.float64)
+        lim = np.array(limits, dtype=np.float64).reshape(-1, 4)
+        min_samples, tier = lim[:, 0], lim[:, 1:]
+        status = np.array(flagged, dtype=bool)
         insufficient = status | (n < min_samples) | ~np.isfinite(value)
         with np.errstate(invalid="ignore"):
             rank = np.where(value >= tier[:, 1], 2, np.where(value >= tier[:, 0], 1, 0))
@@ -183,8 +207,10 @@ class Rules:
         threshold = np.where(rank == 2, tier[:, 1], tier[:, 0])
         keep = rank > 0
         if active:
-            ids = np.array([AlertKey.of(r[0]).id in active for r in rows])
-            keep |= ids
+            keep |= np.array([
+                (m.monitor, m.check, m.feature, m.segment, m.cohort, m.window) in active
+                for m, _, _ in rows
+            ])
         out: list[_Candidate] = []
         for i in np.flatnonzero(keep).tolist():
             m, cfg, _ = rows[i]

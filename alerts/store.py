@@ -1,6 +1,8 @@
 """Durable state: alert statuses, control-chart history and the notification outbox (SQLite,
 WAL, in ``state_dir``). A window's state changes and the notifications they cause are committed
-in one transaction, so after a crash either both exist or neither does.
+in one transaction, so after a crash either both exist or neither does. Writers of one process
+take one lock (no SQLite busy-waiting), and WAL checkpoints run on the delivery threads, never
+on the evaluating one.
 
 >>> store = Store(None)  # in memory (backtest)
 >>> store.commit({"k": None}, {}, [OutboxRow("slack", "digest", "w1", {"text": "hi"})])
@@ -99,6 +101,10 @@ class Store:
         now = time.time()
         with self._lock:
             conn = self.conn()
+            if self.path is not None and not getattr(self._local, "no_checkpoint", False):
+                # The evaluating thread never runs WAL checkpoints (fsyncs): delivery threads do.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+                self._local.no_checkpoint = True
             with conn:
                 conn.executemany(
                     "DELETE FROM alert_state WHERE key = ?",
@@ -133,7 +139,7 @@ class Store:
         """Record the outcome of an attempt: ``sent``, ``failed`` (given up) or ``pending``
         (will be retried)."""
         conn = self.conn()
-        with conn:
+        with self._lock, conn:
             conn.execute(
                 "UPDATE outbox SET status = ?, attempts = attempts + 1, last_error = ?, "
                 "done_at = CASE WHEN ? = 'pending' THEN NULL ELSE ? END WHERE id = ?",
@@ -154,7 +160,7 @@ class Store:
 
     def am_set(self, channel: str, key: str, alerts: list[dict[str, Any]] | None) -> None:
         conn = self.conn()
-        with conn:
+        with self._lock, conn:
             if alerts is None:
                 conn.execute("DELETE FROM am_active WHERE channel = ? AND key = ?", (channel, key))
             else:
@@ -175,8 +181,13 @@ class Store:
         return [a for (text,) in cur.fetchall() for a in json.loads(text)]
 
     def close(self) -> None:
+        """Close the calling thread's connection (the evaluating thread checkpoints the WAL)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
+            if getattr(self._local, "no_checkpoint", False):
+                with self._lock:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._local.no_checkpoint = False
             conn.close()
             self._local.conn = None
         if self._memory is not None:

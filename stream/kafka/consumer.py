@@ -41,6 +41,12 @@ class PartitionRecords:
     def next_offset(self) -> int:
         return self.offsets[-1] + 1 if self.offsets else -1
 
+    def extend(self, more: PartitionRecords) -> None:
+        """Append the next records of the same partition (coalescing small fetches)."""
+        self.offsets.extend(more.offsets)
+        self.timestamps_ms.extend(more.timestamps_ms)
+        self.values.extend(more.values)
+
     def after(self, offset: int) -> PartitionRecords:
         """Only the records at ``offset`` or later (drops what a state already covers)."""
         if not self.offsets or self.offsets[0] >= offset:

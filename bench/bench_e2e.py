@@ -1,0 +1,188 @@
+"""End-to-end throughput of the Kafka runtime on a local broker (a benchmark, not a test).
+
+Produces the 25-field workload (bench/workloads.py) to a 4-partition topic, then measures, each
+from a fresh consumer group reading the whole topic:
+
+1. ``raw``:    aiokafka ``getmany(max_records=50000)`` with no processing (the ceiling);
+2. ``faust``:  a plain faust-streaming 0.15.3 agent iterating the events (the path faust offers);
+3. ``worker``: the driftline runtime (one worker, in-process, the same code as ``driftline
+   run``): batched aiokafka -> decode -> cohorts -> windows -> partials -> merge -> evaluate ->
+   results topic, from the first fetched record until every event is counted and the last
+   window is published.
+
+Run (starts its own broker with scripts/kafka.sh unless --bootstrap is given)::
+
+    .venv/bin/python -m bench.bench_e2e --events 200000
+    .venv/bin/python -m bench.bench_e2e --bootstrap 127.0.0.1:9092 --only worker
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def broker(bootstrap: str | None) -> Iterator[str]:
+    """The given broker, or a fresh one from scripts/kafka.sh in a temp dir."""
+    if bootstrap:
+        yield bootstrap
+        return
+    script = ROOT / "scripts" / "kafka.sh"
+    subprocess.run(["bash", str(script), "fetch"], check=True, capture_output=True)
+    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as d:
+        out = subprocess.run(
+            ["bash", str(script), "start", d, str(_free_port()), str(_free_port())],
+            check=True, capture_output=True, text=True,
+            env={**os.environ, "KAFKA_OWNER_PID": str(os.getpid())},
+        )
+        try:
+            yield out.stdout.strip().splitlines()[-1]
+        finally:
+            subprocess.run(["bash", str(script), "stop", d], capture_output=True)
+
+
+def produce_workload(bootstrap: str, topic: str, n: int, partitions: int) -> tuple[int, float]:
+    """Produce ``n`` workload events round-robin over ``partitions``; returns (bytes, seconds)."""
+    from bench.workloads import generate, to_json_lines
+    from stream.kafka.admin import TopicSpec, ensure_topics
+    from stream.kafka.producer import Producer
+
+    client = {"bootstrap_servers": bootstrap}
+    ensure_topics(client, [TopicSpec(topic, partitions=partitions)])
+    values = to_json_lines(generate(n, seed=7, events_per_second=200.0))
+    t0 = time.perf_counter()
+    with Producer(client, compression_type=None) as p:
+        for part in range(partitions):
+            for v in values[part::partitions]:
+                p.send(topic, v, partition=part)
+    return sum(map(len, values)), time.perf_counter() - t0
+
+
+async def measure_raw(bootstrap: str, topic: str, n: int) -> float:
+    """Events/s of aiokafka getmany with no processing."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"bench-raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+        max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    seen, t0 = 0, None
+    try:
+        while seen < n:
+            data = await consumer.getmany(timeout_ms=500, max_records=50_000)
+            if t0 is None and data:
+                t0 = time.perf_counter()
+            seen += sum(len(v) for v in data.values())
+    finally:
+        await consumer.stop()
+    return n / (time.perf_counter() - (t0 or time.perf_counter()))
+
+
+async def measure_faust(bootstrap: str, topic: str, n: int) -> float:
+    """Events/s of a faust-streaming agent that only counts the events it iterates."""
+    import faust
+
+    with tempfile.TemporaryDirectory(prefix="bench-faust-") as d:
+        app = faust.App(
+            f"bench-faust-{uuid.uuid4().hex[:6]}", broker=f"kafka://{bootstrap}",
+            web_enabled=False, store="memory://", datadir=d,
+            consumer_auto_offset_reset="earliest", stream_buffer_maxsize=65536,
+            broker_max_poll_records=50_000,
+        )
+        source = app.topic(topic, value_type=bytes, value_serializer="raw")
+        state = {"seen": 0, "t0": 0.0, "t1": 0.0}
+        done = asyncio.Event()
+
+        @app.agent(source)
+        async def count(stream):  # noqa: ANN001, ANN202 - faust's agent signature
+            async for _value in stream:
+                if state["seen"] == 0:
+                    state["t0"] = time.perf_counter()
+                state["seen"] += 1
+                if state["seen"] >= n:
+                    state["t1"] = time.perf_counter()
+                    done.set()
+
+        await app.start()
+        try:
+            await asyncio.wait_for(done.wait(), timeout=max(120.0, n / 2000))
+        finally:
+            await app.stop()
+        return n / (state["t1"] - state["t0"])
+
+
+def measure_worker(bootstrap: str, topic: str, n: int, partitions: int) -> dict[str, float]:
+    """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
+    from bench.workloads import monitor_config
+    from stream.config import parse_config
+    from stream.kafka.runtime import run_until
+
+    with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
+        raw = monitor_config(name=f"bench-{uuid.uuid4().hex[:6]}", window="1m")
+        raw["source"] = {
+            **raw["source"],  # type: ignore[dict-item]
+            "kafka": {"bootstrap_servers": bootstrap, "topics": [topic]},
+        }
+        raw["windows"] = {"size": "1m", "allowed_lateness": "0s", "idle_timeout": "1s"}
+        raw["state_dir"] = d
+        cfg = parse_config(raw)
+        stats = run_until(cfg, events=n, timeout_s=max(180.0, n / 1000))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--bootstrap", default=None)
+    ap.add_argument("--only", choices=["raw", "faust", "worker"], action="append")
+    args = ap.parse_args(argv)
+    modes = args.only or ["raw", "faust", "worker"]
+    with broker(args.bootstrap) as bootstrap:
+        topic = f"bench-e2e-{uuid.uuid4().hex[:8]}"
+        nbytes, secs = produce_workload(bootstrap, topic, args.events, args.partitions)
+        out: dict[str, object] = {
+            "events": args.events, "partitions": args.partitions,
+            "mean_value_bytes": round(nbytes / args.events, 1),
+            "produce_events_per_s": round(args.events / secs),
+        }
+        print(json.dumps(out), flush=True)
+        if "raw" in modes:
+            out["raw_aiokafka_getmany_events_per_s"] = round(
+                asyncio.run(measure_raw(bootstrap, topic, args.events)))
+            print(json.dumps(out), flush=True)
+        if "faust" in modes:
+            out["faust_agent_events_per_s"] = round(
+                asyncio.run(measure_faust(bootstrap, topic, args.events)))
+            print(json.dumps(out), flush=True)
+        if "worker" in modes:
+            stats = measure_worker(bootstrap, topic, args.events, args.partitions)
+            out.update({f"worker_{k}": v for k, v in stats.items()})
+        print(json.dumps(out, indent=2))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""Partial windows between workers: the partials topic, and the merger side that consumes it.
+
+Every worker's source side sends each closed :class:`~stream.partial.PartialWindow` to the
+partials topic, keyed by the start of the *longest* window tier containing it (so all partials
+of a window — and every base window of a rollup — meet in one partition), followed by
+watermark records broadcast to every partition (a partition with no events in a window sends
+no partial; its watermark tells the merger it has nothing more for that window).
+
+The merger side is a plain aiokafka consumer group (``<group>.merger``) on the partials topic,
+one :class:`~stream.merger.Merger` per assigned partials partition, checkpointed exactly like
+the source side (merger snapshot + next partials offset in the compacted checkpoint topic).
+Why not a faust agent + table: the state is one opaque blob per partition that must move
+together with an offset; faust tables would store it per key with changelog semantics that
+the design notes found lossy for bytes values, and windowed tables are unsuitable.
+
+Results are published (results topic, exporter, alerting) *before* the merger checkpoint that
+records the window as closed, so a crash re-evaluates a window from the same partials (same
+counts) rather than losing it; consumers of the results topic keep the latest record per key
+``tier|start|segment|cohort``.
+
+>>> route_key(3725.0, 3600.0)
+b'3600'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer, TopicPartition
+
+from sketches.schema import ProfileSchema
+from stream.kafka.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    Checkpoint,
+    CheckpointStore,
+    checkpoint_key,
+)
+from stream.kafka.consumer import BatchConsumer
+from stream.merger import Merger
+from stream.partial import PartialWindow
+from stream.results import WindowResult
+
+log = logging.getLogger(__name__)
+
+KIND = "driftline.kind"
+PARTIAL = b"partial"
+WATERMARK = b"watermark"
+
+Publish = Callable[[list[WindowResult]], Awaitable[None]]
+
+
+def route_key(start: float, longest_tier: float) -> bytes:
+    """Partition key of a partial: the start of the longest tier's window containing it."""
+    return str(int(math.floor(start / longest_tier) * longest_tier)).encode()
+
+
+class PartialSender:
+    """Sends partials and watermarks (aiokafka, acks=all, idempotent, ordered per partition).
+
+    :meth:`flush` waits until everything sent so far is acknowledged; the source side calls it
+    before each checkpoint.
+    """
+
+    def __init__(self, topic: str, client: dict[str, Any], longest_tier: float) -> None:
+        self.topic = topic
+        self.longest_tier = longest_tier
+        self._producer = AIOKafkaProducer(
+            **client, acks="all", enable_idempotence=True, linger_ms=5,
+            max_request_size=MAX_CHECKPOINT_BYTES,
+        )
+        self._pending: list[asyncio.Future[Any]] = []
+        self._partitions: list[int] = []
+        self.partials_sent = 0
+
+    async def start(self) -> None:
+        await self._producer.start()
+        parts = await self._producer.partitions_for(self.topic)
+        self._partitions = sorted(parts)
+
+    async def stop(self) -> None:
+        await self.flush()
+        await self._producer.stop()
+
+    async def send_partial(self, partial: PartialWindow) -> None:
+        fut = await self._producer.send(
+            self.topic, partial.to_bytes(), key=route_key(partial.start, self.longest_tier),
+            headers=[(KIND, PARTIAL)],
+        )
+        self._pending.append(fut)
+        self.partials_sent += 1
+
+    async def send_watermark(self, topic: str, partition: int, watermark: float) -> None:
+        value = orjson.dumps({"topic": topic, "partition": partition, "watermark": watermark})
+        for p in self._partitions:
+            fut = await self._producer.send(
+                self.topic, value, partition=p, headers=[(KIND, WATERMARK)])
+            self._pending.append(fut)
+
+    async def flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+class MergerSide:
+    """Consumes the partials topic, merges and evaluates windows, publishes results.
+
+    ``make_merger()`` builds a fresh :class:`Merger` (evaluator, cohorts, tiers);
+    ``sources`` are all partitions of the event topics (a window waits for all of them).
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        topic: str,
+        group_id: str,
+        client: dict[str, Any],
+        schema: ProfileSchema,
+        make_merger: Callable[[], Merger],
+        sources: Sequence[tuple[str, int]],
+        publish: Publish,
+        *,
+        store: CheckpointStore,
+        checkpoint_interval: float = 10.0,
+        session_timeout_ms: int = 10_000,
+        instance_id: str | None = None,
+    ) -> None:
+        self.monitor = monitor
+        self.topic = topic
+        self.schema = schema
+        self.make_merger = make_merger
+        self.sources = list(sources)
+        self.publish = publish
+        self.store = store
+        self.checkpoint_interval = checkpoint_interval
+        self.mergers: dict[TopicPartition, Merger] = {}
+        self.next_offsets: dict[TopicPartition, int] = {}
+        self.windows_published = 0
+        self._dirty: set[TopicPartition] = set()
+        self._lock = asyncio.Lock()
+        self._last_checkpoint = time.monotonic()
+        extra: dict[str, Any] = {"group_instance_id": instance_id} if instance_id else {}
+        self.consumer = BatchConsumer(
+            [topic], group_id, {**client, **extra},
+            on_assigned=self._on_assigned, on_revoked=self._on_revoked,
+            max_records=10_000, auto_offset_reset="earliest",
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+            max_partition_fetch_bytes=MAX_CHECKPOINT_BYTES,
+        )
+
+    def _key(self, tp: TopicPartition) -> str:
+        return checkpoint_key(self.monitor, tp.topic, tp.partition)
+
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            await self._checkpoint(set(self.mergers))
+            self.mergers.clear()
+        await self.consumer.stop()
+
+    async def _on_assigned(self, tps: set[TopicPartition]) -> None:
+        async with self._lock:
+            found = await self.store.load(self._key(tp) for tp in tps)
+            fresh = set()
+            for tp in tps:
+                merger = self.make_merger()
+                cp = found.get(self._key(tp))
+                if cp is not None:
+                    merger.restore(cp.state)
+                    self.consumer.seek(tp, cp.next_offset)
+                    self.next_offsets[tp] = cp.next_offset
+                else:
+                    fresh.add(tp)
+                merger.expect(self.sources)
+                self.mergers[tp] = merger
+            await self.consumer.seek_default(fresh)
+
+    async def _on_revoked(self, tps: set[TopicPartition]) -> None:
+        async with self._lock:
+            owned = {tp for tp in tps if tp in self.mergers}
+            await self._checkpoint(owned)
+            for tp in owned:
+                del self.mergers[tp]
+                self.next_offsets.pop(tp, None)
+
+    async def step(self, timeout_ms: int = 200) -> int:
+        """One fetch -> merge -> close/evaluate -> publish round; returns records read."""
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
+        now = time.time()
+        n = 0
+        async with self._lock:
+            for batch in fetched:
+                tp = TopicPartition(batch.topic, batch.partition)
+                merger = self.mergers.get(tp)
+                if merger is None:
+                    continue
+                start = self.next_offsets.get(tp, -1)
+                for i, offset in enumerate(batch.offsets):
+                    if offset < start:
+                        continue
+                    self._apply(merger, batch.values[i], now)
+                    n += 1
+                self.next_offsets[tp] = batch.next_offset
+                self._dirty.add(tp)
+            results: list[WindowResult] = []
+            for tp, merger in self.mergers.items():
+                closed = merger.ready(now)
+                if closed:
+                    results.extend(closed)
+                    self._dirty.add(tp)
+            if results:
+                await self.publish(results)
+                self.windows_published += len(results)
+            if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+                await self._checkpoint(set(self.mergers))
+        return n
+
+    def _apply(self, merger: Merger, value: bytes, now: float) -> None:
+        if value.startswith(b"{"):  # a watermark record (partials are binary frames)
+            wm = orjson.loads(value)
+            merger.advance((wm["topic"], int(wm["partition"])), float(wm["watermark"]))
+        else:
+            merger.add(PartialWindow.from_bytes(value, self.schema), now)
+
+    async def _checkpoint(self, tps: set[TopicPartition]) -> None:
+        entries = {
+            self._key(tp): Checkpoint(self.next_offsets[tp], self.mergers[tp].snapshot())
+            for tp in tps
+            if tp in self.mergers and tp in self.next_offsets and tp in self._dirty
+        }
+        if entries:
+            await self.store.save(entries)
+            await self.consumer.commit({tp: self.next_offsets[tp] for tp in tps
+                                        if tp in self.next_offsets})
+        self._dirty -= tps
+        self._last_checkpoint = time.monotonic()
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        out = {}
+        for tp in self.mergers:
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                out[(tp.topic, tp.partition)] = max(0, high - self.next_offsets.get(tp, 0))
+        return out

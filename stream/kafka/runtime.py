@@ -1,0 +1,258 @@
+"""``driftline run``: the always-on worker, as a faust-streaming (mode) service.
+
+:class:`Runtime` composes the source side (event partitions -> partial windows, checkpointed),
+the merger side (partials -> evaluated windows -> results topic, exporter, alerting,
+checkpointed), the freshness clock on a timer, consumer lag and the Prometheus endpoint. It runs
+inside the faust worker (signals, lifecycle, logging): :func:`run_worker` is what the CLI calls;
+:func:`run_until` runs it in-process for benchmarks.
+
+Stopping (SIGTERM/SIGINT, or :meth:`Runtime.stop`): the loops finish their current round, every
+owned partition is checkpointed, offsets committed, the groups left, producers flushed.
+
+>>> internal_topics("driftline.fraud")
+('driftline.fraud.partials', 'driftline.fraud.checkpoints')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import mode
+
+from sketches.baseline import Baseline
+from stream.cohorts import Cohorts
+from stream.config import DriftlineConfig
+from stream.decode import Decoder
+from stream.engine import schema_for
+from stream.evaluation import WindowEvaluator
+from stream.kafka.admin import TopicSpec, ensure_topics, max_message_bytes, partition_counts
+from stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from stream.kafka.partials import MergerSide, PartialSender
+from stream.kafka.producer import DeadLetterWriter, Producer
+from stream.kafka.sinks import Sinks
+from stream.kafka.worker import SourceSide
+from stream.merger import Merger
+from stream.results import WindowResult
+
+log = logging.getLogger(__name__)
+
+READY_LINE = "driftline ready"
+
+
+def internal_topics(prefix: str) -> tuple[str, str]:
+    """(partials topic, checkpoint topic) of a monitor."""
+    return f"{prefix}.partials", f"{prefix}.checkpoints"
+
+
+class Runtime(mode.Service):
+    """The worker: see the module doc. ``instance_id`` enables static group membership (a
+    restarted worker with the same id takes its partitions back without a rebalance)."""
+
+    def __init__(
+        self,
+        cfg: DriftlineConfig,
+        baseline: Baseline | None = None,
+        *,
+        instance_id: str | None = None,
+        session_timeout_s: float = 10.0,
+        environ: Mapping[str, str] | None = None,
+        announce: Callable[[str], None] | None = None,
+        exit_on_failure: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cfg = cfg
+        self.k = cfg.kafka
+        self.baseline = baseline
+        self.instance_id = instance_id
+        self.session_timeout_ms = int(session_timeout_s * 1000)
+        self.environ = os.environ if environ is None else environ
+        self.announce = announce or _print_line
+        self.schema = schema_for(cfg, baseline)
+        self.decoder = Decoder.from_config(cfg)
+        self.partials_topic, self.checkpoint_topic = internal_topics(
+            str(self.k.internal_topic_prefix))
+        self.sinks = Sinks(cfg, baseline, self.environ)
+        self.stopping = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.failure: BaseException | None = None
+        self.exit_on_failure = exit_on_failure
+        self.source: SourceSide | None = None
+        self.merger: MergerSide | None = None
+
+    # -- construction -----------------------------------------------------------------------
+    def _make_merger(self) -> Merger:
+        w = self.cfg.windows
+        evaluator = WindowEvaluator(self.cfg.monitor, self.schema, self.baseline, self.cfg.drift)
+        cohorts = Cohorts(list(self.cfg.segments), self.cfg.max_cohorts_per_segment)
+        wait = max(w.allowed_lateness + 2 * w.idle_timeout, 120.0)
+        return Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
+
+    def _topics(self, kclient: dict[str, Any]) -> list[tuple[str, int]]:
+        counts = partition_counts(kclient, self.k.topics)
+        missing = [t for t in self.k.topics if t not in counts]
+        if missing:
+            raise RuntimeError(f"source topics do not exist: {missing}")
+        sources = [(t, p) for t in self.k.topics for p in range(counts[t])]
+        n_partials = 1  # one merger at a time: coherent alert lifecycles (docs/runtime.md)
+        ensure_topics(kclient, [
+            checkpoint_topic_spec(self.checkpoint_topic),
+            TopicSpec(self.partials_topic, partitions=n_partials,
+                      configs={"max.message.bytes": str(64 * 1024 * 1024),
+                               "retention.ms": str(7 * 86400 * 1000)}),
+            TopicSpec(str(self.k.results_topic), partitions=1),
+            TopicSpec(str(self.k.dlq_topic), partitions=1),
+        ])
+        return sources
+
+    async def on_start(self) -> None:
+        kclient = self.k.client_kwargs(self.environ)
+        aclient = self.k.aiokafka_kwargs(self.environ)
+        sources = await asyncio.to_thread(self._topics, kclient)
+        dlq_limit = await asyncio.to_thread(max_message_bytes, kclient, str(self.k.dlq_topic))
+        self.store = CheckpointStore(self.checkpoint_topic, aclient)
+        await self.store.start()
+        longest = max([self.cfg.windows.size, *self.cfg.windows.rollups])
+        self.sender = PartialSender(self.partials_topic, aclient, longest)
+        await self.sender.start()
+        self.dlq_producer = Producer(kclient, linger_ms=20, max_request_size=dlq_limit)
+        dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
+        await self.sinks.start(aclient, kclient, sources, self._lag)
+        self.source = SourceSide(
+            self.cfg.monitor, list(self.k.topics), str(self.k.group_id), aclient,
+            self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
+            dlq=dlq, max_cohorts=self.cfg.max_cohorts_per_segment,
+            checkpoint_interval=self.k.checkpoint_interval,
+            max_records=self.k.max_batch_records, auto_offset_reset=self.k.auto_offset_reset,
+            session_timeout_ms=self.session_timeout_ms,
+            instance_id=f"{self.instance_id}.source" if self.instance_id else None,
+            observer=self.sinks.observe_batch,
+        )
+        self.merger = MergerSide(
+            self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,
+            self.schema, self._make_merger, sources, self._publish, store=self.store,
+            checkpoint_interval=self.k.checkpoint_interval,
+            session_timeout_ms=self.session_timeout_ms,
+            instance_id=f"{self.instance_id}.merger" if self.instance_id else None,
+        )
+        await self.source.start()
+        await self.merger.start()
+        self._tasks = [
+            asyncio.create_task(self._run_loop("source", self.source.step)),
+            asyncio.create_task(self._run_loop("merger", self.merger.step)),
+            asyncio.create_task(self.sinks.run_freshness(self.stopping)),
+        ]
+        self.ready.set()
+        where = self.sinks.metrics_address or "disabled"
+        self.announce(f"{READY_LINE} monitor={self.cfg.monitor} metrics={where}")
+
+    async def _run_loop(self, name: str, step: Callable[[], Awaitable[int]]) -> None:
+        while not self.stopping.is_set():
+            try:
+                await step()
+            except Exception as exc:
+                log.exception("%s loop failed; the worker stops without checkpointing", name)
+                self.failure = exc
+                self.stopping.set()
+                if self.exit_on_failure:  # state may be inconsistent: never checkpoint it
+                    os._exit(3)
+                return
+
+    async def _publish(self, results: list[WindowResult]) -> None:
+        await self.sinks.publish(results)
+
+    def _lag(self) -> dict[tuple[str, int], int]:
+        return self.source.lag() if self.source is not None else {}
+
+    async def on_stop(self) -> None:
+        self.stopping.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.failure is not None:  # never checkpoint state a failed round left behind
+            return
+        if self.source is not None:
+            await self.source.stop()
+        if self.merger is not None:
+            await self.merger.stop()
+        with contextlib.suppress(AttributeError):
+            await self.sender.stop()
+            await self.store.stop()
+            await asyncio.to_thread(self.dlq_producer.close, 30.0)
+        await self.sinks.stop()
+        log.info("driftline worker stopped cleanly")
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def run_worker(
+    cfg: DriftlineConfig,
+    baseline: Baseline | None = None,
+    *,
+    instance_id: str | None = None,
+    session_timeout_s: float = 10.0,
+    loglevel: str = "info",
+) -> None:
+    """Run the worker under faust until SIGTERM/SIGINT (blocking)."""
+    from stream.kafka.app import build_app, run_app
+
+    app = build_app(cfg, session_timeout_s=session_timeout_s)
+    runtime_kwargs = {"instance_id": instance_id, "session_timeout_s": session_timeout_s,
+                      "exit_on_failure": True}
+
+    class _Service(Runtime):
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(cfg, baseline, **runtime_kwargs, **kw)
+
+    app.service(_Service)
+    run_app(app, loglevel)
+
+
+def run_until(
+    cfg: DriftlineConfig, *, events: int, timeout_s: float = 300.0, baseline: Baseline | None = None
+) -> dict[str, float]:
+    """Run the runtime in-process (no faust worker) until ``events`` were counted and every
+    window was published; returns throughput numbers (the end-to-end benchmark uses this)."""
+
+    async def main() -> dict[str, float]:
+        rt = Runtime(cfg, baseline, session_timeout_s=6.0, announce=lambda _line: None)
+        await rt.start()
+        t_start = time.perf_counter()
+        first: float | None = None
+        counted = 0
+        deadline = time.monotonic() + timeout_s
+        try:
+            while time.monotonic() < deadline:
+                assert rt.source is not None
+                counted = sum(rt.source.counters.records.values())
+                if first is None and counted:
+                    first = time.perf_counter()
+                if counted >= events:
+                    break
+                await asyncio.sleep(0.01)
+            t_counted = time.perf_counter()
+            await rt.source.checkpoint_now()
+            t_ckpt = time.perf_counter()
+        finally:
+            await rt.stop()
+        t0 = first or t_start
+        return {
+            "records": float(counted),
+            "startup_s": round((first or t_start) - t_start, 3),
+            "events_per_s": round(counted / max(1e-9, t_counted - t0)),
+            "checkpoint_s": round(t_ckpt - t_counted, 3),
+            "windows_published": float(rt.merger.windows_published if rt.merger else 0),
+        }
+
+    return asyncio.run(main())

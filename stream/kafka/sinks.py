@@ -1,0 +1,173 @@
+"""Where the runtime's outputs go: results topic, alerting, freshness clock, Prometheus.
+
+The merger side calls :meth:`Sinks.publish` once per batch of closed windows (results topic
+first, acknowledged, then alerting and the exporter's current state); the source side feeds each
+decoded batch to :meth:`Sinks.observe_batch` (freshness: record times, non-null features,
+cohorts); :meth:`Sinks.run_freshness` ticks the freshness clock on its timer, seeded from
+Kafka's newest record timestamps so staleness is right right after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from alerts import Alerting
+from alerts.model import Measurement
+from sketches.baseline import Baseline
+from stream.batch import IngestReport
+from stream.config import DriftlineConfig
+from stream.decode import DecodedBatch
+from stream.engine import Engine
+from stream.freshness import FreshnessClock, run_clock
+from stream.kafka.consumer import PartitionRecords
+from stream.kafka.probes import latest_timestamps
+from stream.monitor import Monitor
+from stream.results import WindowResult
+
+log = logging.getLogger(__name__)
+
+LagProvider = Callable[[], dict[tuple[str, int], int]]
+
+
+def result_records(results: Sequence[WindowResult]) -> list[tuple[bytes, bytes]]:
+    """(key, value) of every results-topic record: one per window x cohort, keyed
+    ``tier|start|segment|cohort`` (a re-evaluation after a crash has the same key)."""
+    out = []
+    for r in results:
+        for rec in r.to_json_records():
+            key = f"{r.tier}|{r.start:.0f}|{rec['segment']}|{rec['cohort']}"
+            out.append((key.encode(), orjson.dumps(rec, option=orjson.OPT_SERIALIZE_NUMPY)))
+    return out
+
+
+class Sinks:
+    """Outputs of one worker; see the module doc."""
+
+    def __init__(
+        self, cfg: DriftlineConfig, baseline: Baseline | None, environ: Mapping[str, str]
+    ) -> None:
+        self.cfg = cfg
+        self.baseline = baseline
+        self.environ = environ
+        self.results_topic = str(cfg.kafka.results_topic)
+        baseline_cohorts: list[str] = []
+        if baseline is not None:
+            rows = dict((baseline.meta or {}).get("segment_rows") or {})
+            baseline_cohorts = [f"{s}={v}" for s, vs in rows.items() for v in vs]
+        self.freshness = FreshnessClock(
+            cfg.monitor, cfg.freshness, tick=cfg.freshness_tick,
+            baseline_cohorts=baseline_cohorts,
+        )
+        self.alerting = Alerting.from_config(cfg, environ=environ)
+        # the engine inside is never fed: the runtime splits it (aggregators per partition,
+        # merger on the partials topic) and hands the merged results to Monitor.publish
+        self.monitor = Monitor(Engine(cfg, baseline), self.alerting)
+        self.freshness_measurements: list[Measurement] = []
+        self.metrics_address: str | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._kclient: dict[str, Any] = {}
+        self._lag: LagProvider = dict
+        self._server: Any = None
+
+    async def start(
+        self,
+        aclient: dict[str, Any],
+        kclient: dict[str, Any],
+        sources: Sequence[tuple[str, int]],
+        lag: LagProvider,
+    ) -> None:
+        self._kclient = kclient
+        self._lag = lag
+        self._producer = AIOKafkaProducer(
+            **aclient, acks="all", enable_idempotence=True, linger_ms=5,
+            max_request_size=16 * 1024 * 1024,
+        )
+        await self._producer.start()
+        self.alerting.start()
+        try:
+            seed = await asyncio.to_thread(latest_timestamps, kclient, list(self.cfg.kafka.topics))
+            self.freshness.seed_from_kafka(seed)
+        except Exception as exc:  # freshness then starts from what the stream shows
+            log.warning("could not seed freshness from Kafka: %s", type(exc).__name__)
+        self._start_exporter()
+
+    def _start_exporter(self) -> None:
+        hp = self.cfg.metrics.host_port
+        if hp is None:
+            return
+        from stream.kafka.metrics import serve_runtime_metrics
+
+        self._server, self.metrics_address = serve_runtime_metrics(self, hp[0], hp[1])
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+        await asyncio.to_thread(self.alerting.close)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    # -- results ----------------------------------------------------------------------------
+    async def publish(self, results: list[WindowResult]) -> None:
+        """Results topic (acknowledged), then alerting and the exporter's state."""
+        assert self._producer is not None
+        futures = [
+            await self._producer.send(self.results_topic, value, key=key)
+            for key, value in result_records(results)
+        ]
+        if futures:
+            await asyncio.gather(*futures)
+        self.monitor.publish(results)
+
+    # -- freshness --------------------------------------------------------------------------
+    def observe_batch(
+        self, fetched: PartitionRecords, decoded: DecodedBatch, report: IngestReport
+    ) -> None:
+        """Feed record times, non-null features and cohorts of the valid events."""
+        if decoded.n == 0:
+            return
+        ts = np.asarray(fetched.timestamps_ms, dtype=np.float64)[decoded.rows] / 1000.0
+        present = {}
+        for name, col in decoded.numeric.items():
+            present[name] = _present(col.null, col.invalid, decoded.n)
+        for name, codes in decoded.categorical.items():
+            present[name] = ~(codes.null | codes.invalid)
+        segments = {}
+        for seg, codes in decoded.segments.items():
+            table = np.array([*codes.labels, "__missing__"], dtype=object)
+            segments[seg] = table[codes.codes]
+        self.freshness.observe(fetched.topic, ts, present=present, segments=segments)
+
+    async def run_freshness(self, stop: asyncio.Event) -> None:
+        topics = list(self.cfg.kafka.topics)
+        kclient = self._kclient
+
+        def probe() -> Any:
+            return latest_timestamps(kclient, topics)
+
+        await run_clock(self.freshness, self._emit_freshness, probe=probe, stop=stop)
+
+    def _emit_freshness(self, measurements: list[Measurement]) -> None:
+        self.freshness_measurements = measurements
+        if self.cfg.freshness:
+            self.monitor.observe_alert_events(self.alerting.observe_freshness(measurements))
+
+    def lag(self) -> dict[tuple[str, int], int]:
+        return self._lag()
+
+
+def _present(null: np.ndarray | None, invalid: np.ndarray | None, n: int) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    if null is not None:
+        mask &= ~null
+    if invalid is not None:
+        mask &= ~invalid
+    return mask

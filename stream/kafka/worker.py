@@ -1,0 +1,299 @@
+"""The source side of ``driftline run``: assigned event partitions -> partial windows.
+
+One :class:`~stream.aggregator.PartitionAggregator` per assigned source partition. Each loop:
+fetch a large batch (:class:`~stream.kafka.consumer.BatchConsumer`), decode and aggregate it
+per partition (vectorized), send dead letters to the DLQ, send the partial windows the
+watermark closed and the watermarks themselves to the partials topic, and every
+``checkpoint_interval`` write a checkpoint per partition.
+
+Exactness (what a kill -9 cannot break):
+
+* a checkpoint holds the aggregator snapshot *and* the next offset it covers; on assignment
+  the snapshot is restored and the consumer seeks there, so each record counts exactly once;
+* a checkpoint is written only after every partial and dead letter emitted before it was
+  acknowledged by Kafka: a window dropped from state is never lost; a crash between sending
+  and checkpointing re-sends it after the restart, and the merger keeps one per (window, source);
+* on revocation (rebalance, graceful stop) the partitions are checkpointed before the group
+  moves on.
+
+>>> source_key("fraud", "transactions", 2)
+'fraud|transactions|2'
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiokafka import TopicPartition
+
+from sketches.schema import ProfileSchema
+from stream.aggregator import PartitionAggregator
+from stream.batch import IngestReport
+from stream.decode import DecodedBatch, Decoder
+from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
+from stream.kafka.consumer import BatchConsumer, PartitionRecords
+from stream.kafka.partials import PartialSender
+from stream.kafka.producer import DeadLetter, DeadLetterWriter
+
+log = logging.getLogger(__name__)
+
+BatchObserver = Callable[[PartitionRecords, DecodedBatch, IngestReport], None]
+
+
+def source_key(monitor: str, topic: str, partition: int) -> str:
+    """Checkpoint key of a source partition's aggregator."""
+    return checkpoint_key(monitor, topic, partition)
+
+
+@dataclass
+class SourceCounters:
+    """Process-local monotonic counters (Prometheus counters must never go down)."""
+
+    records: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    late: dict[str, int] = field(default_factory=dict)
+    invalid: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def add(self, report: IngestReport) -> None:
+        t = report.topic
+        self.records[t] = self.records.get(t, 0) + report.records
+        self.events[t] = self.events.get(t, 0) + report.events
+        self.late[t] = self.late.get(t, 0) + report.late
+        for dl in report.dead_letters:
+            key = (t, dl.reason)
+            self.invalid[key] = self.invalid.get(key, 0) + 1
+
+
+class SourceSide:
+    """Consumes the event topics and turns them into partial windows; see the module doc.
+
+    Example (needs a broker; the runtime wires it)::
+
+        side = SourceSide(monitor, topics, group_id, client, schema, decoder, windows,
+                          store=store, sender=sender, dlq=writer)
+        await side.start()
+        while running:
+            await side.step()
+        await side.stop()          # checkpoints every owned partition, leaves the group
+    """
+
+    def __init__(
+        self,
+        monitor: str,
+        topics: list[str],
+        group_id: str,
+        client: dict[str, Any],
+        schema: ProfileSchema,
+        decoder: Decoder,
+        windows: Any,
+        *,
+        store: CheckpointStore,
+        sender: PartialSender,
+        dlq: DeadLetterWriter | None,
+        max_cohorts: int = 50,
+        checkpoint_interval: float = 10.0,
+        max_records: int = 50_000,
+        auto_offset_reset: str = "earliest",
+        session_timeout_ms: int = 10_000,
+        instance_id: str | None = None,
+        observer: BatchObserver | None = None,
+        coalesce_records: int = 20_000,
+        coalesce_seconds: float = 0.5,
+    ) -> None:
+        self.monitor = monitor
+        self.schema = schema
+        self.decoder = decoder
+        self.windows = windows
+        self.store = store
+        self.sender = sender
+        self.dlq = dlq
+        self.local_cap = 2 * max_cohorts
+        self.checkpoint_interval = checkpoint_interval
+        self.observer = observer
+        self.coalesce_records = coalesce_records
+        self.coalesce_seconds = coalesce_seconds
+        self._buffers: dict[TopicPartition, tuple[float, PartitionRecords]] = {}
+        self.aggs: dict[TopicPartition, PartitionAggregator] = {}
+        self.counters = SourceCounters()
+        self.checkpoints = 0
+        self._lock = asyncio.Lock()
+        self._last_checkpoint = time.monotonic()
+        self._sent_watermark: dict[TopicPartition, float] = {}
+        extra: dict[str, Any] = {}
+        if instance_id:
+            extra["group_instance_id"] = instance_id
+        self.consumer = BatchConsumer(
+            topics, group_id, {**client, **extra},
+            on_assigned=self._on_assigned, on_revoked=self._on_revoked,
+            max_records=max_records, auto_offset_reset=auto_offset_reset,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+        )
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.consumer.start()
+
+    async def stop(self) -> None:
+        """Checkpoint every owned partition, then leave the group."""
+        async with self._lock:
+            await self._checkpoint(set(self.aggs))
+            self.aggs.clear()
+        await self.consumer.stop()
+
+    # -- rebalance --------------------------------------------------------------------------
+    def _new_aggregator(self, tp: TopicPartition) -> PartitionAggregator:
+        w = self.windows
+        return PartitionAggregator(
+            tp.topic, tp.partition, self.schema, self.decoder, w.size, w.allowed_lateness,
+            w.idle_timeout, None, self.local_cap,
+        )
+
+    async def _on_assigned(self, tps: set[TopicPartition]) -> None:
+        async with self._lock:
+            found = await self.store.load(
+                source_key(self.monitor, tp.topic, tp.partition) for tp in tps
+            )
+            fresh = set()
+            for tp in tps:
+                agg = self._new_aggregator(tp)
+                cp = found.get(source_key(self.monitor, tp.topic, tp.partition))
+                if cp is not None:
+                    agg.restore(cp.state)
+                    agg.next_offset = cp.next_offset
+                    self.consumer.seek(tp, cp.next_offset)
+                else:
+                    fresh.add(tp)
+                self.aggs[tp] = agg
+                self._sent_watermark.pop(tp, None)
+            await self.consumer.seek_default(fresh)
+            log.info("assigned %s (%d restored from checkpoints)", sorted(tps),
+                     len(tps) - len(fresh))
+
+    async def _on_revoked(self, tps: set[TopicPartition]) -> None:
+        async with self._lock:
+            owned = {tp for tp in tps if tp in self.aggs}
+            await self._checkpoint(owned)
+            for tp in owned:
+                del self.aggs[tp]
+            for tp in tps:  # buffered records are re-read by the next owner from its checkpoint
+                self._buffers.pop(tp, None)
+            log.info("revoked %s (checkpointed)", sorted(owned))
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def step(self, timeout_ms: int = 200) -> int:
+        """One fetch -> aggregate -> partials round; returns the records processed."""
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
+        now = time.time()
+        processed = 0
+        async with self._lock:
+            for records in self._coalesce(fetched):
+                processed += self._ingest(records, now)
+            await self._emit(now)
+            if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+                await self._checkpoint(set(self.aggs))
+        return processed
+
+    def _coalesce(self, fetched: list[PartitionRecords]) -> list[PartitionRecords]:
+        """Small fetches of a partition are buffered until ``coalesce_records`` records, or
+        ``coalesce_seconds`` passed, or the partition is caught up: the sketches are updated
+        once per (window, cohort, feature) per batch, so bigger batches cost less per event."""
+        mono = time.monotonic()
+        for f in fetched:
+            tp = TopicPartition(f.topic, f.partition)
+            held = self._buffers.get(tp)
+            if held is None:
+                self._buffers[tp] = (mono, f)
+            else:
+                held[1].extend(f)
+        ready = []
+        for tp, (since, buf) in list(self._buffers.items()):
+            high = self.consumer.highwater(tp)
+            caught_up = high is None or buf.next_offset >= high
+            if (len(buf.offsets) >= self.coalesce_records or caught_up
+                    or mono - since >= self.coalesce_seconds):
+                ready.append(buf)
+                del self._buffers[tp]
+        return ready
+
+    def _ingest(self, fetched: PartitionRecords, now: float) -> int:
+        tp = TopicPartition(fetched.topic, fetched.partition)
+        agg = self.aggs.get(tp)
+        if agg is None:  # revoked while the fetch was in flight
+            return 0
+        if agg.next_offset is not None:
+            fetched = fetched.after(agg.next_offset)
+        if not fetched.offsets:
+            return 0
+        ts = np.asarray(fetched.timestamps_ms, dtype=np.float64)
+        decoded = self.decoder.decode(fetched.values, ts)
+        report = agg.ingest_decoded(decoded, records=len(fetched.values), now=now)
+        agg.next_offset = fetched.next_offset
+        if self.dlq is not None:
+            for dl in report.dead_letters:
+                self.dlq.write(DeadLetter(
+                    fetched.values[dl.index], dl.reason, fetched.topic, fetched.partition,
+                    fetched.offsets[dl.index], timestamp_ms=fetched.timestamps_ms[dl.index],
+                ))
+        self.counters.add(report)
+        if self.observer is not None:
+            self.observer(fetched, decoded, report)
+        return len(fetched.offsets)
+
+    async def _emit(self, now: float) -> None:
+        """Send closed windows, then the watermarks that say so (in this order)."""
+        for tp, agg in self.aggs.items():
+            high = self.consumer.highwater(tp)
+            caught_up = high is not None and (agg.next_offset or 0) >= high
+            for partial in agg.ready(now if caught_up else None):
+                await self.sender.send_partial(partial)
+            wm = agg.watermark
+            if wm > self._sent_watermark.get(tp, float("-inf")):
+                await self.sender.send_watermark(tp.topic, tp.partition, wm)
+                self._sent_watermark[tp] = wm
+
+    async def _checkpoint(self, tps: set[TopicPartition]) -> None:
+        """Make emitted partials and dead letters durable, then checkpoint ``tps``."""
+        await self.sender.flush()
+        if self.dlq is not None:
+            await asyncio.to_thread(self.dlq.producer.flush)
+            if self.dlq.producer.failed:
+                raise RuntimeError(f"dead-letter delivery failed: {self.dlq.producer.last_error!r}")
+        entries: dict[str, Checkpoint] = {}
+        offsets: dict[TopicPartition, int] = {}
+        for tp in tps:
+            agg = self.aggs.get(tp)
+            if agg is None or agg.next_offset is None:
+                continue
+            entries[source_key(self.monitor, tp.topic, tp.partition)] = Checkpoint(
+                agg.next_offset, agg.snapshot())
+            offsets[tp] = agg.next_offset
+        if entries:
+            await self.store.save(entries)
+            await self.consumer.commit(offsets)
+            self.checkpoints += len(entries)
+        self._last_checkpoint = time.monotonic()
+
+    async def checkpoint_now(self) -> None:
+        async with self._lock:
+            await self._checkpoint(set(self.aggs))
+
+    # -- introspection ----------------------------------------------------------------------
+    def lag(self) -> dict[tuple[str, int], int]:
+        """Records behind the partition end, per owned partition (as of the last fetch)."""
+        out = {}
+        for tp, agg in self.aggs.items():
+            high = self.consumer.highwater(tp)
+            if high is not None:
+                out[(tp.topic, tp.partition)] = max(0, high - (agg.next_offset or 0))
+        return out
+
+    def caught_up(self) -> bool:
+        lag = self.lag()
+        return bool(self.aggs) and len(lag) == len(self.aggs) and not any(lag.values())

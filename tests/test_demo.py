@@ -39,11 +39,12 @@ def test_demo_detects_every_injected_problem(tmp_path: Path) -> None:
         def scrape() -> str | None:
             with urllib.request.urlopen(url, timeout=5) as resp:
                 body = resp.read().decode()
-            return body if "driftline_window_events" in body else None
+            has_windows = re.search(r"^driftline_window_events\{", body, re.M)
+            return body if has_windows else None
 
         exposition = wait_until(scrape, timeout=90, interval=0.2,
                                 message="/metrics serves window results during the run")
-        assert 'driftline_drift_score{' in exposition
+        assert re.search(r'^driftline_drift_score\{.*feature="amount"', exposition, re.M)
         assert proc.wait(timeout=180) == 0, "".join(lines)
     finally:
         if proc.poll() is None:

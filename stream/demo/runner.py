@@ -12,7 +12,7 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from prometheus_client.metrics_core import Metric
 
 from alerts import Alerting
 from alerts.model import AlertEvent
@@ -28,6 +29,7 @@ from stream.batch import RecordBatch
 from stream.config import DriftlineConfig, parse_config
 from stream.demo.generator import NEW_CATEGORY, Injections, PaymentsGenerator, encode_events
 from stream.engine import Engine
+from stream.exporter import DriftlineCollector
 from stream.freshness import FreshnessClock
 from stream.monitor import Monitor
 from stream.results import WindowResult
@@ -80,6 +82,16 @@ def load_demo_config(metrics: str | None, environ: Mapping[str, str] | None = No
         alerts["channels"]["pagerduty"] = {"type": "pagerduty", "routing_key_env": "PD_ROUTING_KEY"}
         alerts["routes"]["critical"] = [*alerts["routes"]["critical"], "pagerduty"]
     return parse_config(data, "demo.yaml")
+
+
+class _CountingCollector(DriftlineCollector):
+    """The exporter's collector, counting scrapes for the demo's summary."""
+
+    scrapes = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.scrapes += 1
+        yield from super().collect()
 
 
 class Demo:
@@ -161,11 +173,12 @@ class Demo:
     def _serve_metrics(self) -> str | None:
         if not self.opts.metrics:
             return None
-        from stream.exporter import DriftlineCollector, serve
+        from stream.exporter import serve
 
-        self.collector = DriftlineCollector(self.monitor, freshness=self.freshness,
+        self.collector = _CountingCollector(self.monitor, freshness=self.freshness,
                                             alerting=self.alerting)
-        host, port = serve(self.collector, self.opts.metrics)
+        self.metrics_server = serve(self.collector, self.opts.metrics)
+        host, port = self.metrics_server
         return f"http://{host}:{port}/metrics"
 
     # -- the loop -------------------------------------------------------------------------
@@ -236,6 +249,9 @@ class Demo:
 
     def close(self) -> None:
         self.alerting.close()
+        server = getattr(self, "metrics_server", None)
+        if server is not None:
+            server.close()
 
     # -- report ---------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:

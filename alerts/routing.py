@@ -84,7 +84,9 @@ class Router:
             return OutboxRow(name, "alerts", key, {"alerts": alerts})
         if kind == "webhook":
             return OutboxRow(name, action, key, {"action": action, **facts(e, link)})
-        text = summary(e) if action == "fire" else f"RESOLVED {summary(e)}"
+        text = summary(e)  # "RESOLVED ..." when resolved
+        if action == "resolve" and e.state != "resolved":
+            text = f"DOWNGRADED (no longer routed here) {text}"
         return OutboxRow(name, "line", key, {"text": text})
 
     def _digest(self, name: str, events: list[AlertEvent]) -> OutboxRow:

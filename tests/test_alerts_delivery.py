@@ -12,7 +12,7 @@ import pytest
 
 from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
 from alerts.config import DeliveryConfig
-from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver
+from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver, WebhookReceiver
 from tests.fixtures.waiting import wait_until
 
 FEATURES = [f"f{i:02d}" for i in range(20)]
@@ -202,4 +202,28 @@ def test_receivers_failing_then_throttling_then_ok_get_everything_once_in_order(
           f"failing {fail_med * 1e3:.2f} ms; max failing {max(failing_latency) * 1e3:.2f} ms")
     assert fail_med < max(3 * ok_med, ok_med + 0.02)
     assert max(failing_latency) < 0.5
+    alerting.close()
+
+
+def test_webhook_and_console_channels_get_each_change(
+    tmp_path: Path, webhook_receiver: WebhookReceiver, capfd: pytest.CaptureFixture[str]
+) -> None:
+    cfg = AlertsConfig.model_validate({
+        "channels": {"hook": {"type": "webhook", "url": webhook_receiver.url},
+                     "console": {"type": "console", "stream": "stdout"}},
+        "routes": {"critical": ["hook", "console"], "warning": ["console"]},
+        "delivery": {"backoff_initial": 0.1, "backoff_max": 0.5},
+    })
+    webhook_receiver.script([(0.5, 503, None)])
+    alerting = Alerting("fraud", drift=DriftConfig(min_samples=500, for_windows=1), alerts=cfg,
+                        state_dir=tmp_path, environ={}).start()
+    for i, psi in enumerate([0.15, 0.35, 0.01]):
+        alerting.observe_window(window(i, {"f02": psi}))
+    assert alerting.flush(timeout=20)
+    bodies = webhook_receiver.accepted()
+    assert [(b["action"], b["severity"], b["state"]) for b in bodies] == [
+        ("fire", "critical", "firing"), ("resolve", "critical", "resolved")]
+    assert bodies[0]["feature"] == "f02" and bodies[0]["cohort"] == "eu"
+    out = capfd.readouterr().out.splitlines()
+    assert [line.split("]")[0] for line in out] == ["[WARNING", "[CRITICAL", "RESOLVED [CRITICAL"]
     alerting.close()

@@ -55,19 +55,43 @@ def where(e: AlertEvent) -> str:
     return f"{e.feature}, {cohort}"
 
 
+def human_seconds(seconds: float) -> str:
+    """``90`` -> ``1m30s``, ``25200`` -> ``7h``, ``93600`` -> ``1d2h``.
+
+    >>> human_seconds(90), human_seconds(25200), human_seconds(93600), human_seconds(4.2)
+    ('1m30s', '7h', '1d2h', '4s')
+    """
+    rest = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size or (unit == "s" and not parts):
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts[:2])
+
+
 def summary(e: AlertEvent) -> str:
     """One line: severity, monitor, check, metric value vs threshold, feature/cohort, window, n."""
+    head = f"[{e.severity.upper()}] {e.monitor}:"
+    if e.state == "resolved":
+        head = f"RESOLVED {head}"
     if e.check == "freshness":
-        return (
-            f"[{e.severity.upper()}] {e.monitor}: {e.feature} stale for {_fmt(e.value)}s "
-            f"(SLA {_fmt(e.threshold)}s)"
-        )
-    state = "RESOLVED " if e.state == "resolved" else ""
+        sla = "-" if e.threshold is None else human_seconds(e.threshold)
+        scope = "" if e.segment == "all" else f" ({e.segment}={e.cohort})"
+        return f"{head} {e.feature}{scope} stale for {human_seconds(e.value)} (SLA {sla})"
     window = f"{e.window} window, " if e.window else ""
-    return (
-        f"{state}[{e.severity.upper()}] {e.monitor}: {e.check} {e.metric}={_fmt(e.value)} "
-        f">= {_fmt(e.threshold)} on {where(e)} ({window}n={e.n})"
-    )
+    if e.check == "volume":
+        expected = float(e.details.get("expected", 0.0) or 0.0)
+        ratio = f" ({e.value / expected:.0%})" if expected > 0 else ""
+        return (
+            f"{head} volume {_fmt(e.value)} events vs {_fmt(expected)} expected{ratio} "
+            f"in {where(e)} ({window.rstrip(', ')})"
+        )
+    compare = "now" if e.state == "resolved" else ">="
+    value = f"{e.metric}={_fmt(e.value)}"
+    threshold = _fmt(e.threshold)
+    relation = f"{value}, threshold {threshold}" if compare == "now" else f"{value} >= {threshold}"
+    return f"{head} {e.check} {relation} on {where(e)} ({window}n={e.n})"
 
 
 def _first(item: Mapping[str, Any], keys: Sequence[str]) -> Any:

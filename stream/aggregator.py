@@ -204,16 +204,27 @@ class PartitionAggregator:
             sc = d.segments[seg]
             width = len(sc.labels) + 1
             code = np.where(sc.codes < 0, len(sc.labels), sc.codes)
-            key = (win - wmin) * width + code
-            order = np.argsort(key, kind="stable")
-            sk = key[order]
-            cols = _Cols(d, order)
+            uniq, inverse = np.unique((win - wmin) * width + code, return_inverse=True)
             labels = [*sc.labels, MISSING]
+            # route each distinct (window, value) once; values past the caps share __other__
+            targets: list[CohortProfile] = []
+            slot_of_profile: dict[int, int] = {}
+            slot = np.empty(uniq.shape[0], dtype=np.int64)
+            for j, k in enumerate(uniq.tolist()):
+                p = self._profile(self._window(wmin + k // width), seg, labels[k % width])
+                s = slot_of_profile.setdefault(id(p), len(targets))
+                if s == len(targets):
+                    targets.append(p)
+                slot[j] = s
+            rows_slot = slot[inverse]
+            if len(targets) == 1:
+                _Cols(d, None).update(targets[0], 0, d.n)
+                continue
+            order = np.argsort(rows_slot, kind="stable")
+            sk = rows_slot[order]
+            cols = _Cols(d, order)
             for lo, hi in _bounds(sk):
-                k = int(sk[lo])
-                w = self._window(wmin + k // width)
-                profile = self._profile(w, seg, labels[k % width])
-                cols.update(profile, lo, hi)
+                cols.update(targets[int(sk[lo])], lo, hi)
 
     def _profile(self, w: _Window, segment: str, value: str) -> CohortProfile:
         p = w.profiles.get((segment, value))

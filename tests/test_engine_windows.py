@@ -1,0 +1,127 @@
+"""Event-time windows: watermark, allowed lateness, late counting, idle partitions, and the
+top-K cohort cap under adversarial cardinality."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from sketches.column import Column
+from stream.categories import encode_categories
+from stream.cohorts import OTHER
+from stream.decode import DecodedBatch
+from stream.engine import Engine, RecordBatch
+from tests.test_engine_support import T0, small_config
+
+
+def _rec(t: float, x: float = 1.0, region: str = "eu") -> bytes:
+    return orjson.dumps({"ts": t, "x": x, "region": region})
+
+
+def _config(**windows: object):  # type: ignore[no-untyped-def]
+    return small_config(
+        features=[{"name": "x", "type": "numeric"}], segments=["region"],
+        windows={"size": "1m", **windows})
+
+
+def _events(results, tier="1m"):  # type: ignore[no-untyped-def]
+    return {r.start - T0: r.cohort("all", "all").n for r in results if r.tier == tier}
+
+
+def test_late_events_are_counted_and_never_mixed_in_independent_of_batching() -> None:
+    times = [5, 65, 30, 75, 20, 59, 119, 61, 130]
+    # watermark = max - 10 s: 30 arrives before window 0 closes (wm 55); after 75 (wm 65)
+    # window 0 is closed: 20 and 59 are late; 61 is still on time for window 1.
+    outcomes = []
+    for batch_size in (len(times), 1, 4):
+        eng = Engine(_config(allowed_lateness="10s"))
+        late = 0
+        results = []
+        for i in range(0, len(times), batch_size):
+            chunk = times[i:i + batch_size]
+            rep = eng.ingest(RecordBatch("tx", 0, list(range(i, i + len(chunk))), None,
+                                         [_rec(T0 + t) for t in chunk]))
+            late += rep.late
+            results += eng.tick()
+        results += eng.flush()
+        assert late == 2
+        assert eng.counters()["tx"]["late"] == 2
+        outcomes.append(_events(results))
+    assert outcomes[0] == outcomes[1] == outcomes[2] == {0: 2, 60: 4, 120: 1}
+
+
+def test_windows_wait_for_every_partition_and_idle_partitions_advance_by_wall_clock() -> None:
+    eng = Engine(_config(allowed_lateness="0s", idle_timeout="30s"), max_wait=1e9)
+    eng.ingest(RecordBatch("tx", 1, [0], None, [_rec(T0 + 10)]), now=1000.0)
+    eng.ingest(RecordBatch("tx", 0, [0, 1], None, [_rec(T0 + 20), _rec(T0 + 130)]), now=1001.0)
+    # partition 1 is behind: window [0, 60) cannot close yet
+    assert eng.tick(now=1010.0) == []
+    # 40 s of silence on partition 1 (> idle_timeout): its watermark follows the wall clock
+    # from its last event (T0 + 10 + 40 s < 60): still open
+    assert eng.tick(now=1040.0) == []
+    # at 1055 s partition 1's watermark is T0 + 65: window 0 closes with both partitions' data
+    results = eng.tick(now=1055.0)
+    assert _events(results) == {0: 2}
+    assert _events(eng.flush()) == {120: 1}
+
+
+def test_replayed_batches_do_not_count_twice() -> None:
+    eng = Engine(_config(allowed_lateness="0s"))
+    recs = [_rec(T0 + t) for t in range(100)]
+    eng.ingest(RecordBatch("tx", 0, list(range(60)), None, recs[:60]))
+    rep = eng.ingest(RecordBatch("tx", 0, list(range(40, 100)), None, recs[40:]))
+    assert (rep.skipped, rep.events) == (20, 40)
+    assert _events(eng.flush()) == {0: 60, 60: 40}
+
+
+def test_cohort_cap_holds_under_a_million_distinct_values_with_bounded_memory() -> None:
+    cfg = small_config(features=[{"name": "x", "type": "numeric"}], segments=["user"],
+                       max_cohorts_per_segment=5, windows={"size": "1m",
+                                                           "allowed_lateness": "0s"})
+    eng = Engine(cfg)
+    rng = np.random.default_rng(0)
+    heavy = np.array(["eu", "us", "ap"], dtype=object)
+    n_batch, batches = 100_000, 10
+    biggest_window = 0
+    for b in range(batches):
+        ids = np.array([f"user-{b}-{i}" for i in range(n_batch)], dtype=object)
+        is_heavy = rng.random(n_batch) < 0.3
+        values = np.where(is_heavy, heavy[rng.integers(0, 3, n_batch)], ids)
+        d = DecodedBatch(
+            np.arange(n_batch), T0 + b * 30 + np.arange(n_batch) * (30 / n_batch),
+            {"x": Column(rng.normal(size=n_batch), np.zeros(n_batch, bool),
+                         np.zeros(n_batch, bool))},
+            {}, {"user": encode_categories(values.tolist())})
+        eng.ingest_decoded("tx", 0, d)
+        for agg in eng.aggregators.values():
+            for w in agg.windows.values():
+                biggest_window = max(biggest_window, len(w.profiles))
+        eng.tick()
+    eng.flush()
+    reg = eng.cohorts["user"]
+    assert set(reg.admitted) == {"eu", "us", "ap"}  # the heavy hitters, no ID took a slot
+    assert len(reg.traffic.counts) <= reg.traffic.capacity == 50
+    agg = eng.aggregators[("tx", 0)]
+    # admitted cohorts + other values tracked until the merger decides + __other__ + global
+    assert biggest_window <= 5 + agg.local_cap + 2
+    results = eng.merger.acc  # no rollups configured: nothing accumulates
+    assert results == {}
+
+
+def test_cohorts_beyond_the_cap_go_to_other_and_stay_stable() -> None:
+    cfg = small_config(features=[{"name": "x", "type": "numeric"}], segments=["region"],
+                       max_cohorts_per_segment=2, windows={"size": "1m",
+                                                           "allowed_lateness": "0s"})
+    eng = Engine(cfg)
+    regions = ["eu"] * 50 + ["us"] * 30 + ["ap"] * 15 + ["latam"] * 5
+    recs = [_rec(T0 + i * 0.5, region=r) for i, r in enumerate(regions)]
+    # a second minute where "ap" becomes the biggest region: admitted cohorts do not change
+    recs += [_rec(T0 + 60 + i * 0.5, region="ap") for i in range(100)]
+    eng.ingest(RecordBatch("tx", 0, list(range(len(recs))), None, recs))
+    results = eng.flush()
+    first, second = results
+    assert {(c.segment, c.cohort): c.n for c in first.cohorts} == {
+        ("all", "all"): 100, ("region", "eu"): 50, ("region", "us"): 30,
+        ("region", OTHER): 20}
+    assert {(c.segment, c.cohort): c.n for c in second.cohorts} == {
+        ("all", "all"): 100, ("region", OTHER): 100}

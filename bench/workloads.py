@@ -115,7 +115,7 @@ def generate(
     ramp: int | None = None,
     magnitude: float = 0.5,
     events_per_second: float = 1000.0,
-    start_ts: float = 1_700_000_000.0,
+    start_ts: float = 1_699_999_200.0,
 ) -> Workload:
     """``n`` events; from ``change_at`` (default ``n // 2``) on, ``scenario`` applies.
 
@@ -159,7 +159,7 @@ def wide_numeric(n: int, n_features: int, seed: int = 0, n_cohorts: int = 1) -> 
     cols: Columns = {f"f{i:03d}": rng.normal(i % 7, 1 + i % 3, n) for i in range(n_features)}
     names = np.array([f"k{i:03d}" for i in range(n_cohorts)], dtype=object)
     cols["cohort"] = names[rng.integers(0, n_cohorts, n)]
-    cols["ts"] = 1_700_000_000.0 + np.arange(n, dtype=np.float64) / 1000.0
+    cols["ts"] = 1_699_999_200.0 + np.arange(n, dtype=np.float64) / 1000.0
     return cols
 
 

@@ -112,3 +112,43 @@ def test_a_real_shift_in_one_feature_of_one_cohort_pages_within_two_windows() ->
     assert first[0] - shift_window + 1 <= 2  # the 1st or 2nd window of the shift
     assert {(f[2], f[3]) for f in fired} == {("f07", "c13")}  # nothing else fires
     print(f"shift at window {shift_window}: paged at window {first[0]}")
+
+
+def test_with_real_sketches_noise_stays_quiet_and_a_shift_pages_fast() -> None:
+    """The same chain with driftline's own sketches and drift tests (PSI and KS p-values from
+    ``sketches.drift.compare``), on a smaller grid: real sketches cost ~1 ms per comparison."""
+    from sketches.drift import compare
+    from sketches.numeric import NumericSketch
+    from sketches.schema import NumericSpec
+
+    features, cohorts, n_windows, shift_window = 6, 8, 30, 20
+    rng = np.random.default_rng(11)
+    specs = [NumericSpec(f"g{f}", edges=tuple(EDGES)) for f in range(features)]
+    baselines = []
+    for spec in specs:
+        base = NumericSketch(spec)
+        base.update(rng.standard_normal(BASELINE_M))
+        baselines.append(base)
+    alerting = Alerting("real", drift=DriftConfig(metrics=["psi", "ks"], min_samples=50,
+                                                  for_windows=2), deliver=False)
+    fired = []
+    for w in range(n_windows):
+        start = T0 + 300 * w
+        batch = []
+        for c in range(cohorts):
+            n = int(rng.integers(50, 501))
+            for f, spec in enumerate(specs):
+                shift = 1.0 if (f, c, w >= shift_window) == (2, 5, True) else 0.0
+                cur = NumericSketch(spec)
+                cur.update(rng.normal(shift, 1.0, size=n))
+                for metric, s in compare(cur, baselines[f], ["psi", "ks"], {}, 50).items():
+                    batch.append(Measurement(
+                        "real", "drift", metric, spec.name, "region", f"c{c}", "5m", start,
+                        start + 300, s.value, n=s.n, m=s.m, p_value=s.p_value, status=s.status,
+                        details={"contributions": [list(x) for x in s.contributions]}))
+        fired += [(w, e.feature, e.cohort, e.severity)
+                  for e in alerting.observe_window(batch) if e.state == "firing"]
+    assert fired, "the real shift was never alerted"
+    assert {(f, c) for _, f, c, _ in fired} == {("g2", "c5")}
+    first_page = min(w for w, _, _, sev in fired if sev == "critical")
+    assert first_page - shift_window + 1 <= 2

@@ -71,22 +71,24 @@ class NumericSketch:
         self._invalid += int(invalid)
         if x.shape[0] == 0:
             return
-        total = float(x.sum())
-        if not np.isfinite(total):  # slow path only when the batch has NaN/inf (or overflows)
-            nan = np.isnan(x)
-            inf = np.isinf(x)
-            self._nan += int(np.count_nonzero(nan))
-            self._inf += int(np.count_nonzero(inf))
-            x = x[~(nan | inf)]
-            if x.shape[0] == 0:
-                return
+        with np.errstate(over="ignore", invalid="ignore"):
             total = float(x.sum())
-        n = x.shape[0]
+            if not np.isfinite(total):  # slow path only when the batch has NaN/inf (or overflows)
+                nan = np.isnan(x)
+                inf = np.isinf(x)
+                self._nan += int(np.count_nonzero(nan))
+                self._inf += int(np.count_nonzero(inf))
+                x = x[~(nan | inf)]
+                if x.shape[0] == 0:
+                    return
+                total = float(x.sum())
+            n = x.shape[0]
+            mean = total / n if np.isfinite(total) else float(np.sum(x / n))
+            d = x - mean
+            m2 = float(d @ d)
         self._kll.update(x)
         self._view = None
-        mean = total / n
-        d = x - mean
-        self._add_moments(n, mean, float(d @ d))
+        self._add_moments(n, mean, m2)
         rng = self.spec.range
         if rng is not None:
             self._oor += int(np.count_nonzero(x < rng[0])) + int(np.count_nonzero(x > rng[1]))

@@ -1,0 +1,135 @@
+"""Serialized sketches, profiles, schemas and baselines: compact, versioned, and a damaged blob
+raises SketchFormatError with a clear message (never a crash inside the C++ layer)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from sketches import (
+    Baseline,
+    CategoricalSketch,
+    CategoricalSpec,
+    CohortProfile,
+    Column,
+    NumericSketch,
+    NumericSpec,
+    ProfileSchema,
+    SketchFormatError,
+)
+from sketches.codec import HEADER_SIZE
+
+
+def _profile(rows: int = 20_000) -> CohortProfile:
+    rng = np.random.default_rng(3)
+    schema = ProfileSchema((NumericSpec("amount", edges=(1.0, 10.0)),
+                            CategoricalSpec("merchant", cap=50)))
+    p = CohortProfile(schema)
+    p.update({"amount": Column(rng.lognormal(1, 1, rows)),
+              "merchant": Column(rng.choice([f"m{i}" for i in range(80)], rows).astype(object))},
+             rows)
+    return p
+
+
+def _reseal(blob: bytes, payload: bytes) -> bytes:
+    """Rewrite the header's length and CRC so that only the payload is 'corrupt'."""
+    magic, version, kind, flags, _, _ = struct.unpack_from("<4sHBBII", blob)
+    return struct.pack("<4sHBBII", magic, version, kind, flags, len(payload),
+                       zlib.crc32(payload)) + payload
+
+
+def test_every_truncation_and_byte_flip_is_a_clear_error() -> None:
+    blob = _profile().to_bytes()
+    assert not _profile().features["merchant"].is_exact  # past the cap: FI + HLL inside
+    rng = np.random.default_rng(0)
+    for cut in list(range(0, 64)) + rng.integers(64, len(blob), 200).tolist():
+        with pytest.raises(SketchFormatError, match="truncated|corrupt"):
+            CohortProfile.from_bytes(blob[:cut])
+    for pos in rng.integers(HEADER_SIZE, len(blob), 200).tolist():
+        bad = bytearray(blob)
+        bad[pos] ^= 0xFF
+        with pytest.raises(SketchFormatError, match="checksum"):
+            CohortProfile.from_bytes(bytes(bad))
+
+
+def test_corrupt_payload_with_a_valid_checksum_never_reaches_cpp_unchecked() -> None:
+    sketch = NumericSketch(NumericSpec("x"))
+    sketch.update(np.random.default_rng(1).normal(size=100_000))
+    blob = sketch.to_bytes()
+    payload = blob[HEADER_SIZE:]
+    rng = np.random.default_rng(2)
+    rejected = 0
+    for _ in range(1500):
+        bad = bytearray(payload)
+        for pos in rng.integers(0, len(bad), rng.integers(1, 4)).tolist():
+            bad[pos] = int(rng.integers(0, 256))
+        try:
+            back = NumericSketch.from_bytes(_reseal(blob, bytes(bad)))
+        except SketchFormatError:
+            rejected += 1
+            continue
+        back.quantiles([0.1, 0.5, 0.9])  # whatever loads must be usable
+        back.merge(sketch)
+    assert rejected >= 100  # the rest changed only item values or counts, consistently
+
+
+def test_unknown_version_wrong_kind_and_garbage() -> None:
+    blob = _profile(100).to_bytes()
+    future = blob[:4] + struct.pack("<H", 99) + blob[6:]
+    with pytest.raises(SketchFormatError, match="unsupported driftline format version 99"):
+        CohortProfile.from_bytes(future)
+    with pytest.raises(SketchFormatError, match="expected a baseline blob, got a profile"):
+        Baseline.from_bytes(blob)
+    with pytest.raises(SketchFormatError, match="bad magic"):
+        CohortProfile.from_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(SketchFormatError, match="expected bytes"):
+        CohortProfile.from_bytes("not bytes")  # type: ignore[arg-type]
+    with pytest.raises(SketchFormatError, match="trailing"):
+        CohortProfile.from_bytes(blob + b"\x00")
+
+
+def test_profile_without_schema_needs_the_matching_schema() -> None:
+    p = _profile(1000)
+    lean = p.to_bytes(include_schema=False)
+    assert len(lean) < len(p.to_bytes())
+    assert CohortProfile.from_bytes(lean, p.schema).events == 1000
+    with pytest.raises(SketchFormatError, match="pass schema="):
+        CohortProfile.from_bytes(lean)
+    other = ProfileSchema((NumericSpec("amount"), CategoricalSpec("merchant", cap=50)))
+    with pytest.raises(SketchFormatError, match="does not match"):
+        CohortProfile.from_bytes(lean, other)
+
+
+def test_sizes_are_compact() -> None:
+    p = _profile(1_000_000)
+    sizes = {n: len(s.to_bytes()) for n, s in p.features.items()}
+    assert sizes["amount"] <= 6_000  # KLL k=200 doubles ~5 KB + counters + bins
+    assert sizes["merchant"] <= 16_000  # past the cap: frequent items + HLL
+    small = CategoricalSketch(CategoricalSpec("c"))
+    small.update(np.array(["a", "b"] * 1000, dtype=object))
+    assert len(small.to_bytes()) < 200
+
+
+def test_baseline_round_trip_keeps_everything() -> None:
+    rng = np.random.default_rng(4)
+    rows = 6000
+    region = np.array(["eu"] * 3000 + ["us"] * 2500 + ["apac"] * 500, dtype=object)
+    devices = np.array(["ios", "android", True], dtype=object)
+    b = Baseline.build([NumericSpec("amount", range=(0, 1e4)), CategoricalSpec("device")],
+                       {"amount": Column(rng.lognormal(3, 1, rows)),
+                        "device": Column(rng.choice(devices, rows))},
+                       segments={"region": region}, bins=8, min_cohort_rows=1000,
+                       meta={"source": "train.parquet"})
+    back = Baseline.from_bytes(b.to_bytes())
+    assert back.cohorts == (("region", "eu"), ("region", "us")) == b.cohorts
+    assert back.schema == b.schema and back.profile_schema == b.profile_schema
+    assert back.schema["amount"].k == 200 and back.profile_schema["amount"].k == 800
+    assert back.schema["device"].vocabulary == frozenset({"ios", "android", "true"})
+    assert len(back.schema["amount"].edges or ()) == 7
+    assert back.created_at == b.created_at and back.meta["source"] == "train.parquet"
+    assert back.rows == rows and back.profile_for("region", "apac").events == rows
+    assert back.profile_for("region", "us").events == 2500
+    assert back.profile_for("region", "eu").to_bytes() == b.profile_for("region", "eu").to_bytes()

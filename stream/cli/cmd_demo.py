@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,13 +67,25 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(EXIT_OK if ok else EXIT_CHECK_FAILED)
 
 
-def _alert_line(e: AlertEvent) -> str:
-    style = SEVERITY_STYLE.get(e.severity, "")
-    where = f"{e.segment}={e.cohort}" if e.segment != "all" else "all"
-    vs = f" (threshold {e.threshold:.3g})" if e.threshold is not None else ""
-    return (f"[{style}]{e.state.upper():8} {e.severity:8}[/] {e.check}.{e.metric} "
-            f"[bold]{e.feature or '(volume)'}[/] @ {where} [{e.window or 'freshness'}] "
-            f"value {e.value:.3g}{vs}")
+def _alert_lines(events: list[AlertEvent], window_of: Callable[[AlertEvent], int]) -> list[str]:
+    """One line per (state, severity, check, feature) with the cohorts it hit, like a digest."""
+    groups: dict[tuple[str, str, str, str, str], list[AlertEvent]] = {}
+    for e in events:
+        if e.state in ("firing", "resolved") and e.window in ("1m", ""):
+            groups.setdefault((e.state, e.severity, e.check, e.metric, e.feature), []).append(e)
+    lines = []
+    for (state, sev, check, metric, feature), group in groups.items():
+        style = SEVERITY_STYLE.get(sev, "") if state == "firing" else "green"
+        where = sorted({"all" if e.segment == "all" else f"{e.segment}={e.cohort}"
+                        for e in group})
+        shown = ", ".join(where[:4]) + (f" +{len(where) - 4} more" if len(where) > 4 else "")
+        top = max(group, key=lambda e: abs(e.value))
+        vs = f" (threshold {top.threshold:.3g})" if top.threshold is not None else ""
+        when = f"window {window_of(top):>2}" if top.window else "freshness"
+        lines.append(f"{when}: [{style}]{state.upper():8} {sev:8}[/] {check}.{metric} "
+                     f"[bold]{feature or '(volume)'}[/] @ {shown}: "
+                     f"value up to {top.value:.3g}{vs}")
+    return lines
 
 
 def _run_story(d: Demo, console: Console, plain: bool) -> None:
@@ -84,9 +97,8 @@ def _run_story(d: Demo, console: Console, plain: bool) -> None:
         for _ in range(d.opts.windows):
             t0 = time.monotonic()
             d.step()
-            for e in d.alerts[seen:]:
-                if e.state in ("firing", "resolved") and e.window in ("1m", ""):
-                    console.print(_alert_line(e))
+            for line in _alert_lines(d.alerts[seen:], d.window_of):
+                console.print(line)
             seen = len(d.alerts)
             firing = d.alerting.firing()
             progress.update(task, advance=1, status=f"{d.events:,} events  firing: "

@@ -135,8 +135,11 @@ class Demo:
         out.mkdir(parents=True, exist_ok=True)
         self.baseline_path = out / "baseline.dlb"
         train = out / "train.jsonl"
-        cols = self.gen.training(100_000)
-        ts = self.start - 86_400 + np.sort(np.random.default_rng(1).random(100_000)) * 86_400
+        rows = 100_000
+        cols = self.gen.training(rows)
+        # Training traffic at the live rate, so the volume check has a true expectation.
+        span = rows / self.opts.events_per_window * self.config.windows.size
+        ts = self.start - span + np.sort(np.random.default_rng(1).random(rows)) * span
         with train.open("wb") as fh:
             fh.write(b"\n".join(encode_events(cols, ts)) + b"\n")
         baseline = build_baseline(self.config, train, min_cohort_rows=2000)
@@ -214,7 +217,7 @@ class Demo:
         self.index += 1
         return results
 
-    def _window_of(self, e: AlertEvent) -> int:
+    def window_of(self, e: AlertEvent) -> int:
         return int(round((e.window_start - self.start) / self.config.windows.size))
 
     def _detect(self, events: list[AlertEvent], index: int) -> None:
@@ -234,7 +237,7 @@ class Demo:
             if d is not None and not d.detected:
                 d.detected = True
                 d.severity = e.severity
-                d.window = index if e.check == "freshness" else self._window_of(e)
+                d.window = index if e.check == "freshness" else self.window_of(e)
                 d.details.setdefault("value", round(e.value, 4))
         m = self.detections["malformed"]
         m.details.update({"injected": self.malformed_injected, "counted": self.malformed_counted})

@@ -4,12 +4,18 @@
 #
 #   bash scripts/kafka.sh fetch                 # download the jars once into .cache/kafka/libs
 #   bash scripts/kafka.sh start DIR PORT CPORT  # start a broker in DIR, print 127.0.0.1:PORT
+#                                               # (again on the same DIR: same data, restarted)
 #   bash scripts/kafka.sh stop DIR              # SIGTERM, SIGKILL after 30 s
 #
-# Environment: KAFKA_VERSION (default 4.1.1), KAFKA_LIBS (default <repo>/.cache/kafka/libs),
-# KAFKA_START_TIMEOUT (seconds, default 90), KAFKA_HEAP_OPTS (default -Xms256m -Xmx512m),
-# KAFKA_OWNER_PID (if set, the broker is stopped when that process exits, e.g. a test session
-# killed with SIGKILL never leaves a broker behind).
+# Environment:
+#   KAFKA_VERSION         default 4.1.1
+#   KAFKA_LIBS            default <repo>/.cache/kafka/libs
+#   KAFKA_START_TIMEOUT   seconds to wait for "Kafka Server started", default 90
+#   KAFKA_HEAP_OPTS       default -Xms256m -Xmx512m
+#   KAFKA_JVM_EXTRA_OPTS  e.g. -XX:TieredStopAtLevel=1 (C1 only: about half the start-up time on
+#                         a busy 2-core box; the test fixture uses it, benchmarks keep full JIT)
+#   KAFKA_OWNER_PID       the broker is stopped when that process exits (a test session killed
+#                         with SIGKILL never leaves a broker behind)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +25,8 @@ SLF4J_VERSION="1.7.36"
 LIBS="${KAFKA_LIBS:-$ROOT/.cache/kafka/libs}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
-JAVA_OPTS=($HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true)
+JAVA_OPTS=($HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+  ${KAFKA_JVM_EXTRA_OPTS:-})
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -143,9 +150,12 @@ logger.cleaner.name = kafka.log.LogCleaner
 logger.cleaner.level = WARN
 EOF
   local log4j="-Dlog4j2.configurationFile=$dir/log4j2.properties"
-  java "${JAVA_OPTS[@]}" "$log4j" -cp "$LIBS/*" kafka.tools.StorageTool format \
-    -t "$(cluster_id)" -c "$dir/server.properties" --ignore-formatted >"$dir/format.log" 2>&1 \
-    || { cat "$dir/format.log" >&2; die "storage format failed"; }
+  # A folder that was formatted before keeps its cluster id and data: a restart, not a new broker.
+  if [ ! -f "$dir/data/meta.properties" ]; then
+    java "${JAVA_OPTS[@]}" "$log4j" -cp "$LIBS/*" kafka.tools.StorageTool format \
+      -t "$(cluster_id)" -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+      || { cat "$dir/format.log" >&2; die "storage format failed"; }
+  fi
   : >"$dir/server.log"
   # setsid: the broker survives the caller's shell and gets its own process group.
   setsid java "${JAVA_OPTS[@]}" "$log4j" -Dkafka.logs.dir="$dir" -cp "$LIBS/*" \

@@ -16,6 +16,10 @@ T0 = 1_699_999_200.0  # a multiple of 3600 s: minute and hour windows align with
 
 
 def small_config(**overrides: Any) -> DriftlineConfig:
+    return parse_config(config_dict(**overrides))
+
+
+def config_dict(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "monitor": "test-model",
         "source": {"event_time": {"field": "ts"}},
@@ -33,7 +37,7 @@ def small_config(**overrides: Any) -> DriftlineConfig:
         "metrics": {"listen": None},
     }
     data.update(overrides)
-    return parse_config(data)
+    return data
 
 
 def columns(n: int, seed: int = 0, rate: float = 100.0, t0: float = T0,

@@ -93,13 +93,15 @@ class FreshnessClock:
         times: ArrayLike,
         *,
         present: Mapping[str, ArrayLike] | None = None,
-        segments: Mapping[str, ArrayLike] | None = None,
+        segments: Mapping[str, ArrayLike | tuple[ArrayLike, Sequence[Any]]] | None = None,
     ) -> None:
         """Record a batch of records from ``topic``.
 
         ``times``: record times (Unix seconds), one per record. ``present``: feature name ->
         boolean mask, True where the feature has a non-null value. ``segments``: segment name
-        -> the cohort value of each record. One numpy reduction per feature and per segment.
+        -> the cohort of each record, either as ``(codes, labels)`` (integer codes into a label
+        table: the fastest form) or as an array of labels. One numpy reduction per feature and
+        per segment, no Python loop per record.
         """
         t = np.asarray(times, dtype=np.float64).reshape(-1)
         if t.size == 0:
@@ -108,18 +110,16 @@ class FreshnessClock:
         now = self._clock()
         if valid.any():
             self._bump("topic", topic, float(t[valid].max()), now)
+        all_valid = bool(valid.all())
         for name, mask in (present or {}).items():
-            m = np.asarray(mask, dtype=bool).reshape(-1) & valid
-            if m.any():
-                self._bump("feature", name, float(t[m].max()), now)
+            m = np.asarray(mask, dtype=bool).reshape(-1)
+            if not all_valid:
+                m = m & valid
+            newest = float(np.max(t, where=m, initial=-np.inf))
+            if newest > -np.inf:
+                self._bump("feature", name, newest, now)
         for segment, values in (segments or {}).items():
-            v = np.asarray(values).reshape(-1)[valid]
-            if v.size == 0:
-                continue
-            uniq, inverse = np.unique(v.astype(str), return_inverse=True)
-            newest = np.full(uniq.size, -np.inf)
-            np.maximum.at(newest, inverse, t[valid])
-            for value, ts in zip(uniq.tolist(), newest.tolist(), strict=True):
+            for value, ts in _newest_per_label(values, t, valid).items():
                 self._bump("cohort", f"{segment}={value}", ts, now)
 
     def observe_topic(self, topic: str, at: float) -> None:
@@ -251,6 +251,37 @@ class FreshnessClock:
             value=value,
             details=details,
         )
+
+
+def _newest_per_label(
+    values: ArrayLike | tuple[ArrayLike, Sequence[Any]], t: np.ndarray, valid: np.ndarray
+) -> dict[str, float]:
+    """Newest time per cohort label among the ``valid`` records."""
+    if isinstance(values, tuple):
+        codes = np.asarray(values[0]).reshape(-1)[valid].astype(np.int64)
+        labels: Sequence[Any] = values[1]
+    else:
+        v = np.asarray(values).reshape(-1)[valid]
+        if v.dtype == object:
+            # labels repeat the same few objects: factorize by identity (one C-level call per
+            # record), then the handful of distinct objects are compared by value below
+            ids = np.frompyfunc(id, 1, 1)(v).astype(np.int64) if v.size else v
+            _, first, codes = np.unique(ids, return_index=True, return_inverse=True)
+            labels = v[first].tolist()
+        else:
+            uniq, codes = np.unique(v, return_inverse=True)
+            labels = uniq.tolist()
+    tv = t[valid]
+    out: dict[str, float] = {}
+    if codes.size == 0:
+        return out
+    newest = np.full(len(labels), -np.inf)
+    np.maximum.at(newest, codes.reshape(-1), tv)
+    for label, ts in zip(labels, newest.tolist(), strict=True):
+        if ts > -np.inf:
+            key = str(label)
+            out[key] = max(ts, out.get(key, -np.inf))
+    return out
 
 
 def _target(rule: FreshnessRule) -> str:

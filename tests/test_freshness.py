@@ -69,7 +69,15 @@ def test_cohorts_are_tracked_per_segment_in_one_pass() -> None:
     n = 10_000
     times = t.now - 100 + np.arange(n) * 0.01  # 100 s of traffic
     region = np.where(np.arange(n) < 9_000, "eu", "us")  # eu stops 10 s before us
-    fc.observe("tx", times, segments={"region": region, "device": np.full(n, "ios")})
+    objects = np.array(["ios"], dtype=object)[np.zeros(n, dtype=np.int64)]  # as decoders build
+    fc.observe("tx", times, segments={"region": region, "device": objects})
+
+    # the same batch given as integer codes into a label table gives the same times
+    coded = FreshnessClock("m", rules, clock=t)
+    codes = (region == "us").astype(np.int8)
+    coded.observe("tx", times, segments={"region": (codes, ["eu", "us"]),
+                                         "device": (np.zeros(n, np.int8), ["ios"])})
+    assert coded.state() == fc.state()
 
     m = by_rule(fc.evaluate())["cohort:region=eu"]
     assert (m.segment, m.cohort) == ("region", "eu")

@@ -100,22 +100,26 @@ class FreshnessClock:
         ``times``: record times (Unix seconds), one per record. ``present``: feature name ->
         boolean mask, True where the feature has a non-null value. ``segments``: segment name
         -> the cohort of each record, either as ``(codes, labels)`` (integer codes into a label
-        table: the fastest form) or as an array of labels. One numpy reduction per feature and
+        table, negative codes index from the end as in numpy: the fastest form) or as an array
+        of labels. One numpy reduction per feature and
         per segment, no Python loop per record.
         """
         t = np.asarray(times, dtype=np.float64).reshape(-1)
         if t.size == 0:
             return
         valid = np.isfinite(t)
+        if not valid.any():
+            return
         now = self._clock()
-        if valid.any():
-            self._bump("topic", topic, float(t[valid].max()), now)
         all_valid = bool(valid.all())
+        newest_at = int(np.argmax(np.where(valid, t, -np.inf)))
+        self._bump("topic", topic, float(t[newest_at]), now)
         for name, mask in (present or {}).items():
             m = np.asarray(mask, dtype=bool).reshape(-1)
-            if not all_valid:
-                m = m & valid
-            newest = float(np.max(t, where=m, initial=-np.inf))
+            if m[newest_at]:  # usual case: present in the newest record, O(1)
+                newest = float(t[newest_at])
+            else:
+                newest = float(np.max(t, where=m if all_valid else m & valid, initial=-np.inf))
             if newest > -np.inf:
                 self._bump("feature", name, newest, now)
         for segment, values in (segments or {}).items():

@@ -119,6 +119,7 @@ class Alerting:
         self._workers: dict[str, ChannelWorker] = {}
         self._filters: list[Any] = []
         self._lock = threading.Lock()
+        self._commits = 0
 
     @classmethod
     def from_config(
@@ -129,8 +130,9 @@ class Alerting:
         deliver: bool = True,
     ) -> Alerting:
         """From a driftline config (anything with monitor, drift, quality, volume, freshness,
-        alerts and optionally state_path)."""
-        directory = state_dir
+        alerts and optionally state_path). The state directory is ``state_dir``, else
+        ``alerts.state_dir``, else ``<state_path>/alerts``."""
+        directory = state_dir if state_dir is not None else cfg.alerts.state_dir
         if directory is None and getattr(cfg, "state_path", None) is not None:
             directory = Path(cfg.state_path) / "alerts"
         return cls(cfg.monitor, cfg.drift, cfg.quality, cfg.volume, cfg.freshness, cfg.alerts,
@@ -213,6 +215,9 @@ class Alerting:
             self._history.dirty.clear()
             if updates or history or rows:
                 self.store.commit(updates, history, rows)
+                self._commits += 1
+                if not self._workers and self._commits % 100 == 0:
+                    self.store.checkpoint()  # nobody else will (no delivery threads)
         if rows:
             for worker in self._workers.values():
                 worker.wake.set()

@@ -73,6 +73,7 @@ class ChannelWorker(threading.Thread):
         self.stop = threading.Event()
         self.progress = threading.Event()
         self._failures = 0
+        self._since_checkpoint = 0
 
     def _backoff(self) -> float:
         p = self.policy
@@ -91,9 +92,17 @@ class ChannelWorker(threading.Thread):
                         resent = notifier.resend().outcome == "sent"
                         self.stats.add(self.channel, "resent" if resent else "retried")
                         next_resend = time.monotonic() + notifier.resend_interval
-                    if not self._step(notifier):
+                    if self._step(notifier):
+                        self._since_checkpoint += 1
+                    else:
+                        if self._since_checkpoint:
+                            self.store.checkpoint()
+                            self._since_checkpoint = 0
                         self.wake.wait(timeout=0.5)
                         self.wake.clear()
+                    if self._since_checkpoint >= 500:
+                        self.store.checkpoint()
+                        self._since_checkpoint = 0
                 except Exception as exc:  # keep delivering; a traceback could carry a secret
                     self._failures += 1
                     self.stats.add(self.channel, "error")

@@ -62,7 +62,7 @@ def human_seconds(seconds: float) -> str:
     ('1m30s', '7h', '1d2h', '4s')
     """
     rest = int(round(seconds))
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         if rest >= size or (unit == "s" and not parts):
             parts.append(f"{rest // size}{unit}")

@@ -1,8 +1,8 @@
 """Durable state: alert statuses, control-chart history and the notification outbox (SQLite,
 WAL, in ``state_dir``). A window's state changes and the notifications they cause are committed
 in one transaction, so after a crash either both exist or neither does. Writers of one process
-take one lock (no SQLite busy-waiting), and WAL checkpoints run on the delivery threads, never
-on the evaluating one.
+take one lock (no SQLite busy-waiting), and WAL checkpoints run on the delivery threads when they
+are idle, never inside the evaluating thread's commit.
 
 >>> store = Store(None)  # in memory (backtest)
 >>> store.commit({"k": None}, {}, [OutboxRow("slack", "digest", "w1", {"text": "hi"})])
@@ -79,6 +79,7 @@ class Store:
             conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see checkpoint()
             self._local.conn = conn
         return conn
 
@@ -101,10 +102,6 @@ class Store:
         now = time.time()
         with self._lock:
             conn = self.conn()
-            if self.path is not None and not getattr(self._local, "no_checkpoint", False):
-                # The evaluating thread never runs WAL checkpoints (fsyncs): delivery threads do.
-                conn.execute("PRAGMA wal_autocheckpoint=0")
-                self._local.no_checkpoint = True
             with conn:
                 conn.executemany(
                     "DELETE FROM alert_state WHERE key = ?",
@@ -180,14 +177,18 @@ class Store:
         cur = self.conn().execute("SELECT alerts FROM am_active WHERE channel = ?", (channel,))
         return [a for (text,) in cur.fetchall() for a in json.loads(text)]
 
+    def checkpoint(self) -> None:
+        """Copy the WAL back into the database (PASSIVE: never blocks writers). Automatic
+        checkpoints are off so that the fsync never lands inside a commit of the evaluating
+        thread; the delivery threads call this when idle."""
+        if self.path is not None:
+            self.conn().execute("PRAGMA wal_checkpoint(PASSIVE)")
+
     def close(self) -> None:
         """Close the calling thread's connection (the evaluating thread checkpoints the WAL)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
-            if getattr(self._local, "no_checkpoint", False):
-                with self._lock:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                self._local.no_checkpoint = False
+            self.checkpoint()
             conn.close()
             self._local.conn = None
         if self._memory is not None:

@@ -201,7 +201,8 @@ def test_receivers_failing_then_throttling_then_ok_get_everything_once_in_order(
     print(f"observe_window median: receivers ok {ok_med * 1e3:.2f} ms, "
           f"failing {fail_med * 1e3:.2f} ms; max failing {max(failing_latency) * 1e3:.2f} ms")
     assert fail_med < max(3 * ok_med, ok_med + 0.02)
-    assert max(failing_latency) < 0.5
+    p95 = sorted(failing_latency)[int(0.95 * (len(failing_latency) - 1))]
+    assert p95 < 0.25
     alerting.close()
 
 

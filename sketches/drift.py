@@ -10,7 +10,7 @@ or points behind the value. docs/statistics.md explains each statistic.
   ``8 ln2 * JS * n*m/(n+m) ~ chi2(B-1)``.
 * ``chi2`` -- Pearson two-sample chi-square (categoricals); value is Cramer's V in [0, 1].
 * ``ks``   -- Kolmogorov-Smirnov distance from the two KLL sketches; p-value from the
-  Kolmogorov distribution with effective size ``n*m/(n+m)``.
+  Kolmogorov distribution with effective size ``n*m/(n+m)`` (Stephens' form for large sizes).
 * ``wasserstein`` -- W1 distance divided by the baseline standard deviation; its p-value is the
   KS test's (same null hypothesis: identical distributions).
 
@@ -202,10 +202,19 @@ def _cdfs(cur: NumericSketch, base: NumericSketch
 
 
 def _ks_pvalue(d: float, n: int, m: int) -> float:
-    en = round(_scale(n, m))
+    """Kolmogorov p-value with effective size ``nm/(n+m)``: the exact finite-n distribution
+    (scipy ``kstwo``) below 50, above it Stephens' corrected asymptotic form
+    ``Q_KS((sqrt(en) + 0.12 + 0.11/sqrt(en)) d)``, which agrees with ``kstwo`` to ~1% and costs
+    microseconds instead of up to a second for large ``en``."""
+    en = _scale(n, m)
     if en < 1:
         return 1.0
-    return float(min(max(stats.kstwo.sf(d, en), 0.0), 1.0))
+    if en < 50:
+        p = stats.kstwo.sf(d, round(en))
+    else:
+        root = math.sqrt(en)
+        p = stats.kstwobign.sf((root + 0.12 + 0.11 / root) * d)
+    return float(min(max(p, 0.0), 1.0))
 
 
 def ks(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:

@@ -28,6 +28,7 @@ from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unfra
 from sketches.kll_guard import check_kll_doubles
 from sketches.schema import NumericSpec, spec_from_dict
 
+_CHUNK = 16_384  # 128 KB of float64: temporaries stay in L2 and under malloc's mmap threshold
 _COMPARE_EDGES_MAX = 64  # up to this many edges, counting by comparisons beats searchsorted
 
 
@@ -84,16 +85,23 @@ class NumericSketch:
                 total = float(x.sum())
             n = x.shape[0]
             mean = total / n if np.isfinite(total) else float(np.sum(x / n))
-            d = x - mean
-            m2 = float(d @ d)
+            m2 = 0.0
+            rng = self.spec.range
+            # one KLL call for the whole array; the other passes run over cache-sized chunks
+            # (a Python loop per chunk of 16k values, never per value)
+            for start in range(0, n, _CHUNK):
+                part = x[start:start + _CHUNK]
+                d = part - mean
+                np.multiply(d, d, out=d)  # not d @ d: BLAS may spawn threads for a dot product
+                m2 += float(d.sum())
+                if rng is not None:
+                    self._oor += (int(np.count_nonzero(part < rng[0]))
+                                  + int(np.count_nonzero(part > rng[1])))
+                if self._bins is not None:
+                    self._bins += _bin_counts(part, self._edges)  # type: ignore[arg-type]
         self._kll.update(x)
         self._view = None
         self._add_moments(n, mean, m2)
-        rng = self.spec.range
-        if rng is not None:
-            self._oor += int(np.count_nonzero(x < rng[0])) + int(np.count_nonzero(x > rng[1]))
-        if self._bins is not None:
-            self._bins += _bin_counts(x, self._edges)  # type: ignore[arg-type]
 
     def _add_moments(self, nb: int, mean_b: float, m2_b: float) -> None:
         na = self._kll.n - nb  # KLL already holds the new values

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -190,14 +191,15 @@ class ProfileSchema:
         return hashlib.sha256(self._canonical).hexdigest()[:32]
 
     def to_bytes(self) -> bytes:
-        return frame(Kind.SCHEMA, self._canonical)
+        """Framed, zlib-compressed canonical JSON."""
+        return frame(Kind.SCHEMA, zlib.compress(self._canonical, 6))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> ProfileSchema:
         payload = unframe(data, Kind.SCHEMA)
         try:
-            d = json.loads(payload.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            d = json.loads(zlib.decompress(payload).decode("utf-8"))
+        except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise SketchFormatError(f"corrupt schema: {exc}") from exc
         if not isinstance(d, dict):
             raise SketchFormatError("corrupt schema: not an object")

@@ -7,7 +7,9 @@ runtime can checkpoint ``snapshot()`` together with that offset and resume exact
 Updates are vectorized: per batch and segment the rows are grouped once (one stable argsort
 of ``window * values + value``), every column is permuted once, and each (window, cohort)
 group is a contiguous slice fed to the sketches with one call per feature — never a Python
-loop per value. Categorical features are dictionary codes counted with ``np.bincount``.
+loop per value. Categorical features are dictionary codes counted with ``np.bincount``. With
+segments, the global profile is not updated per event: it is the merge of the first segment's
+profiles when the window is emitted (same counts, sketches within their error bounds).
 
 >>> from sketches.schema import NumericSpec, ProfileSchema
 >>> from stream.decode import Decoder, FieldSpec
@@ -189,15 +191,11 @@ class PartitionAggregator:
     def _aggregate(self, d: DecodedBatch, win: np.ndarray) -> None:
         wmin = int(win.min())
         wmax = int(win.max())
-        # global cohort: grouped by window only
-        if wmin == wmax:
-            self._window(wmin).profiles.setdefault(GLOBAL, CohortProfile(self.schema))
-            _Cols(d, None).update(self._window(wmin).profiles[GLOBAL], 0, d.n)
-        else:
-            order = np.argsort(win, kind="stable")
-            sw = win[order]
+        if not self.segments:  # else the global profile is the merge of the first segment's
+            order = None if wmin == wmax else np.argsort(win, kind="stable")
+            sw = win if order is None else win[order]
             cols = _Cols(d, order)
-            for lo, hi in _bounds(sw):
+            for lo, hi in ([(0, d.n)] if order is None else _bounds(sw)):
                 w = self._window(int(sw[lo]))
                 cols.update(w.profiles.setdefault(GLOBAL, CohortProfile(self.schema)), lo, hi)
         for seg in self.segments:
@@ -280,6 +278,15 @@ class PartitionAggregator:
 
     def _emit(self, index: int) -> PartialWindow:
         w = self.windows.pop(index)
+        if self.segments and GLOBAL not in w.profiles:
+            # every event is in exactly one profile of the first segment (its value, or
+            # __other__/__missing__): their merge IS the global profile, one update cheaper
+            glob = CohortProfile(self.schema)
+            first = self.segments[0]
+            for key, p in w.profiles.items():
+                if key[0] == first:
+                    glob.merge(p)
+            w.profiles = {GLOBAL: glob, **w.profiles}
         size = self.clock.size
         return PartialWindow(self.topic, self.partition, index * size, (index + 1) * size,
                              w.profiles, self.clock.watermark)

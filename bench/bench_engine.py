@@ -1,0 +1,116 @@
+"""Engine core path benchmark (not a test): JSON bytes -> decoded columns -> window state.
+
+Workload: bench/workloads.py — 25 monitored fields (20 numeric, 5 categorical), 2 segment
+fields (region: 8 values, device: 5) and an event time, ~600 bytes of JSON per event.
+
+Measures, in CPU seconds of this process (``time.process_time``, i.e. per core, robust to
+other load on the machine):
+
+* decode:     bytes -> columns (``stream.decode.Decoder``)
+* aggregate:  columns -> the open windows' cohort profiles (global + 13 cohorts)
+* core path:  both (``PartitionAggregator.ingest``), the issue's target >= 300k events/s
+* state size: serialized bytes per feature x cohort x window after a full window (target
+  <= 16 KB), and the resident memory of the open windows (tracemalloc does not see the C++
+  sketches, so this is the serialized size).
+
+Run:  .venv/bin/python -m bench.bench_engine [--events 200000] [--batch 50000] [--window 5m]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.workloads import generate, monitor_config, to_json_lines
+from stream.aggregator import PartitionAggregator
+from stream.config import parse_config
+from stream.engine import Engine
+
+
+def _cpu(fn: Any, repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        t = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--window", default="5m")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    cfg = parse_config(monitor_config(window=args.window, max_cohorts_per_segment=50))
+    w = generate(args.events, seed=1, events_per_second=200.0)
+    records = to_json_lines(w)
+    size = sum(map(len, records)) / len(records)
+    eng = Engine(cfg)
+    batches = [records[i:i + args.batch] for i in range(0, len(records), args.batch)]
+    offsets = [list(range(i, i + len(b))) for i, b in zip(range(0, len(records), args.batch),
+                                                          batches, strict=True)]
+
+    def decode_all() -> None:
+        for b in batches:
+            eng.decoder.decode(b)
+
+    decoded = [eng.decoder.decode(b) for b in batches]
+
+    def fresh() -> PartitionAggregator:
+        return PartitionAggregator("bench", 0, eng.schema, eng.decoder, cfg.windows.size,
+                                   cfg.windows.allowed_lateness, cfg.windows.idle_timeout,
+                                   eng.cohorts)
+
+    def aggregate_all() -> None:
+        agg = fresh()
+        for d in decoded:
+            agg.ingest_decoded(d)
+
+    def core_all() -> None:
+        from stream.batch import RecordBatch
+
+        agg = fresh()
+        for off, b in zip(offsets, batches, strict=True):
+            agg.ingest(RecordBatch("bench", 0, off, None, b))
+
+    n = len(records)
+    t_dec = _cpu(decode_all, args.repeat)
+    t_agg = _cpu(aggregate_all, args.repeat)
+    t_core = _cpu(core_all, args.repeat)
+
+    agg = fresh()
+    for d in decoded:
+        agg.ingest_decoded(d)
+    sizes = []
+    for win in agg.windows.values():
+        for prof in win.profiles.values():
+            if prof.events >= 1000:
+                sizes.append(len(prof.to_bytes(include_schema=False)) / len(prof.features))
+    per_window = [sum(p.events for k, p in w_.profiles.items() if k == ("all", "all"))
+                  for w_ in agg.windows.values()]
+
+    print(f"workload: {n} events, {size:.0f} bytes/event JSON, 25 fields (20 numeric, "
+          f"5 categorical), segments region(8) device(5), batches of {args.batch}, "
+          f"window {args.window}")
+    print(f"decode     : {n / t_dec:>10,.0f} events/s per core  ({t_dec / n * 1e6:.2f} us/event)")
+    print(f"aggregate  : {n / t_agg:>10,.0f} events/s per core  ({t_agg / n * 1e6:.2f} us/event, "
+          f"14 cohort profiles per event incl. global)")
+    print(f"core path  : {n / t_core:>10,.0f} events/s per core  ({t_core / n * 1e6:.2f} us/event)"
+          f"   target >= 300,000")
+    print(f"state      : {np.median(sizes) / 1024:.1f} KB median, {max(sizes) / 1024:.1f} KB max "
+          f"per feature x cohort x window (serialized; windows of {per_window} events)"
+          f"   target <= 16 KB")
+    print("rerun: .venv/bin/python -m bench.bench_engine "
+          f"--events {args.events} --batch {args.batch} --window {args.window}")
+
+
+if __name__ == "__main__":
+    main()

@@ -101,10 +101,11 @@ def quality_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.Da
     b.add(panels.table(
         "Current quality ratios",
         [target(
-            "max by (feature, kind, segment, cohort) "
-            f"({full.expr('driftline_quality_ratio')}) > 0",
+            "topk(25, max by (feature, kind, segment, cohort) "
+            f"({full.expr('driftline_quality_ratio')}))",
             instant=True, table=True, ds=ds)],
-        unit="percentunit", description="Non-zero ratios of the last closed window.", ds=ds),
+        unit="percentunit", description="The highest ratios of the last closed window.",
+        ds=ds),
         24 if len(kinds) % 2 == 0 else 12, 8)
 
     if cfg.freshness:

@@ -112,6 +112,12 @@ class Alerting:
             Secrets({})
         )
         directory = state_dir if state_dir is not None else self.cfg.state_dir
+        if deliver and directory is None:
+            raise ValueError(
+                "alerting with delivery needs a state directory (the outbox and alert state are "
+                "durable): pass state_dir or set alerts.state_dir; use deliver=False to evaluate "
+                "only"
+            )
         self.store = Store(Path(directory) if deliver and directory is not None else None)
         self._states = self.store.load_states()
         self._history = _Tracked(self.store.load_history())

@@ -8,7 +8,7 @@
 >>> print(summary(e))
 [CRITICAL] fraud: drift psi=0.31 >= 0.2 on amount, region=eu (5m window, n=1200)
 >>> what_moved(e)
-'[100, 250): 10.0% -> 25.0%'
+'[100, 250): 10.0% → 25.0%'
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _first(item: Mapping[str, Any], keys: Sequence[str]) -> Any:
 
 
 def what_moved(e: AlertEvent, top: int = 3) -> str:
-    """The bins or categories contributing most, as ``label: base% -> current%``."""
+    """The bins or categories contributing most, as ``label: base% → current%``."""
     items = e.details.get("contributions") or []
     parts = []
     for item in list(items)[:top]:
@@ -116,7 +116,7 @@ def what_moved(e: AlertEvent, top: int = 3) -> str:
         if base is None or cur is None:
             parts.append(f"{label}")
         else:
-            parts.append(f"{label}: {100 * float(base):.1f}% -> {100 * float(cur):.1f}%")
+            parts.append(f"{label}: {100 * float(base):.1f}% → {100 * float(cur):.1f}%")
     return "; ".join(parts)
 
 
@@ -144,10 +144,10 @@ def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) 
     span = max(e.window_end - e.window_start, 300.0)
     params = {
         "var-monitor": e.monitor,
-        "var-feature": e.feature or "All",
+        "var-feature": e.feature if e.check in ("drift", "quality") else "$__all",
         "var-segment": e.segment,
         "var-cohort": e.cohort,
-        "var-window": e.window or "All",
+        "var-window": e.window or "$__all",
         "from": int((min(e.since, e.window_start) - 6 * span) * 1000),
         "to": int((e.window_end + 2 * span) * 1000),
     }
@@ -170,6 +170,15 @@ def facts(e: AlertEvent, link: str | None) -> dict[str, Any]:
         out["grafana"] = link
     json.dumps(out, default=str)
     return out
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters (``&``, ``<``, ``>``) as entities.
+
+    >>> escape("psi=0.3 >= 0.2 on a<b")
+    'psi=0.3 &gt;= 0.2 on a&lt;b'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -198,16 +207,16 @@ def slack_digest(
         key=lambda p: (p[0].state != "firing", p[0].severity != "critical", p[0].feature),
     )
     for e, link in ordered[:max_alerts]:
-        head = summary(e)
+        head = escape(summary(e))
         body = [f"{_EMOJI.get(e.severity, '')} *{head}*"]
         if e.transition in ("escalated", "deescalated", "repeat"):
             body.append(f"_{e.transition}_")
         body.append(f"since {iso(e.since)}")
-        moved = what_moved(e)
+        moved = escape(what_moved(e))
         if moved:
             body.append(f"what moved: {moved}")
         if link:
-            body.append(f"<{link}|Open in Grafana>")
+            body.append(f"<{link.replace('|', '%7C')}|Open in Grafana>")
         text = _clip("\n".join(body), SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
         lines.append(head + (f" | what moved: {moved}" if moved else ""))

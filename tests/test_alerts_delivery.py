@@ -95,7 +95,7 @@ def test_warning_critical_clear_pages_once_and_resolves_with_the_same_key(
     assert first["blocks"][0]["type"] == "header"
     section = first["blocks"][1]["text"]["text"]
     assert "f03" in section and "region=eu" in section and "0.15" in section
-    assert "[120, 250): 10.0% -> 25.0%" in section  # what moved
+    assert "[120, 250): 10.0% → 25.0%" in section  # what moved
     assert "var-feature=f03" in section and "var-cohort=eu" in section  # Grafana link
 
     # PagerDuty: one trigger, one resolve, same stable dedup_key; one page in total.
@@ -227,4 +227,27 @@ def test_webhook_and_console_channels_get_each_change(
     assert bodies[0]["feature"] == "f02" and bodies[0]["cohort"] == "eu"
     out = capfd.readouterr().out.splitlines()
     assert [line.split("]")[0] for line in out] == ["[WARNING", "[CRITICAL", "RESOLVED [CRITICAL"]
+    alerting.close()
+
+
+def test_a_window_with_many_changes_is_one_digest_within_block_kit_limits(
+    tmp_path: Path, slack_receiver: SlackReceiver
+) -> None:
+    cfg = AlertsConfig.model_validate({
+        "channels": {"slack": {"type": "slack", "webhook_url_env": "TEST_SLACK_URL",
+                               "max_alerts_per_digest": 8}},
+        "grafana_url": "http://grafana.example:3000",
+    })
+    alerting = Alerting("fraud", drift=DriftConfig(min_samples=500, for_windows=1), alerts=cfg,
+                        state_dir=tmp_path, environ={"TEST_SLACK_URL": slack_receiver.webhook_url})
+    alerting.start()
+    events = alerting.observe_window(window(0, {f: 0.4 for f in FEATURES}))
+    assert len(events) == len(FEATURES) == 20
+    assert alerting.flush(timeout=20)
+    [digest] = slack_receiver.digests()  # the receiver enforces Block Kit's limits
+    assert "20 firing" in digest["blocks"][0]["text"]["text"]
+    assert "... and 12 more alert changes in this window" in digest["text"]
+    sections = [b for b in digest["blocks"] if b["type"] == "section"]
+    assert len(sections) == 9 and all(len(b["text"]["text"]) <= 3000 for b in sections)
+    assert "psi=0.4 &gt;= 0.2" in sections[0]["text"]["text"]  # mrkdwn-escaped
     alerting.close()

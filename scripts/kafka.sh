@@ -5,6 +5,8 @@
 #   bash scripts/kafka.sh fetch                 # download the jars once into .cache/kafka/libs
 #   bash scripts/kafka.sh start DIR PORT CPORT  # start a broker in DIR, print 127.0.0.1:PORT
 #                                               # (again on the same DIR: same data, restarted)
+#   bash scripts/kafka.sh start DIR PORT CPORT SASL_PORT
+#                       # also a SASL_PLAINTEXT listener (SCRAM-SHA-256/512, user below)
 #   bash scripts/kafka.sh stop DIR              # SIGTERM, SIGKILL after 30 s
 #
 # Environment:
@@ -14,6 +16,8 @@
 #   KAFKA_HEAP_OPTS       default -Xms256m -Xmx512m
 #   KAFKA_JVM_EXTRA_OPTS  e.g. -XX:TieredStopAtLevel=1 (C1 only: about half the start-up time on
 #                         a busy 2-core box; the test fixture uses it, benchmarks keep full JIT)
+#   KAFKA_SASL_USER, KAFKA_SASL_PASSWORD  the SCRAM user of the SASL listener (default
+#                         driftline / driftline-secret; set when the storage is first formatted)
 #   KAFKA_OWNER_PID       the broker is stopped when that process exits (a test session killed
 #                         with SIGKILL never leaves a broker behind)
 set -euo pipefail
@@ -96,8 +100,20 @@ cluster_id() {
 }
 
 cmd_start() {
-  [ $# -eq 3 ] || die "usage: kafka.sh start DIR PORT CPORT"
-  local dir="$1" port="$2" cport="$3"
+  [ $# -eq 3 ] || [ $# -eq 4 ] || die "usage: kafka.sh start DIR PORT CPORT [SASL_PORT]"
+  local dir="$1" port="$2" cport="$3" sport="${4:-}"
+  local listeners="PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}"
+  local advertised="PLAINTEXT://127.0.0.1:${port}"
+  local protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  local scram=()
+  if [ -n "$sport" ]; then
+    listeners="${listeners},SASL_PLAINTEXT://127.0.0.1:${sport}"
+    advertised="${advertised},SASL_PLAINTEXT://127.0.0.1:${sport}"
+    protocols="${protocols},SASL_PLAINTEXT:SASL_PLAINTEXT"
+    local user="${KAFKA_SASL_USER:-driftline}" password="${KAFKA_SASL_PASSWORD:-driftline-secret}"
+    scram=(--add-scram "SCRAM-SHA-256=[name=${user},password=${password}]"
+           --add-scram "SCRAM-SHA-512=[name=${user},password=${password}]")
+  fi
   need_java
   [ -f "$LIBS/.complete-$KAFKA_VERSION" ] || cmd_fetch >&2
   mkdir -p "$dir"
@@ -111,10 +127,10 @@ process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:${cport}
 controller.listener.names=CONTROLLER
-listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${cport}
-advertised.listeners=PLAINTEXT://127.0.0.1:${port}
+listeners=${listeners}
+advertised.listeners=${advertised}
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=${protocols}
 log.dirs=${dir}/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -129,6 +145,13 @@ num.recovery.threads.per.data.dir=1
 log.cleaner.threads=1
 log.cleaner.backoff.ms=1000
 EOF
+  if [ -n "$sport" ]; then
+    cat >>"$dir/server.properties" <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+EOF
+  fi
   cat >"$dir/log4j2.properties" <<EOF
 status = warn
 appender.file.type = File
@@ -153,7 +176,7 @@ EOF
   # A folder that was formatted before keeps its cluster id and data: a restart, not a new broker.
   if [ ! -f "$dir/data/meta.properties" ]; then
     java "${JAVA_OPTS[@]}" "$log4j" -cp "$LIBS/*" kafka.tools.StorageTool format \
-      -t "$(cluster_id)" -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+      -t "$(cluster_id)" -c "$dir/server.properties" "${scram[@]}" >"$dir/format.log" 2>&1 \
       || { cat "$dir/format.log" >&2; die "storage format failed"; }
   fi
   : >"$dir/server.log"

@@ -17,6 +17,7 @@ commit of state + outbox, then it returns the transitions. Delivery runs on back
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -52,6 +53,7 @@ from alerts.secrets import Secrets, install_redaction, remove_redaction
 from alerts.store import Store
 
 _LOGGERS = ("driftline.alerts",)
+log = logging.getLogger("driftline.alerts")
 
 
 class _Tracked(dict[str, ChartState]):
@@ -168,6 +170,10 @@ class Alerting:
         if not self.deliver or self._workers:
             return self
         self._filters = install_redaction(self.secrets, _LOGGERS)
+        dropped = self.store.drop_channels_except(self.cfg.channels)
+        if dropped:
+            log.warning("dropped %d undelivered notifications of channels no longer configured",
+                        dropped)
         for name, ch in self.cfg.channels.items():
             bucket = TokenBucket(ch.rate_per_second, ch.burst) if ch.type == "slack" else None
             worker = ChannelWorker(

@@ -143,6 +143,19 @@ class Store:
                 (status, error, status, time.time(), row_id),
             )
 
+    def drop_channels_except(self, channels: Iterable[str]) -> int:
+        """Mark pending rows of channels no longer configured as ``dropped``; how many."""
+        keep = list(channels)
+        marks = ",".join("?" * len(keep)) or "''"
+        conn = self.conn()
+        with self._lock, conn:
+            cur = conn.execute(
+                "UPDATE outbox SET status = 'dropped', last_error = 'channel no longer configured' "
+                f"WHERE status = 'pending' AND channel NOT IN ({marks})",
+                keep,
+            )
+        return int(cur.rowcount)
+
     def pending_count(self) -> int:
         cur = self.conn().execute("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
         return int(cur.fetchone()[0])

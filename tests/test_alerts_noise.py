@@ -78,7 +78,8 @@ def run(seed: int, shifted: tuple[int, int, int, float] | None = None
         ) -> tuple[list[tuple[int, str, str, str, str]], float, int]:
     alerting = Alerting("sim", drift=DriftConfig(min_samples=50, for_windows=2), deliver=False)
     n, psi, p = simulate(seed, shifted)
-    fired, pending = [], 0
+    fired: list[tuple[int, str, str, str, str]] = []
+    pending = 0
     for w, batch in enumerate(windows(n, psi, p)):
         for e in alerting.observe_window(batch):
             pending += e.state == "pending"

@@ -86,7 +86,9 @@ class CategoricalSketch:
         self._nulls += int(nulls)
         self._invalid += int(invalid)
         vocab = self._vocab
-        pairs = [(lab, v) for lab, v in zip(labels, c.tolist(), strict=True) if v]
+        nz = np.flatnonzero(c)  # loop per *present* label only (engine passes whole dictionaries)
+        vals = c[nz].tolist()
+        pairs = [(labels[i], v) for i, v in zip(nz.tolist(), vals, strict=True)]
         if vocab is not None:
             self._unseen += sum(v for lab, v in pairs if lab not in vocab)
         if self._exact is not None:

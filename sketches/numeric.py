@@ -29,7 +29,10 @@ from sketches.kll_guard import check_kll_doubles
 from sketches.schema import NumericSpec, spec_from_dict
 
 _CHUNK = 16_384  # 128 KB of float64: temporaries stay in L2 and under malloc's mmap threshold
-_COMPARE_EDGES_MAX = 64  # up to this many edges, counting by comparisons beats searchsorted
+# Bin counting: one comparison pass per edge beats searchsorted on large batches (branchy
+# binary search per value); on small batches (many small cohorts) one searchsorted call wins.
+_COMPARE_EDGES_MAX = 64
+_SMALL_BATCH = 2_048
 
 
 class NumericSketch:
@@ -72,33 +75,32 @@ class NumericSketch:
         self._invalid += int(invalid)
         if x.shape[0] == 0:
             return
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(x.sum())
-            if not np.isfinite(total):  # slow path only when the batch has NaN/inf (or overflows)
-                nan = np.isnan(x)
-                inf = np.isinf(x)
-                self._nan += int(np.count_nonzero(nan))
-                self._inf += int(np.count_nonzero(inf))
-                x = x[~(nan | inf)]
-                if x.shape[0] == 0:
-                    return
-                total = float(x.sum())
-            n = x.shape[0]
-            mean = total / n if np.isfinite(total) else float(np.sum(x / n))
-            m2 = 0.0
-            rng = self.spec.range
-            # one KLL call for the whole array; the other passes run over cache-sized chunks
-            # (a Python loop per chunk of 16k values, never per value)
-            for start in range(0, n, _CHUNK):
-                part = x[start:start + _CHUNK]
-                d = part - mean
-                np.multiply(d, d, out=d)  # not d @ d: BLAS may spawn threads for a dot product
-                m2 += float(d.sum())
-                if rng is not None:
-                    self._oor += (int(np.count_nonzero(part < rng[0]))
-                                  + int(np.count_nonzero(part > rng[1])))
-                if self._bins is not None:
-                    self._bins += _bin_counts(part, self._edges)  # type: ignore[arg-type]
+        finite = np.isfinite(x)
+        if not finite.all():  # NaN/±inf: counted, then kept out of everything else
+            nan = int(np.count_nonzero(np.isnan(x)))
+            self._nan += nan
+            self._inf += x.shape[0] - int(np.count_nonzero(finite)) - nan
+            x = x[finite]
+            if x.shape[0] == 0:
+                return
+        n = x.shape[0]
+        total = float(x.sum())
+        # finite values whose sum overflows (|x| ~ 1e308) take the scaled route
+        mean = total / n if np.isfinite(total) else float(np.sum(x / n))
+        m2 = 0.0
+        rng = self.spec.range
+        # one KLL call for the whole array; the other passes run over cache-sized chunks
+        # (a Python loop per chunk of 16k values, never per value)
+        for start in range(0, n, _CHUNK):
+            part = x[start:start + _CHUNK]
+            d = part - mean
+            np.multiply(d, d, out=d)  # not d @ d: BLAS may spawn threads for a dot product
+            m2 += float(d.sum())
+            if rng is not None:
+                self._oor += (int(np.count_nonzero(part < rng[0]))
+                              + int(np.count_nonzero(part > rng[1])))
+            if self._bins is not None:
+                self._bins += _bin_counts(part, self._edges)  # type: ignore[arg-type]
         self._kll.update(x)
         self._view = None
         self._add_moments(n, mean, m2)
@@ -306,10 +308,9 @@ class NumericSketch:
 
 def _bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts per bin ``(-inf, e0), [e0, e1), ..., [e_last, inf)`` (searchsorted side=right)."""
-    if edges.shape[0] <= _COMPARE_EDGES_MAX:
-        below = np.fromiter((np.count_nonzero(x < e) for e in edges), dtype=np.int64,
-                            count=edges.shape[0])
-        return np.diff(np.concatenate(([0], below, [x.shape[0]])))
+    if x.shape[0] > _SMALL_BATCH and edges.shape[0] <= _COMPARE_EDGES_MAX:
+        below = [np.count_nonzero(x < e) for e in edges]  # loop per edge, not per value
+        return np.diff(np.array([0, *below, x.shape[0]], dtype=np.int64))
     return np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.shape[0] + 1)
 
 

@@ -4,10 +4,12 @@
   earlier one, never adds to it. A partial for a window that is already closed is dropped and
   counted (``late_partials``).
 * A window closes when the watermark of every expected source has passed its end (each
-  aggregator emits its partial before reporting that watermark), or — bounded wait — when
-  ``max_wait`` seconds of processing time passed since its first partial arrived (a stuck or
-  vanished partition then cannot hold results back forever; its later partial is dropped and
-  counted). Windows close in start order.
+  aggregator emits its partial before reporting that watermark). Bounded wait: a source whose
+  watermark has not moved for ``max_wait`` seconds of wall-clock time (a dead worker, a
+  partition nobody consumes) stops holding windows back; a source that is merely behind but
+  progressing (catching up a backlog) is always waited for, and idle partitions keep moving by
+  their idle advance. A partial that arrives for a window closed without it is dropped and
+  counted (``late_partials``). Windows close in start order.
 * At close, segment values are mapped to cohorts by :class:`stream.cohorts.Cohorts` from the
   merged counts (so cohorts do not depend on partitioning), profiles are merged per cohort and
   evaluated (:class:`stream.evaluation.WindowEvaluator`).
@@ -68,7 +70,8 @@ class Merger:
         self.rollup_tiers = dict(zip(self.rollups, labels[1:], strict=True))
         self.max_wait = max_wait
         self.pending: dict[float, dict[Source, PartialWindow]] = {}
-        self.first_seen: dict[float, float] = {}
+        self.progress_at: dict[Source, float] = {}  # wall clock of the last watermark move
+        self._moved: set[Source] = set()
         self.watermarks: dict[Source, float] = {}
         self.expected: set[Source] = set()
         self.frontier = -math.inf
@@ -99,8 +102,6 @@ class Merger:
         if src in slot:
             self.replaced += 1
         slot[src] = partial
-        if now is not None:
-            self.first_seen.setdefault(partial.start, now)
         self.advance(src, partial.watermark)
         return True
 
@@ -110,22 +111,39 @@ class Merger:
         self.expected.add(source)
         if watermark > self.watermarks.get(source, -math.inf):
             self.watermarks[source] = watermark
+            self._moved.add(source)
 
     @property
     def watermark(self) -> float:
+        """The minimum watermark over the expected sources."""
         if not self.expected:
             return -math.inf
         return min(self.watermarks.get(s, -math.inf) for s in self.expected)
 
+    def stalled(self, now: float) -> set[Source]:
+        """Sources whose watermark has not moved for ``max_wait`` seconds."""
+        if self.max_wait is None:
+            return set()
+        return {s for s in self.expected if now - self.progress_at.get(s, now) >= self.max_wait}
+
+    def _limit(self, now: float | None) -> float:
+        if now is None:
+            return self.watermark
+        for s in self._moved:
+            self.progress_at[s] = now
+        self._moved.clear()
+        for s in self.expected:
+            self.progress_at.setdefault(s, now)
+        stalled = self.stalled(now)
+        active = [self.watermarks.get(s, -math.inf) for s in self.expected if s not in stalled]
+        if active:
+            return min(active)
+        return max((self.watermarks.get(s, -math.inf) for s in self.expected), default=-math.inf)
+
     # -- output -----------------------------------------------------------------------------
     def ready(self, now: float | None = None) -> list[WindowResult]:
         """Close every window the merged watermark (or the bounded wait) allows."""
-        wm = self.watermark
-        limit = wm
-        if now is not None and self.max_wait is not None:
-            for start, seen in self.first_seen.items():
-                if now - seen >= self.max_wait:
-                    limit = max(limit, start + self.size)
+        limit = self._limit(now)
         results: list[WindowResult] = []
         for start in sorted(s for s in self.pending if s + self.size <= limit):
             results.append(self._close(start))
@@ -142,7 +160,6 @@ class Merger:
 
     def _close(self, start: float) -> WindowResult:
         partials = self.pending.pop(start)
-        self.first_seen.pop(start, None)
         merged: dict[CohortKey, CohortProfile] = {}
         per_segment: dict[str, dict[str, list[CohortProfile]]] = {}
         for src in sorted(partials):

@@ -180,3 +180,31 @@ def test_rollups_equal_profiling_the_whole_period(baseline: Baseline) -> None:
             got = r.cohort(segment, cohort)
             assert got is not None
             assert_same_profile(got.profile, direct)
+
+
+def test_bounded_wait_skips_a_dead_source_but_waits_for_one_catching_up(
+        baseline: Baseline) -> None:
+    cfg = small_config()
+    eng = Engine(cfg, baseline, max_wait=120.0)
+    recs = to_records(columns(600, seed=4, rate=10.0))  # one minute
+    eng.ingest(RecordBatch("tx", 0, list(range(600)), None, recs))
+    (partial,) = eng.aggregators[("tx", 0)].flush()
+    lagging = Engine(cfg, baseline, max_wait=120.0).merger
+    for merger in (eng.merger, lagging):
+        merger.expect([("tx", 0), ("tx", 1)])
+        merger.add(PartialWindow.from_bytes(partial.to_bytes(), eng.schema))
+        merger.advance(("tx", 0), T0 + 3600)
+        assert merger.ready(now=1000.0) == []
+    # tx/1 never moves again: after max_wait the window closes without it
+    assert lagging is not eng.merger
+    (closed,) = eng.merger.ready(now=1121.0)
+    assert closed.cohort("all", "all").n == 600
+    late = PartialWindow("tx", 1, partial.start, partial.end, {}, T0 + 3600)
+    assert not eng.merger.add(late) and eng.merger.late_partials == 1
+    # tx/1 is behind but its watermark keeps moving (catching up a backlog): keep waiting
+    for step in range(1, 20):
+        lagging.advance(("tx", 1), T0 - 3600 + step)
+        assert lagging.ready(now=1000.0 + 100 * step) == []
+    lagging.advance(("tx", 1), T0 + 60)
+    (closed,) = lagging.ready(now=3000.0)
+    assert closed.cohort("all", "all").n == 600

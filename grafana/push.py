@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from grafana_client import GrafanaApi
@@ -128,15 +129,16 @@ class GrafanaPusher:
         uid = self.ensure_folder()
         results = []
         for dashboard in dashboards:
-            body = {
+            body: dict[str, Any] = {
                 "dashboard": {**dashboard, "id": None},
                 "folderUid": uid,
                 "overwrite": True,
                 "message": message or "driftline grafana push",
             }
             title = str(dashboard.get("title"))
-            answer = self._call(f"save dashboard {title!r}",
-                                lambda b=body: self.api.dashboard.update_dashboard(b))
+            answer: dict[str, Any] = self._call(
+                f"save dashboard {title!r}", partial(self.api.dashboard.update_dashboard, body)
+            )
             results.append(PushResult(
                 uid=str(answer.get("uid", dashboard.get("uid"))),
                 title=title,

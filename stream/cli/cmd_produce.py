@@ -165,6 +165,12 @@ def register(app: typer.Typer) -> None:
             )
         except Exception as exc:  # Kafka unreachable, unreadable file...
             typer.echo(f"produce failed: {type(exc).__name__}: {exc}", err=True)
+            if "bootstrap" in str(exc).lower() or "NoBrokers" in type(exc).__name__:
+                typer.echo(
+                    f"cannot reach Kafka at {','.join(settings.bootstrap)}: check "
+                    "source.kafka.bootstrap_servers, security_protocol and the credentials",
+                    err=True,
+                )
             raise typer.Exit(EXIT_RUNTIME) from None
         throughput = count / elapsed if elapsed > 0 else float("inf")
         typer.echo(f"produced {count - failed} events to {target} in {elapsed:.2f}s "

@@ -37,12 +37,12 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG) from None
         baseline = None
         if cfg.baseline is not None:
-            from sketches.baseline import Baseline
+            from stream.baseline_io import BaselineError, load_baseline
 
             try:
-                baseline = Baseline.from_bytes(Path(cfg.baseline).read_bytes())
-            except (OSError, ValueError) as exc:
-                typer.echo(f"cannot read the baseline {cfg.baseline}: {exc}", err=True)
+                baseline = load_baseline(cfg.baseline)
+            except BaselineError as exc:
+                typer.echo(str(exc), err=True)
                 raise typer.Exit(EXIT_CONFIG) from None
         logging.basicConfig(
             level=getattr(logging, log_level.upper(), logging.INFO),

@@ -143,6 +143,7 @@ class MergerSide:
         self.next_offsets: dict[TopicPartition, int] = {}
         self.windows_published = 0
         self._dirty: set[TopicPartition] = set()
+        self._generation = 0  # bumped by every rebalance callback
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
         extra: dict[str, Any] = {"group_instance_id": instance_id} if instance_id else {}
@@ -169,6 +170,7 @@ class MergerSide:
 
     async def _on_assigned(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
             found = await self.store.load(self._key(tp) for tp in tps)
             fresh = set()
             for tp in tps:
@@ -186,6 +188,7 @@ class MergerSide:
 
     async def _on_revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
             owned = {tp for tp in tps if tp in self.mergers}
             await self._checkpoint(owned)
             for tp in owned:
@@ -194,10 +197,13 @@ class MergerSide:
 
     async def step(self, timeout_ms: int = 200) -> int:
         """One fetch -> merge -> close/evaluate -> publish round; returns records read."""
+        generation = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
         now = time.time()
         n = 0
         async with self._lock:
+            if generation != self._generation:  # fetched before a rebalance: fetched again
+                fetched = []
             for batch in fetched:
                 tp = TopicPartition(batch.topic, batch.partition)
                 merger = self.mergers.get(tp)
@@ -229,7 +235,10 @@ class MergerSide:
             wm = orjson.loads(value)
             merger.advance((wm["topic"], int(wm["partition"])), float(wm["watermark"]))
         else:
-            merger.add(PartialWindow.from_bytes(value, self.schema), now)
+            partial = PartialWindow.from_bytes(value, self.schema)
+            if not merger.add(partial, now) and partial.events:
+                log.warning("partial of %s[%d] for window %s arrived after it closed (%d events)",
+                            partial.topic, partial.partition, partial.start, partial.events)
 
     async def _checkpoint(self, tps: set[TopicPartition]) -> None:
         entries = {

@@ -94,7 +94,11 @@ class Runtime(mode.Service):
         w = self.cfg.windows
         evaluator = WindowEvaluator(self.cfg.monitor, self.schema, self.baseline, self.cfg.drift)
         cohorts = Cohorts(list(self.cfg.segments), self.cfg.max_cohorts_per_segment)
-        wait = max(w.allowed_lateness + 2 * w.idle_timeout, 120.0)
+        # No short bounded wait here: a lagging partition is not an idle one. Idle partitions
+        # advance their own watermark (source side, only when caught up) and a dead worker's
+        # partitions move to another after the session timeout; the hour-long wait only
+        # protects against a partition nobody consumes at all.
+        wait = max(w.allowed_lateness + 2 * w.idle_timeout, 3600.0)
         return Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
 
     def _topics(self, kclient: dict[str, Any]) -> list[tuple[str, int]]:
@@ -126,7 +130,7 @@ class Runtime(mode.Service):
         await self.sender.start()
         self.dlq_producer = Producer(kclient, linger_ms=20, max_request_size=dlq_limit)
         dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
-        await self.sinks.start(aclient, kclient, sources, self._lag)
+        await self.sinks.start(aclient, kclient, self._lag, self._counters, self._cohorts)
         self.source = SourceSide(
             self.cfg.monitor, list(self.k.topics), str(self.k.group_id), aclient,
             self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
@@ -172,6 +176,25 @@ class Runtime(mode.Service):
 
     def _lag(self) -> dict[tuple[str, int], int]:
         return self.source.lag() if self.source is not None else {}
+
+    def _counters(self) -> dict[str, dict[str, Any]]:
+        if self.source is None:
+            return {}
+        c = self.source.counters
+        out: dict[str, dict[str, Any]] = {
+            t: {"records": n, "events": c.events.get(t, 0), "late": c.late.get(t, 0),
+                "invalid": {}} for t, n in c.records.items()}
+        for (topic, reason), n in c.invalid.items():
+            out.setdefault(topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
+            out[topic]["invalid"][reason] = n
+        return out
+
+    def _cohorts(self) -> dict[str, int]:
+        live: dict[str, int] = {}
+        for merger in (self.merger.mergers.values() if self.merger is not None else ()):
+            for seg, n in merger.cohorts.live().items():
+                live[seg] = max(live.get(seg, 0), n)
+        return live
 
     async def on_stop(self) -> None:
         self.stopping.set()

@@ -80,11 +80,14 @@ class Sinks:
         self,
         aclient: dict[str, Any],
         kclient: dict[str, Any],
-        sources: Sequence[tuple[str, int]],
         lag: LagProvider,
+        counters: Callable[[], Mapping[str, Mapping[str, Any]]],
+        cohorts: Callable[[], Mapping[str, int]],
     ) -> None:
         self._kclient = kclient
         self._lag = lag
+        self._counters = counters
+        self._cohorts = cohorts
         self._producer = AIOKafkaProducer(
             **aclient, acks="all", enable_idempotence=True, linger_ms=5,
             max_request_size=16 * 1024 * 1024,
@@ -104,7 +107,9 @@ class Sinks:
             return
         from stream.kafka.metrics import serve_runtime_metrics
 
-        self._server, self.metrics_address = serve_runtime_metrics(self, hp[0], hp[1])
+        self._server = serve_runtime_metrics(
+            self, hp[0], hp[1], self._counters, self._lag, self._cohorts)
+        self.metrics_address = f"{self._server[0]}:{self._server[1]}"
 
     async def stop(self) -> None:
         if self._producer is not None:
@@ -112,7 +117,7 @@ class Sinks:
             self._producer = None
         await asyncio.to_thread(self.alerting.close)
         if self._server is not None:
-            self._server.shutdown()
+            self._server.close()
             self._server = None
 
     # -- results ----------------------------------------------------------------------------

@@ -119,6 +119,7 @@ class SourceSide:
         self.coalesce_records = coalesce_records
         self.coalesce_seconds = coalesce_seconds
         self._buffers: dict[TopicPartition, tuple[float, PartitionRecords]] = {}
+        self._generation = 0  # bumped by every rebalance callback
         self.aggs: dict[TopicPartition, PartitionAggregator] = {}
         self.counters = SourceCounters()
         self.checkpoints = 0
@@ -157,6 +158,8 @@ class SourceSide:
 
     async def _on_assigned(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
+            self._buffers.clear()
             found = await self.store.load(
                 source_key(self.monitor, tp.topic, tp.partition) for tp in tps
             )
@@ -178,6 +181,7 @@ class SourceSide:
 
     async def _on_revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
+            self._generation += 1
             owned = {tp for tp in tps if tp in self.aggs}
             await self._checkpoint(owned)
             for tp in owned:
@@ -189,10 +193,15 @@ class SourceSide:
     # -- the loop ---------------------------------------------------------------------------
     async def step(self, timeout_ms: int = 200) -> int:
         """One fetch -> aggregate -> partials round; returns the records processed."""
+        generation = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
         now = time.time()
         processed = 0
         async with self._lock:
+            if generation != self._generation:
+                # a rebalance ran while this fetch was in flight: its records may predate the
+                # seek to a restored checkpoint; the consumer fetches them again from there
+                fetched = []
             for records in self._coalesce(fetched):
                 processed += self._ingest(records, now)
             await self._emit(now)
@@ -207,6 +216,8 @@ class SourceSide:
         mono = time.monotonic()
         for f in fetched:
             tp = TopicPartition(f.topic, f.partition)
+            if tp not in self.aggs:
+                continue
             held = self._buffers.get(tp)
             if held is None:
                 self._buffers[tp] = (mono, f)
@@ -252,6 +263,12 @@ class SourceSide:
             high = self.consumer.highwater(tp)
             caught_up = high is not None and (agg.next_offset or 0) >= high
             for partial in agg.ready(now if caught_up else None):
+                # The merger advances a source's watermark to the one a partial carries. All
+                # windows a ready() call closes carry the same (latest) watermark, and a fetch
+                # on the merger side may end between them: stamp each with its own end (a safe
+                # lower bound) so the later ones cannot be closed without their partials. The
+                # watermark record sent after them carries the real value.
+                partial.watermark = min(partial.watermark, partial.end)
                 await self.sender.send_partial(partial)
             wm = agg.watermark
             if wm > self._sent_watermark.get(tp, float("-inf")):

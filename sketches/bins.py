@@ -28,6 +28,7 @@ from sketches.numeric import NumericSketch
 OTHER = "__other__"
 EMPTY_BIN_COUNT = 0.5
 DEFAULT_BINS = 10
+MIN_EXPECTED = 5.0
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,46 @@ class BinTable:
         renormalized to sum to 1. The pseudo-count is on the count scale, so its effect shrinks
         as 1/n: it keeps PSI finite without inventing mass in large samples.
         """
+        labels, c, b = self.nonempty()
+        p, q = smoothed_shares(c, b)
+        return labels, p, q
+
+    def nonempty(self) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+        """Labels and counts of the bins that are not empty on both sides."""
         keep = (self.current + self.baseline) > 0
         labels = tuple(lab for lab, k in zip(self.labels, keep.tolist(), strict=True) if k)
-        c = np.asarray(self.current[keep], dtype=np.float64)
-        b = np.asarray(self.baseline[keep], dtype=np.float64)
-        c = np.where(c > 0, c, EMPTY_BIN_COUNT)
-        b = np.where(b > 0, b, EMPTY_BIN_COUNT)
-        return labels, c / c.sum(), b / b.sum()
+        return labels, self.current[keep], self.baseline[keep]
+
+
+def smoothed_shares(c: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Shares of two count vectors (no bin empty on both sides) with the empty-bin rule."""
+    c = np.where(c > 0, c, EMPTY_BIN_COUNT).astype(np.float64)
+    b = np.where(b > 0, b, EMPTY_BIN_COUNT).astype(np.float64)
+    return c / c.sum(), b / b.sum()
+
+
+def pool_sparse(c: np.ndarray, b: np.ndarray, min_expected: float = MIN_EXPECTED
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Merge bins whose expected count under no drift, ``pooled share * min(n, m)``, is below
+    ``min_expected`` (Cochran's rule) into one bin -- together with the next smallest bins
+    until that bin reaches ``min_expected`` too. Used for p-values only: chi-square
+    approximations of PSI, JS and X^2 fail on sparse bins (rare categories, small windows).
+    Bins empty on both sides are dropped first."""
+    c = np.asarray(c, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    keep = (c + b) > 0
+    c, b = c[keep], b[keep]
+    small = min(c.sum(), b.sum())
+    expected = (c + b) / (c.sum() + b.sum()) * small
+    order = np.argsort(expected, kind="stable")
+    cum = np.cumsum(expected[order])
+    k = int(np.searchsorted(expected[order], min_expected))  # bins below the rule
+    if k == 0:
+        return c, b
+    k = max(k, int(np.searchsorted(cum, min_expected)) + 1)  # pooled bin must pass it too
+    k = min(k, len(order))
+    head, tail = order[:k], order[k:]
+    return (np.append(c[tail], c[head].sum()), np.append(b[tail], b[head].sum()))
 
 
 def bin_table(cur: NumericSketch | CategoricalSketch,

@@ -38,7 +38,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from sketches.bins import BinTable, bin_table
+from sketches.bins import bin_table, pool_sparse, smoothed_shares
 from sketches.categorical import CategoricalSketch
 from sketches.numeric import NumericSketch
 
@@ -100,11 +100,27 @@ def _scale(n: int, m: int) -> float:
     return n * m / (n + m)
 
 
-def _pooled(table: BinTable) -> np.ndarray:
-    """Pooled bin shares (the common distribution under no drift), empty bins dropped."""
-    pooled = np.asarray(table.current + table.baseline, dtype=np.float64)
-    pooled = pooled[pooled > 0]
-    return pooled / pooled.sum()
+def _psi_terms(c: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p, q = smoothed_shares(c, b)
+    return (p - q) * np.log(p / q), p, q
+
+
+def _js_terms(c: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = c / c.sum()
+    q = b / b.sum()
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        tq = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    return 0.5 * (tp + tq), p, q
+
+
+def _pearson(c: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
+    obs = np.vstack([c, b]).astype(np.float64)
+    rows = obs.sum(axis=1, keepdims=True)
+    expected = rows * obs.sum(axis=0, keepdims=True) / rows.sum()
+    cells = ((obs - expected) ** 2 / expected).sum(axis=0)
+    return cells, float(cells.sum())
 
 
 def _bartlett(n: int, m: int, s: float, dof: int) -> float:
@@ -117,6 +133,24 @@ def _bartlett(n: int, m: int, s: float, dof: int) -> float:
     return 1.0 + _scale(n, m) * (1.0 / n**2 + 1.0 / m**2) * s / dof
 
 
+def _divergence_test(metric: str, c: np.ndarray, b: np.ndarray, n: int, m: int
+                     ) -> tuple[float, float, int]:
+    """``(p_value, statistic, dof)`` of PSI or JS, computed on the table with sparse bins
+    pooled (see ``pool_sparse``) and Bartlett-corrected."""
+    c, b = pool_sparse(c, b)
+    dof = len(c) - 1
+    if dof <= 0:
+        return 1.0, 0.0, 0
+    pi = (c + b) / (c.sum() + b.sum())
+    if metric == "psi":
+        stat = float(_psi_terms(c, b)[0].sum()) * _scale(n, m)
+        s = float(np.sum((1 - pi) / (2 * pi)))
+    else:
+        stat = 8.0 * math.log(2.0) * float(_js_terms(c, b)[0].sum()) * _scale(n, m)
+        s = float(np.sum((1 - pi) * (3 + pi) / (8 * pi)))
+    return float(stats.chi2.sf(stat / _bartlett(n, m, s, dof), dof)), stat, dof
+
+
 def _top(labels: tuple[str, ...], q: np.ndarray, p: np.ndarray, c: np.ndarray
          ) -> tuple[Contribution, ...]:
     order = np.argsort(-np.abs(c), kind="stable")[:TOP_CONTRIBUTIONS]
@@ -125,70 +159,52 @@ def _top(labels: tuple[str, ...], q: np.ndarray, p: np.ndarray, c: np.ndarray
 
 def psi(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
     """Population stability index ``sum (p - q) ln(p / q)`` over the baseline bins (empty-bin
-    rule: see ``BinTable.shares``). p-value: ``PSI * nm/(n+m) ~ chi2(B - 1)``."""
+    rule: see ``BinTable.shares``). p-value: ``PSI * nm/(n+m) ~ chi2(B - 1)`` after pooling
+    sparse bins, Bartlett-corrected."""
     _check(cur, base)
     if (e := _empty("psi", cur, base)) is not None:
         return e
     table = bin_table(cur, base)
-    labels, p, q = table.shares()
-    contrib = (p - q) * np.log(p / q)
-    value = float(contrib.sum())
-    dof = len(labels) - 1
-    stat = value * _scale(cur.n, base.n)
-    pooled = _pooled(table)
-    bartlett = _bartlett(cur.n, base.n, float(np.sum((1 - pooled) / (2 * pooled))), dof)
-    pv = float(stats.chi2.sf(stat / bartlett, dof)) if dof > 0 else 1.0
-    return _score("psi", value, cur.n, base.n, pv, table.share_error,
+    labels, c, b = table.nonempty()
+    contrib, p, q = _psi_terms(c, b)
+    pv, stat, dof = _divergence_test("psi", c, b, cur.n, base.n)
+    return _score("psi", float(contrib.sum()), cur.n, base.n, pv, table.share_error,
                   _top(labels, q, p, contrib), stat, dof)
 
 
 def js(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
     """Jensen-Shannon divergence (base 2, in [0, 1]) over the baseline bins; bins empty on both
-    sides are dropped, no smoothing is needed. p-value: ``8 ln2 JS nm/(n+m) ~ chi2(B - 1)``."""
+    sides are dropped, no smoothing is needed. p-value: ``8 ln2 JS nm/(n+m) ~ chi2(B - 1)``
+    after pooling sparse bins, Bartlett-corrected."""
     _check(cur, base)
     if (e := _empty("js", cur, base)) is not None:
         return e
     table = bin_table(cur, base)
-    keep = (table.current + table.baseline) > 0
-    labels = tuple(lab for lab, k in zip(table.labels, keep.tolist(), strict=True) if k)
-    p = table.current[keep] / table.current.sum()
-    q = table.baseline[keep] / table.baseline.sum()
-    mid = (p + q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tp = np.where(p > 0, p * np.log2(p / mid), 0.0)
-        tq = np.where(q > 0, q * np.log2(q / mid), 0.0)
-    contrib = 0.5 * (tp + tq)
+    labels, c, b = table.nonempty()
+    contrib, p, q = _js_terms(c, b)
     value = float(min(max(contrib.sum(), 0.0), 1.0))
-    dof = len(labels) - 1
-    stat = 8.0 * math.log(2.0) * value * _scale(cur.n, base.n)
-    pooled = _pooled(table)
-    bartlett = _bartlett(cur.n, base.n,
-                         float(np.sum((1 - pooled) * (3 + pooled) / (8 * pooled))), dof)
-    pv = float(stats.chi2.sf(stat / bartlett, dof)) if dof > 0 else 1.0
+    pv, stat, dof = _divergence_test("js", c, b, cur.n, base.n)
     return _score("js", value, cur.n, base.n, pv, table.share_error,
                   _top(labels, q, p, contrib), stat, dof)
 
 
 def chi2(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
-    """Pearson chi-square test of homogeneity on the 2 x B table of bin counts; the value is
-    the effect size Cramer's V = sqrt(X^2 / (n + m)) in [0, 1], the statistic is X^2."""
+    """Pearson chi-square test of homogeneity on the 2 x B table of bin counts, after pooling
+    bins with expected count below 5 (Cochran's rule). The value is the effect size Cramer's
+    V = sqrt(X^2 / (n + m)) in [0, 1], the statistic is X^2."""
     _check(cur, base)
     if (e := _empty("chi2", cur, base)) is not None:
         return e
     table = bin_table(cur, base)
-    keep = (table.current + table.baseline) > 0
-    labels = tuple(lab for lab, k in zip(table.labels, keep.tolist(), strict=True) if k)
-    obs = np.vstack([table.current[keep], table.baseline[keep]]).astype(np.float64)
-    rows = obs.sum(axis=1, keepdims=True)
-    total = rows.sum()
-    expected = rows * obs.sum(axis=0, keepdims=True) / total
-    cells = (obs - expected) ** 2 / expected
-    stat = float(cells.sum())
-    dof = len(labels) - 1
+    labels, c, b = table.nonempty()
+    cells, _ = _pearson(c, b)  # per-bin contributions on the full table, for the explanation
+    pc, pb = pool_sparse(c, b)
+    _, stat = _pearson(pc, pb)
+    dof = len(pc) - 1
     pv = float(stats.chi2.sf(stat, dof)) if dof > 0 else 1.0
-    p, q = obs[0] / rows[0, 0], obs[1] / rows[1, 0]
-    return _score("chi2", math.sqrt(stat / total), cur.n, base.n, pv, table.share_error,
-                  _top(labels, q, p, cells.sum(axis=0)), stat, dof)
+    value = math.sqrt(stat / (c.sum() + b.sum()))
+    return _score("chi2", value, cur.n, base.n, pv, table.share_error,
+                  _top(labels, b / b.sum(), c / c.sum(), cells), stat, dof)
 
 
 def _cdfs(cur: NumericSketch, base: NumericSketch

@@ -3,7 +3,9 @@ one tick, and a restarted monitor knows at once how stale it is (Kafka's own rec
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 import time
 
 import numpy as np
@@ -12,7 +14,7 @@ from kafka import KafkaConsumer
 
 from alerts.config import FreshnessRule
 from alerts.model import Measurement
-from stream.freshness import FreshnessClock
+from stream.freshness import FreshnessClock, run_clock
 from stream.kafka.probes import latest_timestamps, latest_topic_timestamps
 from stream.kafka.producer import Producer
 from tests.fixtures.waiting import wait_until
@@ -25,6 +27,26 @@ TICK = 0.5
 
 def by_rule(ms: list[Measurement]) -> dict[str, Measurement]:
     return {m.feature: m for m in ms}
+
+
+class _Ticker:
+    """``run_clock`` (the worker's timer loop) on its own event loop thread."""
+
+    def __init__(self, clock: FreshnessClock, emit, probe) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.stop_event = asyncio.Event()
+        self.thread = threading.Thread(target=self._run, args=(clock, emit, probe), daemon=True)
+        self.thread.start()
+
+    def _run(self, clock: FreshnessClock, emit, probe) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(run_clock(clock, emit, probe=probe, stop=self.stop_event))
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(timeout=30)
+        assert not self.thread.is_alive()
+        self.loop.close()
 
 
 def test_stopped_topic_breaches_sla_in_time_and_a_restart_still_sees_it_stale(kafka) -> None:
@@ -42,26 +64,33 @@ def test_stopped_topic_breaches_sla_in_time_and_a_restart_still_sees_it_stale(ka
         assert last_quiet is not None and abs(time.time() - last_quiet) < 5
 
         clock = FreshnessClock("fresh-test", rules, tick=TICK)
-        busy_values: list[float] = []
+        ticks: list[list[Measurement]] = []
+        ticker = _Ticker(clock, ticks.append,
+                         probe=lambda: latest_timestamps(client, [quiet, busy]))
 
-        def step() -> tuple[Measurement, float] | None:
+        def breached() -> Measurement | None:
             producer.send(busy, b'{"amount": 2}')  # the other topic keeps flowing
             producer.flush()
-            clock.seed_from_kafka(latest_timestamps(client, [quiet, busy]))
-            for m in clock.tick():
-                if m.feature == f"topic:{busy}":
-                    busy_values.append(m.value)
-                elif m.value > SLA:
-                    return m, time.time()
+            for ms in list(ticks):
+                m = by_rule(ms)[f"topic:{quiet}"]
+                if m.value > SLA:
+                    return m
             return None
 
-        breach, detected_at = wait_until(step, timeout=SLA + 15, message="quiet topic breach")
+        try:
+            breach = wait_until(breached, timeout=SLA + 15, message="quiet topic breach")
+        finally:
+            ticker.stop()
 
-    assert breach.feature == f"topic:{quiet}" and breach.details["max_staleness"] == SLA
-    # within max_staleness + one tick of the last record (plus a probe round trip)
-    assert detected_at - last_quiet <= SLA + TICK + 0.5
-    assert breach.value == pytest.approx(detected_at - last_quiet, abs=0.5)
-    assert busy_values and max(busy_values) < SLA
+    assert breach.details["max_staleness"] == SLA and breach.details["no_data"] is False
+    # evaluated (window_end) within max_staleness + one tick of the last record, plus the
+    # probe's round trip before that tick
+    assert breach.window_end - last_quiet <= SLA + TICK + 0.5
+    assert breach.value == pytest.approx(breach.window_end - last_quiet, abs=0.01)
+    busy_values = [by_rule(ms)[f"topic:{busy}"].value for ms in ticks]
+    assert len(busy_values) >= SLA / TICK and max(busy_values) < SLA
+    gaps = [b[0].window_end - a[0].window_end for a, b in zip(ticks, ticks[1:], strict=False)]
+    assert max(gaps) < TICK + 0.5  # ticks keep coming with no traffic on the quiet topic
 
     # "restart": a new clock with no observations, seeded from Kafka only
     restarted = FreshnessClock("fresh-test", rules, tick=TICK)

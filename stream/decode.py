@@ -1,9 +1,12 @@
 """JSON record values (bytes) -> feature columns for a whole batch.
 
-The fast path decodes the batch in ONE msgspec call into a struct generated from the config
-(unknown fields skipped in C, nested paths like ``model.score`` as nested structs), then builds
-each column with one C-level pass (``np.fromiter`` over an ``attrgetter``). Only a chunk that
-fails as a whole falls back to one record at a time, to find each bad record and its reason:
+The fast path decodes the records with a msgspec decoder for a struct generated from the
+config (a C-level ``map`` over the batch; unknown fields skipped in C, nested paths like
+``model.score`` as nested structs), then builds each column with one C-level pass
+(``np.fromiter`` over an ``attrgetter``). A chunk of 2,048 records with a schema violation is
+decoded again untyped (still in C) and its columns canonicalized by
+``sketches.canonical``; only a chunk with broken records is parsed one record at a time in
+Python, to find each bad record and its reason:
 
 ============================  =====================================================
 dead letter ``reason``        record
@@ -34,12 +37,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import attrgetter, methodcaller
 from typing import Any, Literal
 
 import msgspec
 import numpy as np
 
+from sketches.canonical import canonical_numbers
 from sketches.column import Column
 from stream.categories import CategoricalCodes, encode_categories
 from stream.event_time import EventTimeParser
@@ -136,9 +140,9 @@ class Decoder:
         if event_time_field:
             leaves.append((event_time_field, "time", "__time__"))
         self._struct, self._leaves = _build_struct(leaves)
-        self._batch_decoder = msgspec.json.Decoder(list[self._struct])  # type: ignore[name-defined]
         self._one_decoder = msgspec.json.Decoder(self._struct)
         self._getters = {leaf.name: attrgetter(leaf.attr) for leaf in self._leaves}
+        self._dict_getters = {leaf.name: _dict_getter(leaf.attr_path) for leaf in self._leaves}
 
     @classmethod
     def from_config(cls, config: Any, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -166,135 +170,132 @@ class Decoder:
             vals = [values[i] for i in ok_idx.tolist()]
         else:
             vals = list(values)
-        structs: list[Any] = []
+        raw: dict[str, list[Any]] = {leaf.name: [] for leaf in self._leaves}
         rows: list[int] = []
-        patches: list[tuple[int, str, str]] = []  # (position in structs, leaf, "invalid"|"nan")
+        lenient = False
         for start in range(0, len(vals), _CHUNK):
             chunk = vals[start : start + _CHUNK]
-            try:
-                structs.extend(self._batch_decoder.decode(b"[" + b",".join(chunk) + b"]"))
+            try:  # 1. typed: every value has the expected JSON type (a C loop over records)
+                structs = list(map(self._one_decoder.decode, chunk))
+                for leaf in self._leaves:
+                    raw[leaf.name].extend(map(self._getters[leaf.name], structs))
                 rows.extend(ok_idx[start : start + len(chunk)].tolist())
                 continue
             except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError):
                 pass
-            for j, raw in enumerate(chunk):
-                self._decode_one(raw, int(ok_idx[start + j]), structs, rows, patches, dead)
-        return self._columns(structs, rows, patches, dead, timestamps_ms)
+            lenient = True
+            try:  # 2. valid JSON with schema violations or non-objects: still a C loop
+                objs = list(map(_ANY.decode, chunk))
+                idx = ok_idx[start : start + len(chunk)].tolist()
+            except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError):
+                objs, idx = [], []  # 3. one record at a time, to find the broken ones
+                for j, one in enumerate(chunk):
+                    obj = _parse_one(one, int(ok_idx[start + j]), dead)
+                    if obj is not _BAD:
+                        objs.append(obj)
+                        idx.append(int(ok_idx[start + j]))
+            self._collect(objs, idx, raw, rows, dead)
+        return self._columns(raw, rows, lenient, dead, timestamps_ms)
 
-    def _decode_one(
-        self,
-        raw: bytes,
-        idx: int,
-        structs: list[Any],
-        rows: list[int],
-        patches: list[tuple[int, str, str]],
-        dead: list[DeadLetter],
-    ) -> None:
-        try:
-            structs.append(self._one_decoder.decode(raw))
-            rows.append(idx)
-            return
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError):
-            pass
-        try:
-            text = bytes(raw).decode("utf-8")
-        except UnicodeDecodeError as exc:
-            dead.append(DeadLetter(idx, "not_utf8", str(exc)[:200]))
-            return
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError) as exc:
-            dead.append(DeadLetter(idx, "invalid_json", str(exc)[:200]))
-            return
-        if not isinstance(obj, dict):
-            dead.append(DeadLetter(idx, "not_object", f"JSON {type(obj).__name__}, not an object"))
-            return
-        pos = len(structs)
-        values: dict[str, Any] = {}
+    def _collect(self, objs: list[Any], idx: list[int], raw: dict[str, list[Any]],
+                 rows: list[int], dead: list[DeadLetter]) -> None:
+        if not all(type(o) is dict for o in objs):
+            keep = [k for k, o in enumerate(objs) if type(o) is dict]
+            for k, o in enumerate(objs):
+                if type(o) is not dict:
+                    kind = "null" if o is None else type(o).__name__
+                    dead.append(DeadLetter(idx[k], "not_object", f"JSON {kind}, not an object"))
+            objs = [objs[k] for k in keep]
+            idx = [idx[k] for k in keep]
         for leaf in self._leaves:
-            v = _lookup(obj, leaf.attr_path)
-            if leaf.kind == "numeric":
-                if v is None:
-                    pass
-                elif isinstance(v, bool) or not isinstance(v, int | float):
-                    patches.append((pos, leaf.name, "invalid"))
-                    v = None
-                else:
-                    v = float(v)
-                    if v != v:
-                        patches.append((pos, leaf.name, "nan"))
-            elif leaf.kind in ("categorical", "segment"):
-                if isinstance(v, dict | list):
-                    patches.append((pos, leaf.name, "invalid"))
-                    v = None
-            elif v is not None and (isinstance(v, bool) or not isinstance(v, int | float | str)):
-                dead.append(DeadLetter(idx, "invalid_event_time", f"{type(v).__name__} value"))
-                return
-            values[leaf.name] = v
-        structs.append(_make_struct(self._struct, self._leaves, values))
-        rows.append(idx)
+            raw[leaf.name].extend(map(self._dict_getters[leaf.name], objs))
+        rows.extend(idx)
 
     def _columns(
         self,
-        structs: list[Any],
+        raw: dict[str, list[Any]],
         rows_in: list[int],
-        patches: list[tuple[int, str, str]],
+        lenient: bool,
         dead: list[DeadLetter],
         timestamps_ms: np.ndarray | Sequence[float] | None,
     ) -> DecodedBatch:
         rows = np.asarray(rows_in, dtype=np.int64)
+        n = rows.shape[0]
+        bad: list[tuple[int, str, str]] = []
         if self.event_time_field:
-            raw_times = list(map(self._getters["__time__"], structs))
-            times, bad = self._time.parse(raw_times)
+            times, bad = self._time.parse(raw["__time__"])
         else:
             if timestamps_ms is None:
                 raise ValueError("no event-time field configured: pass the record timestamps")
-            ts = np.asarray(timestamps_ms, dtype=np.float64)[rows]
-            times, bad = ts / 1000.0, []
+            times = np.asarray(timestamps_ms, dtype=np.float64)[rows] / 1000.0
         if bad and not self.require_event_time:
             times[[pos for pos, _, _ in bad]] = np.nan
             bad = []
-        if bad:
-            keep = np.ones(len(structs), dtype=bool)
-            for pos, reason, detail in bad:
-                keep[pos] = False
-                dead.append(DeadLetter(int(rows[pos]), reason, detail))
-            remap = np.cumsum(keep) - 1
-            structs = [s for s, k in zip(structs, keep.tolist(), strict=True) if k]
-            patches = [(int(remap[p]), nm, k) for p, nm, k in patches if keep[p]]
-            rows, times = rows[keep], times[keep]
-        n = len(structs)
-        by_leaf: dict[str, list[tuple[int, str]]] = {}
-        for pos, name, kind in patches:
-            by_leaf.setdefault(name, []).append((pos, kind))
         numeric: dict[str, Column] = {}
         categorical: dict[str, CategoricalCodes] = {}
         segments: dict[str, CategoricalCodes] = {}
         for leaf in self._leaves:
-            getter = self._getters[leaf.name]
-            fixes = by_leaf.get(leaf.name, ())
-            invalid = np.zeros(n, dtype=bool)
-            nan_pos: list[int] = []
-            for pos, kind in fixes:
-                if kind == "invalid":
-                    invalid[pos] = True
-                else:
-                    nan_pos.append(pos)
+            values = raw[leaf.name]
             if leaf.kind == "numeric":
-                try:
-                    col = np.fromiter(map(getter, structs), dtype=np.float64, count=n)
-                except TypeError:  # None present: np.array maps None -> NaN
-                    col = np.array(list(map(getter, structs)), dtype=np.float64)
-                null = np.isnan(col)
-                if nan_pos:
-                    null[nan_pos] = False
-                null &= ~invalid
-                numeric[leaf.name] = Column(col, null, invalid)
+                numeric[leaf.name] = _numeric_column(values, n, lenient)
             elif leaf.kind in ("categorical", "segment"):
-                codes = encode_categories(list(map(getter, structs)), invalid)
+                invalid = None
+                if lenient:
+                    invalid = np.fromiter(map(_is_container, values), dtype=bool, count=n)
+                    if invalid.any():
+                        values = [None if c else v
+                                  for v, c in zip(values, invalid.tolist(), strict=True)]
+                codes = encode_categories(values, invalid)
                 (categorical if leaf.kind == "categorical" else segments)[leaf.name] = codes
-        dead.sort(key=lambda d: d.index)
-        return DecodedBatch(rows, times, numeric, categorical, segments, dead)
+        out = DecodedBatch(rows, times, numeric, categorical, segments, dead)
+        if bad:
+            keep = np.ones(n, dtype=bool)
+            for pos, reason, detail in bad:
+                keep[pos] = False
+                dead.append(DeadLetter(int(rows[pos]), reason, detail))
+            from stream.batchops import take
+
+            out = take(out, np.flatnonzero(keep))
+        out.dead_letters = sorted(dead, key=lambda d: d.index)
+        return out
+
+
+_BAD = object()
+_ANY = msgspec.json.Decoder()
+
+
+def _parse_one(one: bytes, idx: int, dead: list[DeadLetter]) -> Any:
+    """One record, for the reason it breaks its chunk (NaN/Infinity literals are accepted)."""
+    try:
+        return msgspec.json.decode(one)
+    except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    try:
+        text = bytes(one).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        dead.append(DeadLetter(idx, "not_utf8", str(exc)[:200]))
+        return _BAD
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        dead.append(DeadLetter(idx, "invalid_json", str(exc)[:200]))
+        return _BAD
+
+
+def _is_container(v: Any) -> bool:
+    return type(v) is dict or type(v) is list
+
+
+def _numeric_column(values: list[Any], n: int, lenient: bool) -> Column:
+    if not lenient:  # typed path: floats and None only
+        try:
+            col = np.fromiter(values, dtype=np.float64, count=n)
+            return Column(col, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+        except TypeError:
+            col = np.array(values, dtype=np.float64)  # None -> NaN (JSON has no NaN here)
+            return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
+    x, null, invalid = canonical_numbers(np.fromiter(values, dtype=object, count=n))
+    return Column(x, null, invalid & ~null)
 
 
 # -- struct generation ----------------------------------------------------------------------
@@ -341,6 +342,12 @@ def _build_struct(leaves: list[tuple[str, Kind, str]]) -> tuple[type, list[_Leaf
     return root, out
 
 
+def _dict_getter(keys: tuple[str, ...]) -> Any:
+    if len(keys) == 1:
+        return methodcaller("get", keys[0])
+    return lambda obj: _lookup(obj, keys)
+
+
 def _lookup(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
     cur: Any = obj
     for k in keys:
@@ -350,14 +357,3 @@ def _lookup(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
         if cur is None:
             return None
     return cur
-
-
-def _make_struct(root: type, leaves: list[_Leaf], values: dict[str, Any]) -> Any:
-    obj = root()
-    for leaf in leaves:
-        parts = leaf.attr.split(".")
-        target = obj
-        for p in parts[:-1]:
-            target = getattr(target, p)
-        setattr(target, parts[-1], values.get(leaf.name))
-    return obj

@@ -62,7 +62,7 @@ def test_schema_violations_are_counted_per_feature_and_the_event_still_counts() 
     values = [
         _good(0),
         _good(1, amount="12.5"),               # string in a numeric field -> invalid
-        _good(2, x=True),                      # bool in a numeric field -> invalid
+        _good(2, x=[1.5]),                     # list in a numeric field -> invalid
         _good(3, merchant={"id": 7}),          # object in a categorical -> invalid
         _good(4, channel=[1, 2]),              # list in a categorical -> invalid
         _good(5, model=None),                  # nested parent null -> score is null
@@ -77,6 +77,7 @@ def test_schema_violations_are_counted_per_feature_and_the_event_still_counts() 
     assert amount.null.tolist() == [False] * 7 + [True, False]
     assert x.invalid.tolist() == [False, False, True] + [False] * 6
     assert score.null.tolist() == [False] * 5 + [True, True, True, False]
+    assert d.numeric["amount"].values[0] == 10.0
     merchant, channel = d.categorical["merchant"], d.categorical["channel"]
     assert merchant.invalid.tolist() == [False] * 3 + [True] + [False] * 5
     assert channel.invalid.tolist() == [False] * 4 + [True] + [False] * 4
@@ -93,6 +94,14 @@ def test_schema_violations_are_counted_per_feature_and_the_event_still_counts() 
     sk = glob.profile["amount"]
     assert (sk.count, sk.invalid, sk.nulls) == (9, 1, 1)
     assert glob.profile["merchant"].invalid == 1
+
+
+def test_booleans_in_numeric_features_are_numbers_as_everywhere_else() -> None:
+    # sketches.canonical.canonical_numbers (baseline files) reads true as 1.0: so does the stream
+    d = Decoder([FieldSpec("x", "numeric")], [], "ts").decode(
+        [b'{"ts": 1, "x": true}', b'{"ts": 2, "x": false}', b'{"ts": 3, "x": 2}'])
+    assert d.numeric["x"].values.tolist() == [1.0, 0.0, 2.0]
+    assert not d.numeric["x"].invalid.any()
 
 
 def test_nan_and_infinity_literals_are_values_counted_as_nan_not_nulls() -> None:
@@ -145,3 +154,25 @@ def test_fallback_path_gives_the_same_columns_as_the_fast_path(bad_every: int) -
         lb = [cb.labels[i] for i in cb.codes]
         assert la == lb
     assert np.array_equal(a.event_time[keep], b.event_time)
+
+
+def test_schema_violations_in_every_chunk_keep_all_other_columns_exact() -> None:
+    cols = columns(5000, seed=4)
+    clean = to_records(cols)
+    dirty = list(clean)
+    for i in range(0, len(dirty), 7):
+        rec = orjson.loads(dirty[i])
+        rec["amount"] = "n/a"
+        dirty[i] = orjson.dumps(rec)
+    dec = _decoder()
+    a, b = dec.decode(clean), dec.decode(dirty)
+    assert b.n == a.n == 5000 and b.dead_letters == []
+    bad = np.zeros(5000, bool)
+    bad[::7] = True
+    assert np.array_equal(b.numeric["amount"].invalid, bad)
+    assert np.array_equal(b.numeric["amount"].values[~bad], a.numeric["amount"].values[~bad])
+    for name in ("x", "score"):
+        assert np.array_equal(a.numeric[name].values, b.numeric[name].values)
+    for name in ("merchant", "channel"):
+        ca, cb = a.categorical[name], b.categorical[name]
+        assert [ca.labels[i] for i in ca.codes] == [cb.labels[i] for i in cb.codes]

@@ -140,7 +140,18 @@ def run(quick: bool = False) -> dict[str, object]:
             f"{1000 * ev['cpu_s']:.0f} ms CPU ({ev['us_per_series']:.0f} us per series).")
     else:
         text.append(f"Evaluation timing failed: {ev['error']}")
+    ok = [r for r in raw if "error" not in r and r.get("events") == 2_000]
+    summary = []
+    if ok:
+        big = max(ok, key=lambda r: r["states"])
+        summary.append(
+            f"Memory: {big['bytes_per_state_rss'] / 1024:.1f} KiB resident per live feature x "
+            f"cohort x window state ({int(big['states']):,} states, 2,000 events each: "
+            f"{big['rss_added_mib']:.0f} MiB)"
+            + (f"; evaluating 1,000 series takes {1000 * ev['cpu_s']:.0f} ms of CPU."
+               if "error" not in ev else "."))
     return {
+        "summary": summary,
         "title": "Memory per live state and evaluation time",
         "text": text,
         "tables": [{"headers": ["cohorts", "windows", "states (features x cohorts x windows)",

@@ -10,14 +10,29 @@ all generated from a monitor's ``driftline.yaml``.
 'driftline-fraud'
 """
 
+from typing import TYPE_CHECKING
+
 from grafana.checks import check_dashboard
 from grafana.common import DATASOURCE_UID, dashboard_uid
 from grafana.dashboards import build_dashboards, write_dashboards
 from grafana.interpolate import interpolate
 from grafana.provisioning import write_provisioning
-from grafana.push import GrafanaPusher, PushError, push_dashboards
 from grafana.rules import RuleSettings, monitor_rules
 from grafana.rules_tests import rules_unit_tests
+
+if TYPE_CHECKING:
+    from grafana.push import GrafanaPusher, PushError, push_dashboards
+
+_LAZY = {"GrafanaPusher", "PushError", "push_dashboards"}  # grafana-client loads only to push
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from grafana import push
+
+        return getattr(push, name)
+    raise AttributeError(f"module 'grafana' has no attribute {name!r}")
+
 
 __all__ = [
     "DATASOURCE_UID",

@@ -55,7 +55,10 @@ def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.
             .keep_time(True)
         )
     )
-    variables_for(builder, dashboard_variables(cfg.monitor, cfg.windows.tiers[0], ds=ds))
+    # One feature preselected (a drill-down); All for segment and cohort (compare cohorts).
+    first = (numeric or [f.name for f in cfg.features])[0]
+    variables_for(builder, dashboard_variables(cfg.monitor, cfg.windows.tiers[0], ds=ds,
+                                               defaults={"feature": first}))
     b = Board(builder)
 
     if numeric:

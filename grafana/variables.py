@@ -12,7 +12,7 @@ one (top-K per segment plus ``__other__`` and the global ``all``). ``feature``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
@@ -41,8 +41,10 @@ def dashboard_variables(
     base_window: str,
     names: Iterable[str] = VARIABLE_ORDER,
     ds: str = DATASOURCE_UID,
+    defaults: Mapping[str, str] | None = None,
 ) -> list[cogbuilder.Builder[Any]]:
-    """Builders for the requested variables, in the canonical order."""
+    """Builders for the requested variables, in the canonical order; ``defaults`` preselects a
+    value of a multi-value variable instead of All."""
     wanted = set(names)
     unknown = wanted - set(VARIABLE_ORDER)
     if unknown:
@@ -59,6 +61,6 @@ def dashboard_variables(
         elif name == "window":
             var = query_variable(name, queries[name], multi=False, current=base_window, ds=ds)
         else:
-            var = query_variable(name, queries[name], ds=ds)
+            var = query_variable(name, queries[name], current=(defaults or {}).get(name), ds=ds)
         out.append(var)
     return out

@@ -92,6 +92,8 @@ def test_drilldown_has_multi_value_cohort_variables_and_overview_links_to_it() -
         assert v["query"].startswith("label_values(") and v["refresh"] == 2
     assert variables["monitor"]["current"]["value"] == "payments-demo"
     assert variables["window"]["current"]["value"] == "1m"
+    assert variables["feature"]["current"]["value"] == "amount"  # a drill-down: one feature
+    assert variables["cohort"]["current"]["value"] == "$__all"
     assert "segment=~\"$segment\"" in variables["cohort"]["query"]
 
     overview = dashboards[f"{dashboard_uid('payments-demo', 'overview')}.json"]

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bench.workloads import generate, monitor_config, to_json_lines
 from stream.aggregator import PartitionAggregator
@@ -81,7 +82,12 @@ def main() -> None:
         for off, b in zip(offsets, batches, strict=True):
             agg.ingest(RecordBatch("bench", 0, off, None, b))
 
+    def parse_only() -> None:
+        for b in batches:
+            list(map(orjson.loads, b))
+
     n = len(records)
+    t_parse = _cpu(parse_only, args.repeat)
     t_dec = _cpu(decode_all, args.repeat)
     t_agg = _cpu(aggregate_all, args.repeat)
     t_core = _cpu(core_all, args.repeat)
@@ -101,6 +107,8 @@ def main() -> None:
     print(f"workload: {n} events, {size:.0f} bytes/event JSON, 25 fields (20 numeric, "
           f"5 categorical), segments region(8) device(5), batches of {args.batch}, "
           f"window {args.window}")
+    print(f"reference  : {n / t_parse:>10,.0f} events/s per core  "
+          f"({t_parse / n * 1e6:.2f} us/event)   orjson.loads per record alone, no columns")
     print(f"decode     : {n / t_dec:>10,.0f} events/s per core  ({t_dec / n * 1e6:.2f} us/event)")
     print(f"aggregate  : {n / t_agg:>10,.0f} events/s per core  ({t_agg / n * 1e6:.2f} us/event, "
           f"a region and a device profile per event; global merged at emit)")

@@ -160,6 +160,12 @@ def test_cli_writes_the_generated_dashboards(tmp_path: Path) -> None:
     assert sorted(result.output.split()) == sorted(str(tmp_path / "d" / n) for n in expected)
 
 
+def test_cli_default_datasource_is_the_provisioned_one() -> None:
+    from stream.cli import cmd_grafana
+
+    assert cmd_grafana.DATASOURCE_UID == DATASOURCE_UID
+
+
 def test_cli_rejects_a_broken_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("monitor: x\nfeatures: []\n")

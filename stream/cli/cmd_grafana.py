@@ -34,9 +34,10 @@ def _load(config: Path) -> Any:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
-def register(app: typer.Typer) -> None:
-    from grafana.common import DATASOURCE_UID
+DATASOURCE_UID = "driftline-prometheus"  # grafana.common.DATASOURCE_UID (imported lazily)
 
+
+def register(app: typer.Typer) -> None:
     grafana_app = typer.Typer(
         help="Grafana dashboards generated from the monitor config.", no_args_is_help=True
     )

@@ -3,7 +3,7 @@
 The fast path decodes the records with a msgspec decoder for a struct generated from the
 config (a C-level ``map`` over the batch; unknown fields skipped in C, nested paths like
 ``model.score`` as nested structs), then builds each column with one C-level pass
-(``np.fromiter`` over an ``attrgetter``). A chunk of 2,048 records with a schema violation is
+(``np.fromiter`` over an ``attrgetter``). A chunk of 4,096 records with a schema violation is
 decoded again untyped (still in C) and its columns canonicalized by
 ``sketches.canonical``; only a chunk with broken records is parsed one record at a time in
 Python, to find each bad record and its reason:
@@ -57,7 +57,7 @@ DEAD_LETTER_REASONS = (
     "invalid_event_time",
 )
 DEFAULT_MAX_BYTES = 1_000_000
-_CHUNK = 2048
+_CHUNK = 4096
 
 Kind = Literal["numeric", "categorical", "segment", "time"]
 
@@ -142,6 +142,8 @@ class Decoder:
         self._struct, self._leaves = _build_struct(leaves)
         self._one_decoder = msgspec.json.Decoder(self._struct)
         self._getters = {leaf.name: attrgetter(leaf.attr) for leaf in self._leaves}
+        self._numeric_leaves = [leaf for leaf in self._leaves if leaf.kind == "numeric"]
+        self._object_leaves = [leaf for leaf in self._leaves if leaf.kind != "numeric"]
         self._dict_getters = {leaf.name: _dict_getter(leaf.attr_path) for leaf in self._leaves}
 
     @classmethod
@@ -170,14 +172,17 @@ class Decoder:
             vals = [values[i] for i in ok_idx.tolist()]
         else:
             vals = list(values)
-        raw: dict[str, list[Any]] = {leaf.name: [] for leaf in self._leaves}
+        raw: dict[str, list[Any]] = {leaf.name: [] for leaf in self._object_leaves}
+        nums: dict[str, list[Column]] = {leaf.name: [] for leaf in self._numeric_leaves}
         rows: list[int] = []
         lenient = False
         for start in range(0, len(vals), _CHUNK):
             chunk = vals[start : start + _CHUNK]
             try:  # 1. typed: every value has the expected JSON type (a C loop over records)
                 structs = list(map(self._one_decoder.decode, chunk))
-                for leaf in self._leaves:
+                for leaf in self._numeric_leaves:
+                    nums[leaf.name].append(_typed_numbers(self._getters[leaf.name], structs))
+                for leaf in self._object_leaves:
                     raw[leaf.name].extend(map(self._getters[leaf.name], structs))
                 rows.extend(ok_idx[start : start + len(chunk)].tolist())
                 continue
@@ -194,11 +199,12 @@ class Decoder:
                     if obj is not _BAD:
                         objs.append(obj)
                         idx.append(int(ok_idx[start + j]))
-            self._collect(objs, idx, raw, rows, dead)
-        return self._columns(raw, rows, lenient, dead, timestamps_ms)
+            self._collect(objs, idx, raw, nums, rows, dead)
+        return self._columns(raw, nums, rows, lenient, dead, timestamps_ms)
 
     def _collect(self, objs: list[Any], idx: list[int], raw: dict[str, list[Any]],
-                 rows: list[int], dead: list[DeadLetter]) -> None:
+                 nums: dict[str, list[Column]], rows: list[int],
+                 dead: list[DeadLetter]) -> None:
         if not all(type(o) is dict for o in objs):
             keep = [k for k, o in enumerate(objs) if type(o) is dict]
             for k, o in enumerate(objs):
@@ -207,13 +213,19 @@ class Decoder:
                     dead.append(DeadLetter(idx[k], "not_object", f"JSON {kind}, not an object"))
             objs = [objs[k] for k in keep]
             idx = [idx[k] for k in keep]
-        for leaf in self._leaves:
+        for leaf in self._numeric_leaves:
+            values = np.fromiter(map(self._dict_getters[leaf.name], objs), dtype=object,
+                                 count=len(objs))
+            x, null, invalid = canonical_numbers(values)
+            nums[leaf.name].append(Column(x, null, invalid & ~null))
+        for leaf in self._object_leaves:
             raw[leaf.name].extend(map(self._dict_getters[leaf.name], objs))
         rows.extend(idx)
 
     def _columns(
         self,
         raw: dict[str, list[Any]],
+        nums: dict[str, list[Column]],
         rows_in: list[int],
         lenient: bool,
         dead: list[DeadLetter],
@@ -235,10 +247,11 @@ class Decoder:
         categorical: dict[str, CategoricalCodes] = {}
         segments: dict[str, CategoricalCodes] = {}
         for leaf in self._leaves:
-            values = raw[leaf.name]
             if leaf.kind == "numeric":
-                numeric[leaf.name] = _numeric_column(values, n, lenient)
-            elif leaf.kind in ("categorical", "segment"):
+                numeric[leaf.name] = _concat_columns(nums[leaf.name])
+                continue
+            values = raw[leaf.name]
+            if leaf.kind in ("categorical", "segment"):
                 invalid = None
                 if lenient:
                     invalid = np.fromiter(map(_is_container, values), dtype=bool, count=n)
@@ -286,16 +299,25 @@ def _is_container(v: Any) -> bool:
     return type(v) is dict or type(v) is list
 
 
-def _numeric_column(values: list[Any], n: int, lenient: bool) -> Column:
-    if not lenient:  # typed path: floats and None only
-        try:
-            col = np.fromiter(values, dtype=np.float64, count=n)
-            return Column(col, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
-        except TypeError:
-            col = np.array(values, dtype=np.float64)  # None -> NaN (JSON has no NaN here)
-            return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
-    x, null, invalid = canonical_numbers(np.fromiter(values, dtype=object, count=n))
-    return Column(x, null, invalid & ~null)
+def _typed_numbers(getter: Any, structs: list[Any]) -> Column:
+    """Typed records: floats and None only (JSON has no NaN on this path)."""
+    n = len(structs)
+    try:
+        col = np.fromiter(map(getter, structs), dtype=np.float64, count=n)
+        return Column(col, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
+    except TypeError:
+        col = np.array(list(map(getter, structs)), dtype=np.float64)  # None -> NaN
+        return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
+
+
+def _concat_columns(parts: list[Column]) -> Column:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return Column(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    return Column(np.concatenate([p.values for p in parts]),
+                  np.concatenate([p.null for p in parts]),  # type: ignore[misc]
+                  np.concatenate([p.invalid for p in parts]))  # type: ignore[misc]
 
 
 # -- struct generation ----------------------------------------------------------------------

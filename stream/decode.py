@@ -140,7 +140,7 @@ class Decoder:
         if event_time_field:
             leaves.append((event_time_field, "time", "__time__"))
         self._struct, self._leaves = _build_struct(leaves)
-        self._one_decoder = msgspec.json.Decoder(self._struct)
+        self._one_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(self._struct)
         self._getters = {leaf.name: attrgetter(leaf.attr) for leaf in self._leaves}
         self._numeric_leaves = [leaf for leaf in self._leaves if leaf.kind == "numeric"]
         self._object_leaves = [leaf for leaf in self._leaves if leaf.kind != "numeric"]

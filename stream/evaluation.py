@@ -71,13 +71,9 @@ class WindowEvaluator:
     def expected(self, key: CohortKey, seconds: float) -> float | None:
         if self.baseline is None or self.span <= 0:
             return None
-        if key == GLOBAL:
-            rows = self.baseline.rows
-        else:
-            rows = self.segment_rows.get(key[0], {}).get(key[1])
-            if rows is None:
-                return None
-        return rows / self.span * seconds
+        rows: int | None = (self.baseline.rows if key == GLOBAL
+                            else self.segment_rows.get(key[0], {}).get(key[1]))
+        return None if rows is None else rows / self.span * seconds
 
     def evaluate(self, start: float, end: float, tier: str,
                  profiles: Mapping[CohortKey, CohortProfile], complete: bool = True,

@@ -126,9 +126,7 @@ def _check_all_panels(live: Live, selection: dict[str, Any]) -> dict[str, list[s
     return empty
 
 
-def test_every_panel_query_returns_series_with_all_selected(live: Live) -> None:
-    selection = {"monitor": "payments-demo", "window": "1m", "feature": ALL,
-                 "segment": ALL, "cohort": ALL}
+def _assert_all_panels_have_data(live: Live, selection: dict[str, Any]) -> None:
     empty: dict[str, list[str]] = {}
 
     def nothing_empty() -> bool:
@@ -143,15 +141,18 @@ def test_every_panel_query_returns_series_with_all_selected(live: Live) -> None:
             f"{name}: {q}" for name, qs in empty.items() for q in qs))
 
 
+def test_every_panel_query_returns_series_with_all_selected(live: Live) -> None:
+    _assert_all_panels_have_data(live, {"monitor": "payments-demo", "window": "1m",
+                                        "feature": ALL, "segment": ALL, "cohort": ALL})
+
+
 def test_every_panel_query_returns_series_for_a_multi_value_selection(live: Live) -> None:
     # Two features (numeric + categorical), two segments, three cohorts: what a user
     # clicking in Grafana produces (multi-value -> regex alternatives).
     selection = {"monitor": ["payments-demo"], "window": "1m",
                  "feature": ["amount", "merchant_category"], "segment": ["region", "all"],
                  "cohort": ["eu", "us", "all"]}
-    empty = _check_all_panels(live, selection)
-    assert not empty, "panels without data:\n" + "\n".join(
-        f"{name}: {q}" for name, qs in empty.items() for q in qs)
+    _assert_all_panels_have_data(live, selection)
 
 
 def test_cohort_variable_lists_exactly_the_live_cohorts(live: Live) -> None:
@@ -163,7 +164,17 @@ def test_cohort_variable_lists_exactly_the_live_cohorts(live: Live) -> None:
         "driftline-payments-demo-feature.json"])
     match = template.removeprefix("label_values(").rsplit(",", 1)[0]
     all_match = interpolate(match, variables, {"monitor": "payments-demo", "segment": ALL})
-    assert set(live.prometheus.label_values("cohort", all_match, live.started)) == live_cohorts
+    listed: set[str] = set()
+
+    def lists_live_cohorts() -> bool:
+        nonlocal listed
+        listed = set(live.prometheus.label_values("cohort", all_match, live.started))
+        return listed == live_cohorts
+
+    try:
+        wait_until(lists_live_cohorts, 30, 0.5, "cohort variable = live cohorts")
+    except TimeoutError:
+        assert listed == live_cohorts
     region_match = interpolate(match, variables, {"monitor": "payments-demo",
                                                   "segment": ["region"]})
     regions = {s.labels["cohort"] for s in families["driftline_window_events"].samples

@@ -60,9 +60,9 @@ class CohortProfile:
         features are all-null). Columns must have ``events`` rows."""
         if events < 0:
             raise ValueError("events must be >= 0")
-        for name, col in columns.items():
-            if name in self.features and len(col) != events:
-                raise ValueError(f"column {name!r} has {len(col)} rows, batch has {events}")
+        for name, given in columns.items():
+            if name in self.features and len(given) != events:
+                raise ValueError(f"column {name!r} has {len(given)} rows, batch has {events}")
         for name, sketch in self.features.items():
             col = columns.get(name)
             if col is None:

@@ -140,3 +140,19 @@ def test_quantiles_are_within_the_stated_rank_error() -> None:
     true_rank = np.searchsorted(np.sort(x), est, side="right") / x.size
     assert np.max(np.abs(true_rank - levels)) <= s.rank_error
     assert s.rank_error == pytest.approx(0.0133, abs=0.001)
+
+
+def test_sketch_noise_is_not_reported_as_significant() -> None:
+    """With 100k events per side and no drift, the sketch error of KS (~0.005-0.01) alone would
+    be 'significant'; p-values count the sketches' rank error as extra sampling noise."""
+    rng = np.random.default_rng(8)
+    cur, base = _profiles(rng.normal(0, 1, N), rng.normal(0, 1, N), NumericSpec("x"))
+    got = ks(cur["x"], base["x"])
+    # D ~ 0.01 here; as plain KS with n_eff = 50,000 that would be p ~ 1e-4
+    assert got.value > 0 and got.p_value > 0.1
+    assert wasserstein(cur["x"], base["x"]).p_value > 0.1
+    # real shifts still are: 0.05 and 0.1 standard deviations
+    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.05, 1, N), NumericSpec("x"))
+    assert ks(shifted["x"], base["x"]).p_value < 0.01
+    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.1, 1, N), NumericSpec("x"))
+    assert ks(shifted["x"], base["x"]).p_value < 1e-6

@@ -173,3 +173,29 @@ def test_cli_rejects_a_broken_config(tmp_path: Path) -> None:
         app, ["grafana", "dashboards", "-c", str(bad), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "features" in result.output
+
+
+CONTRACT = {
+    "driftline_drift_score", "driftline_drift_p_value", "driftline_feature_quantile",
+    "driftline_quality_ratio", "driftline_window_events",
+    "driftline_window_end_timestamp_seconds", "driftline_events_total",
+    "driftline_events_invalid_total", "driftline_events_late_total",
+    "driftline_staleness_seconds", "driftline_staleness_sla_seconds",
+    "driftline_consumer_lag_records", "driftline_alerts_firing", "driftline_alert_active",
+    "driftline_notifications_total", "driftline_evaluation_duration_seconds_bucket",
+    "driftline_cohorts", "driftline_build_info",
+}
+
+
+def test_dashboards_and_rules_query_only_the_metric_contract() -> None:
+    import re
+
+    from grafana.rules import monitor_rules
+
+    used: set[str] = set()
+    for cfg in CONFIGS.values():
+        text = json.dumps(build_dashboards(cfg)) + json.dumps(monitor_rules(cfg))
+        used |= set(re.findall(r"driftline_[a-z_]+(?=[{\[( ])", text))
+    assert used <= CONTRACT, used - CONTRACT
+    # every metric of the contract is on some panel, except build_info (no panel needs it)
+    assert CONTRACT - used == {"driftline_build_info"}

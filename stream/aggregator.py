@@ -124,6 +124,7 @@ class PartitionAggregator:
         self.late = 0
         self.invalid: dict[str, int] = dict.fromkeys(DEAD_LETTER_REASONS, 0)
         self.last_seen: dict[str, float] = {}
+        self._seen_cohorts: dict[str, int] = dict.fromkeys(self.segments, 0)
 
     # -- ingestion --------------------------------------------------------------------------
     def ingest(self, batch: RecordBatch, now: float | None = None) -> IngestReport:
@@ -256,6 +257,20 @@ class PartitionAggregator:
             _seen_max(seen, f"feature:{name}", t, col.null, col.invalid)
         for name, c in d.categorical.items():
             _seen_max(seen, f"feature:{name}", t, c.null, c.invalid)
+        for seg, sc in d.segments.items():
+            if not sc.labels:
+                continue
+            latest = np.full(len(sc.labels) + 1, -math.inf)
+            np.maximum.at(latest, np.where(sc.codes < 0, len(sc.labels), sc.codes), t)
+            reg = self.cohorts[seg] if self.cohorts is not None else None
+            for label, tmax in zip(sc.labels, latest[:-1].tolist(), strict=False):
+                key = f"cohort:{seg}={label}"
+                if key in seen:
+                    seen[key] = max(seen[key], tmax)
+                elif (reg is not None and label in reg.admitted) or self._seen_cohorts[seg] < (
+                        4 * self.local_cap):  # bounded under adversarial cardinality
+                    seen[key] = tmax
+                    self._seen_cohorts[seg] += 1
 
     # -- closing ----------------------------------------------------------------------------
     @property
@@ -337,6 +352,11 @@ class PartitionAggregator:
         self.records, self.events, self.late = meta["records"], meta["events"], meta["late"]
         self.invalid = {str(k): int(v) for k, v in meta["invalid"].items()}
         self.last_seen = {str(k): float(v) for k, v in meta["last_seen"].items()}
+        self._seen_cohorts = dict.fromkeys(self.segments, 0)
+        for key in self.last_seen:
+            seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
+            if seg in self._seen_cohorts:
+                self._seen_cohorts[seg] += 1
 
 
 def _bounds(sorted_keys: np.ndarray) -> list[tuple[int, int]]:

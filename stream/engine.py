@@ -154,7 +154,8 @@ class Engine:
         return out
 
     def last_seen(self) -> dict[str, float]:
-        """Latest event time per ``topic:<name>`` and ``feature:<name>`` (freshness input)."""
+        """Latest event time per ``topic:<name>``, ``feature:<name>`` (non-null values) and
+        ``cohort:<segment>=<value>`` (freshness input)."""
         out: dict[str, float] = {}
         for agg in self.aggregators.values():
             for key, t in agg.last_seen.items():

@@ -125,3 +125,14 @@ def test_cohorts_beyond_the_cap_go_to_other_and_stay_stable() -> None:
         ("region", OTHER): 20}
     assert {(c.segment, c.cohort): c.n for c in second.cohorts} == {
         ("all", "all"): 100, ("region", OTHER): 100}
+
+
+def test_last_seen_tracks_topics_features_with_values_and_cohorts() -> None:
+    eng = Engine(_config(allowed_lateness="0s"))
+    recs = [_rec(T0 + 1, region="eu"), _rec(T0 + 5, region="us"),
+            orjson.dumps({"ts": T0 + 9, "region": "eu"})]  # x missing in the last event
+    eng.ingest(RecordBatch("tx", 0, [0, 1, 2], None, recs))
+    seen = eng.last_seen()
+    assert seen["topic:tx"] == T0 + 9
+    assert seen["feature:x"] == T0 + 5  # the last non-null value
+    assert (seen["cohort:region=eu"], seen["cohort:region=us"]) == (T0 + 9, T0 + 5)

@@ -302,12 +302,11 @@ def _is_container(v: Any) -> bool:
 def _typed_numbers(getter: Any, structs: list[Any]) -> Column:
     """Typed records: floats and None only (JSON has no NaN on this path)."""
     n = len(structs)
-    try:
+    try:  # numpy reads None as NaN; msgspec rejects NaN/inf literals: here NaN means null
         col = np.fromiter(map(getter, structs), dtype=np.float64, count=n)
-        return Column(col, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool))
     except TypeError:
-        col = np.array(list(map(getter, structs)), dtype=np.float64)  # None -> NaN
-        return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
+        col = np.array(list(map(getter, structs)), dtype=np.float64)
+    return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
 
 
 def _concat_columns(parts: list[Column]) -> Column:

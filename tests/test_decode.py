@@ -176,3 +176,12 @@ def test_schema_violations_in_every_chunk_keep_all_other_columns_exact() -> None
     for name in ("merchant", "channel"):
         ca, cb = a.categorical[name], b.categorical[name]
         assert [ca.labels[i] for i in ca.codes] == [cb.labels[i] for i in cb.codes]
+
+
+def test_missing_values_in_clean_batches_are_nulls() -> None:
+    # a batch without any schema violation takes the typed path: nulls must still be nulls
+    d = _decoder().decode([_good(0), orjson.dumps({"ts": T0 + 1, "region": "eu"}),
+                           _good(2, x=None)])
+    assert d.numeric["x"].null.tolist() == [False, True, True]
+    assert d.numeric["amount"].null.tolist() == [False, True, False]
+    assert d.categorical["merchant"].null.tolist() == [False, True, False]

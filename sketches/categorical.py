@@ -23,6 +23,7 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Sequence
+from itertools import repeat
 
 import numpy as np
 from datasketches import (
@@ -230,9 +231,13 @@ class CategoricalSketch:
     def vocabulary_counts(self, vocabulary: Sequence[str]) -> tuple[np.ndarray, int, bool]:
         """Counts for ``vocabulary`` labels, the count of everything else, and whether they are
         exact (always true for this sketch's own vocabulary)."""
-        own = self._vocab is not None and set(vocabulary) <= self._vocab
-        c = np.fromiter((self.count_of(lab) for lab in vocabulary), dtype=np.int64,
-                        count=len(vocabulary))
+        own = self._vocab is not None and self._vocab.issuperset(vocabulary)
+        if self._exact is not None or own:
+            table = self._exact if self._exact is not None else self._vocab_counts
+            counts = map(table.get, vocabulary, repeat(0))  # C-level lookups
+        else:
+            counts = map(self.count_of, vocabulary)
+        c = np.fromiter(counts, dtype=np.int64, count=len(vocabulary))
         other = max(self.n - int(c.sum()), 0)
         return c, other, self._exact is not None or own
 

@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-from sketches.bins import bin_table, pool_sparse, smoothed_shares
+from sketches.bins import BinTable, bin_table, pool_sparse, smoothed_shares
 from sketches.categorical import CategoricalSketch
 from sketches.numeric import NumericSketch
 
@@ -148,7 +148,7 @@ def _divergence_test(metric: str, c: np.ndarray, b: np.ndarray, n: int, m: int
     else:
         stat = 8.0 * math.log(2.0) * float(_js_terms(c, b)[0].sum()) * _scale(n, m)
         s = float(np.sum((1 - pi) * (3 + pi) / (8 * pi)))
-    return float(stats.chi2.sf(stat / _bartlett(n, m, s, dof), dof)), stat, dof
+    return float(special.chdtrc(dof, stat / _bartlett(n, m, s, dof))), stat, dof
 
 
 def _top(labels: tuple[str, ...], q: np.ndarray, p: np.ndarray, c: np.ndarray
@@ -157,14 +157,15 @@ def _top(labels: tuple[str, ...], q: np.ndarray, p: np.ndarray, c: np.ndarray
     return tuple((labels[i], float(q[i]), float(p[i]), float(c[i])) for i in order.tolist())
 
 
-def psi(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+def psi(cur: FeatureSketch, base: FeatureSketch, table: BinTable | None = None
+        ) -> DriftScore:
     """Population stability index ``sum (p - q) ln(p / q)`` over the baseline bins (empty-bin
     rule: see ``BinTable.shares``). p-value: ``PSI * nm/(n+m) ~ chi2(B - 1)`` after pooling
     sparse bins, Bartlett-corrected."""
     _check(cur, base)
     if (e := _empty("psi", cur, base)) is not None:
         return e
-    table = bin_table(cur, base)
+    table = table or bin_table(cur, base)
     labels, c, b = table.nonempty()
     contrib, p, q = _psi_terms(c, b)
     pv, stat, dof = _divergence_test("psi", c, b, cur.n, base.n)
@@ -172,14 +173,15 @@ def psi(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
                   _top(labels, q, p, contrib), stat, dof)
 
 
-def js(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+def js(cur: FeatureSketch, base: FeatureSketch, table: BinTable | None = None
+        ) -> DriftScore:
     """Jensen-Shannon divergence (base 2, in [0, 1]) over the baseline bins; bins empty on both
     sides are dropped, no smoothing is needed. p-value: ``8 ln2 JS nm/(n+m) ~ chi2(B - 1)``
     after pooling sparse bins, Bartlett-corrected."""
     _check(cur, base)
     if (e := _empty("js", cur, base)) is not None:
         return e
-    table = bin_table(cur, base)
+    table = table or bin_table(cur, base)
     labels, c, b = table.nonempty()
     contrib, p, q = _js_terms(c, b)
     value = float(min(max(contrib.sum(), 0.0), 1.0))
@@ -188,20 +190,21 @@ def js(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
                   _top(labels, q, p, contrib), stat, dof)
 
 
-def chi2(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
+def chi2(cur: FeatureSketch, base: FeatureSketch, table: BinTable | None = None
+        ) -> DriftScore:
     """Pearson chi-square test of homogeneity on the 2 x B table of bin counts, after pooling
     bins with expected count below 5 (Cochran's rule). The value is the effect size Cramer's
     V = sqrt(X^2 / (n + m)) in [0, 1], the statistic is X^2."""
     _check(cur, base)
     if (e := _empty("chi2", cur, base)) is not None:
         return e
-    table = bin_table(cur, base)
+    table = table or bin_table(cur, base)
     labels, c, b = table.nonempty()
     cells, _ = _pearson(c, b)  # per-bin contributions on the full table, for the explanation
     pc, pb = pool_sparse(c, b)
     _, stat = _pearson(pc, pb)
     dof = len(pc) - 1
-    pv = float(stats.chi2.sf(stat, dof)) if dof > 0 else 1.0
+    pv = float(special.chdtrc(dof, stat)) if dof > 0 else 1.0
     value = math.sqrt(stat / (c.sum() + b.sum()))
     return _score("chi2", value, cur.n, base.n, pv, table.share_error,
                   _top(labels, b / b.sum(), c / c.sum(), cells), stat, dof)
@@ -244,7 +247,7 @@ def _ks_pvalue(d: float, en: float) -> float:
         p = stats.kstwo.sf(d, round(en))
     else:
         root = math.sqrt(en)
-        p = stats.kstwobign.sf((root + 0.12 + 0.11 / root) * d)
+        p = special.kolmogorov((root + 0.12 + 0.11 / root) * d)
     return float(min(max(p, 0.0), 1.0))
 
 
@@ -296,6 +299,7 @@ def wasserstein(cur: FeatureSketch, base: FeatureSketch) -> DriftScore:
 
 
 METRICS = {"psi": psi, "ks": ks, "js": js, "wasserstein": wasserstein, "chi2": chi2}
+BINNED_METRICS = {"psi": psi, "js": js, "chi2": chi2}
 
 
 def metrics_for(sketch: FeatureSketch) -> tuple[str, ...]:
@@ -312,12 +316,19 @@ def compare(cur: FeatureSketch, base: FeatureSketch, metrics: Iterable[str],
     else ``ok``. Missing thresholds fall back to :data:`DEFAULT_THRESHOLDS`."""
     allowed = metrics_for(cur)
     out: dict[str, DriftScore] = {}
+    table: BinTable | None = None
     for metric in metrics:
         if metric not in METRICS:
             raise ValueError(f"unknown drift metric {metric!r}; known: {sorted(METRICS)}")
         if metric not in allowed:
             continue
-        score = METRICS[metric](cur, base)
+        if metric in BINNED_METRICS:
+            _check(cur, base)
+            if table is None and cur.n and base.n:
+                table = bin_table(cur, base)  # shared by PSI, JS and chi-square
+            score = BINNED_METRICS[metric](cur, base, table)
+        else:
+            score = METRICS[metric](cur, base)
         threshold = thresholds.get(metric, DEFAULT_THRESHOLDS[metric])
         out[metric] = with_status(score, threshold, min_samples, alpha)
     return out

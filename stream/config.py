@@ -349,7 +349,7 @@ class DriftlineConfig(_Model):
         return self.state_dir or Path(".driftline") / self.monitor
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after",))
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
@@ -374,7 +374,7 @@ def parse_config(
     try:
         cfg = DriftlineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(e) for e in exc.errors()]) from None
+        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
     if base_dir is not None:
         cfg = _resolve_paths(cfg, base_dir)
     return cfg

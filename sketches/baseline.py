@@ -49,7 +49,14 @@ GLOBAL = "all"
 
 
 class Baseline:
-    """Global plus per-cohort baseline profiles; see the module docstring."""
+    """Global plus per-cohort baseline profiles; see the module docstring.
+
+    Example:
+        >>> import numpy as np
+        >>> b = Baseline.build([NumericSpec("x")], {"x": Column(np.arange(1000.0))}, bins=4)
+        >>> b.schema["x"].edges, b.global_profile["x"].spec.k
+        ((249.75, 499.5, 749.25), 800)
+    """
 
     def __init__(self, schema: ProfileSchema, global_profile: CohortProfile,
                  cohort_profiles: Mapping[tuple[str, str], CohortProfile] | None = None,

@@ -42,7 +42,16 @@ HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)
 
 
 class CategoricalSketch:
-    """Sketch of one categorical feature; see the module docstring."""
+    """Sketch of one categorical feature; see the module docstring.
+
+    Example:
+        >>> import numpy as np
+        >>> s = CategoricalSketch(CategoricalSpec("device", cap=2))
+        >>> s.update_counts(["ios", "android"], np.array([5, 3])); s.is_exact
+        True
+        >>> s.update(["web"]); s.is_exact, s.n, s.count_of("ios")  # 3 labels > cap 2
+        (False, 9, 5)
+    """
 
     __slots__ = ("spec", "_vocab", "_count", "_nulls", "_invalid", "_unseen", "_exact",
                  "_vocab_counts", "_other", "_fi", "_hll")

@@ -57,7 +57,18 @@ TOP_CONTRIBUTIONS = 5
 class DriftScore:
     """One drift statistic. ``contributions`` are ``(label, share_base, share_cur,
     contribution)`` for the bins (or, for KS/Wasserstein, the point) that drive the value.
-    ``statistic``/``dof`` are the test statistic and degrees of freedom behind ``p_value``."""
+    ``statistic``/``dof`` are the test statistic and degrees of freedom behind ``p_value``.
+
+    Example:
+        >>> import numpy as np
+        >>> from sketches.schema import CategoricalSpec
+        >>> spec = CategoricalSpec("c", vocabulary=frozenset({"a", "b"}))
+        >>> cur, base = CategoricalSketch(spec), CategoricalSketch(spec)
+        >>> cur.update_counts(["a", "b"], np.array([700, 300]))
+        >>> base.update_counts(["a", "b"], np.array([500, 500]))
+        >>> s = chi2(cur, base); round(s.value, 3), s.dof, s.p_value < 1e-10
+        (0.204, 1, True)
+    """
 
     metric: str
     value: float

@@ -36,7 +36,15 @@ _SMALL_BATCH = 2_048
 
 
 class NumericSketch:
-    """Sketch of one numeric feature; see the module docstring."""
+    """Sketch of one numeric feature; see the module docstring.
+
+    Example:
+        >>> import numpy as np
+        >>> a, b = NumericSketch(NumericSpec("x")), NumericSketch(NumericSpec("x"))
+        >>> a.update(np.arange(100.0)); b.update(np.arange(100.0, 200.0))
+        >>> m = a.merge(b); m.n, m.mean, float(m.quantiles([0.5])[0])
+        (200, 99.5, 99.0)
+    """
 
     __slots__ = ("spec", "_kll", "_count", "_nulls", "_invalid", "_nan", "_inf", "_oor",
                  "_mean", "_m2", "_bins", "_view", "_edges")

@@ -35,7 +35,15 @@ def new_sketch(spec: NumericSpec | CategoricalSpec) -> FeatureSketch:
 
 class CohortProfile:
     """All feature sketches of one cohort in one window. Features absent from an update batch
-    count as null for every event of that batch."""
+    count as null for every event of that batch.
+
+    Example:
+        >>> import numpy as np
+        >>> p = CohortProfile(ProfileSchema((NumericSpec("x"),)))
+        >>> p.update({}, events=4)  # no column for x: four nulls
+        >>> p.events, p["x"].nulls, p["x"].n
+        (4, 4, 0)
+    """
 
     __slots__ = ("schema", "events", "features")
 

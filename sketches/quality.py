@@ -25,7 +25,16 @@ from sketches.numeric import NumericSketch
 
 @dataclass(frozen=True)
 class QualityRates:
-    """``nan_ratio`` counts NaN and ±inf values; ``invalid_ratio`` counts type violations."""
+    """``nan_ratio`` counts NaN and ±inf values; ``invalid_ratio`` counts type violations.
+
+    Example:
+        >>> import numpy as np
+        >>> from sketches.schema import CategoricalSpec
+        >>> s = CategoricalSketch(CategoricalSpec("c", vocabulary=frozenset({"a"})))
+        >>> s.update(np.array(["a", "b"], dtype=object), nulls=1, invalid=1)
+        >>> r = QualityRates.of(s); r.unseen_ratio, r.null_ratio, r.invalid_ratio
+        (0.25, 0.25, 0.25)
+    """
 
     null_ratio: float
     nan_ratio: float

@@ -80,6 +80,24 @@ def test_sparse_categorical_p_values_stay_calibrated() -> None:
         assert 0.03 <= rate <= 0.07, f"{metric}: {rate:.4f} of no-drift windows rejected"
 
 
+@pytest.mark.parametrize(("window", "pairs", "low"), [(3_000, 400, 0.02), (20_000, 150, 0.0)])
+def test_ks_stays_calibrated_once_the_window_sketch_is_approximate(
+        window: int, pairs: int, low: float) -> None:
+    """Larger windows: the live KLL is in estimation mode and its noise must not be read as
+    significance (plain KS would reject ~13% at 3,000 and most windows at 20,000 events)."""
+    rng = np.random.default_rng(window)
+    baseline = Baseline.build([NumericSpec("x")], {"x": Column(rng.normal(0, 1, BASELINE_ROWS))})
+    base = baseline.global_profile["x"]
+    rejected = 0
+    for _ in range(pairs):
+        cur = NumericSketch(baseline.schema["x"])  # type: ignore[arg-type]
+        cur.update(rng.normal(0, 1, window))
+        assert not cur.is_exact
+        rejected += ks(cur, base).p_value < 0.05
+    # 95% band of a Binomial(pairs, 0.05) rate, upper side only for the large windows
+    assert low <= rejected / pairs <= 0.09
+
+
 def test_small_windows_are_insufficient_data_never_drift() -> None:
     rng = np.random.default_rng(5)
     baseline = Baseline.build([NumericSpec("x")], {"x": Column(rng.normal(0, 1, 50_000))})

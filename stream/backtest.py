@@ -45,6 +45,10 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
 def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
                  alerting: bool = True, progress: Progress | None = None,
                  chunk: int = CHUNK) -> dict[str, Any]:
+    if not config.source.event_time.field:
+        raise ValueError("a backtest replays events in event-time order: set "
+                         "source.event_time.field in the config (files carry no Kafka "
+                         "timestamps)")
     engine = Engine(config, baseline)
     alert = None
     if alerting:

@@ -41,6 +41,7 @@ from stream.monitor import DURATION_BUCKETS, Monitor
 
 LagProvider = Callable[[], Mapping[tuple[str, int], float]]
 CountersProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
+CohortsProvider = Callable[[], Mapping[str, int]]
 QUALITY = (("null", "null_ratio"), ("nan", "nan_ratio"), ("out_of_range", "out_of_range_ratio"),
            ("unseen", "unseen_ratio"), ("invalid", "invalid_ratio"))
 OUTCOMES = ("sent", "retried", "failed", "dropped")
@@ -66,7 +67,12 @@ def _version() -> str:
 
 
 class DriftlineCollector(Collector):
-    """Renders ``driftline_*`` metrics on every scrape; see the module doc."""
+    """Renders ``driftline_*`` metrics on every scrape; see the module doc.
+
+    Providers override what the monitor's own engine knows (the Kafka runtime splits the engine
+    across processes): ``counters()`` -> ``{topic: {"records", "late", "invalid": {reason: n}}}``,
+    ``lag()`` -> ``{(topic, partition): records}``, ``cohorts()`` -> ``{segment: admitted}``.
+    """
 
     def __init__(
         self,
@@ -75,6 +81,7 @@ class DriftlineCollector(Collector):
         alerting: Any | None = None,
         lag: LagProvider | None = None,
         counters: CountersProvider | None = None,
+        cohorts: CohortsProvider | None = None,
     ) -> None:
         self.monitor = monitor
         self.name = monitor.monitor
@@ -82,6 +89,7 @@ class DriftlineCollector(Collector):
         self.alerting = alerting if alerting is not None else monitor.alerting
         self.lag = lag
         self.counters = counters or monitor.engine.counters
+        self.cohorts = cohorts or (lambda: monitor.engine.cohorts.live())
 
     def describe(self) -> list[Metric]:
         return []  # dynamic: registering must not call collect() before state exists
@@ -95,7 +103,7 @@ class DriftlineCollector(Collector):
         yield from self._durations()
         cohorts = GaugeMetricFamily("driftline_cohorts", "Own cohorts per segment (top-K cap).",
                                     labels=["monitor", "segment"])
-        for segment, n in self.monitor.engine.cohorts.live().items():
+        for segment, n in self.cohorts().items():
             cohorts.add_metric([self.name, segment], n)
         yield cohorts
         info = GaugeMetricFamily("driftline_build_info", "driftline version.", labels=["version"])

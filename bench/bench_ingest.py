@@ -127,6 +127,7 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
     engine_throughput(values[:BATCH], config, baseline)  # warm-up
     dl_sketch = sketch_throughput(work.columns, repeat)
     dl_engine = engine_throughput(values, config, baseline)
+    dl_profile = engine_throughput(values, config, None)
     errors: list[str] = []
     why: dict[str, Any] = {}
     try:
@@ -142,10 +143,20 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
     ref = seg["events"] / seg["cpu_s"] if seg else None
     rows = [
         _row("driftline", "sketch update only: decoded columns -> 1 profile", dl_sketch, ref),
-        _row("driftline", "core path: JSON bytes -> 14 cohorts x 1m windows -> evaluated",
+        _row("driftline", "core path: JSON bytes -> 14 cohorts x 1m window profiles",
+             dl_profile, ref),
+        _row("driftline", "same + every window evaluated against a baseline (all metrics)",
              dl_engine, ref),
     ]
     rate = e2e.get("worker_events_per_s")
+    ceiling = float(e2e.get("raw_aiokafka_getmany_events_per_s") or 0)
+    if rate and ceiling and float(rate) > 1.05 * ceiling:
+        errors.append(
+            f"Kafka end to end: bench_e2e reported {float(rate):,.0f} events/s for the worker, "
+            f"above the raw consumer's {ceiling:,.0f} events/s: not a valid measurement (the "
+            "worker had counted every event by its first progress check, so the timed interval "
+            "is ~0); not shown.")
+        rate = None
     if rate:
         rows.append(["driftline", "end to end from local Kafka (1 worker, wall clock)",
                      f"{e2e.get('events', n):,}", "", f"{float(rate):,.0f}",
@@ -155,8 +166,8 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
             rows.append(["faust-streaming", "agent iterating the same topic, no processing "
                          "(wall clock)", f"{e2e.get('events', n):,}", "", f"{float(faust):,.0f}",
                          ""])
-    else:
-        errors.append(f"end to end from Kafka: {e2e.get('error', e2e)}")
+    elif "error" in e2e:
+        errors.append(f"end to end from Kafka: {e2e['error']}")
     labels = {"batch": "batch: DataFrame -> 1 profile",
               "segmented": "segmented: DataFrame -> 14 profiles (all, region, device)",
               "segmented_from_json": "segmented incl. JSON decode (pandas.read_json)",
@@ -164,7 +175,8 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
     for mode, label in labels.items():
         if mode in why:
             rows.append(_row("whylogs", label, why[mode], ref))
-    speedup = dl_engine["events_per_cpu_s"] / ref if ref else None
+    speedup = dl_profile["events_per_cpu_s"] / ref if ref else None
+    with_eval = dl_engine["events_per_cpu_s"] / ref if ref else None
     text = [
         f"{n:,} events of the 25-field workload (20 numeric, 5 categorical; segments region x8, "
         "device x5), ~650 bytes of JSON each. `per core` = events / process CPU seconds; "
@@ -173,8 +185,10 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
     ]
     if speedup:
         verdict = "met" if speedup >= 6 else "NOT met"
-        text.append(f"Goal >= 6x whylogs batch segmented: driftline core path is "
-                    f"{speedup:.1f}x per core -- goal {verdict}.")
+        text.append(f"Goal >= 6x whylogs batch segmented: driftline's core path (the same work "
+                    f"as whylogs: profiles of the same 14 cohorts) is {speedup:.1f}x per core -- "
+                    f"goal {verdict}; with every window also evaluated against the baseline "
+                    f"(which whylogs does not do) {with_eval:.1f}x.")
     if rate:
         text.append(f"Kafka end to end (bench/bench_e2e.py): raw aiokafka ceiling "
                     f"{float(e2e.get('raw_aiokafka_getmany_events_per_s', 0)):,.0f} events/s.")
@@ -182,11 +196,11 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
     summary = []
     if speedup:
         summary.append(
-            f"Ingest: driftline's core path (JSON bytes to evaluated windows, 14 cohorts) runs "
-            f"{dl_engine['events_per_cpu_s']:,.0f} events/s per core, {speedup:.1f}x whylogs' "
+            f"Ingest: driftline's core path (JSON bytes to window profiles of 14 cohorts) runs "
+            f"{dl_profile['events_per_cpu_s']:,.0f} events/s per core, {speedup:.1f}x whylogs' "
             f"segmented profiling of the same events (goal >= 6x: "
-            f"{'met' if speedup >= 6 else 'NOT met'}); the sketch update alone "
-            f"{dl_sketch['events_per_cpu_s']:,.0f} events/s per core.")
+            f"{'met' if speedup >= 6 else 'NOT met'}); {with_eval:.1f}x including evaluation "
+            f"against the baseline ({dl_engine['events_per_cpu_s']:,.0f} events/s per core).")
     if rate:
         summary.append(f"Kafka end to end (one worker, local broker): {float(rate):,.0f} events/s "
                        "wall clock.")
@@ -196,7 +210,8 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
         "text": text,
         "tables": [{"headers": ["tool", "path", "events", "events/s per core", "events/s wall",
                                 "vs whylogs segmented"], "rows": rows}],
-        "raw": {"driftline_sketch": dl_sketch, "driftline_engine": dl_engine, "whylogs": why,
+        "raw": {"driftline_sketch": dl_sketch, "driftline_engine": dl_engine,
+                "driftline_profile_only": dl_profile, "whylogs": why,
                 "kafka_e2e": e2e, "value_bytes_mean": float(np.mean([len(v) for v in values]))},
     }
 

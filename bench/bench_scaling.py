@@ -53,7 +53,7 @@ def _fmt(x: float | None) -> str:
 
 
 def run(quick: bool = False) -> dict[str, object]:
-    n = 10_000 if quick else 60_000
+    n = 10_000 if quick else 30_000
     feature_grid = [5, 50] if quick else [5, 25, 50, 100, 200]
     cohort_grid = [1, 100] if quick else [1, 10, 50, 100, 500]
     window_grid = ["10s", "1m"] if quick else ["10s", "1m", "5m", "1h"]

@@ -144,12 +144,12 @@ class Engine:
     def counters(self) -> dict[str, dict[str, Any]]:
         """Per topic: records, events, late and dead letters by reason (exporter input)."""
         out: dict[str, dict[str, Any]] = {}
-        for agg in self.aggregators.values():
+        for agg in list(self.aggregators.values()):  # a scrape may run during an ingest
             c = out.setdefault(agg.topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
             c["records"] += agg.records
             c["events"] += agg.events
             c["late"] += agg.late
-            for reason, n in agg.invalid.items():
+            for reason, n in list(agg.invalid.items()):
                 c["invalid"][reason] = c["invalid"].get(reason, 0) + n
         return out
 
@@ -157,8 +157,8 @@ class Engine:
         """Latest event time per ``topic:<name>``, ``feature:<name>`` (non-null values) and
         ``cohort:<segment>=<value>`` (freshness input)."""
         out: dict[str, float] = {}
-        for agg in self.aggregators.values():
-            for key, t in agg.last_seen.items():
+        for agg in list(self.aggregators.values()):
+            for key, t in list(agg.last_seen.items()):
                 k = f"topic:{agg.topic}" if key == "topic" else key
                 if t > out.get(k, -math.inf):
                     out[k] = t

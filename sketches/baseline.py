@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ class Baseline:
         >>> import numpy as np
         >>> b = Baseline.build([NumericSpec("x")], {"x": Column(np.arange(1000.0))}, bins=4)
         >>> b.schema["x"].edges, b.global_profile["x"].spec.k
-        ((249.75, 499.5, 749.25), 800)
+        ((249.0, 499.0, 749.0), 800)
     """
 
     def __init__(self, schema: ProfileSchema, global_profile: CohortProfile,
@@ -112,14 +113,23 @@ class Baseline:
         cohorts: dict[tuple[str, str], CohortProfile] = {}
         for segment, raw in (segments or {}).items():
             labels, null, invalid = canonical_categories(np.asarray(raw))
-            ok = ~(null | invalid)
-            counts = Counter(labels[ok].tolist())
-            for cohort, c in sorted(counts.items()):
-                if c < min_cohort_rows:
-                    continue
-                mask = ok & (labels == cohort)
+            rows_ok = np.flatnonzero(~(null | invalid))
+            kept = labels[rows_ok].tolist()
+            counts = Counter(kept)
+            big = sorted(c for c, k in counts.items() if k >= min_cohort_rows)
+            if not big:
+                continue
+            # group rows by cohort once (stable sort of cohort codes), not one scan per cohort
+            index = {c: i for i, c in enumerate(big)}
+            codes = np.fromiter(map(index.get, kept, repeat(-1)), dtype=np.int64,
+                                count=len(kept))
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(big) + 1))
+            for i, cohort in enumerate(big):
+                members = rows_ok[order[bounds[i]:bounds[i + 1]]]
                 prof = CohortProfile(own)
-                prof.update({k: _subset(col, mask) for k, col in columns.items()}, int(c))
+                prof.update({k: _subset(col, members) for k, col in columns.items()},
+                            len(members))
                 cohorts[(segment, cohort)] = prof
         info = {"bins": bins, "min_cohort_rows": min_cohort_rows, "k_factor": k_factor,
                 **(meta or {})}
@@ -175,7 +185,7 @@ def _with_bins(spec: NumericSpec | CategoricalSpec, col: Column | None, bins: in
         x = _finite_values(col)
         if x.shape[0] == 0:
             return replace(spec, edges=())
-        q = np.quantile(x, np.arange(1, bins) / bins)
+        q = np.quantile(x, np.arange(1, bins) / bins, method="inverted_cdf")
         return replace(spec, edges=clean_edges(q, float(x.min())))
     if spec.vocabulary is not None:
         return spec

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -67,8 +68,12 @@ class Column:
         return ~(self.null | self.invalid)
 
 
+_OBJECT_TYPES = (type(None), str, bytes, dict, list)
+
+
 def _has_objects(values: object) -> bool:
+    """Whether a plain sequence holds values NumPy would coerce (None, text, nested)."""
     try:
-        return any(v is None or isinstance(v, str | bytes | dict | list) for v in values)  # type: ignore[attr-defined]
+        return any(map(isinstance, values, repeat(_OBJECT_TYPES)))  # type: ignore[call-overload]
     except TypeError:
         return False

@@ -5,12 +5,13 @@ and ``m`` (baseline), a p-value that accounts for both, the sketch error bound a
 or points behind the value. docs/statistics.md explains each statistic.
 
 * ``psi``  -- population stability index over the baseline bins; p-value from
-  ``PSI * n*m/(n+m) ~ chi2(B-1)`` under no drift.
+  ``PSI * n*m/(n+m) ~ chi2(B-1)`` under no drift (sparse bins pooled, Bartlett-corrected).
 * ``js``   -- Jensen-Shannon divergence, base 2, in [0, 1]; p-value from
-  ``8 ln2 * JS * n*m/(n+m) ~ chi2(B-1)``.
+  ``8 ln2 * JS * n*m/(n+m) ~ chi2(B-1)`` (same pooling and correction).
 * ``chi2`` -- Pearson two-sample chi-square (categoricals); value is Cramer's V in [0, 1].
 * ``ks``   -- Kolmogorov-Smirnov distance from the two KLL sketches; p-value from the
-  Kolmogorov distribution with effective size ``n*m/(n+m)`` (Stephens' form for large sizes).
+  Kolmogorov distribution with effective size ``n*m/(n+m)``, each sketch's rank error counted
+  as extra sampling noise.
 * ``wasserstein`` -- W1 distance divided by the baseline standard deviation; its p-value is the
   KS test's (same null hypothesis: identical distributions).
 

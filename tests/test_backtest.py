@@ -107,3 +107,27 @@ def test_parquet_and_jsonl_replays_agree(workdir: Path) -> None:
     psi_a = [f["psi"] for w in a["windows"] for c in w["cohorts"] for f in c["features"]]
     psi_b = [f["psi"] for w in b["windows"] for c in w["cohorts"] for f in c["features"]]
     assert psi_a == pytest.approx(psi_b, rel=1e-9)
+
+
+def test_csv_files_read_text_columns_with_the_stream_rules(tmp_path: Path) -> None:
+    from stream.decode import Decoder
+    from stream.sources.files import read_events
+
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "ts,amount,x,merchant,channel,region,device,unused\n"
+        f"{T0:.0f},12.5,1.0,7,app,eu,ios,a\n"
+        f"{T0 + 1:.0f},twelve,2.0,7,app,eu,ios,1\n"
+        f"{T0 + 2:.0f},,3.0,8,web,us,web,b\n"
+        f"2023-11-14T22:00:03Z,4,4.0,8,web,us,web,c\n"
+        f",5,5.0,8,web,us,web,d\n")
+    d = read_events(path, Decoder.from_config(small_config()))
+    assert d.n == 4 and [(dl.index, dl.reason) for dl in d.dead_letters] == [
+        (4, "missing_event_time")]
+    assert d.event_time.tolist() == [T0, T0 + 1, T0 + 2, T0 + 3]
+    amount = d.numeric["amount"]
+    assert amount.invalid.tolist() == [False, True, False, False]
+    assert amount.null.tolist() == [False, False, True, False]
+    assert d.numeric["score"].null.all()  # model.score is not in the file: nulls
+    merchant = d.categorical["merchant"]
+    assert [merchant.labels[c] for c in merchant.codes] == ["7", "7", "8", "8"]

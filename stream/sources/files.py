@@ -63,7 +63,8 @@ def iter_events(path: Path | str, decoder: Decoder, chunk_rows: int = CHUNK_ROWS
         batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=chunk_rows)
         rows_total = max(pf.metadata.num_rows, 1)
     else:
-        batches = iter(pacsv.open_csv(p, read_options=pacsv.ReadOptions(block_size=1 << 24)))
+        batches = iter(pacsv.open_csv(p, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                                      convert_options=_csv_convert(decoder)))
         rows_total = 0
     for batch in batches:
         d = table_to_decoded(batch, decoder, offset)
@@ -72,6 +73,18 @@ def iter_events(path: Path | str, decoder: Decoder, chunk_rows: int = CHUNK_ROWS
             progress(min(total, int(total * offset / rows_total)) if rows_total else total,
                      total)
         yield d
+
+
+def _csv_convert(decoder: Decoder) -> pacsv.ConvertOptions:
+    """Read only the monitored columns, all as text (a column that looks numeric in one block
+    and holds junk in the next cannot fail the read); they are converted per column below."""
+    names = [f.source_path for f in decoder.features] + list(decoder.segments)
+    if decoder.event_time_field:
+        names.append(decoder.event_time_field)
+    names = list(dict.fromkeys(names))
+    return pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()),
+                                include_columns=names, include_missing_columns=True,
+                                strings_can_be_null=True)
 
 
 def _iter_jsonl(p: Path, decoder: Decoder, chunk_rows: int, progress: Progress | None,
@@ -134,9 +147,15 @@ def _numeric(col: pa.Array | None, n: int) -> Column:
         null = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
         values = col.cast(pa.float64()).fill_null(0.0).to_numpy(zero_copy_only=False)
         return Column(np.asarray(values, dtype=np.float64), null, np.zeros(n, bool))
-    x, null, invalid = canonical_numbers(np.asarray(col.to_pylist(), dtype=object),
-                                         parse_strings=True)
-    return Column(x, null, invalid)
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:  # text (CSV): one vectorized parse; per value only for a chunk with junk
+            return _numeric(pc.cast(col, pa.float64()), n)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    values = np.empty(n, dtype=object)
+    values[:] = col.to_pylist()
+    x, null, invalid = canonical_numbers(values, parse_strings=True)
+    return Column(x, null, invalid & ~null)
 
 
 def _categorical(col: pa.Array | None, n: int) -> CategoricalCodes:
@@ -169,6 +188,10 @@ def _event_time(col: pa.Array | None, decoder: Decoder, n: int) -> tuple[np.ndar
         t = us.fill_null(0).to_numpy(zero_copy_only=False).astype(np.float64) / 1e6
         return t, null
     if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        try:  # epoch numbers written as text (CSV)
+            return _event_time(pc.cast(col, pa.float64()), decoder, n)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
         values = col.to_pylist()
         ok_rows = [i for i, v in enumerate(values) if v is not None]
         t = np.full(n, np.nan)
@@ -178,12 +201,27 @@ def _event_time(col: pa.Array | None, decoder: Decoder, n: int) -> tuple[np.ndar
             rows = np.asarray(ok_rows)
             t[rows] = secs
             bad[rows] = ~ok
+            # a mix of ISO strings and epoch numbers: the rest, one value at a time
+            retry = [r for r in rows[~ok].tolist()]
+            if retry:
+                nums, nbad = decoder._time.parse([_number(values[r]) for r in retry])
+                failed = {pos for pos, _, _ in nbad}
+                for pos, r in enumerate(retry):
+                    if pos not in failed:
+                        t[r], bad[r] = nums[pos], False
         return t, bad
     times, bad_list = decoder._time.parse(col.to_pylist())
     bad = np.zeros(n, bool)
     for i, _, _ in bad_list:
         bad[i] = True
     return times, bad
+
+
+def _number(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def table_to_decoded(table: pa.RecordBatch | pa.Table, decoder: Decoder, row_offset: int = 0
@@ -202,16 +240,18 @@ def table_to_decoded(table: pa.RecordBatch | pa.Table, decoder: Decoder, row_off
             categorical[f.name] = _categorical(col, n)
     segments = {s: _categorical(_column(table, s), n) for s in decoder.segments}
     rows = np.arange(row_offset, row_offset + n, dtype=np.int64)
+    tcol = _column(table, decoder.event_time_field) if decoder.event_time_field else None
     if decoder.event_time_field:
-        times, bad = _event_time(_column(table, decoder.event_time_field), decoder, n)
+        times, bad = _event_time(tcol, decoder, n)
     else:
         times, bad = np.full(n, np.nan), np.zeros(n, bool)
     d = DecodedBatch(rows, times, numeric, categorical, segments, [])
     if decoder.require_event_time and bad.any():
-        reason = ("missing_event_time"
-                  if _column(table, decoder.event_time_field or "") is None
-                  else "invalid_event_time")
-        dead = [DeadLetter(int(rows[i]), reason, "no usable event time")
+        absent = (np.ones(n, bool) if tcol is None
+                  else np.asarray(tcol.is_null().to_numpy(zero_copy_only=False), dtype=bool))
+        dead = [DeadLetter(int(rows[i]),
+                           "missing_event_time" if absent[i] else "invalid_event_time",
+                           "no usable event time")
                 for i in np.flatnonzero(bad).tolist()]
         d = take(d, np.flatnonzero(~bad))
         d.dead_letters = dead

@@ -93,7 +93,8 @@ class Monitor:
         self.callbacks: list[ResultCallback] = [on_result] if on_result else []
         self.alert_log: list[AlertEvent] = []
         self.active_alerts: dict[Any, AlertEvent] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # engine access
+        self._alerts_lock = threading.Lock()  # alert bookkeeping (read by the exporter)
 
     def subscribe(self, callback: ResultCallback) -> None:
         self.callbacks.append(callback)
@@ -130,7 +131,7 @@ class Monitor:
         self._track(events)
 
     def _track(self, events: list[AlertEvent]) -> None:
-        with self._lock:
+        with self._alerts_lock:
             self.alert_log.extend(events)
             for e in events:
                 if e.state == "firing":
@@ -139,5 +140,5 @@ class Monitor:
                     self.active_alerts.pop(e.key, None)
 
     def firing(self) -> list[AlertEvent]:
-        with self._lock:
+        with self._alerts_lock:
             return list(self.active_alerts.values())

@@ -60,19 +60,23 @@ def iter_events(path: Path | str, decoder: Decoder, chunk_rows: int = CHUNK_ROWS
     offset = 0
     if fmt == "parquet":
         pf = pq.ParquetFile(p)
-        batches: Iterator[pa.RecordBatch] = pf.iter_batches(batch_size=chunk_rows)
         rows_total = max(pf.metadata.num_rows, 1)
-    else:
-        batches = iter(pacsv.open_csv(p, read_options=pacsv.ReadOptions(block_size=1 << 24),
-                                      convert_options=_csv_convert(decoder)))
-        rows_total = 0
-    for batch in batches:
-        d = table_to_decoded(batch, decoder, offset)
-        offset += batch.num_rows
-        if progress is not None:
-            progress(min(total, int(total * offset / rows_total)) if rows_total else total,
-                     total)
-        yield d
+        for batch in pf.iter_batches(batch_size=chunk_rows):
+            d = table_to_decoded(batch, decoder, offset)
+            offset += batch.num_rows
+            if progress is not None:
+                progress(min(total, int(total * offset / rows_total)), total)
+            yield d
+        return
+    with p.open("rb") as fh:
+        reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 24),
+                                convert_options=_csv_convert(decoder))
+        for batch in reader:
+            d = table_to_decoded(batch, decoder, offset)
+            offset += batch.num_rows
+            if progress is not None:
+                progress(min(total, fh.tell()), total)
+            yield d
 
 
 def _csv_convert(decoder: Decoder) -> pacsv.ConvertOptions:

@@ -186,7 +186,8 @@ class Decoder:
                     raw[leaf.name].extend(map(self._getters[leaf.name], structs))
                 rows.extend(ok_idx[start : start + len(chunk)].tolist())
                 continue
-            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError):
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError,
+                    RecursionError):
                 pass
             lenient = True
             try:  # 2. valid JSON with schema violations or non-objects: still a C loop

@@ -136,3 +136,13 @@ def test_last_seen_tracks_topics_features_with_values_and_cohorts() -> None:
     assert seen["topic:tx"] == T0 + 9
     assert seen["feature:x"] == T0 + 5  # the last non-null value
     assert (seen["cohort:region=eu"], seen["cohort:region=us"]) == (T0 + 9, T0 + 5)
+
+
+def test_a_partition_that_never_receives_data_does_not_block_windows_forever() -> None:
+    cfg = _config(allowed_lateness="0s", idle_timeout="10s")
+    eng = Engine(cfg)  # max_wait = lateness + 2 * idle_timeout = 20 s
+    eng.assign([("tx", 0), ("tx", 1)])
+    eng.ingest(RecordBatch("tx", 0, [0, 1], None, [_rec(T0 + 5), _rec(T0 + 70)]), now=100.0)
+    assert eng.tick(now=100.0) == []  # tx/1 has said nothing yet
+    assert eng.tick(now=119.0) == []
+    assert _events(eng.tick(now=121.0)) == {0: 1}  # tx/1 silent for max_wait: not waited for

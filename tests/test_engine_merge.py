@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sketches.baseline import Baseline
 from sketches.categorical import CategoricalSketch
@@ -208,3 +210,28 @@ def test_bounded_wait_skips_a_dead_source_but_waits_for_one_catching_up(
     lagging.advance(("tx", 1), T0 + 60)
     (closed,) = lagging.ready(now=3000.0)
     assert closed.cohort("all", "all").n == 600
+
+
+_PROP_RECS = to_records(columns(600, seed=11, rate=3.0))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(assignment=st.lists(st.integers(0, 2), min_size=600, max_size=600),
+       batch=st.integers(1, 250))
+def test_counts_do_not_depend_on_partitioning_or_batching(assignment: list[int],
+                                                          batch: int) -> None:
+    cfg = small_config()
+    parts: dict[int, list[bytes]] = {}
+    for rec, p in zip(_PROP_RECS, assignment, strict=True):
+        parts.setdefault(p, []).append(rec)
+    got = _index(_run(cfg, None, parts, batch=batch))
+    want = _index(_run(cfg, None, {0: _PROP_RECS}, batch=600))
+    assert sorted(got) == sorted(want)
+    for key, prof in want.items():
+        other = got[key]
+        assert prof.events == other.events, key
+        for name, sk in prof.features.items():
+            o = other.features[name]
+            assert (sk.count, sk.nulls, sk.invalid) == (o.count, o.nulls, o.invalid)
+            if isinstance(sk, CategoricalSketch):
+                assert sk.counts() == o.counts()  # type: ignore[union-attr]

@@ -80,9 +80,9 @@ class Worker:
     """One ``driftline run`` subprocess; stdout/stderr go to a log file."""
 
     def __init__(self, config: Path, log: Path, instance_id: str | None = None,
-                 session_timeout: float = 6.0) -> None:
+                 session_timeout: float = 6.0, log_level: str = "info") -> None:
         cmd = [sys.executable, "-m", "stream", "run", "-c", str(config),
-               "--session-timeout", str(session_timeout), "--log-level", "warning"]
+               "--session-timeout", str(session_timeout), "--log-level", log_level]
         if instance_id:
             cmd += ["--instance-id", instance_id]
         self.log = log

@@ -202,8 +202,13 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
 
         wait_until(both_working, 120, 0.2, "both workers consuming")
         assert b.terminate() == 0, b.tail()  # graceful: checkpoint, commit, leave
-        results = wait_until(lambda: _complete(kafka, results_topic, stream), 180, 0.5,
-                             "every window published after the rebalance")
+        try:
+            results = wait_until(lambda: _complete(kafka, results_topic, stream), 180, 0.5,
+                                 "every window published after the rebalance")
+        except TimeoutError as exc:
+            got = results_by_key(kafka.bootstrap, results_topic)
+            raise AssertionError(f"{exc}; published: {sorted({k[1] for k in got})}; "
+                                 f"worker a: {scrape(addr_a)[-3000:]}") from None
         assert a.alive(), a.tail()
     finally:
         a.terminate()

@@ -202,7 +202,17 @@ class MergerSide:
         now = time.time()
         n = 0
         async with self._lock:
-            if generation != self._generation:  # fetched before a rebalance: fetched again
+            if generation != self._generation:  # may predate a seek: drop, fetch again
+                fresh = set()
+                for f in fetched:
+                    tp = TopicPartition(f.topic, f.partition)
+                    if tp not in self.mergers:
+                        continue
+                    if tp in self.next_offsets:
+                        self.consumer.seek(tp, self.next_offsets[tp])
+                    else:
+                        fresh.add(tp)
+                await self.consumer.seek_default(fresh)
                 fetched = []
             for batch in fetched:
                 tp = TopicPartition(batch.topic, batch.partition)
@@ -237,8 +247,9 @@ class MergerSide:
         else:
             partial = PartialWindow.from_bytes(value, self.schema)
             if not merger.add(partial, now) and partial.events:
-                log.warning("partial of %s[%d] for window %s arrived after it closed (%d events)",
-                            partial.topic, partial.partition, partial.start, partial.events)
+                log.info("dropped a partial of %s[%d] for window %s (%d events): the window "
+                         "is closed (a re-send after a restart)", partial.topic,
+                         partial.partition, partial.start, partial.events)
 
     async def _checkpoint(self, tps: set[TopicPartition]) -> None:
         entries = {

@@ -170,6 +170,9 @@ class SourceSide:
                 if cp is not None:
                     agg.restore(cp.state)
                     agg.next_offset = cp.next_offset
+                    # idle time counts from now: a partition restored fully consumed must
+                    # still close its last window after idle_timeout
+                    agg.clock.touch(time.time())
                     self.consumer.seek(tp, cp.next_offset)
                 else:
                     fresh.add(tp)
@@ -200,7 +203,8 @@ class SourceSide:
         async with self._lock:
             if generation != self._generation:
                 # a rebalance ran while this fetch was in flight: its records may predate the
-                # seek to a restored checkpoint; the consumer fetches them again from there
+                # seek to a restored checkpoint. Drop them and fetch again from the state.
+                await self._rewind({TopicPartition(f.topic, f.partition) for f in fetched})
                 fetched = []
             for records in self._coalesce(fetched):
                 processed += self._ingest(records, now)
@@ -208,6 +212,19 @@ class SourceSide:
             if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.aggs))
         return processed
+
+    async def _rewind(self, tps: set[TopicPartition]) -> None:
+        """Seek owned partitions back to the next offset their state needs."""
+        fresh = set()
+        for tp in tps:
+            agg = self.aggs.get(tp)
+            if agg is None:
+                continue
+            if agg.next_offset is None:
+                fresh.add(tp)
+            else:
+                self.consumer.seek(tp, agg.next_offset)
+        await self.consumer.seek_default(fresh)
 
     def _coalesce(self, fetched: list[PartitionRecords]) -> list[PartitionRecords]:
         """Small fetches of a partition are buffered until ``coalesce_records`` records, or

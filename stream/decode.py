@@ -147,13 +147,14 @@ class Decoder:
         self._dict_getters = {leaf.name: _dict_getter(leaf.attr_path) for leaf in self._leaves}
 
     @classmethod
-    def from_config(cls, config: Any, max_bytes: int = DEFAULT_MAX_BYTES,
-                    require_event_time: bool = True) -> Decoder:
+    def from_config(cls, config: Any, require_event_time: bool = True) -> Decoder:
         """A decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
         without a usable event time, with time NaN: baseline building)."""
         specs = [FieldSpec(f.name, f.type, f.path) for f in config.features]
-        et = config.source.event_time
-        return cls(specs, config.segments, et.field, et.unit, max_bytes, require_event_time)
+        src = config.source
+        et = src.event_time
+        return cls(specs, config.segments, et.field, et.unit, src.max_record_bytes,
+                   require_event_time)
 
     # -- decoding ---------------------------------------------------------------------------
     def decode(

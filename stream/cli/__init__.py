@@ -29,8 +29,23 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
-    """Streaming drift and data-quality monitor for ML in production."""
+def _root(
+    log_level: str = typer.Option("info", "--log-level", envvar="DRIFTLINE_LOG_LEVEL",
+                                  help="debug, info, warning or error."),
+    log_json: bool = typer.Option(False, "--log-json", envvar="DRIFTLINE_LOG_JSON",
+                                  help="Log one JSON object per line (for log pipelines)."),
+) -> None:
+    """Streaming drift and data-quality monitor for ML in production.
+
+    Start with `driftline demo`. Against Kafka: `driftline baseline build`, then
+    `driftline run -c driftline.yaml`. Exit codes: 0 ok, 1 a check failed, 2 bad usage or
+    configuration, 3 a runtime error.
+    """
+    from stream.logs import LEVELS, setup_logging
+
+    if log_level.lower() not in LEVELS:
+        raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}", param_hint="--log-level")
+    setup_logging(log_level.lower(), json_lines=log_json)
 
 
 def _register_commands() -> None:

@@ -37,9 +37,11 @@ def register(app: typer.Typer) -> None:
         plain: bool = typer.Option(False, "--plain", help="Plain log lines instead of a live "
                                    "progress display."),
     ) -> None:
-        """Run the full pipeline on a generated stream with problems injected on purpose: drift
-        in one cohort, a category that never existed, a stalled feature source and malformed
-        events. Ends with what was injected, what was detected, when, and where to look."""
+        """Run the whole product on a generated stream, no Kafka needed.
+
+        Problems are injected on purpose: drift in one cohort, a category that never existed,
+        a stalled feature source and malformed events. Ends with what was injected, what was
+        detected, when, and where to look."""
         from stream.demo.runner import Demo, DemoOptions
 
         console = Console(highlight=False, force_terminal=None if not plain else False)

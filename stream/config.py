@@ -18,7 +18,9 @@ the value and what would be valid (:class:`ConfigError`).
 
 from __future__ import annotations
 
+import difflib
 import os
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -351,6 +353,21 @@ class DriftlineConfig(_Model):
         return self.state_dir or Path(".driftline") / self.monitor
 
 
+def _all_field_names(model: type[BaseModel] | None = None) -> set[str]:
+    """Every field name of the config and its sub-models (for "did you mean" hints)."""
+    names: set[str] = set()
+    stack: list[type[BaseModel]] = [model or DriftlineConfig]
+    while stack:
+        m = stack.pop()
+        for name, f in m.model_fields.items():
+            names.add(name)
+            for arg in (f.annotation, *typing.get_args(f.annotation)):
+                for inner in (arg, *typing.get_args(arg)):
+                    if isinstance(inner, type) and issubclass(inner, BaseModel):
+                        stack.append(inner)
+    return names
+
+
 def _describe(err: Mapping[str, Any]) -> str:
     loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after",))
     msg = str(err.get("msg", "invalid"))
@@ -363,7 +380,10 @@ def _describe(err: Mapping[str, Any]) -> str:
     if err.get("type") == "missing":
         return f"{where}: required field is missing"
     if err.get("type") == "extra_forbidden":
-        return f"{where}: unknown field (check the spelling; see `driftline config schema`)"
+        name = str(loc.rsplit(".", 1)[-1])
+        close = difflib.get_close_matches(name, _all_field_names(), n=1, cutoff=0.75)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return f"{where}: unknown field ({hint}see `driftline config schema`)"
     return f"{where}: {msg} (got {shown})"
 
 

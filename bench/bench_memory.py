@@ -108,7 +108,7 @@ def _subprocess(args: list[str]) -> dict[str, Any]:
 
 def run(quick: bool = False) -> dict[str, object]:
     points = [(40, 1), (400, 1), (400, 5)] if quick else [(40, 1), (400, 1), (400, 5),
-                                                          (500, 4), (2000, 1)]
+                                                          (1000, 5)]
     events_grid = [2_000] if quick else [200, 2_000, 20_000]
     rows: list[list[object]] = []
     raw: list[dict[str, Any]] = []

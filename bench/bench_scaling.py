@@ -87,17 +87,18 @@ def run(quick: bool = False) -> dict[str, object]:
         rows_c.append([c, c + 1, _fmt(r["events_per_cpu_s"]), _fmt(why),
                        f"{r['events_per_cpu_s'] / why:.1f}x" if why else ""])
     rows_w: list[list[object]] = []
-    work = generate(n * 2, seed=95, events_per_second=1000.0)
+    span = 3600.0  # the window sweep's events cover one hour of event time
+    work = generate(n * 2, seed=95, events_per_second=2 * n / span)
     values = to_json_lines(work)
     for win in window_grid:
         config = parse_config(monitor_config(window=win))
         r = engine_throughput(values, config, None)
-        size = config.windows.size
-        rows_w.append([win, f"{min(size * 1000, len(values)):,.0f}", int(r["windows"]),
-                       _fmt(r["events_per_cpu_s"])])
+        per = len(values) * min(1.0, config.windows.size / span)
+        rows_w.append([win, f"{per:,.0f}", int(r["windows"]), _fmt(r["events_per_cpu_s"])])
     text = [
-        f"{n:,} events per point ({2 * n:,} for the window sweep, 1,000 events per second of "
-        f"event time). Feature sweep: numeric features only, no segments; cohort sweep: the "
+        f"{n:,} events per point ({2 * n:,} spread over one hour of event time for the window "
+        "sweep, so smaller windows mean more windows of fewer events). Feature sweep: numeric "
+        "features only, no segments; cohort sweep: the "
         f"{len(FEATURES)}-field workload plus one segment `cohort` with that many values "
         "(uniform), cohorts = values + the global cohort; window sweep: the 25-field workload "
         "with region and device segments (14 cohorts).",

@@ -6,9 +6,10 @@ from a fresh consumer group reading the whole topic:
 1. ``raw``:    aiokafka ``getmany(max_records=50000)`` with no processing (the ceiling);
 2. ``faust``:  a plain faust-streaming 0.15.3 agent iterating the events (the path faust offers);
 3. ``worker``: the driftline runtime (one worker, in-process, the same code as ``driftline
-   run``): batched aiokafka -> decode -> cohorts -> windows -> partials -> merge -> evaluate ->
-   results topic, from the first fetched record until every event is counted and the last
-   window is published.
+   run``, faust's process wrapper aside): batched aiokafka -> decode -> cohorts -> windows ->
+   sketches, with closed windows sent as partials, merged, evaluated and published to the
+   results topic concurrently; timed from the first fetched record until every record is
+   aggregated (the final checkpoint is timed separately).
 
 Run (starts its own broker with scripts/kafka.sh unless --bootstrap is given)::
 
@@ -61,7 +62,8 @@ def broker(bootstrap: str | None) -> Iterator[str]:
             subprocess.run(["bash", str(script), "stop", d], capture_output=True)
 
 
-def produce_workload(bootstrap: str, topic: str, n: int, partitions: int) -> tuple[int, float]:
+def produce_workload(bootstrap: str, topic: str, n: int, partitions: int,
+                     event_rate: float = 1000.0) -> tuple[int, float]:
     """Produce ``n`` workload events round-robin over ``partitions``; returns (bytes, seconds)."""
     from bench.workloads import generate, to_json_lines
     from stream.kafka.admin import TopicSpec, ensure_topics
@@ -69,7 +71,7 @@ def produce_workload(bootstrap: str, topic: str, n: int, partitions: int) -> tup
 
     client = {"bootstrap_servers": bootstrap}
     ensure_topics(client, [TopicSpec(topic, partitions=partitions)])
-    values = to_json_lines(generate(n, seed=7, events_per_second=200.0))
+    values = to_json_lines(generate(n, seed=7, events_per_second=event_rate))
     t0 = time.perf_counter()
     with Producer(client, compression_type=None) as p:
         for part in range(partitions):
@@ -133,14 +135,16 @@ async def measure_faust(bootstrap: str, topic: str, n: int) -> float:
         return n / (state["t1"] - state["t0"])
 
 
-def measure_worker(bootstrap: str, topic: str, n: int, partitions: int) -> dict[str, float]:
+def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
+                   features: int = 25) -> dict[str, float]:
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
-    from bench.workloads import monitor_config
+    from bench.workloads import FEATURES, monitor_config
     from stream.config import parse_config
     from stream.kafka.runtime import run_until
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
-        raw = monitor_config(name=f"bench-{uuid.uuid4().hex[:6]}", window="1m")
+        raw = monitor_config(name=f"bench-{uuid.uuid4().hex[:6]}", window="1m",
+                             features=FEATURES[-features:])
         raw["source"] = {
             **raw["source"],  # type: ignore[dict-item]
             "kafka": {"bootstrap_servers": bootstrap, "topics": [topic]},
@@ -158,13 +162,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--bootstrap", default=None)
     ap.add_argument("--only", choices=["raw", "faust", "worker"], action="append")
+    ap.add_argument("--event-rate", type=float, default=1000.0,
+                    help="events per second of event time (sets events per 1m window)")
+    ap.add_argument("--features", type=int, action="append",
+                    help="monitored features of the 25 (repeatable; default 25 and 5)")
     args = ap.parse_args(argv)
     modes = args.only or ["raw", "faust", "worker"]
     with broker(args.bootstrap) as bootstrap:
         topic = f"bench-e2e-{uuid.uuid4().hex[:8]}"
-        nbytes, secs = produce_workload(bootstrap, topic, args.events, args.partitions)
+        nbytes, secs = produce_workload(bootstrap, topic, args.events, args.partitions,
+                                        args.event_rate)
         out: dict[str, object] = {
             "events": args.events, "partitions": args.partitions,
+            "events_per_1m_window": round(args.event_rate * 60),
             "mean_value_bytes": round(nbytes / args.events, 1),
             "produce_events_per_s": round(args.events / secs),
         }
@@ -178,8 +188,10 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(measure_faust(bootstrap, topic, args.events)))
             print(json.dumps(out), flush=True)
         if "worker" in modes:
-            stats = measure_worker(bootstrap, topic, args.events, args.partitions)
-            out.update({f"worker_{k}": v for k, v in stats.items()})
+            for nf in args.features or [25, 5]:
+                stats = measure_worker(bootstrap, topic, args.events, args.partitions, nf)
+                out.update({f"worker_{nf}f_{k}": v for k, v in stats.items()})
+                print(json.dumps(out), flush=True)
         print(json.dumps(out, indent=2))
     sys.stdout.flush()
 

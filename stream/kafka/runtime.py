@@ -253,6 +253,7 @@ def run_until(
         await rt.start()
         t_start = time.perf_counter()
         first: float | None = None
+        cpu_first = 0.0
         counted = 0
         deadline = time.monotonic() + timeout_s
         try:
@@ -261,10 +262,12 @@ def run_until(
                 counted = sum(rt.source.counters.records.values())
                 if first is None and counted:
                     first = time.perf_counter()
+                    cpu_first = time.process_time()
                 if counted >= events:
                     break
                 await asyncio.sleep(0.01)
             t_counted = time.perf_counter()
+            cpu = time.process_time() - cpu_first
             await rt.source.checkpoint_now()
             t_ckpt = time.perf_counter()
         finally:
@@ -274,6 +277,7 @@ def run_until(
             "records": float(counted),
             "startup_s": round((first or t_start) - t_start, 3),
             "events_per_s": round(counted / max(1e-9, t_counted - t0)),
+            "events_per_cpu_s": round(counted / max(1e-9, cpu)),
             "checkpoint_s": round(t_ckpt - t_counted, 3),
             "windows_published": float(rt.merger.windows_published if rt.merger else 0),
         }

@@ -151,8 +151,8 @@ def test_sketch_noise_is_not_reported_as_significant() -> None:
     # D ~ 0.01 here; as plain KS with n_eff = 50,000 that would be p ~ 1e-4
     assert got.value > 0 and got.p_value > 0.1
     assert wasserstein(cur["x"], base["x"]).p_value > 0.1
-    # real shifts still are: 0.05 and 0.1 standard deviations
-    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.05, 1, N), NumericSpec("x"))
-    assert ks(shifted["x"], base["x"]).p_value < 0.01
-    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.1, 1, N), NumericSpec("x"))
-    assert ks(shifted["x"], base["x"]).p_value < 1e-6
+    # real shifts still are: 0.08 and 0.15 standard deviations (D ~ 0.03 and 0.06)
+    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.08, 1, N), NumericSpec("x"))
+    assert ks(shifted["x"], base["x"]).p_value < 1e-3
+    shifted, base = _profiles(rng.normal(0, 1, N), rng.normal(0.15, 1, N), NumericSpec("x"))
+    assert ks(shifted["x"], base["x"]).p_value < 1e-12

@@ -214,24 +214,31 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     meta = {"machine_start": machine(), "started": _now(), "quick": a.quick}
     meta["peers"] = peer_versions()
+    meta["argv"] = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     wanted = set(a.only or keys)
     for key, module in SECTIONS:
         if key in wanted:
             section = run_section(key, module, a.quick)
             (RAW / f"{key}.json").write_text(json.dumps(section, default=str))
+            _write_doc(meta, started, partial=True)
     for key, title, module, full, quick_args in OTHERS:
         if key in wanted and not a.no_others:
             section = run_other(key, title, module, quick_args if a.quick else full)
             (RAW / f"other-{key}.json").write_text(json.dumps(section))
+    _write_doc(meta, started, partial=False)
+    print(f"[bench] wrote {DOC.relative_to(ROOT)} in {meta['minutes']} min", flush=True)
+
+
+def _write_doc(meta: dict[str, Any], started: float, partial: bool) -> None:
+    """Render docs/benchmarks.md from the raw results (after every section, so that an
+    interrupted run still leaves a consistent document: each section carries its own date)."""
     meta["machine_end"] = machine()
-    meta["finished"] = _now()
+    meta["finished"] = _now() + (" (run still in progress)" if partial else "")
     meta["minutes"] = round((time.perf_counter() - started) / 60, 1)
-    meta["argv"] = " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])])
     (RAW / "meta.json").write_text(json.dumps(meta))
     sections = [_load(RAW / f"{k}.json") for k, _ in SECTIONS]
     others = [_load(RAW / f"other-{k}.json") for k, *_ in OTHERS]
     DOC.write_text(render(meta, [s for s in sections if s], [o for o in others if o]))
-    print(f"[bench] wrote {DOC.relative_to(ROOT)} in {meta['minutes']} min", flush=True)
 
 
 def _load(path: Path) -> dict[str, Any] | None:

@@ -93,9 +93,9 @@ def test_numeric_statistics_match_exact_computation(case: str) -> None:
     exact_w = stats.wasserstein_distance(cur_raw, base_raw) / base_raw.std()
     got_w = wasserstein(c, b)
     assert abs(got_w.value - exact_w) <= got_w.error_bound
-    # W integrates the KLL rank error over x: ~0.01-0.03 baseline std at k=200 (see
-    # docs/statistics.md); PSI and KS are the precise ones.
-    assert abs(got_w.value - exact_w) <= 0.035
+    # W integrates the KLL rank error over x; anchored on the exact means it stays within
+    # ~0.02 baseline std even for the log-normal tail (see docs/statistics.md)
+    assert abs(got_w.value - exact_w) <= 0.03
 
     assert (c.n, b.n) == (N, N)
     assert c.mean == pytest.approx(cur_raw.mean(), rel=1e-9, abs=1e-9)

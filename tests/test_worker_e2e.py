@@ -71,6 +71,8 @@ class Stream:
             "baseline": str(self.baseline),
             "drift": {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 300},
             "metrics": {"listen": address},
+            "freshness": [{"topic": self.topic, "max_staleness": "1h"}],
+            "freshness_tick": "1s",
             "state_dir": str(self.workdir / state),
         }
         return write_config(self.workdir / f"{state}.yaml", raw), address
@@ -151,7 +153,12 @@ def test_drift_found_in_exactly_the_shifted_feature_and_cohort(single_run: Run,
     events = metric_samples(single_run.metrics, "driftline_events_total")
     assert sum(v for _, v in events) == N
     lag = metric_samples(single_run.metrics, "driftline_consumer_lag_records")
-    assert sorted(int(lab["partition"]) for lab, _ in lag) == [0, 1, 2, 3]
+    assert sorted((int(lab["partition"]), v) for lab, v in lag) == [(0, 0), (1, 0), (2, 0), (3, 0)]
+    # freshness: record time of the newest event (produced minutes ago), against its SLA
+    stale = metric_samples(single_run.metrics, "driftline_staleness_seconds")
+    sla = metric_samples(single_run.metrics, "driftline_staleness_sla_seconds")
+    assert [(lab["kind"], lab["target"]) for lab, _ in stale] == [("topic", stream.topic)]
+    assert 0 <= stale[0][1] < 600 and sla[0][1] == 3600
 
 
 def test_backtest_of_the_same_events_gives_the_same_windows(single_run: Run,

@@ -56,3 +56,8 @@ def register(app: typer.Typer) -> None:
         except (OSError, RuntimeError) as exc:
             typer.echo(f"driftline run failed: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
+        except SystemExit as exc:  # the faust worker exits with 1 when a service failed
+            if exc.code not in (0, None):
+                typer.echo("driftline run failed (see the log above)", err=True)
+                raise typer.Exit(EXIT_RUNTIME) from None
+            raise

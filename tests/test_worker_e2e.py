@@ -23,6 +23,7 @@ from stream.config import parse_config
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import (
     REPO,
+    PacedProducer,
     Worker,
     exact_counts,
     free_port,
@@ -54,13 +55,16 @@ class Stream:
     baseline: Path
     workdir: Path
 
-    def config(self, kafka: Any, monitor: str, state: str) -> tuple[Path, str]:
-        """A config for this stream; returns (path, metrics address)."""
+    def config(self, kafka: Any, monitor: str, state: str,
+               topic: str | None = None) -> tuple[Path, str]:
+        """A config for this stream (or the same events in ``topic``); returns (path, metrics
+        address)."""
         address = f"127.0.0.1:{free_port()}"
+        topic = topic or self.topic
         raw = {
             "monitor": monitor,
             "source": {
-                "kafka": {**kafka.source_config([self.topic], group_id=f"{monitor}-g"),
+                "kafka": {**kafka.source_config([topic], group_id=f"{monitor}-g"),
                           "checkpoint_interval": "1s"},
                 "format": "json",
                 "event_time": {"field": "ts", "unit": "s"},
@@ -71,7 +75,7 @@ class Stream:
             "baseline": str(self.baseline),
             "drift": {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 300},
             "metrics": {"listen": address},
-            "freshness": [{"topic": self.topic, "max_staleness": "1h"}],
+            "freshness": [{"topic": topic, "max_staleness": "1h"}],
             "freshness_tick": "1s",
             "state_dir": str(self.workdir / state),
         }
@@ -82,11 +86,15 @@ class Stream:
                             {s: self.columns[s] for s in SEGMENTS})
 
 
+def _workload() -> Any:
+    return generate(N, seed=11, scenario="cohort_drift", change_at=CHANGE_AT, magnitude=1.0,
+                    events_per_second=RATE, start_ts=START)
+
+
 @pytest.fixture(scope="module")
 def stream(kafka: Any, tmp_path_factory: pytest.TempPathFactory) -> Stream:
     workdir = tmp_path_factory.mktemp("e2e")
-    w = generate(N, seed=11, scenario="cohort_drift", change_at=CHANGE_AT, magnitude=1.0,
-                 events_per_second=RATE, start_ts=START)
+    w = _workload()
     train = generate(60_000, seed=12, events_per_second=RATE, start_ts=START - 3600)
     base_cfg = parse_config({
         "monitor": "train", "features": [{"name": n, "type": t} for n, t in FEATURES],
@@ -191,15 +199,20 @@ def test_backtest_of_the_same_events_gives_the_same_windows(single_run: Run,
 
 def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream: Stream,
                                                               single_run: Run) -> None:
-    cfg_a, addr_a = stream.config(kafka, "e2e-two", "two-a")
-    cfg_b, addr_b = stream.config(kafka, "e2e-two", "two-b")
+    # the same events, arriving while the two workers run (so both get work before one stops)
+    topic = kafka.create_topic(kafka.unique_topic("e2e-two"), partitions=4)
+    cfg_a, addr_a = stream.config(kafka, "e2e-two", "two-a", topic)
+    cfg_b, addr_b = stream.config(kafka, "e2e-two", "two-b", topic)
     cfg = parse_config(__import__("yaml").safe_load(cfg_a.read_text()))
     results_topic = str(cfg.kafka.results_topic)
     a = Worker(cfg_a, stream.workdir / "two-a.log", instance_id="a")
     b = Worker(cfg_b, stream.workdir / "two-b.log", instance_id="b")
+    producer = PacedProducer(kafka.bootstrap, topic, to_json_lines(_workload()), 4,
+                             chunk=10_000, interval=0.3)
     try:
         a.wait_ready()
         b.wait_ready()
+        producer.start()
 
         def both_working() -> bool:
             per_worker = [sum(v for _, v in metric_samples(scrape(addr),
@@ -209,6 +222,9 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
 
         wait_until(both_working, 120, 0.2, "both workers consuming")
         assert b.terminate() == 0, b.tail()  # graceful: checkpoint, commit, leave
+        stopped_at = producer.sent
+        producer.join(120)
+        assert producer.error is None, producer.error
         try:
             results = wait_until(lambda: _complete(kafka, results_topic, stream), 180, 0.5,
                                  "every window published after the rebalance")
@@ -220,6 +236,7 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
     finally:
         a.terminate()
         b.terminate()
+    assert stopped_at < N, "the worker stopped after all events were produced"
     assert observed_counts(results, TIER) == observed_counts(single_run.results, TIER)
     assert observed_counts(results, TIER) == stream.expected_counts()
     one = {(k[1], k[2], k[3], f["name"]): f for k, r in single_run.results.items()

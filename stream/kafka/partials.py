@@ -65,6 +65,14 @@ class PartialSender:
 
     :meth:`flush` waits until everything sent so far is acknowledged; the source side calls it
     before each checkpoint.
+
+    Example (needs a broker)::
+
+        sender = PartialSender("driftline.fraud.partials", {"bootstrap_servers": "..."}, 3600)
+        await sender.start()
+        await sender.send_partial(partial)                  # a closed window of events[2]
+        await sender.send_watermark("events", 2, partial.end)
+        await sender.flush()                                # acknowledged: now checkpoint
     """
 
     def __init__(self, topic: str, client: dict[str, Any], longest_tier: float) -> None:
@@ -113,6 +121,16 @@ class MergerSide:
 
     ``make_merger()`` builds a fresh :class:`Merger` (evaluator, cohorts, tiers);
     ``sources`` are all partitions of the event topics (a window waits for all of them).
+
+    Example (needs a broker; the runtime wires it)::
+
+        side = MergerSide("fraud", "driftline.fraud.partials", "driftline-fraud.merger",
+                          client, schema, make_merger, [("events", 0), ("events", 1)],
+                          publish, store=store)
+        await side.start()
+        while running:
+            await side.step()     # merge what arrived, publish the windows that closed
+        await side.stop()         # checkpoint, leave the group
     """
 
     def __init__(

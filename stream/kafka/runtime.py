@@ -53,7 +53,15 @@ def internal_topics(prefix: str) -> tuple[str, str]:
 
 class Runtime(mode.Service):
     """The worker: see the module doc. ``instance_id`` enables static group membership (a
-    restarted worker with the same id takes its partitions back without a rebalance)."""
+    restarted worker with the same id takes its partitions back without a rebalance).
+
+    Example (needs a broker; ``driftline run`` does this under a faust worker)::
+
+        rt = Runtime(load_config("driftline.yaml"), load_baseline("baseline.dlb"))
+        await rt.start()          # prints "driftline ready ..." and serves /metrics
+        ...
+        await rt.stop()           # checkpoint, commit, leave the groups, flush
+    """
 
     def __init__(
         self,

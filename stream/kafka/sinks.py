@@ -48,7 +48,15 @@ def result_records(results: Sequence[WindowResult]) -> list[tuple[bytes, bytes]]
 
 
 class Sinks:
-    """Outputs of one worker; see the module doc."""
+    """Outputs of one worker; see the module doc.
+
+    Example (needs a broker; the runtime wires it)::
+
+        sinks = Sinks(cfg, baseline, os.environ)
+        await sinks.start(aclient, kclient, lag=source.lag, counters=counters, cohorts=live)
+        await sinks.publish(results)          # results topic, then alerting and /metrics
+        await sinks.stop()
+    """
 
     def __init__(
         self, cfg: DriftlineConfig, baseline: Baseline | None, environ: Mapping[str, str]

@@ -1,0 +1,60 @@
+"""Categorical sketches past their cap keep the baseline bins exact; BH adjustment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sketches import (
+    Baseline,
+    CategoricalSketch,
+    CategoricalSpec,
+    CohortProfile,
+    Column,
+    bh_adjust,
+    chi2,
+    psi,
+)
+
+
+def test_drift_over_the_vocabulary_stays_exact_past_the_cap() -> None:
+    rng = np.random.default_rng(4)
+    ids = np.array([f"m{i:05d}" for i in range(20_000)], dtype=object)
+    train = ids[rng.zipf(1.4, 100_000) % 20_000]
+    b = Baseline.build([CategoricalSpec("merchant", cap=200)], {"merchant": Column(train)})
+    vocab = b.schema["merchant"].vocabulary
+    assert vocab is not None and len(vocab) == 200
+    serving = ids[(rng.zipf(1.35, 50_000) + 7) % 20_000]
+    live = CohortProfile(b.schema)
+    live.update({"merchant": Column(serving)}, len(serving))
+    cur, base = live["merchant"], b.global_profile["merchant"]
+    assert isinstance(cur, CategoricalSketch) and isinstance(base, CategoricalSketch)
+    assert not cur.is_exact and not base.is_exact  # both switched to frequent items + HLL
+
+    labels = sorted(vocab)
+    def shares(x: np.ndarray) -> np.ndarray:
+        counts = dict(zip(*np.unique(x, return_counts=True), strict=True))
+        c = np.array([counts.get(v, 0) for v in labels] + [0], float)
+        c[-1] = len(x) - c.sum()
+        return c
+    c, q = shares(serving), shares(train)
+    keep = (c + q) > 0
+    c, q = c[keep], q[keep]
+    p_, q_ = np.where(c > 0, c, 0.5), np.where(q > 0, q, 0.5)
+    p_, q_ = p_ / p_.sum(), q_ / q_.sum()
+    exact_psi = float(np.sum((p_ - q_) * np.log(p_ / q_)))
+    got = psi(cur, base)
+    assert got.error_bound == 0.0
+    assert got.value == pytest.approx(exact_psi, rel=1e-12)
+    assert cur.unseen == int(np.sum(~np.isin(serving, labels)))
+    assert chi2(cur, base).dof is not None
+    assert abs(cur.distinct - len(set(serving.tolist()))) <= 0.05 * len(set(serving.tolist()))
+
+
+def test_bh_adjust_matches_scipy() -> None:
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=200), rng.uniform(0, 1e-3, 20)])
+    np.testing.assert_allclose(bh_adjust(p), stats.false_discovery_control(p), rtol=1e-12)
+    with_nan = bh_adjust([0.01, np.nan, 0.04])
+    assert np.isnan(with_nan[1]) and with_nan[[0, 2]].tolist() == [0.02, 0.04]

@@ -13,7 +13,6 @@ from sketches import (
     CohortProfile,
     Column,
     bh_adjust,
-    chi2,
     psi,
 )
 
@@ -48,7 +47,6 @@ def test_drift_over_the_vocabulary_stays_exact_past_the_cap() -> None:
     assert got.error_bound == 0.0
     assert got.value == pytest.approx(exact_psi, rel=1e-12)
     assert cur.unseen == int(np.sum(~np.isin(serving, labels)))
-    assert chi2(cur, base).dof is not None
     assert abs(cur.distinct - len(set(serving.tolist()))) <= 0.05 * len(set(serving.tolist()))
 
 

@@ -254,7 +254,9 @@ class MergerSide:
             if results:
                 await self.publish(results)
                 self.windows_published += len(results)
-            if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            # checkpoint right after publishing: a crash then re-evaluates (and re-alerts on) a
+            # window only if it lands between the two acknowledgements
+            if results or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.mergers))
         return n
 

@@ -60,7 +60,7 @@ def test_compose_file_is_valid_for_docker_compose() -> None:
     if tool is None:
         pytest.fail("docker-compose is not installed: run scripts/setup-test-env.sh")
     env = {**os.environ, "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
-           "PAGERDUTY_ROUTING_KEY": "r" * 32}
+           "PD_ROUTING_KEY": "r" * 32}
     result = subprocess.run([tool, "-f", str(COMPOSE), "config", "-q"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
@@ -149,7 +149,7 @@ def test_alertmanager_routes_by_severity_with_secrets_from_env(compose: dict[str
               for c in r.get("pagerduty_configs", [])]
     service = compose["services"]["alertmanager"]
     script = " ".join(service["command"])
-    for env_name, file in zip(("SLACK_WEBHOOK_URL", "PAGERDUTY_ROUTING_KEY"), files, strict=True):
+    for env_name, file in zip(("SLACK_WEBHOOK_URL", "PD_ROUTING_KEY"), files, strict=True):
         assert f'"$${env_name}" > {file}' in script
         assert service["environment"][env_name] == f"${{{env_name}:-}}"
     assert "hooks.slack.com" not in path.read_text() and "routing_key:" not in path.read_text()

@@ -82,6 +82,8 @@ def run_app(app: faust.App, loglevel: str = "info") -> None:
     level = {"debug": "debug", "info": "info", "warning": "warn", "error": "error"}.get(
         loglevel, "info"
     )
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     worker = faust.Worker(app, loglevel=level, redirect_stdouts=False, quiet=True)
+    if level != "debug":  # client connection chatter (the freshness probe connects every tick)
+        for name in ("aiokafka", "kafka"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     worker.execute_from_commandline()

@@ -37,6 +37,20 @@ def _consumed(address: str) -> float:
     return sum(v for _, v in metric_samples(scrape(address), "driftline_events_total"))
 
 
+def _committed(bootstrap: str, group: str, topic: str) -> int:
+    """Sum of the group's committed offsets (the worker commits right after each checkpoint)."""
+    from kafka import KafkaAdminClient, TopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(4)]
+        got = admin.list_group_offsets({group: tps}).get(group, {})
+        return sum(m.offset for m in got.values()
+                   if m is not None and m.offset is not None and m.offset >= 0)
+    finally:
+        admin.close()
+
+
 def _drained(address: str, producer: PacedProducer) -> bool:
     """Everything was produced and consumed (a late threshold may never be reached)."""
     if producer.is_alive():
@@ -63,16 +77,21 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_pa
     })
     cfg = load_config(cfg_path)
     expected = exact_counts(w.columns["ts"], WINDOW, {"region": w.columns["region"]})
-    producer = PacedProducer(kafka.bootstrap, topic, to_json_lines(w), 4, chunk=4000,
-                             interval=0.5)
-    producer.start()
+    producer = PacedProducer(kafka.bootstrap, topic, to_json_lines(w), 4, chunk=2000,
+                             interval=0.25)
+    group = str(cfg.kafka.group_id)
     kills = []
     for i in range(3):
         worker = Worker(cfg_path, tmp_path / f"worker-{i}.log", instance_id="w1")
         worker.wait_ready()
-        threshold = rng.randint(500, 12_000)  # a random point of this incarnation's progress
-        wait_until(lambda t=threshold: _consumed(address) >= t or _drained(address, producer),
-                   120, 0.02, f"worker {i} consumed {threshold} records")
+        if i == 0:
+            producer.start()  # events arrive while the worker runs
+        base = _committed(kafka.bootstrap, group, topic)
+        threshold = rng.randint(500, 12_000)  # a random point of this incarnation's progress,
+        # after it wrote at least one checkpoint (so restores are exercised, not only replays)
+        wait_until(lambda t=threshold, b=base: (_consumed(address) >= t and _committed(
+            kafka.bootstrap, group, topic) > b) or _drained(address, producer),
+            120, 0.05, f"worker {i} consumed {threshold} records and checkpointed")
         worker.kill9()
         kills.append((threshold, producer.sent))
     final = Worker(cfg_path, tmp_path / "worker-final.log", instance_id="w1")

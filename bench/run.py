@@ -50,6 +50,23 @@ OTHERS = [
      ["--events", "20000"]),
 ]
 TIMEOUT = 1500
+READING = [
+    "- Same data: every section generates its events once (bench/workloads.py, fixed seeds) and "
+    "hands the same files (Parquet/JSONL under `.cache/bench/data/`) to driftline and to the "
+    "peer, in the same run.",
+    "- Per core = events (or values) per CPU second of the measuring process, for driftline and "
+    "the peers alike, so that other load on the machine does not decide the ratio; wall-clock "
+    "rates are shown beside them.",
+    "- whylogs profiles but does not evaluate drift: the like-for-like driftline row is the core "
+    "path that builds the same cohorts' profiles; the row with evaluation does more work.",
+    "- Evidently computes drift from the raw data at every evaluation; driftline from the "
+    "sketches it keeps while ingesting (the one-off costs of building them are given beside). "
+    "Their values differ partly by definition (binning, p-value vs statistic): shown as "
+    "returned, with exact values next to them.",
+    "- River's detectors are univariate per-event change detectors without a baseline, cohorts, "
+    "categories or multiple-testing control: a reference for timing on the same series, not the "
+    "same task.",
+]
 
 
 def _now() -> str:
@@ -177,6 +194,7 @@ def render(meta: dict[str, Any], sections: list[dict[str, Any]],
     summary = [f"- {line}" for s in sections for line in s.get("summary", [])]
     if summary:
         lines += ["## Summary", "", *summary, ""]
+    lines += ["## What is compared with what", "", *READING, ""]
     for i, s in enumerate(sections, 1):
         lines += [f"## {i}. {s['title']}", ""]
         lines += [f"Measured {s['measured']} in {s['seconds']} s; rerun alone: "

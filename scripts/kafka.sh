@@ -34,6 +34,14 @@ JAVA_OPTS=($HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=t
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
+# A process that exists and is not a zombie (a broker that died during startup stays a zombie
+# child of this script until reaped, and `kill -0` would still succeed on it).
+alive() {
+  local state
+  state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$state" ] && [ "$state" != "Z" ]
+}
+
 need_java() {
   command -v java >/dev/null 2>&1 || die "java not found (Kafka ${KAFKA_VERSION} needs Java 17+)"
   local major
@@ -118,7 +126,7 @@ cmd_start() {
   [ -f "$LIBS/.complete-$KAFKA_VERSION" ] || cmd_fetch >&2
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
-  if [ -f "$dir/kafka.pid" ] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
+  if [ -f "$dir/kafka.pid" ] && alive "$(cat "$dir/kafka.pid")"; then
     die "a broker is already running from $dir (pid $(cat "$dir/kafka.pid"))"
   fi
   mkdir -p "$dir/data"
@@ -193,7 +201,7 @@ EOF
   fi
   local deadline=$((SECONDS + START_TIMEOUT))
   until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! alive "$pid"; then
       tail -n 40 "$dir/stdout.log" "$dir/server.log" >&2 || true
       rm -f "$dir/kafka.pid"
       die "broker exited during startup"
@@ -220,13 +228,13 @@ cmd_stop() {
   fi
   [ -f "$dir/kafka.pid" ] || { echo "no broker pid file in $dir"; return 0; }
   pid="$(cat "$dir/kafka.pid")"
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do
+    while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do
       sleep 0.2  # polling interval for process exit, bounded by the deadline above
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
       echo "broker $pid did not stop in 30 s: SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi

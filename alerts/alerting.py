@@ -53,6 +53,7 @@ from alerts.secrets import Secrets, install_redaction, remove_redaction
 from alerts.store import Store
 
 _LOGGERS = ("driftline.alerts",)
+WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash
 log = logging.getLogger("driftline.alerts")
 
 
@@ -123,6 +124,7 @@ class Alerting:
         self.store = Store(Path(directory) if deliver and directory is not None else None)
         self._states = self.store.load_states()
         self._history = _Tracked(self.store.load_history())
+        self._windows = self.store.load_windows()
         self._stats = DeliveryStats()
         self._workers: dict[str, ChannelWorker] = {}
         self._filters: list[Any] = []
@@ -186,15 +188,35 @@ class Alerting:
 
     # -- evaluation -------------------------------------------------------------------------
     def observe_window(self, measurements: Sequence[Measurement]) -> list[AlertEvent]:
-        """All measurements of one closed window (one tier): returns the alert transitions."""
-        return self._observe(measurements)
+        """All measurements of one closed window (one tier): returns the alert transitions.
+
+        A window already evaluated (the same tier and end, e.g. published again after a
+        crash between publishing and checkpointing) is ignored, so it cannot count twice
+        toward ``for_windows`` or page twice."""
+        with self._lock:
+            seen = {tier: set(ends) for tier, ends in self._windows.items()}
+            fresh = [m for m in measurements if m.window_end not in seen.get(m.window, ())]
+            windows: dict[str, list[float]] = {}
+            for m in fresh:
+                ends = windows.setdefault(m.window, list(self._windows.get(m.window, [])))
+                if m.window_end not in ends:
+                    ends.append(m.window_end)
+            for tier, ends in windows.items():
+                windows[tier] = sorted(ends)[-WINDOWS_REMEMBERED:]
+        if len(fresh) < len(measurements):
+            log.info("ignored %d measurements of windows already evaluated",
+                     len(measurements) - len(fresh))
+        return self._observe(fresh, windows)
 
     def observe_freshness(self, measurements: Sequence[Measurement]) -> list[AlertEvent]:
         """Staleness measurements of one freshness tick."""
         return self._observe([m for m in measurements if m.check == "freshness"])
 
-    def _observe(self, measurements: Sequence[Measurement]) -> list[AlertEvent]:
+    def _observe(self, measurements: Sequence[Measurement],
+                 windows: dict[str, list[float]] | None = None) -> list[AlertEvent]:
         with self._lock:
+            if windows:
+                self._windows.update(windows)
             active = {AlertKey.from_id(k).parts for k in self._states}
             findings = self.rules.evaluate(measurements, self._history, active)
             events: list[AlertEvent] = []
@@ -225,8 +247,8 @@ class Alerting:
             rows = self.router.rows(changes) if self.deliver else []
             history = {k: self._history[k] for k in self._history.dirty}
             self._history.dirty.clear()
-            if updates or history or rows:
-                self.store.commit(updates, history, rows)
+            if updates or history or rows or windows:
+                self.store.commit(updates, history, rows, windows)
                 self._commits += 1
                 if not self._workers and self._commits % 100 == 0:
                     self.store.checkpoint()  # nobody else will (no delivery threads)

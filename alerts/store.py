@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
     status TEXT NOT NULL DEFAULT 'pending', last_error TEXT, done_at REAL);
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (channel, status, id);
+CREATE TABLE IF NOT EXISTS windows_seen (tier TEXT PRIMARY KEY, ends TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS am_active (
     channel TEXT NOT NULL, key TEXT NOT NULL, alerts TEXT NOT NULL, PRIMARY KEY (channel, key));
 """
@@ -92,13 +93,19 @@ class Store:
         rows = self.conn().execute("SELECT key, n, mean, var FROM chart_history").fetchall()
         return {k: ChartState(n, mean, var) for k, n, mean, var in rows}
 
+    def load_windows(self) -> dict[str, list[float]]:
+        rows = self.conn().execute("SELECT tier, ends FROM windows_seen").fetchall()
+        return {tier: json.loads(ends) for tier, ends in rows}
+
     def commit(
         self,
         states: Mapping[str, AlertStatus | None],
         history: Mapping[str, ChartState],
         rows: Iterable[OutboxRow],
+        windows: Mapping[str, list[float]] | None = None,
     ) -> None:
-        """Persist state changes (None deletes) and enqueue notifications, atomically."""
+        """Persist state changes (None deletes), the windows evaluated and the notifications
+        to send, atomically."""
         now = time.time()
         with self._lock:
             conn = self.conn()
@@ -118,6 +125,10 @@ class Store:
                 conn.executemany(
                     "INSERT INTO outbox (channel, kind, key, payload, created) VALUES (?,?,?,?,?)",
                     [(r.channel, r.kind, r.key, json.dumps(r.payload), now) for r in rows],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO windows_seen (tier, ends) VALUES (?, ?)",
+                    [(tier, json.dumps(ends)) for tier, ends in (windows or {}).items()],
                 )
 
     # -- delivery side -----------------------------------------------------------------------

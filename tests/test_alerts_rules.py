@@ -4,6 +4,8 @@ freshness, and the config forms of driftline.yaml."""
 
 from __future__ import annotations
 
+import weakref
+
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +37,26 @@ def drift(i: int, psi: float, feature: str = "amount", n: int = 5000,
                        (1e-30 if psi > 0.05 else 0.5), status=status)  # type: ignore[arg-type]
 
 
+_NEXT_WINDOW: weakref.WeakKeyDictionary[Alerting, int] = weakref.WeakKeyDictionary()
+
+
 def states(alerting: Alerting, values: list[Any]) -> list[str]:
+    """Feed consecutive windows (numbering continues across calls on the same ``alerting``:
+    a window already evaluated is ignored, as after a crash-and-republish)."""
     out = []
+    first = _NEXT_WINDOW.get(alerting, 0)
     for i, v in enumerate(values):
-        ms = v if isinstance(v, list) else [drift(i, v)]
+        ms = v if isinstance(v, list) else [drift(first + i, v)]
         out += [f"{i}:{e.state}/{e.severity}" for e in alerting.observe_window(ms)]
+    _NEXT_WINDOW[alerting] = first + len(values)
     return out
+
+
+def test_a_window_published_twice_counts_once() -> None:
+    alerting = Alerting("fraud", drift=DriftConfig(for_windows=2), deliver=False)
+    assert [e.state for e in alerting.observe_window([drift(0, 0.3)])] == ["pending"]
+    assert alerting.observe_window([drift(0, 0.3)]) == []  # the same window again: ignored
+    assert [e.state for e in alerting.observe_window([drift(1, 0.3)])] == ["firing"]
 
 
 def test_seed_config_blocks_load_as_is() -> None:

@@ -13,23 +13,31 @@ other load on the machine):
   <= 16 KB), and the resident memory of the open windows (tracemalloc does not see the C++
   sketches, so this is the serialized size).
 
+Polars runs single-threaded here (``POLARS_MAX_THREADS=1`` unless set), so the rates are per
+core like the rest.
+
 Run:  .venv/bin/python -m bench.bench_engine [--events 200000] [--batch 50000] [--window 5m]
 """
 
 from __future__ import annotations
 
-import argparse
-import gc
-import time
-from typing import Any
+import os
 
-import numpy as np
-import orjson
+os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars is imported: per-core rates
 
-from bench.workloads import generate, monitor_config, to_json_lines
-from stream.aggregator import PartitionAggregator
-from stream.config import parse_config
-from stream.engine import Engine
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import time  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+
+from bench.workloads import generate, monitor_config, to_json_lines  # noqa: E402
+from stream.aggregator import PartitionAggregator  # noqa: E402
+from stream.config import parse_config  # noqa: E402
+from stream.decode import Decoder  # noqa: E402
+from stream.engine import Engine  # noqa: E402
 
 
 def _cpu(fn: Any, repeat: int = 1) -> float:
@@ -63,6 +71,13 @@ def main() -> None:
         for b in batches:
             eng.decoder.decode(b)
 
+    exact = Decoder.from_config(cfg)
+    exact._fast = None  # the msgspec path only, as with Decoder(..., fast=False)
+
+    def decode_exact() -> None:
+        for b in batches:
+            exact.decode(b)
+
     decoded = [eng.decoder.decode(b) for b in batches]
 
     def fresh() -> PartitionAggregator:
@@ -89,6 +104,7 @@ def main() -> None:
     n = len(records)
     t_parse = _cpu(parse_only, args.repeat)
     t_dec = _cpu(decode_all, args.repeat)
+    t_exact = _cpu(decode_exact, args.repeat)
     t_agg = _cpu(aggregate_all, args.repeat)
     t_core = _cpu(core_all, args.repeat)
 
@@ -109,7 +125,11 @@ def main() -> None:
           f"window {args.window}")
     print(f"reference  : {n / t_parse:>10,.0f} events/s per core  "
           f"({t_parse / n * 1e6:.2f} us/event)   orjson.loads per record alone, no columns")
-    print(f"decode     : {n / t_dec:>10,.0f} events/s per core  ({t_dec / n * 1e6:.2f} us/event)")
+    print(f"decode     : {n / t_dec:>10,.0f} events/s per core  ({t_dec / n * 1e6:.2f} us/event)"
+          f"   polars fast path ({eng.decoder.fast_chunks} chunks fast, "
+          f"{eng.decoder.exact_chunks} exact)")
+    print(f"  exact    : {n / t_exact:>10,.0f} events/s per core  "
+          f"({t_exact / n * 1e6:.2f} us/event)   the msgspec path alone (fast=False)")
     print(f"aggregate  : {n / t_agg:>10,.0f} events/s per core  ({t_agg / n * 1e6:.2f} us/event, "
           f"a region and a device profile per event; global merged at emit)")
     print(f"core path  : {n / t_core:>10,.0f} events/s per core  ({t_core / n * 1e6:.2f} us/event)"

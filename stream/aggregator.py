@@ -58,20 +58,22 @@ class _Cols:
     __slots__ = ("numeric", "categorical")
 
     def __init__(self, d: DecodedBatch, order: np.ndarray | None) -> None:
-        self.numeric: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]] = []
+        self.numeric: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None,
+                                 np.ndarray | None]] = []
         for name, col in d.numeric.items():
-            v, null, inv = col.values, col.null, col.invalid
-            assert null is not None and inv is not None
-            if order is not None:
-                v, null, inv = v[order], null[order], inv[order]
-            bad = null | inv
-            self.numeric.append((name, v, ~bad if bad.any() else None, null, inv))
-        self.categorical: list[tuple[str, np.ndarray, list[str], np.ndarray, np.ndarray]] = []
+            v = col.values if order is None else col.values[order]
+            null, inv = _mask(col.null, order), _mask(col.invalid, order)
+            bad = null if inv is None else inv if null is None else null | inv
+            valid = None if bad is None else ~bad
+            self.numeric.append((name, v, valid, null, inv))
+        self.categorical: list[tuple[str, np.ndarray, list[str], np.ndarray | None,
+                                     np.ndarray | None]] = []
         for name, c in d.categorical.items():
-            codes, null, inv = c.codes, c.null, c.invalid
-            if order is not None:
-                codes, null, inv = codes[order], null[order], inv[order]
-            self.categorical.append((name, codes + 1, c.labels, null, inv))
+            codes = c.codes if order is None else c.codes[order]
+            # null/invalid rows have code -1 (bin 0 of the bincount, dropped): the masks are
+            # only needed for their counts
+            self.categorical.append((name, codes + 1, c.labels, _mask(c.null, order),
+                                     _mask(c.invalid, order)))
 
     def update(self, profile: CohortProfile, lo: int, hi: int) -> None:
         feats = profile.features
@@ -81,15 +83,17 @@ class _Cols:
             else:
                 feats[name].update(
                     v[lo:hi][valid[lo:hi]],
-                    nulls=int(np.count_nonzero(null[lo:hi])),
-                    invalid=int(np.count_nonzero(inv[lo:hi])),
+                    nulls=0 if null is None else int(np.count_nonzero(null[lo:hi])),
+                    invalid=0 if inv is None else int(np.count_nonzero(inv[lo:hi])),
                 )
         for name, codes1, labels, null, inv in self.categorical:
             counts = np.bincount(codes1[lo:hi], minlength=len(labels) + 1)[1:]
             sk = feats[name]
             assert isinstance(sk, CategoricalSketch)
-            sk.update_counts(labels, counts, nulls=int(np.count_nonzero(null[lo:hi])),
-                             invalid=int(np.count_nonzero(inv[lo:hi])))
+            sk.update_counts(
+                labels, counts,
+                nulls=0 if null is None else int(np.count_nonzero(null[lo:hi])),
+                invalid=0 if inv is None else int(np.count_nonzero(inv[lo:hi])))
         profile.events += hi - lo
 
 
@@ -357,6 +361,13 @@ class PartitionAggregator:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
+
+
+def _mask(mask: np.ndarray | None, order: np.ndarray | None) -> np.ndarray | None:
+    """A row mask in the permuted order, or None when no row is set (nothing to count)."""
+    if mask is None or not mask.any():
+        return None
+    return mask if order is None else mask[order]
 
 
 def _bounds(sorted_keys: np.ndarray) -> list[tuple[int, int]]:

@@ -81,3 +81,21 @@ def encode_categories(
         null &= ~invalid
         bad = bad | invalid
     return CategoricalCodes(codes, list(uniq), null, bad)
+
+
+def concat_codes(parts: list[CategoricalCodes]) -> CategoricalCodes:
+    """One column from consecutive chunks; labels stay in order of first appearance, so the
+    result equals encoding the chunks' rows at once."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return CategoricalCodes(np.zeros(0, np.int32), [], np.zeros(0, bool), np.zeros(0, bool))
+    labels: dict[str, int] = {}
+    codes = []
+    for p in parts:
+        remap = np.array([labels.setdefault(lab, len(labels)) for lab in p.labels] + [-1],
+                         dtype=np.int32)
+        codes.append(remap[p.codes])  # code -1 picks the appended -1
+    return CategoricalCodes(np.concatenate(codes), list(labels),
+                            np.concatenate([p.null for p in parts]),
+                            np.concatenate([p.invalid for p in parts]))

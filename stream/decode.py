@@ -1,12 +1,16 @@
 """JSON record values (bytes) -> feature columns for a whole batch.
 
-The fast path decodes the records with a msgspec decoder for a struct generated from the
-config (a C-level ``map`` over the batch; unknown fields skipped in C, nested paths like
-``model.score`` as nested structs), then builds each column with one C-level pass
-(``np.fromiter`` over an ``attrgetter``). A chunk of 4,096 records with a schema violation is
-decoded again untyped (still in C) and its columns canonicalized by
-``sketches.canonical``; only a chunk with broken records is parsed one record at a time in
-Python, to find each bad record and its reason:
+Records are decoded in chunks. The fast path (:mod:`stream.decode_fast`) parses a chunk of
+16,384 records with one ``polars.read_ndjson`` call and an explicit schema, and takes columns
+and dictionary codes out without a Python object per value; it answers only when its result
+is exactly the one below, else the chunk's 4,096-record parts go the exact way (and
+``Decoder(..., fast=False)`` always does). The exact path decodes the records with a msgspec
+decoder for a struct generated from the config (a C-level ``map``; unknown fields skipped in
+C, nested paths like ``model.score`` as nested structs, :mod:`stream.decode_struct`), then
+builds each column with one C-level pass (``np.fromiter`` over an ``attrgetter``). A chunk of
+4,096 records with a schema violation is decoded again untyped (still in C) and its columns
+canonicalized by ``sketches.canonical``; only a chunk with broken records is parsed one record
+at a time in Python, to find each bad record and its reason:
 
 ============================  =====================================================
 dead letter ``reason``        record
@@ -37,7 +41,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any, Literal
 
 import msgspec
@@ -45,7 +49,9 @@ import numpy as np
 
 from sketches.canonical import canonical_numbers
 from sketches.column import Column
-from stream.categories import CategoricalCodes, encode_categories
+from stream.categories import CategoricalCodes, concat_codes, encode_categories
+from stream.decode_fast import FastReader, fast_available
+from stream.decode_struct import Kind, build_struct, dict_getter
 from stream.event_time import EventTimeParser
 
 DEAD_LETTER_REASONS = (
@@ -58,9 +64,7 @@ DEAD_LETTER_REASONS = (
 )
 DEFAULT_MAX_BYTES = 1_000_000
 _CHUNK = 4096
-
-Kind = Literal["numeric", "categorical", "segment", "time"]
-
+_FAST_CHUNKS = 4  # the fast path reads 4 exact-path chunks at once
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -107,16 +111,9 @@ class DecodedBatch:
         return out
 
 
-@dataclass(slots=True)
-class _Leaf:
-    kind: Kind
-    name: str
-    attr: str  # attribute path in the generated struct
-    attr_path: tuple[str, ...] = ()  # the JSON keys
-
-
 class Decoder:
-    """Decode JSON batches for a fixed set of features, segments and an event-time field."""
+    """Decode JSON batches for a fixed set of features, segments and an event-time field
+    (``fast=False``: never the polars fast path, see :mod:`stream.decode_fast`)."""
 
     def __init__(
         self,
@@ -126,6 +123,7 @@ class Decoder:
         event_time_unit: str = "auto",
         max_bytes: int = DEFAULT_MAX_BYTES,
         require_event_time: bool = True,
+        fast: bool = True,
     ) -> None:
         self.features = list(features)
         self.require_event_time = require_event_time
@@ -139,12 +137,18 @@ class Decoder:
         leaves += [(s, "segment", s) for s in self.segments]
         if event_time_field:
             leaves.append((event_time_field, "time", "__time__"))
-        self._struct, self._leaves = _build_struct(leaves)
+        self._struct, self._leaves = build_struct(leaves)
         self._one_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(self._struct)
         self._getters = {leaf.name: attrgetter(leaf.attr) for leaf in self._leaves}
         self._numeric_leaves = [leaf for leaf in self._leaves if leaf.kind == "numeric"]
         self._object_leaves = [leaf for leaf in self._leaves if leaf.kind != "numeric"]
-        self._dict_getters = {leaf.name: _dict_getter(leaf.attr_path) for leaf in self._leaves}
+        self._dict_getters = {leaf.name: dict_getter(leaf.attr_path) for leaf in self._leaves}
+        self.fast_chunks = 0  # chunks decoded by the polars fast path / the exact path
+        self.exact_chunks = 0
+        self._fast_misses = 0
+        self._fast_rest = 0
+        self._fast = (FastReader([(lf.name, lf.kind, lf.attr_path) for lf in self._leaves],
+                                 event_time_unit) if fast and fast_available() else None)
 
     @classmethod
     def from_config(cls, config: Any, require_event_time: bool = True) -> Decoder:
@@ -173,40 +177,71 @@ class Decoder:
             vals = [values[i] for i in ok_idx.tolist()]
         else:
             vals = list(values)
-        raw: dict[str, list[Any]] = {leaf.name: [] for leaf in self._object_leaves}
-        nums: dict[str, list[Column]] = {leaf.name: [] for leaf in self._numeric_leaves}
-        rows: list[int] = []
-        lenient = False
-        for start in range(0, len(vals), _CHUNK):
-            chunk = vals[start : start + _CHUNK]
-            try:  # 1. typed: every value has the expected JSON type (a C loop over records)
-                structs = list(map(self._one_decoder.decode, chunk))
-                for leaf in self._numeric_leaves:
-                    nums[leaf.name].append(_typed_numbers(self._getters[leaf.name], structs))
-                for leaf in self._object_leaves:
-                    raw[leaf.name].extend(map(self._getters[leaf.name], structs))
-                rows.extend(ok_idx[start : start + len(chunk)].tolist())
+        parts: list[_Part] = []
+        step = _CHUNK * _FAST_CHUNKS if self._fast is not None else _CHUNK
+        for big in range(0, len(vals), step):
+            n_big = min(step, len(vals) - big)
+            fast = self._fast_part(vals[big : big + step], ok_idx[big : big + step])
+            if fast is not None:
+                parts.append(fast)
                 continue
-            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError,
-                    RecursionError):
-                pass
-            lenient = True
-            try:  # 2. valid JSON with schema violations or non-objects: still a C loop
-                objs = list(map(_ANY.decode, chunk))
-                idx = ok_idx[start : start + len(chunk)].tolist()
-            except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError):
-                objs, idx = [], []  # 3. one record at a time, to find the broken ones
-                for j, one in enumerate(chunk):
-                    obj = _parse_one(one, int(ok_idx[start + j]), dead)
-                    if obj is not _BAD:
-                        objs.append(obj)
-                        idx.append(int(ok_idx[start + j]))
-            self._collect(objs, idx, raw, nums, rows, dead)
-        return self._columns(raw, nums, rows, lenient, dead, timestamps_ms)
+            for start in range(big, big + n_big, _CHUNK):
+                chunk = vals[start : start + _CHUNK]
+                idx = ok_idx[start : start + len(chunk)]
+                part = self._fast_part(chunk, idx) if n_big > _CHUNK else None
+                parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
+        return self._columns(parts, dead, timestamps_ms)
 
-    def _collect(self, objs: list[Any], idx: list[int], raw: dict[str, list[Any]],
-                 nums: dict[str, list[Column]], rows: list[int],
-                 dead: list[DeadLetter]) -> None:
+    def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
+        """The polars path for a chunk, or None. After 8 misses in a row (a stream the fast
+        path cannot take, e.g. ISO times with ``unit: auto``) it rests for 64 attempts."""
+        if self._fast is None or not chunk:
+            return None
+        if self._fast_rest:
+            self._fast_rest -= 1
+            return None
+        part = self._fast_read(chunk, idx)
+        self._fast_misses = 0 if part is not None else self._fast_misses + 1
+        if self._fast_misses >= 8:
+            self._fast_misses, self._fast_rest = 0, 64
+        return part
+
+    def _fast_read(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
+        got = self._fast.read(chunk)  # type: ignore[union-attr]
+        if got is None:
+            return None
+        times, bad = None, []
+        if self.event_time_field:
+            times, bad = self._time.parse(got.time_raw)  # NaN in a float array: null
+            if self._time.unit == "iso8601" and any(r != "missing_event_time" for _, r, _ in bad):
+                return None  # polars turned a non-string into text: the exact path's reason
+        self.fast_chunks += 1
+        return _Part(idx, got.numeric, got.categories, times, bad)
+
+    def _exact_part(self, chunk: list[bytes], idx_arr: np.ndarray,
+                    dead: list[DeadLetter]) -> _Part:
+        """The msgspec path for one chunk of at most ``_CHUNK`` records."""
+        self.exact_chunks += 1
+        try:  # 1. typed: every value has the expected JSON type (a C loop over records)
+            structs = list(map(self._one_decoder.decode, chunk))
+            nums = {leaf.name: _typed_numbers(self._getters[leaf.name], structs)
+                    for leaf in self._numeric_leaves}
+            raw = {leaf.name: list(map(self._getters[leaf.name], structs))
+                   for leaf in self._object_leaves}
+            return self._part(idx_arr, nums, raw, False)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError,
+                RecursionError):
+            pass
+        try:  # 2. valid JSON with schema violations or non-objects: still a C loop
+            objs = list(map(_ANY.decode, chunk))
+            idx = idx_arr.tolist()
+        except (msgspec.DecodeError, UnicodeDecodeError, ValueError, RecursionError):
+            objs, idx = [], []  # 3. one record at a time, to find the broken ones
+            for j, one in enumerate(chunk):
+                obj = _parse_one(one, int(idx_arr[j]), dead)
+                if obj is not _BAD:
+                    objs.append(obj)
+                    idx.append(int(idx_arr[j]))
         if not all(type(o) is dict for o in objs):
             keep = [k for k, o in enumerate(objs) if type(o) is dict]
             for k, o in enumerate(objs):
@@ -215,29 +250,53 @@ class Decoder:
                     dead.append(DeadLetter(idx[k], "not_object", f"JSON {kind}, not an object"))
             objs = [objs[k] for k in keep]
             idx = [idx[k] for k in keep]
+        nums = {}
         for leaf in self._numeric_leaves:
             values = np.fromiter(map(self._dict_getters[leaf.name], objs), dtype=object,
                                  count=len(objs))
             x, null, invalid = canonical_numbers(values)
-            nums[leaf.name].append(Column(x, null, invalid & ~null))
+            nums[leaf.name] = Column(x, null, invalid & ~null)
+        raw = {leaf.name: list(map(self._dict_getters[leaf.name], objs))
+               for leaf in self._object_leaves}
+        return self._part(np.asarray(idx, dtype=np.int64), nums, raw, True)
+
+    def _part(self, idx: np.ndarray, nums: dict[str, Column], raw: dict[str, list[Any]],
+              lenient: bool) -> _Part:
+        cats: dict[str, CategoricalCodes] = {}
+        n = idx.shape[0]
         for leaf in self._object_leaves:
-            raw[leaf.name].extend(map(self._dict_getters[leaf.name], objs))
-        rows.extend(idx)
+            if leaf.kind == "time":
+                continue
+            values = raw[leaf.name]
+            invalid = None
+            if lenient:
+                invalid = np.fromiter(map(_is_container, values), dtype=bool, count=n)
+                if invalid.any():
+                    values = [None if c else v
+                              for v, c in zip(values, invalid.tolist(), strict=True)]
+            cats[leaf.name] = encode_categories(values, invalid)
+        times, bad = None, []
+        if self.event_time_field:
+            times, bad = self._time.parse(raw["__time__"])
+        return _Part(idx, nums, cats, times, bad)
 
     def _columns(
         self,
-        raw: dict[str, list[Any]],
-        nums: dict[str, list[Column]],
-        rows_in: list[int],
-        lenient: bool,
+        parts: list[_Part],
         dead: list[DeadLetter],
         timestamps_ms: np.ndarray | Sequence[float] | None,
     ) -> DecodedBatch:
-        rows = np.asarray(rows_in, dtype=np.int64)
+        rows = (np.concatenate([p.rows for p in parts]).astype(np.int64, copy=False) if parts
+                else np.zeros(0, dtype=np.int64))
         n = rows.shape[0]
         bad: list[tuple[int, str, str]] = []
         if self.event_time_field:
-            times, bad = self._time.parse(raw["__time__"])
+            times = (np.concatenate([p.times for p in parts]) if parts  # type: ignore[misc]
+                     else np.zeros(0))
+            offset = 0
+            for p in parts:
+                bad.extend((pos + offset, r, det) for pos, r, det in p.bad)
+                offset += p.rows.shape[0]
         else:
             if timestamps_ms is None:
                 raise ValueError("no event-time field configured: pass the record timestamps")
@@ -250,17 +309,9 @@ class Decoder:
         segments: dict[str, CategoricalCodes] = {}
         for leaf in self._leaves:
             if leaf.kind == "numeric":
-                numeric[leaf.name] = _concat_columns(nums[leaf.name])
-                continue
-            values = raw[leaf.name]
-            if leaf.kind in ("categorical", "segment"):
-                invalid = None
-                if lenient:
-                    invalid = np.fromiter(map(_is_container, values), dtype=bool, count=n)
-                    if invalid.any():
-                        values = [None if c else v
-                                  for v, c in zip(values, invalid.tolist(), strict=True)]
-                codes = encode_categories(values, invalid)
+                numeric[leaf.name] = _concat_columns([p.numeric[leaf.name] for p in parts])
+            elif leaf.kind in ("categorical", "segment"):
+                codes = concat_codes([p.categories[leaf.name] for p in parts])
                 (categorical if leaf.kind == "categorical" else segments)[leaf.name] = codes
         out = DecodedBatch(rows, times, numeric, categorical, segments, dead)
         if bad:
@@ -273,6 +324,17 @@ class Decoder:
             out = take(out, np.flatnonzero(keep))
         out.dead_letters = sorted(dead, key=lambda d: d.index)
         return out
+
+
+@dataclass(slots=True)
+class _Part:
+    """One decoded chunk: batch indices of its valid records and their columns."""
+
+    rows: np.ndarray
+    numeric: dict[str, Column]
+    categories: dict[str, CategoricalCodes]
+    times: np.ndarray | None
+    bad: list[tuple[int, str, str]]
 
 
 _BAD = object()
@@ -319,64 +381,3 @@ def _concat_columns(parts: list[Column]) -> Column:
     return Column(np.concatenate([p.values for p in parts]),
                   np.concatenate([p.null for p in parts]),  # type: ignore[misc]
                   np.concatenate([p.invalid for p in parts]))  # type: ignore[misc]
-
-
-# -- struct generation ----------------------------------------------------------------------
-def _build_struct(leaves: list[tuple[str, Kind, str]]) -> tuple[type, list[_Leaf]]:
-    """A msgspec struct type for the dotted paths (nested paths become nested structs)."""
-    tree: dict[str, Any] = {}
-    for path, kind, name in leaves:
-        node = tree
-        parts = path.split(".")
-        for p in parts[:-1]:
-            child = node.setdefault(p, {})
-            if not isinstance(child, dict):
-                raise ValueError(f"path {path!r} conflicts with the leaf field {p!r}")
-            node = child
-        if parts[-1] in node:
-            raise ValueError(f"field path {path!r} is used twice")
-        node[parts[-1]] = (kind, name)
-    out: list[_Leaf] = []
-    counter = [0]
-
-    def make(node: dict[str, Any], prefix: str, keys: tuple[str, ...]) -> type:
-        fields: list[tuple[str, Any, Any]] = []
-        rename: dict[str, str] = {}
-        for key, val in node.items():
-            attr = f"f{len(fields)}"
-            rename[attr] = key
-            if isinstance(val, dict):
-                sub = make(val, f"{prefix}{attr}.", (*keys, key))
-                fields.append((attr, sub, msgspec.field(default_factory=sub)))
-            else:
-                kind, name = val
-                typ: Any = {
-                    "numeric": float | None,
-                    "time": float | str | None,
-                }.get(kind, str | int | float | bool | None)
-                fields.append((attr, typ, None))
-                out.append(_Leaf(kind, name, f"{prefix}{attr}", (*keys, key)))
-        counter[0] += 1
-        return msgspec.defstruct(
-            f"_Record{counter[0]}", fields, rename=rename, gc=False, omit_defaults=False
-        )
-
-    root = make(tree, "", ())
-    return root, out
-
-
-def _dict_getter(keys: tuple[str, ...]) -> Any:
-    if len(keys) == 1:
-        return methodcaller("get", keys[0])
-    return lambda obj: _lookup(obj, keys)
-
-
-def _lookup(obj: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    cur: Any = obj
-    for k in keys:
-        if not isinstance(cur, dict):
-            return None
-        cur = cur.get(k)
-        if cur is None:
-            return None
-    return cur

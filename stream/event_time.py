@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 _MS_THRESHOLD = 1e11
 
 Bad = tuple[int, str, str]
+_NUMBER_TYPES = {float, int}
 
 
 class EventTimeParser:
@@ -36,16 +37,19 @@ class EventTimeParser:
             return np.where(np.abs(t) > _MS_THRESHOLD, t / 1000.0, t)
         return t
 
-    def parse(self, raw: list[Any]) -> tuple[np.ndarray, list[Bad]]:
-        """Return seconds per row and ``(row, reason, detail)`` for rows without a usable time."""
+    def parse(self, raw: list[Any] | np.ndarray) -> tuple[np.ndarray, list[Bad]]:
+        """Return seconds per row and ``(row, reason, detail)`` for rows without a usable time
+        (``raw``: JSON values, or a float array with NaN for null)."""
         n = len(raw)
         if self.unit != "iso8601":
-            try:
+            if isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+                if np.isfinite(raw).all():
+                    return self._numbers(raw), []
+                raw = [None if np.isnan(v) else v for v in raw.tolist()]
+            elif set(map(type, raw)) <= _NUMBER_TYPES:  # numpy would also take "1", True
                 t = np.fromiter(raw, dtype=np.float64, count=n)
                 if np.isfinite(t).all():
                     return self._numbers(t), []
-            except (TypeError, ValueError):
-                pass
         out = np.zeros(n, dtype=np.float64)
         bad: list[Bad] = []
         kinds = np.fromiter(map(_kind, raw), dtype=np.int8, count=n)

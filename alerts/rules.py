@@ -263,7 +263,7 @@ class Rules:
         severity: Severity | None = None
         threshold: float | None = sla
         if m.value > sla:
-            severity = rule.severity if rule else "critical"
+            severity = rule.severity if rule else m.details.get("severity", "warning")
         elif rule is not None and rule.warning_after is not None and m.value > rule.warning_after:
             severity, threshold = "warning", rule.warning_after
         channels = list(rule.alert_channels) if rule and rule.alert_channels else None

@@ -71,7 +71,7 @@ class FreshnessClock:
         tick: float = 5.0,
         clock: Callable[[], float] = time.time,
         baseline_cohorts: Iterable[str] = (),
-        no_data_after: float | None = None,
+        no_data_after: float | Mapping[str, float] | None = None,
     ) -> None:
         if tick <= 0:
             raise ValueError("tick must be positive")
@@ -220,8 +220,10 @@ class FreshnessClock:
         if self.no_data_after is not None:
             ruled = {r.cohort for r in self.rules if r.cohort}
             for cohort in self.baseline_cohorts:
-                if cohort not in ruled:
-                    out.append(self._measure("cohort", cohort, self.no_data_after, now, None))
+                sla = (self.no_data_after.get(cohort) if isinstance(self.no_data_after, Mapping)
+                       else self.no_data_after)
+                if cohort not in ruled and sla is not None:
+                    out.append(self._measure("cohort", cohort, sla, now, None))
         return out
 
     def _measure(
@@ -242,6 +244,7 @@ class FreshnessClock:
             details["on_stale"] = dict(rule.on_stale)
         else:
             details["implicit"] = True
+            details["severity"] = "warning"  # an implicit rule never pages
         return Measurement(
             monitor=self.monitor,
             check="freshness",
@@ -319,3 +322,27 @@ async def run_clock(
         delay = max(0.0, clock.next_due - clock.now())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+def no_data_slas(segment_rows: Mapping[str, Mapping[str, int]], span_seconds: float,
+                 window_size: float, silence_odds: float = 1e-6) -> dict[str, float]:
+    """Per baseline cohort, how long a silence means "no data" rather than chance.
+
+    A cohort that had ``n`` training events over ``span_seconds`` has a rate ``r = n / span``;
+    under that rate a gap of ``t`` seconds happens with probability ``exp(-r t)``, so silence
+    longer than ``ln(1 / silence_odds) / r`` (≈ 14 / r for one in a million) is reported, and
+    never sooner than three base windows.
+
+    >>> slas = no_data_slas({"region": {"eu": 36_000, "mea": 36}}, 3600.0, 60.0)
+    >>> slas["region=eu"], round(slas["region=mea"])
+    (180.0, 1382)
+    """
+    if span_seconds <= 0:
+        return {}
+    factor = math.log(1.0 / silence_odds)
+    out: dict[str, float] = {}
+    for segment, values in segment_rows.items():
+        for value, rows in values.items():
+            if rows > 0:
+                out[f"{segment}={value}"] = max(3.0 * window_size, factor * span_seconds / rows)
+    return out

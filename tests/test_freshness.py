@@ -101,7 +101,7 @@ def test_baseline_cohort_with_no_traffic_since_start_reports_no_data() -> None:
     assert ms["cohort:region=apac"].value == pytest.approx(100.0)  # since the clock started
     assert ms["cohort:region=us"].details == {
         "max_staleness": 120.0, "kind": "cohort", "target": "region=us", "last_seen": None,
-        "no_data": True, "implicit": True,
+        "no_data": True, "implicit": True, "severity": "warning",
     }
     assert ms["cohort:region=eu"].value == pytest.approx(90.0)
     assert ms["cohort:region=eu"].details["no_data"] is False

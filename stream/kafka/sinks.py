@@ -25,7 +25,7 @@ from stream.batch import IngestReport
 from stream.config import DriftlineConfig
 from stream.decode import DecodedBatch
 from stream.engine import Engine
-from stream.freshness import FreshnessClock, run_clock
+from stream.freshness import FreshnessClock, no_data_slas, run_clock
 from stream.kafka.consumer import PartitionRecords
 from stream.kafka.probes import latest_timestamps
 from stream.monitor import Monitor
@@ -66,12 +66,16 @@ class Sinks:
         self.environ = environ
         self.results_topic = str(cfg.kafka.results_topic)
         baseline_cohorts: list[str] = []
+        no_data: dict[str, float] = {}
         if baseline is not None:
-            rows = dict((baseline.meta or {}).get("segment_rows") or {})
+            meta = baseline.meta or {}
+            rows = dict(meta.get("segment_rows") or {})
             baseline_cohorts = [f"{s}={v}" for s, vs in rows.items() for v in vs]
+            no_data = no_data_slas(rows, float(meta.get("span_seconds") or 0.0),
+                                   cfg.windows.size)
         self.freshness = FreshnessClock(
             cfg.monitor, cfg.freshness, tick=cfg.freshness_tick,
-            baseline_cohorts=baseline_cohorts,
+            baseline_cohorts=baseline_cohorts, no_data_after=no_data or None,
         )
         self.alerting = Alerting.from_config(cfg, environ=environ)
         # the engine inside is never fed: the runtime splits it (aggregators per partition,
@@ -155,8 +159,8 @@ class Sinks:
             present[name] = ~(codes.null | codes.invalid)
         segments = {}
         for seg, codes in decoded.segments.items():
-            table = np.array([*codes.labels, "__missing__"], dtype=object)
-            segments[seg] = table[codes.codes]
+            # (codes, labels): one reduction per label; code -1 (missing) is the last label
+            segments[seg] = (codes.codes, [*codes.labels, "__missing__"])
         self.freshness.observe(fetched.topic, ts, present=present, segments=segments)
 
     async def run_freshness(self, stop: asyncio.Event) -> None:
@@ -170,7 +174,7 @@ class Sinks:
 
     def _emit_freshness(self, measurements: list[Measurement]) -> None:
         self.freshness_measurements = measurements
-        if self.cfg.freshness:
+        if measurements:
             self.monitor.observe_alert_events(self.alerting.observe_freshness(measurements))
 
     def lag(self) -> dict[tuple[str, int], int]:

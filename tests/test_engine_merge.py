@@ -21,7 +21,9 @@ from stream.partial import PartialWindow
 from stream.results import WindowResult
 from tests.test_engine_support import T0, columns, small_config, to_records
 
-RANK_ERROR = 0.0133  # KLL k=200
+# KLL k=200: a sup over all points (as KS is) has the all-ranks bound, 1.65 % at 99 %
+# confidence, not the single-rank 1.33 %; two independently compacted sketches: twice that.
+RANK_ERROR = 0.0165
 
 
 @pytest.fixture(scope="module")

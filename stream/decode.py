@@ -151,14 +151,15 @@ class Decoder:
                                  event_time_unit) if fast and fast_available() else None)
 
     @classmethod
-    def from_config(cls, config: Any, require_event_time: bool = True) -> Decoder:
+    def from_config(cls, config: Any, require_event_time: bool = True,
+                    fast: bool = True) -> Decoder:
         """A decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
         without a usable event time, with time NaN: baseline building)."""
         specs = [FieldSpec(f.name, f.type, f.path) for f in config.features]
         src = config.source
         et = src.event_time
         return cls(specs, config.segments, et.field, et.unit, src.max_record_bytes,
-                   require_event_time)
+                   require_event_time, fast)
 
     # -- decoding ---------------------------------------------------------------------------
     def decode(
@@ -210,7 +211,8 @@ class Decoder:
         got = self._fast.read(chunk)  # type: ignore[union-attr]
         if got is None:
             return None
-        times, bad = None, []
+        times: np.ndarray | None = None
+        bad: list[tuple[int, str, str]] = []
         if self.event_time_field:
             times, bad = self._time.parse(got.time_raw)  # NaN in a float array: null
             if self._time.unit == "iso8601" and any(r != "missing_event_time" for _, r, _ in bad):
@@ -275,7 +277,8 @@ class Decoder:
                     values = [None if c else v
                               for v, c in zip(values, invalid.tolist(), strict=True)]
             cats[leaf.name] = encode_categories(values, invalid)
-        times, bad = None, []
+        times: np.ndarray | None = None
+        bad: list[tuple[int, str, str]] = []
         if self.event_time_field:
             times, bad = self._time.parse(raw["__time__"])
         return _Part(idx, nums, cats, times, bad)

@@ -210,7 +210,7 @@ class SourceConfig(_Model):
     """Kafka connection; not needed for demo, backtest and baseline build."""
     format: Literal["json"] = "json"
     """Record value format."""
-    max_record_bytes: int = Field(1_000_000, ge=1024)
+    max_record_bytes: int = Field(default=1_000_000, ge=1024)
     """Larger record values go to the dead-letter topic (reason `too_large`) undecoded."""
     event_time: EventTimeConfig = EventTimeConfig()
     """Where event time comes from."""

@@ -5,7 +5,6 @@ freshness, and the config forms of driftline.yaml."""
 from __future__ import annotations
 
 import weakref
-
 from pathlib import Path
 from typing import Any
 

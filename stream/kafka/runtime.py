@@ -91,7 +91,7 @@ class Runtime(mode.Service):
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
         self.started_at = time.time()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []
         self.failure: BaseException | None = None
         self.exit_on_failure = exit_on_failure
         self.source: SourceSide | None = None
@@ -158,7 +158,7 @@ class Runtime(mode.Service):
         )
         await self.source.start()
         await self.merger.start()
-        self._tasks = [
+        self._loops = [
             asyncio.create_task(self._run_loop("source", self.source.step)),
             asyncio.create_task(self._run_loop("merger", self.merger.step)),
             asyncio.create_task(self.sinks.run_freshness(self.stopping)),
@@ -206,8 +206,8 @@ class Runtime(mode.Service):
 
     async def on_stop(self) -> None:
         self.stopping.set()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._loops:
+            await asyncio.gather(*self._loops, return_exceptions=True)
         if self.failure is not None:  # never checkpoint state a failed round left behind
             return
         if self.source is not None:
@@ -239,8 +239,10 @@ def run_worker(
     from stream.kafka.app import build_app, run_app
 
     app = build_app(cfg, session_timeout_s=session_timeout_s)
-    runtime_kwargs = {"instance_id": instance_id, "session_timeout_s": session_timeout_s,
-                      "exit_on_failure": True}
+    runtime_kwargs: dict[str, Any] = {
+        "instance_id": instance_id, "session_timeout_s": session_timeout_s,
+        "exit_on_failure": True,
+    }
 
     class _Service(Runtime):
         def __init__(self, **kw: Any) -> None:
@@ -276,6 +278,7 @@ def run_until(
                 await asyncio.sleep(0.01)
             t_counted = time.perf_counter()
             cpu = time.process_time() - cpu_first
+            assert rt.source is not None
             await rt.source.checkpoint_now()
             t_ckpt = time.perf_counter()
         finally:

@@ -147,8 +147,12 @@ class Decoder:
         self.exact_chunks = 0
         self._fast_misses = 0
         self._fast_rest = 0
-        self._fast = (FastReader([(lf.name, lf.kind, lf.attr_path) for lf in self._leaves],
-                                 event_time_unit) if fast and fast_available() else None)
+        self._fast: list[FastReader] | None = None  # tried in order; a hit moves first
+        if fast and fast_available():
+            fast_leaves: list[tuple[str, str, tuple[str, ...]]] = [
+                (lf.name, lf.kind, lf.attr_path) for lf in self._leaves]
+            texts = {"iso8601": [True], "auto": [False, True]}.get(event_time_unit, [False])
+            self._fast = [FastReader(fast_leaves, text) for text in texts]
 
     @classmethod
     def from_config(cls, config: Any, require_event_time: bool = True,
@@ -208,17 +212,22 @@ class Decoder:
         return part
 
     def _fast_read(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
-        got = self._fast.read(chunk)  # type: ignore[union-attr]
-        if got is None:
-            return None
-        times: np.ndarray | None = None
-        bad: list[tuple[int, str, str]] = []
-        if self.event_time_field:
-            times, bad = self._time.parse(got.time_raw)  # NaN in a float array: null
-            if self._time.unit == "iso8601" and any(r != "missing_event_time" for _, r, _ in bad):
-                return None  # polars turned a non-string into text: the exact path's reason
-        self.fast_chunks += 1
-        return _Part(idx, got.numeric, got.categories, times, bad)
+        readers = self._fast or []
+        for pos, reader in enumerate(readers):
+            got = reader.read(chunk)
+            if got is None:
+                continue
+            times: np.ndarray | None = None
+            bad: list[tuple[int, str, str]] = []
+            if self.event_time_field:
+                times, bad = self._time.parse(got.time_raw)  # NaN in a float array: null
+                if reader.time_text and any(r != "missing_event_time" for _, r, _ in bad):
+                    continue  # polars may have turned a non-string into text: not exact
+            if pos:
+                readers.insert(0, readers.pop(pos))
+            self.fast_chunks += 1
+            return _Part(idx, got.numeric, got.categories, times, bad)
+        return None
 
     def _exact_part(self, chunk: list[bytes], idx_arr: np.ndarray,
                     dead: list[DeadLetter]) -> _Part:

@@ -2,17 +2,19 @@
 
 A chunk of records is joined with newlines and parsed by polars' Rust NDJSON reader with an
 explicit schema generated from the config (numeric features ``Float64``, categoricals and
-segments ``String``, dotted paths as nested ``Struct`` columns, the event time ``Float64`` or,
-with ``unit: iso8601``, ``String``). Columns come out as NumPy arrays and dictionary codes in
-C, with no Python object per value.
+segments ``String``, dotted paths as nested ``Struct`` columns, the event time ``Float64`` or
+``String`` for ISO-8601; with ``unit: auto`` the decoder keeps one reader of each and tries
+first the one that read the previous chunk). Columns come out as NumPy arrays and dictionary
+codes in C, with no Python object per value.
 
 The fast path only answers when its result is exactly what the msgspec path
 (:mod:`stream.decode`) would produce for the same chunk; otherwise :meth:`FastReader.read`
 returns ``None`` and the caller decodes the chunk the exact way, which also finds every bad
 record with its reason. It declines when:
 
-* any record contains a raw newline or carriage return (the chunk would not frame as NDJSON),
-  or a JSON surrogate escape (``\\ud800``..., which polars and msgspec treat differently);
+* a record contains a raw carriage return, or a raw newline that makes more lines than
+  records (NDJSON framing), or a JSON surrogate escape (``\\ud800``..., which polars and
+  msgspec treat differently);
 * polars raises for any reason: invalid JSON, not an object, ``NaN``/``Infinity`` literals,
   a string or boolean in a numeric field, invalid UTF-8, a non-object at a nested path, ...;
 * a category label is one polars may have made from a non-string JSON value in a way that
@@ -30,7 +32,7 @@ msgspec the last. Detecting repeated keys costs more than the whole fast path sa
 decoder built with ``fast=False`` is the choice for producers that emit them.
 
 >>> r = FastReader([("x", "numeric", ("x",)), ("k", "categorical", ("k",)),
-...                 ("__time__", "time", ("ts",))], "s")
+...                 ("__time__", "time", ("ts",))])
 >>> c = r.read([b'{"ts": 1, "x": 2.5, "k": "a"}', b'{"ts": 2, "k": "b"}'])
 >>> c.numeric["x"].values.tolist()[0], c.categories["k"].labels, c.time_raw.tolist()
 (2.5, ['a', 'b'], [1.0, 2.0])
@@ -44,6 +46,7 @@ import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -91,17 +94,17 @@ def fast_available() -> bool:
 class FastReader:
     """Parse whole chunks with polars, or decline (``None``) when the result could differ."""
 
-    def __init__(self, leaves: Sequence[Leaf], time_unit: str) -> None:
+    def __init__(self, leaves: Sequence[Leaf], time_text: bool = False) -> None:
         pl = _polars()
         self._pl = pl
         self._leaves = list(leaves)
-        self._iso = time_unit == "iso8601"
+        self.time_text = time_text  # the event time as a string column (ISO-8601)
         tree: dict[str, Any] = {}
         for _name, kind, keys in self._leaves:
             node = tree
             for k in keys[:-1]:
                 node = node.setdefault(k, {})
-            if kind == "numeric" or (kind == "time" and not self._iso):
+            if kind == "numeric" or (kind == "time" and not time_text):
                 node[keys[-1]] = pl.Float64
             else:
                 node[keys[-1]] = pl.String
@@ -115,8 +118,8 @@ class FastReader:
         """Columns of ``chunk``, or None: decode it the exact way (see the module doc)."""
         n = len(chunk)
         blob = b"\n".join(chunk)
-        if blob.count(b"\n") != n - 1 or blob.find(b"\r") >= 0:
-            return None
+        if blob.find(b"\r") >= 0 or (not _all_open_brace(chunk) and blob.count(b"\n") != n - 1):
+            return None  # a record with a raw newline could shift rows (see _all_open_brace)
         if blob.find(b"\\") >= 0 and _SURROGATE.search(blob):
             return None
         try:
@@ -138,7 +141,7 @@ class FastReader:
                 v = s.to_numpy(writable=True).astype(np.float64, copy=False)
                 numeric[name] = Column(v, np.isnan(v), np.zeros(n, dtype=bool))
             elif kind == "time":
-                if self._iso:
+                if self.time_text:
                     if s.str.contains(r"^\s*[-+0-9.eE]*\s*$").any():
                         return None
                     time_raw = s.to_list()
@@ -157,6 +160,16 @@ class FastReader:
         for k in keys[1:]:
             s = s.struct.field(k)
         return s
+
+
+def _all_open_brace(chunk: Sequence[bytes]) -> bool:
+    """Whether every record starts with ``{``. Then each gives polars one line or more that is
+    not blank, so ``height == len(chunk)`` proves that none was split in two (a line ending
+    inside an object fails to parse; trailing blank lines are whitespace to both parsers)."""
+    try:
+        return all(map(bytes.startswith, chunk, repeat(b"{")))
+    except TypeError:  # not bytes (bytearray, memoryview): count the newlines instead
+        return False
 
 
 def _dtype(pl: Any, node: Any) -> Any:

@@ -35,6 +35,7 @@ POISON = [b'{"ts": 1700000000, "a": 3', b"\xff\xfe\x00garbage",
           b'{"ts": 1700000000, "model": 5}', b'{"ts": 1700000000, "pad": "' + b"x" * 3000 + b'"}']
 # valid records of unusual shape the fast path takes
 ODD = [b'{"ts": 1700000000, "model": {}}', b'{"ts": 1700000000}', b'{"ts": 1700000000.25}',
+       b'{"ts": 1700000000}\n', b' {"ts": 1700000000}', b'{"ts": 1700000000}\n \n',
        b'{"ts": 1700000000, "model": {"score": null}, "a": null, "k": null, "region": null}']
 
 
@@ -113,7 +114,8 @@ def assert_same(x: DecodedBatch, y: DecodedBatch) -> None:
             == [(d.index, d.reason, d.detail) for d in y.dead_letters])
 
 
-@pytest.mark.parametrize("unit,iso", [("auto", False), ("ms", False), ("iso8601", True)])
+@pytest.mark.parametrize("unit,iso", [("auto", False), ("ms", False), ("iso8601", True),
+                                      ("auto", True)])
 @pytest.mark.parametrize("kind", ["clean", "benign"])
 def test_fast_path_takes_clean_and_benign_data_and_matches_the_exact_path(
         unit: str, iso: bool, kind: str) -> None:
@@ -170,8 +172,27 @@ def test_one_bad_record_sends_only_its_chunk_the_exact_way() -> None:
     assert np.isnan(got.numeric["a"].values[20_000]) and not got.numeric["a"].null[20_000]
 
 
+def test_auto_unit_follows_a_stream_from_epoch_numbers_to_iso_strings() -> None:
+    fast, exact = _decoders("auto")
+    for values in (_batch(5, 3000, "clean"), _batch(6, 3000, "clean", iso=True),
+                   _batch(7, 3000, "clean", iso=True), _batch(8, 3000, "clean")):
+        assert_same(fast.decode(values), exact.decode(values))
+    assert fast.fast_chunks == 4 and fast.exact_chunks == 0
+
+
+def test_a_line_split_in_two_and_a_blank_record_do_not_shift_rows() -> None:
+    values = _batch(9, 200, "clean")
+    values[50] = b'{"ts": 1700000000, "a": 1}\n{"ts": 1700000001, "a": 2}'  # two lines
+    values[120] = b"   "  # no line at all for polars
+    fast, exact = _decoders("auto")
+    got = fast.decode(values)
+    assert_same(got, exact.decode(values))
+    assert {d.index: d.reason for d in got.dead_letters} == {50: "invalid_json",
+                                                            120: "invalid_json"}
+
+
 def test_a_stream_the_fast_path_cannot_take_costs_little_extra() -> None:
-    values = _batch(5, 4000, "clean", iso=True)  # ISO times with unit auto: polars declines
+    values = [v.replace(b'"ts": ', b'"extra": NaN, "ts": ') for v in _batch(5, 4000, "clean")]
     fast, exact = _decoders("auto")
     for _ in range(12):
         assert_same(fast.decode(values), exact.decode(values))

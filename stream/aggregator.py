@@ -37,6 +37,7 @@ from stream.batchops import take
 from stream.cohorts import GLOBAL, MISSING, OTHER, Cohorts
 from stream.decode import DEAD_LETTER_REASONS, DecodedBatch, Decoder
 from stream.framing import StateFormatError, pack, unpack
+from stream.grouping import bounds, narrow, unique_small
 from stream.partial import CohortKey, PartialWindow
 from stream.windows import WindowClock
 
@@ -197,17 +198,18 @@ class PartitionAggregator:
         wmin = int(win.min())
         wmax = int(win.max())
         if not self.segments:  # else the global profile is the merge of the first segment's
-            order = None if wmin == wmax else np.argsort(win, kind="stable")
+            order = None if wmin == wmax else np.argsort(narrow(win - wmin, wmax - wmin + 1),
+                                                         kind="stable")
             sw = win if order is None else win[order]
             cols = _Cols(d, order)
-            for lo, hi in ([(0, d.n)] if order is None else _bounds(sw)):
+            for lo, hi in ([(0, d.n)] if order is None else bounds(sw)):
                 w = self._window(int(sw[lo]))
                 cols.update(w.profiles.setdefault(GLOBAL, CohortProfile(self.schema)), lo, hi)
         for seg in self.segments:
             sc = d.segments[seg]
             width = len(sc.labels) + 1
             code = np.where(sc.codes < 0, len(sc.labels), sc.codes)
-            uniq, inverse = np.unique((win - wmin) * width + code, return_inverse=True)
+            uniq, inverse = unique_small((win - wmin) * width + code)
             labels = [*sc.labels, MISSING]
             # route each distinct (window, value) once; values past the caps share __other__
             targets: list[CohortProfile] = []
@@ -223,10 +225,10 @@ class PartitionAggregator:
             if len(targets) == 1:
                 _Cols(d, None).update(targets[0], 0, d.n)
                 continue
-            order = np.argsort(rows_slot, kind="stable")
+            order = np.argsort(narrow(rows_slot, len(targets)), kind="stable")
             sk = rows_slot[order]
             cols = _Cols(d, order)
-            for lo, hi in _bounds(sk):
+            for lo, hi in bounds(sk):
                 cols.update(targets[int(sk[lo])], lo, hi)
 
     def _profile(self, w: _Window, segment: str, value: str) -> CohortProfile:
@@ -368,12 +370,6 @@ def _mask(mask: np.ndarray | None, order: np.ndarray | None) -> np.ndarray | Non
     if mask is None or not mask.any():
         return None
     return mask if order is None else mask[order]
-
-
-def _bounds(sorted_keys: np.ndarray) -> list[tuple[int, int]]:
-    cuts = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
-    edges = [0, *cuts.tolist(), int(sorted_keys.shape[0])]
-    return list(zip(edges[:-1], edges[1:], strict=True))
 
 
 def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,

@@ -65,6 +65,7 @@ DEAD_LETTER_REASONS = (
 DEFAULT_MAX_BYTES = 1_000_000
 _CHUNK = 4096
 _FAST_CHUNKS = 4  # the fast path reads 4 exact-path chunks at once
+_FAST_MAX_BYTES = 32 << 20  # ... if they hold at most 32 MB (else one, else none)
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -184,16 +185,24 @@ class Decoder:
             vals = list(values)
         parts: list[_Part] = []
         step = _CHUNK * _FAST_CHUNKS if self._fast is not None else _CHUNK
+        ends = np.cumsum(lengths[ok_idx])  # the fast path copies a chunk: bound its bytes
+
+        def small(lo: int, hi: int) -> bool:
+            return int(ends[hi - 1]) - (int(ends[lo - 1]) if lo else 0) <= _FAST_MAX_BYTES
+
         for big in range(0, len(vals), step):
             n_big = min(step, len(vals) - big)
-            fast = self._fast_part(vals[big : big + step], ok_idx[big : big + step])
-            if fast is not None:
+            tried = small(big, big + n_big)
+            if tried and (fast := self._fast_part(vals[big : big + step],
+                                                  ok_idx[big : big + step])) is not None:
                 parts.append(fast)
                 continue
             for start in range(big, big + n_big, _CHUNK):
                 chunk = vals[start : start + _CHUNK]
                 idx = ok_idx[start : start + len(chunk)]
-                part = self._fast_part(chunk, idx) if n_big > _CHUNK else None
+                part = None
+                if (n_big > _CHUNK or not tried) and small(start, start + len(chunk)):
+                    part = self._fast_part(chunk, idx)
                 parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
         return self._columns(parts, dead, timestamps_ms)
 

@@ -204,3 +204,12 @@ def test_repeated_key_is_the_one_documented_difference() -> None:
     fast, exact = _decoders("auto")
     assert exact.decode(values).numeric["a"].values.tolist() == [2.0]  # msgspec: last wins
     assert fast.decode(values).numeric["a"].values.tolist() == [1.0]  # polars: first wins
+
+
+def test_chunks_of_large_records_are_bounded_in_bytes() -> None:
+    pad = b', "pad": "' + b"p" * 2100 + b'"}'
+    values = [v[:-1] + pad for v in _batch(12, 17_000, "clean")]  # 16,384 of them > 32 MB
+    fast, exact = _decoders("auto")
+    fast.max_bytes = exact.max_bytes = 10_000
+    assert_same(fast.decode(values), exact.decode(values))
+    assert fast.fast_chunks == 5 and fast.exact_chunks == 0  # 4 x 4,096, then 616

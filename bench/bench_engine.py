@@ -18,24 +18,26 @@ core like the rest.
 
 Run:  .venv/bin/python -m bench.bench_engine [--events 200000] [--batch 50000] [--window 5m]
 
-Measured 2026-11-22 on the shared 2-core machine (load average 1.9-3.9), default arguments,
-runs of the previous decoder (msgspec path only, whole-batch columns) alternating with the
-current one, two runs each (events/s per core, us per event):
+Measured 2026-11-22 02:25-02:28 UTC on the shared 2-core machine (load average 0.8-1.2),
+default arguments, three runs of the previous decoder/aggregator alternating with three (and
+one more) of the current ones; events/s per core (us per event), ranges over the runs:
 
-=========  =========================  =========================
-stage      before                     after
-=========  =========================  =========================
-decode     148,000-170,000 (5.9-6.7)  320,000-335,000 (3.0-3.1)
- exact     (the only path)            247,000-275,000 (3.6-4.1)
-aggregate  453,000 (2.2)              504,000-505,000 (2.0)
-core path  114,000-122,000 (8.2-8.8)  188,000-190,000 (5.3)
-=========  =========================  =========================
+==========================  =========================  =========================
+stage                       before                     after
+==========================  =========================  =========================
+decode (polars fast path)   151,000-165,000 (6.0-6.6)  235,000-365,000 (2.7-4.3)
+decode, msgspec path only   (the only path)            201,000-302,000 (3.3-5.0)
+aggregate                   441,000-451,000 (2.2-2.3)  525,000-552,000 (1.8-1.9)
+core path                   103,000-126,000 (7.9-9.7)  170,000-218,000 (4.6-5.9)
+core path, msgspec only                                169,000 (5.9), one run
+==========================  =========================  =========================
 
-Where the core path's ~5.3 us per event go (cProfile of ``PartitionAggregator.ingest``):
-polars' NDJSON parse ~2.35, joining the chunk and checking its framing ~0.4, columns and
-dictionary codes out of polars ~0.2, numeric sketch updates ~1.65 (40 KLL inserts per event,
-a region and a device cohort, at ~37 ns each inside datasketches), grouping rows by window and
-cohort ~0.25, the rest ~0.4. The parse and the KLL inserts alone exceed 300k events/s.
+Where the core path's ~5 us per event go (cProfile of ``PartitionAggregator.ingest``, 200k
+events): polars' NDJSON parse 2.1, joining each chunk and checking its framing 0.3, columns
+and dictionary codes out of polars 0.25, the rest of decoding 0.3; numeric sketch updates 1.65
+(40 KLL inserts per event -- a region and a device cohort -- at ~37 ns each inside
+datasketches), grouping rows by window and cohort 0.15, categorical counts 0.08, the rest
+0.15. The parse and the KLL inserts alone take longer than the 3.3 us of 300k events/s.
 """
 
 from __future__ import annotations
@@ -108,12 +110,16 @@ def main() -> None:
         for d in decoded:
             agg.ingest_decoded(d)
 
-    def core_all() -> None:
+    def core_all(decoder: Decoder = eng.decoder) -> None:
         from stream.batch import RecordBatch
 
         agg = fresh()
+        agg.decoder = decoder
         for off, b in zip(offsets, batches, strict=True):
             agg.ingest(RecordBatch("bench", 0, off, None, b))
+
+    def core_exact() -> None:
+        core_all(exact)
 
     def parse_only() -> None:
         for b in batches:
@@ -125,6 +131,7 @@ def main() -> None:
     t_exact = _cpu(decode_exact, args.repeat)
     t_agg = _cpu(aggregate_all, args.repeat)
     t_core = _cpu(core_all, args.repeat)
+    t_core_exact = _cpu(core_exact, args.repeat)
 
     agg = fresh()
     for d in decoded:
@@ -152,6 +159,8 @@ def main() -> None:
           f"a region and a device profile per event; global merged at emit)")
     print(f"core path  : {n / t_core:>10,.0f} events/s per core  ({t_core / n * 1e6:.2f} us/event)"
           f"   target >= 300,000")
+    print(f"  exact    : {n / t_core_exact:>10,.0f} events/s per core  "
+          f"({t_core_exact / n * 1e6:.2f} us/event)   with the msgspec path alone (fast=False)")
     print(f"state      : {np.median(sizes) / 1024:.1f} KB median, {max(sizes) / 1024:.1f} KB max "
           f"per feature x cohort x window (serialized; windows of {per_window} events)"
           f"   target <= 16 KB")

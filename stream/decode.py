@@ -208,7 +208,7 @@ class Decoder:
 
     def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
         """The polars path for a chunk, or None. After 8 misses in a row (a stream the fast
-        path cannot take, e.g. ISO times with ``unit: auto``) it rests for 64 attempts."""
+        path cannot take, e.g. with ``NaN`` literals everywhere) it rests for 64 attempts."""
         if self._fast is None or not chunk:
             return None
         if self._fast_rest:

@@ -34,14 +34,15 @@ from datasketches import (
     tgt_hll_type,
 )
 
-from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
-from sketches.schema import CategoricalSpec, spec_from_dict
+from sketches.base import FeatureSketchBase
+from sketches.codec import Kind, Reader, SketchFormatError, Writer
+from sketches.schema import CategoricalSpec
 
 FREQUENT_LG_MAX_MAP = 9  # frequent-items map of 512 slots: error <= ~0.7% of the other labels
 HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)
 
 
-class CategoricalSketch:
+class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
     """Sketch of one categorical feature; see the module docstring.
 
     Example:
@@ -53,17 +54,14 @@ class CategoricalSketch:
         (False, 9, 5)
     """
 
-    __slots__ = ("spec", "_vocab", "_count", "_nulls", "_invalid", "_unseen", "_exact",
-                 "_vocab_counts", "_other", "_fi", "_hll")
+    KIND = Kind.CATEGORICAL
+    SPEC = CategoricalSpec
+    LABEL = "categorical sketch"
+    __slots__ = ("_vocab", "_unseen", "_exact", "_vocab_counts", "_other", "_fi", "_hll")
 
     def __init__(self, spec: CategoricalSpec) -> None:
-        if not isinstance(spec, CategoricalSpec):
-            raise TypeError(f"CategoricalSketch needs a CategoricalSpec, got {type(spec).__name__}")
-        self.spec = spec
+        super().__init__(spec)
         self._vocab = spec.vocabulary
-        self._count = 0
-        self._nulls = 0
-        self._invalid = 0
         self._unseen = 0
         self._exact: dict[str, int] | None = {}
         self._vocab_counts: dict[str, int] = {}
@@ -161,29 +159,11 @@ class CategoricalSketch:
         self._hll = union
         return self
 
-    def copy(self) -> CategoricalSketch:
-        out = CategoricalSketch(self.spec)
-        out._read_state(Reader(self._write_state(), "categorical sketch"))
-        return out
-
     # ------------------------------------------------------------------ properties
-    @property
-    def count(self) -> int:
-        """All rows seen, including nulls and invalid."""
-        return self._count
-
     @property
     def n(self) -> int:
         """Rows with a valid label (the sample size of every drift statistic)."""
         return self._count - self._nulls - self._invalid
-
-    @property
-    def nulls(self) -> int:
-        return self._nulls
-
-    @property
-    def invalid(self) -> int:
-        return self._invalid
 
     @property
     def unseen(self) -> int:
@@ -300,29 +280,6 @@ class CategoricalSketch:
             total = sum(table.values()) + self._other
         if total + self._nulls + self._invalid != self._count or self._unseen > total:
             raise SketchFormatError(f"categorical sketch {name!r}: inconsistent counters")
-
-    def to_bytes(self) -> bytes:
-        """Self-describing bytes (spec included)."""
-        w = Writer()
-        w.text(json.dumps(self.spec.to_dict()))
-        w.blob(self._write_state())
-        return frame(Kind.CATEGORICAL, w.getvalue())
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> CategoricalSketch:
-        r = Reader(unframe(data, Kind.CATEGORICAL), "categorical sketch")
-        try:
-            spec = spec_from_dict(json.loads(r.text()))
-        except json.JSONDecodeError as exc:
-            raise SketchFormatError(f"corrupt spec: {exc}") from exc
-        if not isinstance(spec, CategoricalSpec):
-            raise SketchFormatError("categorical sketch blob carries a non-categorical spec")
-        out = cls(spec)
-        inner = Reader(r.blob(), "categorical sketch")
-        out._read_state(inner)
-        inner.done()
-        r.done()
-        return out
 
     def __repr__(self) -> str:
         return (f"CategoricalSketch({self.spec.name!r}, count={self.count}, "

@@ -18,15 +18,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import numpy as np
 from datasketches import kll_doubles_sketch
 
-from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from sketches.base import FeatureSketchBase
+from sketches.codec import Kind, Reader, SketchFormatError, Writer
 from sketches.kll_guard import check_kll_doubles
-from sketches.schema import NumericSpec, spec_from_dict
+from sketches.schema import NumericSpec
 
 _CHUNK = 16_384  # 128 KB of float64: temporaries stay in L2 and under malloc's mmap threshold
 # Bin counting: one comparison pass per edge beats searchsorted on large batches (branchy
@@ -35,7 +35,7 @@ _COMPARE_EDGES_MAX = 64
 _SMALL_BATCH = 2_048
 
 
-class NumericSketch:
+class NumericSketch(FeatureSketchBase[NumericSpec]):
     """Sketch of one numeric feature; see the module docstring.
 
     Example:
@@ -46,17 +46,14 @@ class NumericSketch:
         (200, 99.5, 99.0)
     """
 
-    __slots__ = ("spec", "_kll", "_count", "_nulls", "_invalid", "_nan", "_inf", "_oor",
-                 "_mean", "_m2", "_bins", "_view", "_edges")
+    KIND = Kind.NUMERIC
+    SPEC = NumericSpec
+    LABEL = "numeric sketch"
+    __slots__ = ("_kll", "_nan", "_inf", "_oor", "_mean", "_m2", "_bins", "_view", "_edges")
 
     def __init__(self, spec: NumericSpec) -> None:
-        if not isinstance(spec, NumericSpec):
-            raise TypeError(f"NumericSketch needs a NumericSpec, got {type(spec).__name__}")
-        self.spec = spec
+        super().__init__(spec)
         self._kll = kll_doubles_sketch(spec.k)
-        self._count = 0
-        self._nulls = 0
-        self._invalid = 0
         self._nan = 0
         self._inf = 0
         self._oor = 0
@@ -145,29 +142,11 @@ class NumericSketch:
             self._bins += other._bins
         return self
 
-    def copy(self) -> NumericSketch:
-        out = NumericSketch(self.spec)
-        out._read_state(Reader(self._write_state(), "numeric sketch"))
-        return out
-
     # ------------------------------------------------------------------ properties
-    @property
-    def count(self) -> int:
-        """All rows seen, including nulls, invalid, NaN and inf."""
-        return self._count
-
     @property
     def n(self) -> int:
         """Finite values in the sketch (the sample size of every drift statistic)."""
         return int(self._kll.n)
-
-    @property
-    def nulls(self) -> int:
-        return self._nulls
-
-    @property
-    def invalid(self) -> int:
-        return self._invalid
 
     @property
     def nan(self) -> int:
@@ -289,26 +268,6 @@ class NumericSketch:
                                         int(self._bins.sum()) != self.n):
             raise SketchFormatError(f"numeric sketch {self.spec.name!r}: inconsistent counters")
 
-    def to_bytes(self) -> bytes:
-        """Self-describing bytes (spec included)."""
-        w = Writer()
-        w.text(json.dumps(self.spec.to_dict()))
-        w.blob(self._write_state())
-        return frame(Kind.NUMERIC, w.getvalue())
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> NumericSketch:
-        r = Reader(unframe(data, Kind.NUMERIC), "numeric sketch")
-        spec = _load_spec(r.text())
-        if not isinstance(spec, NumericSpec):
-            raise SketchFormatError("numeric sketch blob carries a non-numeric spec")
-        out = cls(spec)
-        inner = Reader(r.blob(), "numeric sketch")
-        out._read_state(inner)
-        inner.done()
-        r.done()
-        return out
-
     def __repr__(self) -> str:
         return (f"NumericSketch({self.spec.name!r}, count={self.count}, n={self.n}, "
                 f"min={self.min:g}, max={self.max:g})")
@@ -320,10 +279,3 @@ def _bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
         below = [np.count_nonzero(x < e) for e in edges]  # loop per edge, not per value
         return np.diff(np.array([0, *below, x.shape[0]], dtype=np.int64))
     return np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.shape[0] + 1)
-
-
-def _load_spec(text: str) -> NumericSpec | object:
-    try:
-        return spec_from_dict(json.loads(text))
-    except json.JSONDecodeError as exc:
-        raise SketchFormatError(f"corrupt spec: {exc}") from exc

@@ -11,8 +11,6 @@ definitions on the raw values: PSI/JS over the baseline's bin edges (same empty-
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from collections.abc import Callable
 
@@ -21,6 +19,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 import sketches as sk
+from bench.section import emit, section_args
 
 Pair = tuple[np.ndarray, np.ndarray]
 LEVELS = np.array([f"merchant_{i:02d}" for i in range(50)], dtype=object)
@@ -149,18 +148,9 @@ def run(quick: bool = False) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true", help="print the section as one JSON line")
+    ap = section_args(__doc__)
     a = ap.parse_args()
-    section = run(a.quick)
-    if a.json:
-        print(json.dumps(section))
-    else:
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick), a.json)
 
 
 if __name__ == "__main__":

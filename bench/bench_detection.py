@@ -14,8 +14,6 @@ stream), default parameters.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +24,7 @@ import numpy as np
 from bench.bench_ingest import build_baseline
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
+from bench.section import emit, section_args
 from bench.workloads import DRIFT_FEATURE, HIDDEN_COHORT, SEGMENTS, generate, monitor_config
 from bench.workloads import write_jsonl as _write_jsonl
 from stream.backtest import run_backtest
@@ -246,20 +245,9 @@ def _river(path: Path, series: dict[str, np.ndarray], per_window: int, quick: bo
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = section_args(__doc__)
     a = ap.parse_args()
-    section = run(a.quick)
-    if a.json:
-        print(json.dumps(section, default=str))
-    else:
-        for line in section["text"]:  # type: ignore[attr-defined]
-            print(line)
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick), a.json)
 
 
 if __name__ == "__main__":

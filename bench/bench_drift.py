@@ -11,8 +11,6 @@ compared with exact values (scipy on the raw data, driftline's bin definitions).
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import sketches as sk
 from bench.bench_accuracy import exact_scores
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
+from bench.section import emit, section_args
 from bench.workloads import CATEGORICAL_FEATURES, NUMERIC_FEATURES, generate, write_parquet
 
 EVIDENTLY_NAME = {"psi": "psi", "ks": "ks", "js": "jensenshannon", "wasserstein": "wasserstein",
@@ -166,20 +165,9 @@ def _evidently(ref: Path, cur: Path, repeat: int) -> tuple[dict[str, dict], str 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = section_args(__doc__)
     a = ap.parse_args()
-    section = run(a.quick)
-    if a.json:
-        print(json.dumps(section, default=str))
-    else:
-        for line in section["text"]:  # type: ignore[attr-defined]
-            print(line)
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick), a.json)
 
 
 if __name__ == "__main__":

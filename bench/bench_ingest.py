@@ -13,7 +13,6 @@ wall-clock rates are shown beside.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 import sketches as sk
 from bench.peers import CACHE, ROOT, Peer, PeerUnavailable
 from bench.peers._measure import Timer
+from bench.section import emit, section_args
 from bench.workloads import (
     CATEGORICAL_FEATURES,
     FEATURES,
@@ -244,21 +244,10 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = section_args(__doc__)
     ap.add_argument("--no-kafka", action="store_true")
     a = ap.parse_args()
-    section = run(a.quick, kafka=not a.no_kafka)
-    if a.json:
-        print(json.dumps(section, default=str))
-    else:
-        for line in section["text"]:  # type: ignore[attr-defined]
-            print(line)
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick, kafka=not a.no_kafka), a.json)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ the engine's WindowEvaluator (every metric, Benjamini-Hochberg, quality rates).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import gc
@@ -27,6 +26,7 @@ import numpy as np
 import sketches as sk
 from bench.peers import ROOT
 from bench.peers._measure import Timer, rss_mib
+from bench.section import emit, section_args
 from bench.workloads import FEATURES, SEGMENTS, generate, monitor_config
 from stream.config import parse_config
 from stream.engine import feature_specs
@@ -162,9 +162,7 @@ def run(quick: bool = False) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = section_args(__doc__)
     ap.add_argument("--point", nargs=2, type=int, metavar=("PROFILES", "EVENTS"))
     ap.add_argument("--evaluate", action="store_true")
     a = ap.parse_args()
@@ -174,16 +172,7 @@ def main() -> None:
     if a.evaluate:
         print(json.dumps(evaluation_time()))
         return
-    section = run(a.quick)
-    if a.json:
-        print(json.dumps(section, default=str))
-    else:
-        for line in section["text"]:  # type: ignore[attr-defined]
-            print(line)
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick), a.json)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,13 @@ profile per cohort) for the cohort sweep. Rates are events per CPU second (per c
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import Any
 
 import numpy as np
 
 from bench.bench_ingest import engine_throughput
 from bench.peers import CACHE, Peer, PeerUnavailable
+from bench.section import emit, section_args
 from bench.workloads import (
     FEATURES,
     SEGMENTS,
@@ -128,20 +127,9 @@ def run(quick: bool = False) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
+    ap = section_args(__doc__)
     a = ap.parse_args()
-    section = run(a.quick)
-    if a.json:
-        print(json.dumps(section, default=str))
-    else:
-        for line in section["text"]:  # type: ignore[attr-defined]
-            print(line)
-        for t in section["tables"]:  # type: ignore[attr-defined]
-            print(t["headers"])
-            for r in t["rows"]:
-                print(r)
+    emit(run(a.quick), a.json)
 
 
 if __name__ == "__main__":

@@ -20,44 +20,16 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def broker(bootstrap: str | None) -> Iterator[str]:
-    if bootstrap:
-        yield bootstrap
-        return
-    script = ROOT / "scripts" / "kafka.sh"
-    subprocess.run(["bash", str(script), "fetch"], check=True, capture_output=True)
-    with tempfile.TemporaryDirectory(prefix="bench-kafka-") as d:
-        out = subprocess.run(
-            ["bash", str(script), "start", d, str(_free_port()), str(_free_port())],
-            check=True, capture_output=True, text=True,
-            env={**os.environ, "KAFKA_OWNER_PID": str(os.getpid())},
-        )
-        try:
-            yield out.stdout.strip().splitlines()[-1]
-        finally:
-            subprocess.run(["bash", str(script), "stop", d], capture_output=True)
+from bench.broker import broker
 
 
 def _topic(client: dict[str, str], partitions: int = 4) -> str:

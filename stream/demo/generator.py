@@ -36,7 +36,7 @@ class Injections:
     drift_cohort: str = "eu"
     drift_factor: float = 1.8
     new_category_window: int | None = 16   # a merchant category never seen in training
-    new_category_share: float = 0.06
+    new_category_share: float = 0.09
     stall_window: int | None = 20          # the feature store stops filling a feature
     stall_feature: str = "user_purchase_history"
     malformed_share: float = 0.004         # broken records in every window

@@ -180,7 +180,12 @@ class Demo:
 
         self.collector = _CountingCollector(self.monitor, freshness=self.freshness,
                                             alerting=self.alerting)
-        self.metrics_server = serve(self.collector, self.opts.metrics)
+        try:
+            self.metrics_server = serve(self.collector, self.opts.metrics)
+        except OSError:  # the port is taken (another demo?): any free port will do
+            host = self.opts.metrics.rpartition(":")[0] or "127.0.0.1"
+            self.log(f"{self.opts.metrics} is in use; serving /metrics on a free port instead")
+            self.metrics_server = serve(self.collector, host, 0)
         host, port = self.metrics_server
         return f"http://{host}:{port}/metrics"
 

@@ -119,6 +119,4 @@ def test_every_panel_query_returns_series_from_a_kafka_worker(kafka: Any, tmp_pa
             worker.wait(5)
         log.close()
         prometheus.stop()
-        assert slack.server is not None
-        slack.server.shutdown()
-        slack.server.server_close()
+        slack.stop()

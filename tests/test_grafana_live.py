@@ -94,9 +94,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             worker.wait(5)
         log.close()
         prometheus.stop()
-        assert slack.server is not None
-        slack.server.shutdown()
-        slack.server.server_close()
+        slack.stop()
 
 
 def _queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:

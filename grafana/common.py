@@ -30,6 +30,8 @@ DATASOURCE_UID = "driftline-prometheus"
 """The uid of the Prometheus datasource in the provisioning files and in every query."""
 
 GRID_COLUMNS = 24
+RATE = "[$__rate_interval]"
+COHORT_LEGEND = "{{feature}} · {{segment}}={{cohort}}"
 
 _UID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 

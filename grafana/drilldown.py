@@ -19,6 +19,7 @@ from grafana_foundation_sdk.models import dashboard as model
 
 from grafana import panels
 from grafana.common import (
+    COHORT_LEGEND,
     DATASOURCE_UID,
     Board,
     Selector,
@@ -29,8 +30,6 @@ from grafana.common import (
 )
 from grafana.variables import dashboard_variables
 from stream.config import DriftlineConfig
-
-COHORT_LEGEND = "{{feature}} · {{segment}}={{cohort}}"
 
 
 def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.Dashboard:

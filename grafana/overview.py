@@ -19,6 +19,7 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from grafana import panels
 from grafana.common import (
     DATASOURCE_UID,
+    RATE,
     Board,
     Selector,
     dashboard_uid,
@@ -29,8 +30,6 @@ from grafana.common import (
 )
 from grafana.variables import dashboard_variables
 from stream.config import DriftlineConfig
-
-RATE = "[$__rate_interval]"
 
 
 def drilldown_link(monitor: str) -> str:

@@ -17,7 +17,9 @@ from grafana_foundation_sdk.builders import dashboard as dash
 
 from grafana import panels
 from grafana.common import (
+    COHORT_LEGEND,
     DATASOURCE_UID,
+    RATE,
     Board,
     Selector,
     dashboard_uid,
@@ -29,8 +31,6 @@ from grafana.common import (
 from grafana.variables import dashboard_variables
 from stream.config import DriftlineConfig
 
-RATE = "[$__rate_interval]"
-LEGEND = "{{feature}} · {{segment}}={{cohort}}"
 STALENESS_RATIO = (
     'driftline_staleness_seconds{monitor=~"$monitor"} / on (monitor, rule, kind, target) '
     'driftline_staleness_sla_seconds{monitor=~"$monitor"}'
@@ -94,7 +94,7 @@ def quality_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.Da
         tiers = q.tiers(f"{kind}_ratio")
         b.add(panels.timeseries(
             title,
-            [target(full.expr("driftline_quality_ratio", kind=kind), LEGEND, ds=ds)],
+            [target(full.expr("driftline_quality_ratio", kind=kind), COHORT_LEGEND, ds=ds)],
             unit="percentunit", minimum=0,
             thresholds=tier_thresholds(tiers.warning, tiers.critical) if tiers else None,
             ds=ds), 12, 8)

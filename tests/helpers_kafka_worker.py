@@ -209,3 +209,37 @@ def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
 
 def json_lines(rows: Iterable[dict[str, Any]]) -> list[bytes]:
     return [orjson.dumps(r) for r in rows]
+
+
+def consume_until(bootstrap: str, topic: str, expected: int, **consumer: Any) -> list[Any]:
+    """Read ``topic`` from the beginning until ``expected`` records arrived (30 s deadline)."""
+    from kafka import KafkaConsumer
+
+    c = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                      enable_auto_commit=False, **consumer)
+    records: list[Any] = []
+    try:
+        wait_until(
+            lambda: records.extend(r for rs in c.poll(500).values() for r in rs)
+            or len(records) >= expected,
+            timeout=30, message=f"{expected} records on {topic}",
+        )
+    finally:
+        c.close()
+    return records
+
+
+def small_worker_config(kafka: Any, path: Path, topic: str, monitor: str, address: str,
+                        **kafka_settings: Any) -> Path:
+    """The worker tests' monitor: x_normal + channel by region, 10 s windows, no lateness."""
+    return write_config(path / "cfg.yaml", {
+        "monitor": monitor,
+        "source": {"kafka": {**kafka.source_config([topic]), **kafka_settings},
+                   "event_time": {"field": "ts", "unit": "s"}},
+        "features": [{"name": "x_normal", "type": "numeric"},
+                     {"name": "channel", "type": "categorical"}],
+        "segments": ["region"],
+        "windows": {"size": "10s", "allowed_lateness": "0s", "idle_timeout": "2s"},
+        "metrics": {"listen": address},
+        "state_dir": str(path / "state"),
+    })

@@ -24,7 +24,7 @@ from stream.config import load_config
 from stream.demo.generator import PaymentsGenerator, encode_events
 from tests.fixtures.prometheus import free_port, start_prometheus
 from tests.fixtures.receivers import SlackReceiver, _serve
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 WINDOWS = 16
@@ -111,12 +111,7 @@ def test_every_panel_query_returns_series_from_a_kafka_worker(kafka: Any, tmp_pa
         lag = prometheus.query(f'driftline_consumer_lag_records{{topic="{topic}"}}')
         assert {s["metric"]["partition"] for s in lag} == {"0", "1"}
     finally:
-        worker.terminate()
-        try:
-            worker.wait(20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
+        stop_process(worker, 20)
         log.close()
         prometheus.stop()
         slack.stop()

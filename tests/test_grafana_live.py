@@ -31,7 +31,7 @@ from stream.config import DriftlineConfig, load_config
 from stream.demo.generator import DEVICES, REGIONS
 from tests.fixtures.prometheus import PROMTOOL, PrometheusServer, free_port, start_prometheus
 from tests.fixtures.receivers import SlackReceiver, _serve
-from tests.fixtures.waiting import wait_until
+from tests.fixtures.waiting import stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "stream" / "data" / "demo.yaml"
@@ -86,12 +86,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         wait_until(alerts_exported, 120, 0.5, "the demo worker's alerts scraped by Prometheus")
         yield state
     finally:
-        worker.terminate()
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
+        stop_process(worker, 15)
         log.close()
         prometheus.stop()
         slack.stop()

@@ -13,9 +13,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from kafka import KafkaConsumer
 
-from tests.fixtures.waiting import wait_until
+from tests.helpers_kafka_worker import consume_until
 
 pytestmark = pytest.mark.kafka
 
@@ -41,21 +40,6 @@ def _driftline(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _consume(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, group_id=None)
-    records: list = []
-    try:
-        wait_until(
-            lambda: records.extend(r for rs in consumer.poll(500).values() for r in rs)
-            or len(records) >= expected,
-            timeout=30, message=f"{expected} records on {topic}",
-        )
-    finally:
-        consumer.close()
-    return records
-
-
 def test_produce_jsonl_keyed_by_a_nested_field(kafka, tmp_path: Path) -> None:
     topic = kafka.unique_topic("produce-jsonl")
     events = tmp_path / "events.jsonl"
@@ -66,7 +50,7 @@ def test_produce_jsonl_keyed_by_a_nested_field(kafka, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert f"produced 300 events to {topic}" in proc.stdout
 
-    records = _consume(kafka.bootstrap, topic, 300)
+    records = consume_until(kafka.bootstrap, topic, 300, group_id=None)
     assert sorted(json.loads(r.value)["ts"] for r in records) == list(range(300))
     # keyed: every user's events land in one partition, in file order
     by_key: dict[bytes, set[int]] = {}
@@ -92,7 +76,8 @@ def test_produce_parquet_rows_become_json_at_the_requested_rate(kafka, tmp_path:
     assert f"produced 200 events to {topic}" in proc.stdout
     assert elapsed >= 0.3  # 200 events at 500/s cannot go out faster than ~0.4 s
 
-    values = [json.loads(r.value) for r in _consume(kafka.bootstrap, topic, 200)]
+    records = consume_until(kafka.bootstrap, topic, 200, group_id=None)
+    values = [json.loads(r.value) for r in records]
     assert values == rows  # one partition: file order, nulls kept as null
 
 
@@ -112,7 +97,7 @@ def test_produce_csv_keeps_timestamps_as_iso_8601(kafka, tmp_path: Path) -> None
     data.write_text("amount,region,ts\n1.5,eu,2026-11-21T10:00:00Z\n,us,2026-11-21T10:00:01.25Z\n")
     proc = _driftline("produce", "-c", str(_config(tmp_path, kafka, topic)), "--file", str(data))
     assert proc.returncode == 0, proc.stderr
-    values = [json.loads(r.value) for r in _consume(kafka.bootstrap, topic, 2)]
+    values = [json.loads(r.value) for r in consume_until(kafka.bootstrap, topic, 2, group_id=None)]
     assert values == [
         {"amount": 1.5, "region": "eu", "ts": "2026-11-21T10:00:00.000000Z"},
         {"amount": None, "region": "us", "ts": "2026-11-21T10:00:01.250000Z"},

@@ -11,6 +11,7 @@ from stream.kafka.admin import max_message_bytes
 from stream.kafka.bulk import BulkProducer
 from stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from tests.fixtures.waiting import wait_until
+from tests.helpers_kafka_worker import consume_until
 
 pytestmark = pytest.mark.kafka
 
@@ -92,24 +93,12 @@ def test_bulk_producer_delivers_everything_and_partitions_keys_like_kafka(kafka)
     # the same keys through kafka-python's own partitioner land on the same partitions
     with Producer(client) as reference:
         reference.send_many(ref_topic, values[10_000:10_037], keys=keys[10_000:10_037])
-    expected = {r.key: r.partition for r in _read_all_partitions(kafka.bootstrap, ref_topic, 37)}
+    reference_records = consume_until(kafka.bootstrap, ref_topic, 37, max_poll_records=50_000)
+    expected = {r.key: r.partition for r in reference_records}
     got: dict[bytes, set[int]] = {}
-    for r in _read_all_partitions(kafka.bootstrap, bulk_topic, 20_000):
+    for r in consume_until(kafka.bootstrap, bulk_topic, 20_000, max_poll_records=50_000):
         if r.key is not None:
             got.setdefault(r.key, set()).add(r.partition)
     assert got == {k: {p} for k, p in expected.items()}
 
 
-def _read_all_partitions(bootstrap: str, topic: str, expected: int) -> list:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             enable_auto_commit=False, max_poll_records=50_000)
-    records: list = []
-    try:
-        wait_until(
-            lambda: records.extend(r for rs in consumer.poll(500).values() for r in rs)
-            or len(records) >= expected,
-            timeout=30, message=f"{expected} records on {topic}",
-        )
-    finally:
-        consumer.close()
-    return records

@@ -24,7 +24,7 @@ from tests.helpers_kafka_worker import (
     observed_counts,
     results_by_key,
     scrape,
-    write_config,
+    small_worker_config,
 )
 
 N = 80_000
@@ -64,17 +64,8 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_pa
     w = generate(N, seed=5, events_per_second=RATE, start_ts=START)
     topic = kafka.create_topic(kafka.unique_topic("exact"), partitions=4)
     address = f"127.0.0.1:{free_port()}"
-    cfg_path = write_config(tmp_path / "cfg.yaml", {
-        "monitor": kafka.unique_topic("exact"),
-        "source": {"kafka": {**kafka.source_config([topic]), "checkpoint_interval": "0.5s"},
-                   "event_time": {"field": "ts", "unit": "s"}},
-        "features": [{"name": "x_normal", "type": "numeric"},
-                     {"name": "channel", "type": "categorical"}],
-        "segments": ["region"],
-        "windows": {"size": "10s", "allowed_lateness": "0s", "idle_timeout": "2s"},
-        "metrics": {"listen": address},
-        "state_dir": str(tmp_path / "state"),
-    })
+    cfg_path = small_worker_config(kafka, tmp_path, topic, kafka.unique_topic("exact"), address,
+                                   checkpoint_interval="0.5s")
     cfg = load_config(cfg_path)
     expected = exact_counts(w.columns["ts"], WINDOW, {"region": w.columns["region"]})
     producer = PacedProducer(kafka.bootstrap, topic, to_json_lines(w), 4, chunk=2000,

@@ -28,7 +28,7 @@ from tests.helpers_kafka_worker import (
     read_topic,
     results_by_key,
     scrape,
-    write_config,
+    small_worker_config,
 )
 
 VALID = 30_000
@@ -90,17 +90,7 @@ def test_poison_goes_to_the_dlq_and_valid_events_count_exactly(kafka: Any,
                                configs={"max.message.bytes": str(8 * 1024 * 1024)})
     produce_partitioned(kafka.bootstrap, topic, stream, 2, max_request_size=8 * 1024 * 1024)
     address = f"127.0.0.1:{free_port()}"
-    cfg_path = write_config(tmp_path / "cfg.yaml", {
-        "monitor": kafka.unique_topic("poison"),
-        "source": {"kafka": kafka.source_config([topic]),
-                   "event_time": {"field": "ts", "unit": "s"}},
-        "features": [{"name": "x_normal", "type": "numeric"},
-                     {"name": "channel", "type": "categorical"}],
-        "segments": ["region"],
-        "windows": {"size": "10s", "allowed_lateness": "0s", "idle_timeout": "2s"},
-        "metrics": {"listen": address},
-        "state_dir": str(tmp_path / "state"),
-    })
+    cfg_path = small_worker_config(kafka, tmp_path, topic, kafka.unique_topic("poison"), address)
     cfg = load_config(cfg_path)
     expected = exact_counts(w.columns["ts"], WINDOW, {"region": w.columns["region"]})
     worker = Worker(cfg_path, tmp_path / "worker.log")

@@ -165,6 +165,17 @@ def results_by_key(bootstrap: str, topic: str) -> dict[tuple[str, float, str, st
     return out
 
 
+def wait_for_windows(bootstrap: str, topic: str, want: set[tuple[float, str, str]], tier: str,
+                     timeout: float = 180) -> dict[tuple[str, float, str, str], dict[str, Any]]:
+    """Wait until the results topic holds a record for every (start_ts, segment, cohort) of
+    ``want`` in ``tier`` and return them all. Every cohort, not only "all": a window's cohort
+    records are published one after another, so the "all" record alone proves nothing."""
+    def complete() -> dict[tuple[str, float, str, str], dict[str, Any]]:
+        got = results_by_key(bootstrap, topic)
+        return got if want <= {(k[1], k[2], k[3]) for k in got if k[0] == tier} else {}
+    return wait_until(complete, timeout, 0.5, "every window x cohort published")
+
+
 def exact_counts(ts: np.ndarray, window: float, segments: dict[str, np.ndarray],
                  keep: np.ndarray | None = None) -> dict[tuple[float, str, str], int]:
     """Events per (window start, segment, cohort) incl. ("all", "all"), computed with numpy."""

@@ -32,6 +32,7 @@ from tests.helpers_kafka_worker import (
     produce_partitioned,
     results_by_key,
     scrape,
+    wait_for_windows,
     write_config,
 )
 
@@ -115,11 +116,8 @@ class Run:
     config: Path
 
 
-def _complete(kafka: Any, results_topic: str, stream: Stream) -> dict[Any, Any]:
-    want = {k for k in stream.expected_counts() if k[1] == "all"}
-    got = results_by_key(kafka.bootstrap, results_topic)
-    have = {(k[1], k[2], k[3]) for k in got if k[0] == TIER}
-    return got if want <= have else {}
+def _published(kafka: Any, results_topic: str, stream: Stream) -> dict[Any, Any]:
+    return wait_for_windows(kafka.bootstrap, results_topic, set(stream.expected_counts()), TIER)
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +127,7 @@ def single_run(kafka: Any, stream: Stream) -> Run:
     worker = Worker(cfg_path, stream.workdir / "one.log")
     try:
         worker.wait_ready()
-        results = wait_until(lambda: _complete(kafka, str(cfg.kafka.results_topic), stream),
-                             180, 0.5, "every window published")
+        results = _published(kafka, str(cfg.kafka.results_topic), stream)
         text = scrape(address)
         assert worker.alive(), worker.tail()
     finally:
@@ -232,8 +229,7 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
         producer.join(120)
         assert producer.error is None, producer.error
         try:
-            results = wait_until(lambda: _complete(kafka, results_topic, stream), 180, 0.5,
-                                 "every window published after the rebalance")
+            results = _published(kafka, results_topic, stream)
         except TimeoutError as exc:
             got = results_by_key(kafka.bootstrap, results_topic)
             raise AssertionError(f"{exc}; published: {sorted({k[1] for k in got})}; "

@@ -22,9 +22,9 @@ from tests.helpers_kafka_worker import (
     free_port,
     metric_samples,
     observed_counts,
-    results_by_key,
     scrape,
     small_worker_config,
+    wait_for_windows,
 )
 
 N = 80_000
@@ -91,12 +91,8 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_pa
         producer.join(120)
         assert producer.error is None, producer.error
         want = {k for k in expected if k[1] == "all"}
-
-        def complete() -> dict[Any, Any]:
-            got = results_by_key(kafka.bootstrap, str(cfg.kafka.results_topic))
-            return got if want <= {(k[1], k[2], k[3]) for k in got} else {}
-
-        results = wait_until(complete, 180, 0.5, "every window published")
+        results = wait_for_windows(kafka.bootstrap, str(cfg.kafka.results_topic), set(expected),
+                                   "10s")
         assert final.alive(), final.tail()
     finally:
         final.terminate()

@@ -26,9 +26,9 @@ from tests.helpers_kafka_worker import (
     observed_counts,
     produce_partitioned,
     read_topic,
-    results_by_key,
     scrape,
     small_worker_config,
+    wait_for_windows,
 )
 
 VALID = 30_000
@@ -96,13 +96,8 @@ def test_poison_goes_to_the_dlq_and_valid_events_count_exactly(kafka: Any,
     worker = Worker(cfg_path, tmp_path / "worker.log")
     try:
         worker.wait_ready()
-        want = {k for k in expected if k[1] == "all"}
-
-        def complete() -> dict[Any, Any]:
-            got = results_by_key(kafka.bootstrap, str(cfg.kafka.results_topic))
-            return got if want <= {(k[1], k[2], k[3]) for k in got} else {}
-
-        results = wait_until(complete, 180, 0.5, "every window published")
+        results = wait_for_windows(kafka.bootstrap, str(cfg.kafka.results_topic), set(expected),
+                                   "10s")
         dlq = wait_until(lambda: (lambda r: r if len(r) >= POISON else None)(
             read_topic(kafka.bootstrap, str(cfg.kafka.dlq_topic))), 60, 0.5, "DLQ filled")
         metrics = scrape(address)

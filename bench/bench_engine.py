@@ -151,7 +151,7 @@ def main() -> None:
     print(f"reference  : {n / t_parse:>10,.0f} events/s per core  "
           f"({t_parse / n * 1e6:.2f} us/event)   orjson.loads per record alone, no columns")
     print(f"decode     : {n / t_dec:>10,.0f} events/s per core  ({t_dec / n * 1e6:.2f} us/event)"
-          f"   polars fast path ({eng.decoder.fast_chunks} chunks fast, "
+          f"   native fast path ({eng.decoder.fast_chunks} chunks fast, "
           f"{eng.decoder.exact_chunks} exact)")
     print(f"  exact    : {n / t_exact:>10,.0f} events/s per core  "
           f"({t_exact / n * 1e6:.2f} us/event)   the msgspec path alone (fast=False)")

@@ -1,9 +1,8 @@
 """JSON record values (bytes) -> feature columns for a whole batch.
 
-Records are decoded in chunks. The fast path (:mod:`stream.decode_fast`) parses a chunk of
-16,384 records with one ``polars.read_ndjson`` call and an explicit schema, and takes columns
-and dictionary codes out without a Python object per value; it answers only when its result
-is exactly the one below, else the chunk's 4,096-record parts go the exact way (and
+Records are decoded in chunks of 4,096. The native fast path (:mod:`stream.decode_native`, a
+Rust scanner) reads a chunk's monitored values straight into columns and dictionary codes; it
+answers only when its result is exactly the one below, else the chunk goes the exact way (and
 ``Decoder(..., fast=False)`` always does). The exact path decodes the records with a msgspec
 decoder for a struct generated from the config (a C-level ``map``; unknown fields skipped in
 C, nested paths like ``model.score`` as nested structs, :mod:`stream.decode_struct`), then
@@ -50,7 +49,7 @@ import numpy as np
 from sketches.canonical import canonical_numbers
 from sketches.column import Column
 from stream.categories import CategoricalCodes, concat_codes, encode_categories
-from stream.decode_fast import FastReader, fast_available
+from stream.decode_native import NativeReader, native_available
 from stream.decode_struct import Kind, build_struct, dict_getter
 from stream.event_time import EventTimeParser
 
@@ -64,8 +63,6 @@ DEAD_LETTER_REASONS = (
 )
 DEFAULT_MAX_BYTES = 1_000_000
 _CHUNK = 4096
-_FAST_CHUNKS = 4  # the fast path reads 4 exact-path chunks at once
-_FAST_MAX_BYTES = 32 << 20  # ... if they hold at most 32 MB (else one, else none)
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -114,7 +111,7 @@ class DecodedBatch:
 
 class Decoder:
     """Decode JSON batches for a fixed set of features, segments and an event-time field
-    (``fast=False``: never the polars fast path, see :mod:`stream.decode_fast`)."""
+    (``fast=False``: never the native fast path, see :mod:`stream.decode_native`)."""
 
     def __init__(
         self,
@@ -144,16 +141,11 @@ class Decoder:
         self._numeric_leaves = [leaf for leaf in self._leaves if leaf.kind == "numeric"]
         self._object_leaves = [leaf for leaf in self._leaves if leaf.kind != "numeric"]
         self._dict_getters = {leaf.name: dict_getter(leaf.attr_path) for leaf in self._leaves}
-        self.fast_chunks = 0  # chunks decoded by the polars fast path / the exact path
+        self.fast_chunks = 0  # chunks decoded by the native fast path / the exact path
         self.exact_chunks = 0
-        self._fast_misses = 0
-        self._fast_rest = 0
-        self._fast: list[FastReader] | None = None  # tried in order; a hit moves first
-        if fast and fast_available():
-            fast_leaves: list[tuple[str, str, tuple[str, ...]]] = [
-                (lf.name, lf.kind, lf.attr_path) for lf in self._leaves]
-            texts = {"iso8601": [True], "auto": [False, True]}.get(event_time_unit, [False])
-            self._fast = [FastReader(fast_leaves, text) for text in texts]
+        self._fast: NativeReader | None = None
+        if fast and native_available():
+            self._fast = NativeReader([(lf.name, lf.kind, lf.attr_path) for lf in self._leaves])
 
     @classmethod
     def from_config(cls, config: Any, require_event_time: bool = True,
@@ -184,59 +176,26 @@ class Decoder:
         else:
             vals = list(values)
         parts: list[_Part] = []
-        step = _CHUNK * _FAST_CHUNKS if self._fast is not None else _CHUNK
-        ends = np.cumsum(lengths[ok_idx])  # the fast path copies a chunk: bound its bytes
-
-        def small(lo: int, hi: int) -> bool:
-            return int(ends[hi - 1]) - (int(ends[lo - 1]) if lo else 0) <= _FAST_MAX_BYTES
-
-        for big in range(0, len(vals), step):
-            n_big = min(step, len(vals) - big)
-            tried = small(big, big + n_big)
-            if tried and (fast := self._fast_part(vals[big : big + step],
-                                                  ok_idx[big : big + step])) is not None:
-                parts.append(fast)
-                continue
-            for start in range(big, big + n_big, _CHUNK):
-                chunk = vals[start : start + _CHUNK]
-                idx = ok_idx[start : start + len(chunk)]
-                part = None
-                if (n_big > _CHUNK or not tried) and small(start, start + len(chunk)):
-                    part = self._fast_part(chunk, idx)
-                parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
+        for start in range(0, len(vals), _CHUNK):
+            chunk = vals[start : start + _CHUNK]
+            idx = ok_idx[start : start + len(chunk)]
+            part = self._fast_part(chunk, idx)
+            parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
         return self._columns(parts, dead, timestamps_ms)
 
     def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
-        """The polars path for a chunk, or None. After 8 misses in a row (a stream the fast
-        path cannot take, e.g. with ``NaN`` literals everywhere) it rests for 64 attempts."""
+        """The native path for a chunk, or None (then the exact path decides)."""
         if self._fast is None or not chunk:
             return None
-        if self._fast_rest:
-            self._fast_rest -= 1
+        got = self._fast.read(chunk)
+        if got is None:
             return None
-        part = self._fast_read(chunk, idx)
-        self._fast_misses = 0 if part is not None else self._fast_misses + 1
-        if self._fast_misses >= 8:
-            self._fast_misses, self._fast_rest = 0, 64
-        return part
-
-    def _fast_read(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
-        readers = self._fast or []
-        for pos, reader in enumerate(readers):
-            got = reader.read(chunk)
-            if got is None:
-                continue
-            times: np.ndarray | None = None
-            bad: list[tuple[int, str, str]] = []
-            if self.event_time_field:
-                times, bad = self._time.parse(got.time_raw)  # NaN in a float array: null
-                if reader.time_text and any(r != "missing_event_time" for _, r, _ in bad):
-                    continue  # polars may have turned a non-string into text: not exact
-            if pos:
-                readers.insert(0, readers.pop(pos))
-            self.fast_chunks += 1
-            return _Part(idx, got.numeric, got.categories, times, bad)
-        return None
+        times: np.ndarray | None = None
+        bad: list[tuple[int, str, str]] = []
+        if self.event_time_field:
+            times, bad = self._time.parse(got.time_raw)
+        self.fast_chunks += 1
+        return _Part(idx, got.numeric, got.categories, times, bad)
 
     def _exact_part(self, chunk: list[bytes], idx_arr: np.ndarray,
                     dead: list[DeadLetter]) -> _Part:

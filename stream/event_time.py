@@ -41,15 +41,14 @@ class EventTimeParser:
         """Return seconds per row and ``(row, reason, detail)`` for rows without a usable time
         (``raw``: JSON values, or a float array with NaN for null)."""
         n = len(raw)
-        if self.unit != "iso8601":
-            if isinstance(raw, np.ndarray) and raw.dtype == np.float64:
-                if np.isfinite(raw).all():
-                    return self._numbers(raw), []
-                raw = [None if np.isnan(v) else v for v in raw.tolist()]
-            elif set(map(type, raw)) <= _NUMBER_TYPES:  # numpy would also take "1", True
-                t = np.fromiter(raw, dtype=np.float64, count=n)
-                if np.isfinite(t).all():
-                    return self._numbers(t), []
+        if isinstance(raw, np.ndarray) and raw.dtype == np.float64:
+            if self.unit != "iso8601" and np.isfinite(raw).all():
+                return self._numbers(raw), []
+            raw = [None if np.isnan(v) else v for v in raw.tolist()]
+        elif self.unit != "iso8601" and set(map(type, raw)) <= _NUMBER_TYPES:
+            t = np.fromiter(raw, dtype=np.float64, count=n)  # numpy would also take "1", True
+            if np.isfinite(t).all():
+                return self._numbers(t), []
         out = np.zeros(n, dtype=np.float64)
         bad: list[Bad] = []
         kinds = np.fromiter(map(_kind, raw), dtype=np.int8, count=n)

@@ -109,6 +109,7 @@ def main() -> None:
         agg = fresh()
         for d in decoded:
             agg.ingest_decoded(d)
+        agg.flush()
 
     def core_all(decoder: Decoder = eng.decoder) -> None:
         from stream.batch import RecordBatch
@@ -117,6 +118,7 @@ def main() -> None:
         agg.decoder = decoder
         for off, b in zip(offsets, batches, strict=True):
             agg.ingest(RecordBatch("bench", 0, off, None, b))
+        agg.flush()  # emitting the windows (merging cells into cohorts) is part of the path
 
     def core_exact() -> None:
         core_all(exact)
@@ -137,13 +139,13 @@ def main() -> None:
     for d in decoded:
         agg.ingest_decoded(d)
     sizes = []
-    for win in agg.windows.values():
-        for prof in win.profiles.values():
+    per_window = []
+    first = cfg.segments[0]
+    for part in agg.flush():
+        for prof in part.profiles.values():
             if prof.events >= 1000:
                 sizes.append(len(prof.to_bytes(include_schema=False)) / len(prof.features))
-    first = cfg.segments[0]
-    per_window = [sum(p.events for k, p in w_.profiles.items() if k[0] == first)
-                  for w_ in agg.windows.values()]
+        per_window.append(sum(p.events for k, p in part.profiles.items() if k[0] == first))
 
     print(f"workload: {n} events, {size:.0f} bytes/event JSON, 25 fields (20 numeric, "
           f"5 categorical), segments region(8) device(5), batches of {args.batch}, "

@@ -9,7 +9,12 @@ of ``window * values + value``), every column is permuted once, and each (window
 group is a contiguous slice fed to the sketches with one call per feature — never a Python
 loop per value. Categorical features are dictionary codes counted with ``np.bincount``. With
 segments, the global profile is not updated per event: it is the merge of the first segment's
-profiles when the window is emitted (same counts, sketches within their error bounds).
+profiles when the window is emitted (same counts, sketches within their error bounds). With two
+or more segments each event updates ONE profile, that of its cell -- its cohorts in every
+segment, e.g. (region=eu, device=ios) -- and the segments' cohorts are merged from the cells
+when the window is emitted: half the sketch updates with two segments. A window whose cells
+would pass ``MAX_CELLS`` (many cohorts per segment) is split into per-segment profiles then and
+there and continues as one profile per segment and cohort, so state stays bounded.
 
 >>> from sketches.schema import NumericSpec, ProfileSchema
 >>> from stream.decode import Decoder, FieldSpec
@@ -29,73 +34,34 @@ from typing import Any
 
 import numpy as np
 
-from sketches.categorical import CategoricalSketch
 from sketches.profile import CohortProfile
 from sketches.schema import ProfileSchema
 from stream.batch import IngestReport, RecordBatch
 from stream.batchops import take
 from stream.cohorts import GLOBAL, MISSING, OTHER, Cohorts
 from stream.decode import DEAD_LETTER_REASONS, DecodedBatch, Decoder
+from stream.feed import feed
 from stream.framing import StateFormatError, pack, unpack
-from stream.grouping import bounds, narrow, unique_small
+from stream.grouping import unique_small
 from stream.partial import CohortKey, PartialWindow
 from stream.windows import WindowClock
 
 _MAGIC = b"DLAG"
-_VERSION = 1
+_VERSION = 2  # 2: cells and routed values per window; 1 (no cells) restores too
+MAX_CELLS = 128  # cells per window before it is split into per-segment profiles
+
+Cell = tuple[str, ...]
 
 
 class _Window:
-    __slots__ = ("profiles", "tracked")
+    __slots__ = ("profiles", "tracked", "own", "cells")
 
-    def __init__(self) -> None:
+    def __init__(self, cells: bool) -> None:
         self.profiles: dict[CohortKey, CohortProfile] = {}
         self.tracked: dict[str, int] = {}  # per segment: raw (not admitted) values held
-
-
-class _Cols:
-    """The feature columns of a batch, optionally permuted, ready for slicing."""
-
-    __slots__ = ("numeric", "categorical")
-
-    def __init__(self, d: DecodedBatch, order: np.ndarray | None) -> None:
-        self.numeric: list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None,
-                                 np.ndarray | None]] = []
-        for name, col in d.numeric.items():
-            v = col.values if order is None else col.values[order]
-            null, inv = _mask(col.null, order), _mask(col.invalid, order)
-            bad = null if inv is None else inv if null is None else null | inv
-            valid = None if bad is None else ~bad
-            self.numeric.append((name, v, valid, null, inv))
-        self.categorical: list[tuple[str, np.ndarray, list[str], np.ndarray | None,
-                                     np.ndarray | None]] = []
-        for name, c in d.categorical.items():
-            codes = c.codes if order is None else c.codes[order]
-            # null/invalid rows have code -1 (bin 0 of the bincount, dropped): the masks are
-            # only needed for their counts
-            self.categorical.append((name, codes + 1, c.labels, _mask(c.null, order),
-                                     _mask(c.invalid, order)))
-
-    def update(self, profile: CohortProfile, lo: int, hi: int) -> None:
-        feats = profile.features
-        for name, v, valid, null, inv in self.numeric:
-            if valid is None:
-                feats[name].update(v[lo:hi])  # type: ignore[call-arg]
-            else:
-                feats[name].update(
-                    v[lo:hi][valid[lo:hi]],
-                    nulls=0 if null is None else int(np.count_nonzero(null[lo:hi])),
-                    invalid=0 if inv is None else int(np.count_nonzero(inv[lo:hi])),
-                )
-        for name, codes1, labels, null, inv in self.categorical:
-            counts = np.bincount(codes1[lo:hi], minlength=len(labels) + 1)[1:]
-            sk = feats[name]
-            assert isinstance(sk, CategoricalSketch)
-            sk.update_counts(
-                labels, counts,
-                nulls=0 if null is None else int(np.count_nonzero(null[lo:hi])),
-                invalid=0 if inv is None else int(np.count_nonzero(inv[lo:hi])))
-        profile.events += hi - lo
+        self.own: set[CohortKey] = set()  # (segment, value)s with a cohort of their own here
+        # one profile per cell (a cohort of every segment), or None: one per segment and cohort
+        self.cells: dict[Cell, CohortProfile] | None = {} if cells else None
 
 
 class PartitionAggregator:
@@ -196,15 +162,16 @@ class PartitionAggregator:
 
     def _aggregate(self, d: DecodedBatch, win: np.ndarray) -> None:
         wmin = int(win.min())
-        wmax = int(win.max())
         if not self.segments:  # else the global profile is the merge of the first segment's
-            order = None if wmin == wmax else np.argsort(narrow(win - wmin, wmax - wmin + 1),
-                                                         kind="stable")
-            sw = win if order is None else win[order]
-            cols = _Cols(d, order)
-            for lo, hi in ([(0, d.n)] if order is None else bounds(sw)):
-                w = self._window(int(sw[lo]))
-                cols.update(w.profiles.setdefault(GLOBAL, CohortProfile(self.schema)), lo, hi)
+            uniq, inverse = unique_small(win - wmin)
+            feed(d, inverse, [self._window(wmin + int(k)).profiles.setdefault(
+                GLOBAL, CohortProfile(self.schema)) for k in uniq.tolist()])
+        if len(self.segments) > 1:
+            rest = self._aggregate_cells(d, win, wmin)
+            if rest is None:
+                return
+            d, win = take(d, rest), win[rest]
+            wmin = int(win.min())
         for seg in self.segments:
             sc = d.segments[seg]
             width = len(sc.labels) + 1
@@ -221,28 +188,93 @@ class PartitionAggregator:
                 if s == len(targets):
                     targets.append(p)
                 slot[j] = s
-            rows_slot = slot[inverse]
-            if len(targets) == 1:
-                _Cols(d, None).update(targets[0], 0, d.n)
-                continue
-            order = np.argsort(narrow(rows_slot, len(targets)), kind="stable")
-            sk = rows_slot[order]
-            cols = _Cols(d, order)
-            for lo, hi in bounds(sk):
-                cols.update(targets[int(sk[lo])], lo, hi)
+            feed(d, slot[inverse], targets)
 
-    def _profile(self, w: _Window, segment: str, value: str) -> CohortProfile:
-        p = w.profiles.get((segment, value))
-        if p is not None:
-            return p
-        key = (segment, value)
+    def _aggregate_cells(self, d: DecodedBatch, win: np.ndarray,
+                         wmin: int) -> np.ndarray | None:
+        """Update the cells of the windows in cell mode; return the rows of the others (None:
+        no other)."""
+        labels: list[list[str]] = []
+        key = win - wmin
+        span = int(win.max()) - wmin + 1
+        for seg in self.segments:
+            sc = d.segments[seg]
+            labels.append([*sc.labels, MISSING])
+            span *= len(labels[-1])
+            key = key * len(labels[-1]) + np.where(sc.codes < 0, len(sc.labels), sc.codes)
+        if span >= 1 << 62:  # too many distinct values to number the combinations
+            for i in np.unique(win).tolist():
+                self._split(self._window(int(i)))
+            return np.arange(d.n)
+        uniq, inverse = unique_small(key)
+        parts = []
+        rest = uniq
+        for labs in reversed(labels):
+            parts.append((rest % len(labs)).tolist())
+            rest = rest // len(labs)
+        parts.reverse()
+        wins = (rest + wmin).tolist()
+        # 1. route every distinct (window, values) to its cell; split windows that overflow
+        cells: list[Cell | None] = []
+        new: dict[int, set[Cell]] = {}
+        for j, wi in enumerate(wins):
+            w = self._window(wi)
+            if w.cells is None:
+                cells.append(None)
+                continue
+            cell = tuple(self._route(w, seg, labels[s][parts[s][j]])
+                         for s, seg in enumerate(self.segments))
+            cells.append(cell)
+            if cell not in w.cells:
+                new.setdefault(wi, set()).add(cell)
+        for wi, fresh in new.items():
+            w = self.windows[wi]
+            if w.cells is not None and len(w.cells) + len(fresh) > MAX_CELLS:
+                self._split(w)
+        # 2. one update per feature and cell
+        targets: list[CohortProfile] = []
+        slot = np.full(uniq.shape[0], -1, dtype=np.int64)
+        index: dict[int, int] = {}
+        for j, (wi, routed) in enumerate(zip(wins, cells, strict=True)):
+            w = self.windows[wi]
+            if routed is None or w.cells is None:
+                continue
+            p = w.cells.get(routed)
+            if p is None:
+                p = w.cells[routed] = CohortProfile(self.schema)
+            slot[j] = index.setdefault(id(p), len(targets))
+            if slot[j] == len(targets):
+                targets.append(p)
+        rows_slot = slot[inverse]
+        feed(d, rows_slot, targets)
+        other = np.flatnonzero(rows_slot < 0)
+        return other if other.shape[0] else None
+
+    def _split(self, w: _Window) -> None:
+        """Turn a window's cells into its per-segment profiles (cell mode ends)."""
+        cells, w.cells = w.cells, None
+        for s, seg in enumerate(self.segments):
+            for cell, p in (cells or {}).items():
+                q = w.profiles.get((seg, cell[s]))
+                if q is None:
+                    q = w.profiles[(seg, cell[s])] = CohortProfile(self.schema)
+                q.merge(p)
+
+    def _route(self, w: _Window, segment: str, value: str) -> str:
+        """The cohort of ``value`` in this window: itself, or ``__other__`` past the caps."""
+        if (segment, value) in w.own:
+            return value
         reg = self.cohorts[segment] if self.cohorts is not None else None
         if reg is None or value not in reg.admitted:
             held = w.tracked.get(segment, 0)
             if (reg is not None and reg.full) or held >= self.local_cap:
-                key = (segment, OTHER)  # stays so: `tracked` never shrinks within a window
-            else:
-                w.tracked[segment] = held + 1
+                return OTHER  # stays so: `tracked` never shrinks within a window
+            w.tracked[segment] = held + 1
+        w.own.add((segment, value))
+        return value
+
+    def _profile(self, w: _Window, segment: str, value: str) -> CohortProfile:
+        key = (segment, self._route(w, segment, value))
         p = w.profiles.get(key)
         if p is None:
             p = w.profiles[key] = CohortProfile(self.schema)
@@ -251,7 +283,7 @@ class PartitionAggregator:
     def _window(self, index: int) -> _Window:
         w = self.windows.get(index)
         if w is None:
-            w = self.windows[index] = _Window()
+            w = self.windows[index] = _Window(len(self.segments) > 1)
         return w
 
     def _note_seen(self, d: DecodedBatch) -> None:
@@ -299,6 +331,8 @@ class PartitionAggregator:
 
     def _emit(self, index: int) -> PartialWindow:
         w = self.windows.pop(index)
+        if w.cells is not None:
+            self._split(w)
         if self.segments and GLOBAL not in w.profiles:
             # every event is in exactly one profile of the first segment (its value, or
             # __other__/__missing__): their merge IS the global profile, one update cheaper
@@ -322,9 +356,12 @@ class PartitionAggregator:
         blobs: list[bytes] = []
         for idx in sorted(self.windows):
             w = self.windows[idx]
+            cells = w.cells or {}
             wins.append({"index": idx, "keys": [list(k) for k in w.profiles],
-                         "tracked": w.tracked})
+                         "tracked": w.tracked, "own": sorted(map(list, w.own)),
+                         "cells": None if w.cells is None else [list(c) for c in cells]})
             blobs.extend(p.to_bytes(include_schema=False) for p in w.profiles.values())
+            blobs.extend(p.to_bytes(include_schema=False) for p in cells.values())
         meta = {
             "topic": self.topic, "partition": self.partition, "next_offset": self.next_offset,
             "schema": self.schema.fingerprint, "clock": self.clock.state(),
@@ -336,7 +373,7 @@ class PartitionAggregator:
 
     def restore(self, data: bytes) -> None:
         """Replace the state with a snapshot of the same topic/partition and schema."""
-        _, meta, blobs = unpack(data, _MAGIC, {_VERSION})
+        _, meta, blobs = unpack(data, _MAGIC, {1, _VERSION})
         if (meta["topic"], meta["partition"]) != (self.topic, self.partition):
             raise StateFormatError(
                 f"snapshot of {meta['topic']}[{meta['partition']}] cannot restore "
@@ -348,10 +385,16 @@ class PartitionAggregator:
         profiles = iter(blobs)
         self.windows = {}
         for wm in meta["windows"]:
-            w = _Window()
+            w = _Window(wm.get("cells") is not None)
             w.tracked = {str(k): int(v) for k, v in wm["tracked"].items()}
             for key in wm["keys"]:
                 w.profiles[(key[0], key[1])] = CohortProfile.from_bytes(next(profiles), self.schema)
+            for cell in wm.get("cells") or []:
+                w.cells[tuple(cell)] = CohortProfile.from_bytes(  # type: ignore[index]
+                    next(profiles), self.schema)
+            # version 1 kept no routes: a value had its own cohort iff it had a profile
+            w.own = ({(str(k[0]), str(k[1])) for k in wm["own"]} if "own" in wm
+                     else set(w.profiles))
             self.windows[int(wm["index"])] = w
         self.next_offset = meta["next_offset"]
         self.clock.load(meta["clock"])
@@ -363,13 +406,6 @@ class PartitionAggregator:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
-
-
-def _mask(mask: np.ndarray | None, order: np.ndarray | None) -> np.ndarray | None:
-    """A row mask in the permuted order, or None when no row is set (nothing to count)."""
-    if mask is None or not mask.any():
-        return None
-    return mask if order is None else mask[order]
 
 
 def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,

@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install test-env lint bench
 
-$(BIN)/driftline: pyproject.toml
+# the install also builds stream._jsoncols (Rust, the decoder's fast path) when cargo is there
+$(BIN)/driftline: pyproject.toml stream/jsoncols/Cargo.toml $(wildcard stream/jsoncols/src/*.rs)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[test]'

@@ -138,6 +138,8 @@ def main() -> None:
     agg = fresh()
     for d in decoded:
         agg.ingest_decoded(d)
+    open_state = len(agg.snapshot())  # the open windows as checkpointed (cells, 2 segments)
+    n_open = len(agg.windows)
     sizes = []
     per_window = []
     first = cfg.segments[0]
@@ -166,6 +168,10 @@ def main() -> None:
     print(f"state      : {np.median(sizes) / 1024:.1f} KB median, {max(sizes) / 1024:.1f} KB max "
           f"per feature x cohort x window (serialized; windows of {per_window} events)"
           f"   target <= 16 KB")
+    cohorts = len(sizes) / max(len(per_window), 1)
+    print(f"open state : {open_state / (n_open * cohorts * len(cfg.features)) / 1024:.1f} KB "
+          f"per feature x cohort x open window ({n_open} open windows held as cells, "
+          f"{open_state / 1024:.0f} KB snapshot, {cohorts:.0f} cohorts per window)")
     print("rerun: .venv/bin/python -m bench.bench_engine "
           f"--events {args.events} --batch {args.batch} --window {args.window}")
 

@@ -25,7 +25,7 @@ from datasketches import kll_doubles_sketch
 
 from sketches.base import FeatureSketchBase
 from sketches.codec import Kind, Reader, SketchFormatError, Writer
-from sketches.kll_guard import check_kll_doubles
+from sketches.kll_guard import check_kll_doubles, kll_items
 from sketches.schema import NumericSpec
 
 _CHUNK = 16_384  # 128 KB of float64: temporaries stay in L2 and under malloc's mmap threshold
@@ -306,9 +306,9 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
     def sorted_view(self) -> tuple[np.ndarray, np.ndarray]:
         """The KLL's retained items sorted, with their cumulative weights (sums to ``n``)."""
         if self._view is None:
-            pairs = np.array(list(self._kll), dtype=np.float64).reshape(-1, 2)
-            order = np.argsort(pairs[:, 0], kind="stable")
-            self._view = (pairs[order, 0], np.cumsum(pairs[order, 1]))
+            items, weights = kll_items(self._kll.serialize())
+            order = np.argsort(items, kind="stable")
+            self._view = (items[order], np.cumsum(weights[order]).astype(np.float64))
         return self._view
 
     # ------------------------------------------------------------------ bytes

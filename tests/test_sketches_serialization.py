@@ -133,3 +133,17 @@ def test_baseline_round_trip_keeps_everything() -> None:
     assert back.rows == rows and back.profile_for("region", "apac").events == rows
     assert back.profile_for("region", "us").events == 2500
     assert back.profile_for("region", "eu").to_bytes() == b.profile_for("region", "eu").to_bytes()
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 199, 200, 201, 5_000, 250_000])
+def test_kll_items_read_from_the_bytes_are_the_sketch_items_with_their_weights(n: int) -> None:
+    from datasketches import kll_doubles_sketch
+
+    from sketches.kll_guard import kll_items
+
+    kll = kll_doubles_sketch(200)
+    kll.update(np.random.default_rng(n).standard_t(3, size=n))
+    items, weights = kll_items(kll.serialize())
+    want = sorted((float(x), int(w)) for x, w in kll)
+    assert sorted(zip(items.tolist(), weights.tolist(), strict=True)) == want
+    assert int(weights.sum()) == kll.n

@@ -13,7 +13,8 @@ way, which also finds every bad record with its reason. It declines a chunk when
 * has a value of another type than the exact path reads without conversion: a string, boolean,
   object or array in a numeric field, an object or array in a categorical one, a number in a
   categorical field that is not an integer (``2.5``, ``1e20``), ``NaN``/``Infinity``, a
-  number out of float range, a boolean, object or array as the event time;
+  number out of float range, the integer ``-0`` as a number (the exact path reads the int 0,
+  +0.0), a boolean, object or array as the event time;
 * repeats a monitored key in one object, has a non-object (``null`` included) where a nested
   path's parent should be, a lone surrogate escape, or nesting deeper than 64 levels.
 

@@ -375,8 +375,12 @@ const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10
 /// A numeric value as the exact decoder reads it (correctly rounded); out of range declines.
 /// A mantissa below 2^53 with a power of ten up to 22 is exact in f64, so one multiplication
 /// or division rounds correctly (Clinger's fast path); other numbers take Rust's parser.
+/// The integer `-0` declines: the exact decoder reads it as the int 0, i.e. +0.0, not -0.0.
 #[inline(always)]
 fn finite(b: &[u8], num: Num) -> Scan<f64> {
+    if num.integer && num.negative && num.simple && num.mantissa == 0 {
+        return Err(Decline);
+    }
     if num.simple && num.mantissa <= 1 << 53 && (-22..=22).contains(&num.exp10) {
         let m = num.mantissa as f64;
         let v = if num.exp10 >= 0 {

@@ -3,6 +3,7 @@
 One stream of 200k events on a 4-partition topic, with a 1-sigma shift of ``x_normal`` in the
 4 % cohort region=r7 from event time T on (T is a window boundary). It is monitored by one
 worker, by two workers of which one stops mid-run, and replayed from a file by ``backtest``.
+Base windows of 20 s roll up into 1-minute windows, merged from the partials like base ones.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ N = 200_000
 RATE = 1000.0  # events per second of event time: 200 s of events
 WINDOW = 20.0
 TIER = "20s"
+ROLLUP, ROLLUP_SIZE = "1m", 60.0  # rolled up from three base windows by the merger
 START = 1_700_000_000.0  # a multiple of WINDOW
 CHANGE_AT = 100_000  # event index of the shift: START + 100 s, the start of window 5
 SHIFT_FROM = START + CHANGE_AT / RATE
@@ -72,7 +74,8 @@ class Stream:
             },
             "features": [{"name": n, "type": t} for n, t in FEATURES],
             "segments": SEGMENTS,
-            "windows": {"size": TIER, "allowed_lateness": "0s", "idle_timeout": "2s"},
+            "windows": {"size": TIER, "allowed_lateness": "0s", "idle_timeout": "2s",
+                        "rollups": [ROLLUP]},
             "baseline": str(self.baseline),
             "drift": {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 300},
             "metrics": {"listen": address},
@@ -82,8 +85,8 @@ class Stream:
         }
         return write_config(self.workdir / f"{state}.yaml", raw), address
 
-    def expected_counts(self) -> dict[tuple[float, str, str], int]:
-        return exact_counts(self.columns["ts"], WINDOW,
+    def expected_counts(self, window: float = WINDOW) -> dict[tuple[float, str, str], int]:
+        return exact_counts(self.columns["ts"], window,
                             {s: self.columns[s] for s in SEGMENTS})
 
 
@@ -128,6 +131,8 @@ def single_run(kafka: Any, stream: Stream) -> Run:
     try:
         worker.wait_ready()
         results = _published(kafka, str(cfg.kafka.results_topic), stream)
+        results = wait_for_windows(kafka.bootstrap, str(cfg.kafka.results_topic),
+                                   set(stream.expected_counts(ROLLUP_SIZE)), ROLLUP)
         text = scrape(address)
         assert worker.alive(), worker.tail()
     finally:
@@ -136,8 +141,9 @@ def single_run(kafka: Any, stream: Stream) -> Run:
     return Run(results, text, cfg_path)
 
 
-def _drifting(results: dict[Any, dict[str, Any]]) -> set[tuple[float, str, str, str]]:
-    return {(k[1], k[2], k[3], f["name"]) for k, r in results.items() if k[0] == TIER
+def _drifting(results: dict[Any, dict[str, Any]],
+              tier: str = TIER) -> set[tuple[float, str, str, str]]:
+    return {(k[1], k[2], k[3], f["name"]) for k, r in results.items() if k[0] == tier
             for f in r["features"] if f["status"] == "drift"}
 
 
@@ -170,6 +176,16 @@ def test_drift_found_in_exactly_the_shifted_feature_and_cohort(single_run: Run,
     assert {kind for kind, _ in by_target} == {"cohort"}
     assert ("cohort", "region=r7") in by_target
     assert all(0 <= v < 600 for v in by_target.values()), by_target
+
+
+def test_rollups_merged_from_the_partials_count_exactly_and_show_the_drift(
+        single_run: Run, stream: Stream) -> None:
+    assert observed_counts(single_run.results, ROLLUP) == stream.expected_counts(ROLLUP_SIZE)
+    # the shift starts at a minute boundary: both minutes from it on drift, only in r7
+    expected = {(s, "region", "r7", "x_normal")
+                for s in np.arange(SHIFT_FROM, START + N / RATE, ROLLUP_SIZE).tolist()}
+    assert len(expected) == 2
+    assert _drifting(single_run.results, ROLLUP) == expected
 
 
 def test_backtest_of_the_same_events_gives_the_same_windows(single_run: Run,
@@ -229,7 +245,9 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
         producer.join(120)
         assert producer.error is None, producer.error
         try:
-            results = _published(kafka, results_topic, stream)
+            _published(kafka, results_topic, stream)
+            results = wait_for_windows(kafka.bootstrap, results_topic,
+                                       set(stream.expected_counts(ROLLUP_SIZE)), ROLLUP)
         except TimeoutError as exc:
             got = results_by_key(kafka.bootstrap, results_topic)
             raise AssertionError(f"{exc}; published: {sorted({k[1] for k in got})}; "
@@ -241,11 +259,11 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
     assert stopped_at < N, "the worker stopped after all events were produced"
     assert observed_counts(results, TIER) == observed_counts(single_run.results, TIER)
     assert observed_counts(results, TIER) == stream.expected_counts()
-    one = {(k[1], k[2], k[3], f["name"]): f for k, r in single_run.results.items()
-           if k[0] == TIER for f in r["features"]}
+    assert observed_counts(results, ROLLUP) == stream.expected_counts(ROLLUP_SIZE)
+    one = {(*k, f["name"]): f for k, r in single_run.results.items() for f in r["features"]}
     for k, r in results.items():
         for f in r["features"]:
-            ref = one[(k[1], k[2], k[3], f["name"])]
+            ref = one[(*k, f["name"])]
             assert f["status"] == ref["status"], (k, f["name"])
             if ref["psi"] is not None:
                 assert abs(f["psi"] - ref["psi"]) <= 0.02 + 0.1 * abs(ref["psi"]), (k, f["name"])

@@ -19,14 +19,13 @@ the value and what would be valid (:class:`ConfigError`).
 from __future__ import annotations
 
 import difflib
-import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from alerts.config import (
     AlertsConfig,
@@ -34,167 +33,14 @@ from alerts.config import (
     FreshnessRule,
     QualityConfig,
     VolumeConfig,
-    parse_duration,
 )
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds; accepts numbers or strings like ``30s``, ``5m``, ``6h``, ``1d``."""
+from stream.config_base import ConfigError, Duration, StrictModel, format_duration
+from stream.config_kafka import KafkaSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
 
-class ConfigError(ValueError):
-    """A driftline.yaml that cannot run, with one line per problem: field, value, what is valid."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"invalid configuration {source}:\n{lines}")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-def format_duration(seconds: float) -> str:
-    """The label of a window tier: 300 -> '5m', 3600 -> '1h', 90 -> '90s'."""
-    s = int(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s % size == 0 and s >= size:
-            return f"{s // size}{unit}"
-    return f"{s}s"
-
-
-class KafkaSettings(_Model):
-    """Where events come from and where driftline writes (DLQ, results, internal topics).
-
-    Passwords are never in the file: ``sasl_password_env`` / ``ssl_password_env`` name the
-    environment variables that hold them.
-    """
-
-    bootstrap_servers: str | list[str] = "localhost:9092"
-    """Kafka brokers, "host:port" comma-separated or a list."""
-    topics: list[str] = Field(min_length=1)
-    """Topics whose events are monitored (one JSON object per record)."""
-    group_id: str | None = None
-    """Consumer group; workers with the same group share partitions. Default `driftline-<monitor>`.
-    """
-    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    """How to connect; SASL_SSL with SCRAM for most managed Kafka services."""
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    """SASL mechanism (required with SASL_*)."""
-    sasl_username: str | None = None
-    """SASL user name."""
-    sasl_password_env: str | None = None
-    """NAME of the environment variable holding the SASL password."""
-    ssl_cafile: Path | None = None
-    """CA bundle to verify the brokers."""
-    ssl_certfile: Path | None = None
-    """Client certificate (mutual TLS)."""
-    ssl_keyfile: Path | None = None
-    """Client private key (mutual TLS)."""
-    ssl_password_env: str | None = None
-    """NAME of the environment variable holding the key password."""
-    ssl_check_hostname: bool = True
-    """Verify the brokers' host names."""
-    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
-    """Where a partition without a checkpoint starts."""
-    max_batch_records: int = Field(50_000, ge=1)
-    """Records per consumer fetch (the engine works on whole batches)."""
-    dlq_topic: str | None = None
-    """Dead-letter topic for malformed records (value kept, reason and origin in headers). Default
-    `<prefix>.dlq`.
-    """
-    results_topic: str | None = None
-    """Topic for one JSON result per window x cohort. Default `<prefix>.results`."""
-    internal_topic_prefix: str | None = None
-    """Prefix of driftline's own topics (checkpoints, partial windows). Default
-    `driftline.<monitor>`.
-    """
-    checkpoint_interval: Duration = 10.0
-    """How often partition state is checkpointed with the offsets it covers."""
-
-    @model_validator(mode="after")
-    def _check_security(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL"):
-            if not self.sasl_mechanism:
-                raise ValueError(
-                    f"security_protocol {self.security_protocol} needs sasl_mechanism "
-                    "(PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)"
-                )
-            if not (self.sasl_username and self.sasl_password_env):
-                raise ValueError(
-                    "SASL needs sasl_username and sasl_password_env (the NAME of the environment "
-                    "variable holding the password; the password never goes in this file)"
-                )
-        return self
-
-    @property
-    def bootstrap(self) -> list[str]:
-        servers = self.bootstrap_servers
-        return [s.strip() for s in servers.split(",")] if isinstance(servers, str) else servers
-
-    def _secret(self, env_name: str | None, field: str, environ: Mapping[str, str]) -> str | None:
-        if env_name is None:
-            return None
-        value = environ.get(env_name)
-        if not value:
-            raise ConfigError(
-                "(environment)",
-                [f"source.kafka.{field}: environment variable {env_name} is not set"],
-            )
-        return value
-
-    def client_kwargs(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Connection and security keyword arguments for kafka-python clients."""
-        env = os.environ if environ is None else environ
-        kw: dict[str, Any] = {
-            "bootstrap_servers": self.bootstrap,
-            "security_protocol": self.security_protocol,
-        }
-        if self.security_protocol.startswith("SASL"):
-            kw["sasl_mechanism"] = self.sasl_mechanism
-            kw["sasl_plain_username"] = self.sasl_username
-            kw["sasl_plain_password"] = self._secret(
-                self.sasl_password_env, "sasl_password_env", env
-            )
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            kw["ssl_check_hostname"] = self.ssl_check_hostname
-            for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-                value = getattr(self, key)
-                if value is not None:
-                    kw[key] = str(value)
-            password = self._secret(self.ssl_password_env, "ssl_password_env", env)
-            if password is not None:
-                kw["ssl_password"] = password
-        return kw
-
-    def aiokafka_kwargs(self, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """The same settings for aiokafka clients (which take an SSL context, not files)."""
-        kw = self.client_kwargs(environ)
-        out: dict[str, Any] = {
-            "bootstrap_servers": kw["bootstrap_servers"],
-            "security_protocol": kw["security_protocol"],
-        }
-        if "sasl_mechanism" in kw:
-            out["sasl_mechanism"] = kw["sasl_mechanism"]
-            out["sasl_plain_username"] = kw["sasl_plain_username"]
-            out["sasl_plain_password"] = kw["sasl_plain_password"]
-        if self.security_protocol in ("SSL", "SASL_SSL"):
-            from aiokafka.helpers import create_ssl_context
-
-            out["ssl_context"] = create_ssl_context(
-                cafile=kw.get("ssl_cafile"),
-                certfile=kw.get("ssl_certfile"),
-                keyfile=kw.get("ssl_keyfile"),
-                password=kw.get("ssl_password"),
-            )
-            out["ssl_context"].check_hostname = self.ssl_check_hostname
-        return out
-
-
-class EventTimeConfig(_Model):
+class EventTimeConfig(StrictModel):
     """Event time comes from ``field`` (dotted path) or, when unset, the Kafka record timestamp."""
 
     field: str | None = None
@@ -205,7 +51,7 @@ class EventTimeConfig(_Model):
     """
 
 
-class SourceConfig(_Model):
+class SourceConfig(StrictModel):
     kafka: KafkaSettings | None = None
     """Kafka connection; not needed for demo, backtest and baseline build."""
     format: Literal["json"] = "json"
@@ -216,7 +62,7 @@ class SourceConfig(_Model):
     """Where event time comes from."""
 
 
-class FeatureConfig(_Model):
+class FeatureConfig(StrictModel):
     """One monitored feature. ``path`` is a dotted path into the event (default: ``name``)."""
 
     name: str = Field(pattern=NAME_PATTERN)
@@ -243,7 +89,7 @@ class FeatureConfig(_Model):
         return self.path or self.name
 
 
-class WindowsConfig(_Model):
+class WindowsConfig(StrictModel):
     size: Duration = 300.0
     """Tumbling event-time window of the base tier."""
     allowed_lateness: Duration = 60.0
@@ -276,7 +122,7 @@ class WindowsConfig(_Model):
         return [format_duration(s) for s in (self.size, *self.rollups)]
 
 
-class MetricsConfig(_Model):
+class MetricsConfig(StrictModel):
     listen: str | None = "127.0.0.1:9108"
     """host:port of the Prometheus /metrics endpoint; null disables it."""
 
@@ -288,7 +134,7 @@ class MetricsConfig(_Model):
         return host or "0.0.0.0", int(port)
 
 
-class DriftlineConfig(_Model):
+class DriftlineConfig(StrictModel):
     monitor: str = Field(pattern=NAME_PATTERN)
     """Name of this monitor (label `monitor` everywhere)."""
     source: SourceConfig = SourceConfig()

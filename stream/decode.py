@@ -49,7 +49,7 @@ import numpy as np
 from sketches.canonical import canonical_numbers
 from sketches.column import Column
 from stream.categories import CategoricalCodes, concat_codes, encode_categories
-from stream.decode_native import NativeReader, native_available
+from stream.decode_native import NativeReader, longest, native_available
 from stream.decode_struct import Kind, build_struct, dict_getter
 from stream.event_time import EventTimeParser
 
@@ -166,15 +166,18 @@ class Decoder:
         event-time field in the config."""
         n_in = len(values)
         dead: list[DeadLetter] = []
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=n_in)
-        ok_idx = np.flatnonzero(lengths <= self.max_bytes)
-        if ok_idx.shape[0] < n_in:
-            for i in np.flatnonzero(lengths > self.max_bytes).tolist():
-                size = f"{int(lengths[i])} bytes > {self.max_bytes}"
-                dead.append(DeadLetter(i, "too_large", size))
-            vals = [values[i] for i in ok_idx.tolist()]
+        vals = list(values)
+        most = longest(vals) if self._fast is not None else None  # no Python call per record
+        if most is not None and most <= self.max_bytes:
+            ok_idx = np.arange(n_in, dtype=np.int64)
         else:
-            vals = list(values)
+            lengths = np.fromiter(map(len, vals), dtype=np.int64, count=n_in)
+            ok_idx = np.flatnonzero(lengths <= self.max_bytes)
+            if ok_idx.shape[0] < n_in:
+                for i in np.flatnonzero(lengths > self.max_bytes).tolist():
+                    size = f"{int(lengths[i])} bytes > {self.max_bytes}"
+                    dead.append(DeadLetter(i, "too_large", size))
+                vals = [vals[i] for i in ok_idx.tolist()]
         parts: list[_Part] = []
         for start in range(0, len(vals), _CHUNK):
             chunk = vals[start : start + _CHUNK]

@@ -43,8 +43,9 @@ from stream.categories import CategoricalCodes
 
 try:
     from stream._jsoncols import Reader as _Reader
+    from stream._jsoncols import longest as _longest
 except ImportError:  # built without a Rust toolchain
-    _Reader = None
+    _Reader = _longest = None
 
 Leaf = tuple[str, str, tuple[str, ...]]  # (name, kind, JSON keys)
 _KIND = {"numeric": "numeric", "categorical": "category", "segment": "category", "time": "time"}
@@ -53,6 +54,11 @@ _KIND = {"numeric": "numeric", "categorical": "category", "segment": "category",
 def native_available() -> bool:
     """Whether the extension was built (the decoder then uses the fast path)."""
     return _Reader is not None
+
+
+def longest(records: list[Any]) -> int | None:
+    """The length of the longest record, or None (one is not ``bytes``, or no extension)."""
+    return None if _longest is None else _longest(records)
 
 
 @dataclass(slots=True)
@@ -85,12 +91,14 @@ class NativeReader:
             return None
         num_buf, code_buf, labels, time_raw = got
         n = len(chunk)
+        # one numpy call per block of columns, not per column; each column gets its rows
         values = np.frombuffer(num_buf, dtype=np.float64).reshape(len(self._numeric), n)
-        numeric = {name: Column(values[i], np.isnan(values[i]), np.zeros(n, dtype=bool))
+        null, invalid = np.isnan(values), np.zeros(values.shape, dtype=bool)
+        numeric = {name: Column(values[i], null[i], invalid[i])
                    for i, name in enumerate(self._numeric)}
         codes = np.frombuffer(code_buf, dtype=np.int32).reshape(len(self._categories), n)
-        categories = {name: CategoricalCodes(codes[i], labels[i], codes[i] < 0,
-                                             np.zeros(n, dtype=bool))
+        missing, invalid = codes < 0, np.zeros(codes.shape, dtype=bool)
+        categories = {name: CategoricalCodes(codes[i], labels[i], missing[i], invalid[i])
                       for i, name in enumerate(self._categories)}
         if isinstance(time_raw, bytearray):
             time_raw = np.frombuffer(time_raw, dtype=np.float64)

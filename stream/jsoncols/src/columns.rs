@@ -7,10 +7,8 @@
 //! (a string in a numeric field, `NaN`, a repeated monitored key, a non-object parent, ...)
 //! declines the whole chunk.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
-use crate::scan::{unescape, Cursor, Decline, Num, Scan, Str};
+use crate::number::{finite, integer_label};
+use crate::scan::{same, unescape, word, Cursor, Decline, Scan, Str};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -27,7 +25,41 @@ enum Slot {
 
 struct Entry {
     key: Box<[u8]>,
+    /// `"key":` as the record's bytes, when the key needs no escape in JSON (see `Pattern`).
+    pattern: Option<Pattern>,
     slot: Slot,
+}
+
+/// Bytes to match at the cursor as they are: up to 16 as two words (the first eight and the
+/// last eight, overlapping; for a pattern of at most 8 bytes the first word masked to its
+/// length), longer ones as a slice.
+struct Pattern {
+    bytes: Box<[u8]>,
+    first: u64,
+    last: u64,
+    mask: u64,
+}
+
+impl Pattern {
+    fn new(bytes: Vec<u8>) -> Pattern {
+        let n = bytes.len();
+        let mut head = [0u8; 8];
+        head[..n.min(8)].copy_from_slice(&bytes[..n.min(8)]);
+        let mask = if n >= 8 { u64::MAX } else { u64::MAX >> (64 - 8 * n) };
+        let last = if n >= 8 { word(&bytes, n - 8) } else { 0 };
+        let first = u64::from_le_bytes(head);
+        Pattern { bytes: bytes.into_boxed_slice(), first, last, mask }
+    }
+
+    /// Whether `b[i..]` starts with the pattern.
+    #[inline(always)]
+    fn at(&self, b: &[u8], i: usize) -> bool {
+        let n = self.bytes.len();
+        if n > 16 || i + 16 > b.len() {
+            return b.get(i..i + n) == Some(&self.bytes[..]);
+        }
+        word(b, i) & self.mask == self.first && (n <= 8 || word(b, i + n - 8) == self.last)
+    }
 }
 
 /// An open-addressing table of one object level's keys (entry index + 1; 0 = empty).
@@ -51,19 +83,81 @@ fn fnv(key: &[u8]) -> u64 {
     h
 }
 
-#[derive(Default)]
-pub struct Fnv(u64);
+const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = fnv(bytes) ^ self.0.rotate_left(5);
+/// The bytes of a label of at most 8 bytes in one word, without a copy: with the length, the
+/// word determines the label (the loads overlap to cover every byte, as in `same`).
+#[inline(always)]
+fn small_word(x: &[u8]) -> u64 {
+    let n = x.len();
+    let half = |i: usize| u32::from_le_bytes(x[i..i + 4].try_into().unwrap()) as u64;
+    match n {
+        0 => 0,
+        1..=3 => x[0] as u64 | (x[n / 2] as u64) << 8 | (x[n - 1] as u64) << 16,
+        _ => half(0) | half(n - 4) << 32,
     }
 }
 
-type Interner = HashMap<Box<[u8]>, i32, BuildHasherDefault<Fnv>>;
+/// A hash of a label, eight bytes at a time (use its high bits). For labels of at most 8
+/// bytes it is one-to-one given the length: equal hash and length mean equal labels.
+#[inline(always)]
+fn label_hash(label: &[u8]) -> u64 {
+    let mut h = (label.len() as u64).wrapping_mul(K);
+    let mut rest = label;
+    while rest.len() > 8 {
+        h = (h ^ word(rest, 0)).wrapping_mul(K).rotate_left(29);
+        rest = &rest[8..];
+    }
+    (h ^ small_word(rest)).wrapping_mul(K)
+}
+
+/// The codes of one category column's labels: open addressing over the codes (code + 1;
+/// 0 = empty), each code's hash and length kept to compare before (or instead of) the label.
+#[derive(Default)]
+struct Interner {
+    table: Vec<u32>,
+    keys: Vec<(u64, usize)>,
+}
+
+impl Interner {
+    #[inline]
+    fn code(&mut self, labels: &mut Vec<String>, label: &[u8]) -> i32 {
+        if self.keys.len() * 2 >= self.table.len() {
+            self.grow();
+        }
+        let key = (label_hash(label), label.len());
+        let mask = self.table.len() - 1;
+        let mut i = (key.0 >> 32) as usize & mask;
+        loop {
+            let e = self.table[i] as usize;
+            if e == 0 {
+                break;
+            }
+            if self.keys[e - 1] == key && (key.1 <= 8 || same(labels[e - 1].as_bytes(), label)) {
+                return e as i32 - 1;
+            }
+            i = (i + 1) & mask;
+        }
+        // the record was validated as UTF-8 and unescaping writes UTF-8
+        labels.push(String::from_utf8_lossy(label).into_owned());
+        self.keys.push(key);
+        self.table[i] = self.keys.len() as u32;
+        self.keys.len() as i32 - 1
+    }
+
+    fn grow(&mut self) {
+        let size = (self.table.len() * 2).max(16);
+        let mut table = vec![0u32; size];
+        for (code, key) in self.keys.iter().enumerate() {
+            let mut i = (key.0 >> 32) as usize & (size - 1);
+            while table[i] != 0 {
+                i = (i + 1) & (size - 1);
+            }
+            table[i] = code as u32 + 1;
+        }
+        self.table = table;
+    }
+}
 
 impl Schema {
     /// Leaves in column order: (kind, JSON keys). Two leaves may not share a path, and a
@@ -122,7 +216,9 @@ impl Schema {
                 while table[i] != 0 {
                     i = (i + 1) & (size - 1);
                 }
-                entries.push(Entry { key: key.into_boxed_slice(), slot });
+                let plain = key.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\');
+                let pattern = plain.then(|| Pattern::new([b"\"", &key[..], b"\":"].concat()));
+                entries.push(Entry { key: key.into_boxed_slice(), pattern, slot });
                 table[i] = entries.len() as u32;
             }
             nodes.push(Node { table });
@@ -140,7 +236,7 @@ impl Schema {
             if e == 0 {
                 return None;
             }
-            if &*self.entries[e as usize - 1].key == key {
+            if same(&self.entries[e as usize - 1].key, key) {
                 return Some(e as usize - 1);
             }
             i = (i + 1) & mask;
@@ -175,14 +271,7 @@ impl Columns {
 
     #[inline]
     fn intern(&mut self, col: usize, label: &[u8]) -> i32 {
-        if let Some(&code) = self.interners[col].get(label) {
-            return code;
-        }
-        let code = self.labels[col].len() as i32;
-        // the record was validated as UTF-8 and unescaping writes UTF-8
-        self.labels[col].push(String::from_utf8_lossy(label).into_owned());
-        self.interners[col].insert(label.into(), code);
-        code
+        self.interners[col].code(&mut self.labels[col], label)
     }
 }
 
@@ -212,7 +301,7 @@ impl Reader {
     #[inline(always)]
     fn find(&mut self, node: usize, prev: u32, key: &[u8]) -> Option<usize> {
         let hint = if prev == NONE { self.first[node] } else { self.next[prev as usize] };
-        if hint != NONE && *self.schema.entries[hint as usize].key == *key {
+        if hint != NONE && same(&self.schema.entries[hint as usize].key, key) {
             return Some(hint as usize);
         }
         let found = self.schema.lookup(node, key)?;
@@ -253,21 +342,18 @@ impl Reader {
         let mut prev = NONE;
         loop {
             cur.ws();
-            let key = cur.string()?;
-            let found = if key.escaped {
-                let mut text = std::mem::take(&mut self.scratch);
-                unescape(&cur.b[key.start..key.end], &mut text);
-                let found = self.find(node, prev, &text);
-                self.scratch = text;
-                found
-            } else {
-                self.find(node, prev, &cur.b[key.start..key.end])
+            let found = match self.predicted(cur, node, prev) {
+                Some(e) => Some(e), // the key and the colon after it
+                None => {
+                    let found = self.key(cur, node, prev)?;
+                    cur.ws();
+                    cur.expect(b':')?;
+                    found
+                }
             };
             if let Some(e) = found {
                 prev = e as u32;
             }
-            cur.ws();
-            cur.expect(b':')?;
             cur.ws();
             match found {
                 None => cur.skip_value(depth)?,
@@ -297,6 +383,36 @@ impl Reader {
                 _ => return Err(Decline),
             }
         }
+    }
+
+    /// The predicted entry when the record's next bytes are `"key":` with its key as it is
+    /// (a span of valid UTF-8 without quote, backslash or control byte: a valid JSON string).
+    #[inline(always)]
+    fn predicted(&self, cur: &mut Cursor, node: usize, prev: u32) -> Option<usize> {
+        let hint = if prev == NONE { self.first[node] } else { self.next[prev as usize] };
+        if hint == NONE {
+            return None;
+        }
+        let pattern = self.schema.entries[hint as usize].pattern.as_ref()?;
+        if pattern.at(cur.b, cur.i) {
+            cur.i += pattern.bytes.len();
+            return Some(hint as usize);
+        }
+        None
+    }
+
+    /// The next key (a string) and its entry, if it is monitored at this level.
+    fn key(&mut self, cur: &mut Cursor, node: usize, prev: u32) -> Scan<Option<usize>> {
+        let key = cur.string()?;
+        Ok(if key.escaped {
+            let mut text = std::mem::take(&mut self.scratch);
+            unescape(&cur.b[key.start..key.end], &mut text);
+            let found = self.find(node, prev, &text);
+            self.scratch = text;
+            found
+        } else {
+            self.find(node, prev, &cur.b[key.start..key.end])
+        })
     }
 
     #[inline]
@@ -360,58 +476,5 @@ impl Reader {
         } else {
             &b[s.start..s.end]
         }
-    }
-}
-
-#[inline(always)]
-fn number_text(b: &[u8], num: Num) -> &str {
-    // the span matched JSON's number grammar: ASCII only
-    unsafe { std::str::from_utf8_unchecked(&b[num.start..num.end]) }
-}
-
-const POW10: [f64; 23] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
-                          1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
-
-/// A numeric value as the exact decoder reads it (correctly rounded); out of range declines.
-/// A mantissa below 2^53 with a power of ten up to 22 is exact in f64, so one multiplication
-/// or division rounds correctly (Clinger's fast path); other numbers take Rust's parser.
-/// The integer `-0` declines: the exact decoder reads it as the int 0, i.e. +0.0, not -0.0.
-#[inline(always)]
-fn finite(b: &[u8], num: Num) -> Scan<f64> {
-    if num.integer && num.negative && num.simple && num.mantissa == 0 {
-        return Err(Decline);
-    }
-    if num.simple && num.mantissa <= 1 << 53 && (-22..=22).contains(&num.exp10) {
-        let m = num.mantissa as f64;
-        let v = if num.exp10 >= 0 {
-            m * POW10[num.exp10 as usize]
-        } else {
-            m / POW10[(-num.exp10) as usize]
-        };
-        return Ok(if num.negative { -v } else { v });
-    }
-    let v: f64 = number_text(b, num).parse().map_err(|_| Decline)?;
-    if v.is_finite() {
-        Ok(v)
-    } else {
-        Err(Decline)
-    }
-}
-
-/// The canonical category label of a JSON number: integers (and integral floats below 2^63)
-/// print as integers; any other number declines.
-fn integer_label(b: &[u8], num: Num) -> Scan<String> {
-    if num.integer {
-        if num.end - num.start > 18 {
-            return Err(Decline);
-        }
-        let v: i64 = number_text(b, num).parse().map_err(|_| Decline)?;
-        return Ok(v.to_string());
-    }
-    let v = finite(b, num)?;
-    if v.trunc() == v && v.abs() < 9.223_372_036_854_776e18 {
-        Ok((v as i64).to_string())
-    } else {
-        Err(Decline)
     }
 }

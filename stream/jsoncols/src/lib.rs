@@ -5,6 +5,7 @@
 //! decoder then takes the chunk the exact way). See `stream/decode_native.py`.
 
 mod columns;
+mod number;
 mod scan;
 
 use pyo3::exceptions::PyValueError;
@@ -85,8 +86,20 @@ impl Reader {
     }
 }
 
+/// The length of the longest of `records` (0 for none), or None when one is not bytes: the
+/// decoder's check for records over its size limit, without a Python call per record.
+#[pyfunction]
+fn longest(records: &Bound<'_, PyList>) -> Option<usize> {
+    let mut most = 0;
+    for item in records.iter() {
+        most = most.max(item.cast::<PyBytes>().ok()?.as_bytes().len());
+    }
+    Some(most)
+}
+
 #[pymodule]
 fn _jsoncols(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
+    m.add_function(wrap_pyfunction!(longest, m)?)?;
     Ok(())
 }

@@ -22,7 +22,7 @@ pub struct Str {
 }
 
 /// A number's span, whether it is a plain integer (no fraction, no exponent), and its
-/// decimal mantissa and exponent when the mantissa fits 19 digits (`simple`).
+/// decimal mantissa and exponent when the mantissa fits 18 digits (`simple`; below 10^18).
 #[derive(Clone, Copy)]
 pub struct Num {
     pub start: usize,
@@ -52,6 +52,9 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     pub fn ws(&mut self) {
         while let Some(&c) = self.b.get(self.i) {
+            if c > b' ' {
+                break; // most often: compact JSON
+            }
             if c == b' ' || c == b'\n' || c == b'\t' || c == b'\r' {
                 self.i += 1;
             } else {
@@ -80,21 +83,33 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// A string starting at the opening quote.
+    /// A string starting at the opening quote: eight bytes at a time up to the next quote,
+    /// backslash or control byte, then one byte at a time.
     #[inline]
     pub fn string(&mut self) -> Scan<Str> {
         self.expect(b'"')?;
         let start = self.i;
         let mut escaped = false;
-        let mut high = 0u8;
+        let mut ascii = true;
         loop {
+            while self.i + 8 <= self.b.len() {
+                let w = word(self.b, self.i);
+                let hit = specials(w);
+                if hit != 0 {
+                    let k = hit.trailing_zeros() / 8; // the first special byte
+                    ascii &= w & HIGHS & !(u64::MAX << (8 * k)) == 0;
+                    self.i += k as usize;
+                    break;
+                }
+                ascii &= w & HIGHS == 0;
+                self.i += 8;
+            }
             let c = *self.b.get(self.i).ok_or(Decline)?;
-            high |= c;
             if c == b'"' {
                 let s = Str { start, end: self.i, escaped };
                 self.i += 1;
                 // outside strings only ASCII passes the grammar: validate UTF-8 here
-                if high >= 0x80 && std::str::from_utf8(&self.b[start..s.end]).is_err() {
+                if !ascii && std::str::from_utf8(&self.b[start..s.end]).is_err() {
                     return Err(Decline);
                 }
                 return Ok(s);
@@ -106,6 +121,7 @@ impl<'a> Cursor<'a> {
                 escaped = true;
                 self.escape()?;
             } else {
+                ascii &= c < 0x80;
                 self.i += 1;
             }
         }
@@ -154,19 +170,18 @@ impl<'a> Cursor<'a> {
         let mut exp10: i64 = 0;
         match self.peek() {
             Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                self.digits(&mut m, &mut simple, &mut exp10, false);
-            }
+            Some(b'1'..=b'9') => self.digits(&mut m, &mut simple),
             _ => return Err(Decline),
         }
         let mut integer = true;
         if self.peek() == Some(b'.') {
             self.i += 1;
             let at = self.i;
-            self.digits(&mut m, &mut simple, &mut exp10, true);
+            self.digits(&mut m, &mut simple);
             if self.i == at {
                 return Err(Decline);
             }
+            exp10 = at as i64 - self.i as i64; // (only used while every digit is in m)
             integer = false;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
@@ -197,16 +212,21 @@ impl<'a> Cursor<'a> {
         Ok(Num { start, end: self.i, integer, negative, simple, mantissa: m, exp10 })
     }
 
-    /// Digits into the mantissa; after the point each digit lowers the exponent. A mantissa
-    /// past 19 digits is no longer `simple`.
+    /// Digits into the mantissa; a mantissa past 18 digits is no longer `simple` (the digits
+    /// after that are not in it). Eight digits at a time while they fit.
     #[inline(always)]
-    fn digits(&mut self, m: &mut u64, simple: &mut bool, exp10: &mut i64, fraction: bool) {
+    fn digits(&mut self, m: &mut u64, simple: &mut bool) {
+        while *m < 10_000_000_000 && self.i + 8 <= self.b.len() {
+            let w = word(self.b, self.i);
+            if digit_run(w) < 8 {
+                break;
+            }
+            *m = *m * 100_000_000 + parse_eight(w);
+            self.i += 8;
+        }
         while let Some(d @ b'0'..=b'9') = self.peek() {
             if *m < 1_000_000_000_000_000_000 / 10 {
                 *m = *m * 10 + (d - b'0') as u64;
-                if fraction {
-                    *exp10 -= 1;
-                }
             } else {
                 *simple = false;
             }
@@ -273,6 +293,59 @@ impl<'a> Cursor<'a> {
             b'-' | b'0'..=b'9' => self.number().map(|_| ()),
             _ => Err(Decline),
         }
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Eight bytes at `i` as one little-endian word (the first byte lowest).
+#[inline(always)]
+pub fn word(b: &[u8], i: usize) -> u64 {
+    u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
+}
+
+/// The high bit of each byte of `w` that is a quote, a backslash or below 0x20. A borrow can
+/// also mark bytes above a marked one, so only the lowest mark is exact (all we use).
+#[inline(always)]
+fn specials(w: u64) -> u64 {
+    let quote = w ^ (ONES * b'"' as u64);
+    let slash = w ^ (ONES * b'\\' as u64);
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+    (zero(quote) | zero(slash) | (w.wrapping_sub(ONES * 0x20) & !w)) & HIGHS
+}
+
+/// How many of the bytes of `w`, from the first, are ASCII digits (0..=8). A carry or borrow
+/// only reaches bytes above a non-digit one, so the first non-digit is found exactly.
+#[inline(always)]
+fn digit_run(w: u64) -> usize {
+    let other = (w.wrapping_add(ONES * 0x46) | w.wrapping_sub(ONES * 0x30)) & HIGHS;
+    (other.trailing_zeros() / 8) as usize
+}
+
+/// The value of eight ASCII digits (the first one most significant), in three multiplications.
+#[inline(always)]
+fn parse_eight(w: u64) -> u64 {
+    let w = (w & 0x0F0F_0F0F_0F0F_0F0F).wrapping_mul(2561) >> 8;
+    let w = (w & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    (w & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32
+}
+
+/// Byte-string equality without a call (keys and labels are short): two overlapping words,
+/// or two overlapping halves of one, cover up to 16 bytes.
+#[inline(always)]
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let half = |x: &[u8], i: usize| u32::from_le_bytes(x[i..i + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 

@@ -107,7 +107,7 @@ def parse_iso(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """ISO-8601 strings -> (seconds, ok mask); one vectorized cast, per value only on failure."""
     try:
         return _cast(values), np.ones(len(values), dtype=bool)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeEncodeError):
         pass
     out = np.zeros(len(values), dtype=np.float64)
     ok = np.zeros(len(values), dtype=bool)
@@ -115,6 +115,6 @@ def parse_iso(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
         try:
             out[i] = _cast([v])[0]
             ok[i] = True
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeEncodeError):
             pass
     return out, ok

@@ -185,3 +185,11 @@ def test_missing_values_in_clean_batches_are_nulls() -> None:
     assert d.numeric["x"].null.tolist() == [False, True, True]
     assert d.numeric["amount"].null.tolist() == [False, True, False]
     assert d.categorical["merchant"].null.tolist() == [False, True, False]
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_lone_surrogate_as_event_time_is_a_dead_letter_not_a_crash(fast: bool) -> None:
+    d = Decoder([FieldSpec("a", "numeric")], [], "ts", "auto", fast=fast)
+    out = d.decode([b'{"ts": "\\ud800", "a": 1}', b'{"ts": 5, "a": 2}'])
+    assert out.rows.tolist() == [1] and out.numeric["a"].values.tolist() == [2.0]
+    assert [(x.index, x.reason) for x in out.dead_letters] == [(0, "invalid_event_time")]

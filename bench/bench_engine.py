@@ -6,59 +6,59 @@ fields (region: 8 values, device: 5) and an event time, ~600 bytes of JSON per e
 Measures, in CPU seconds of this process (``time.process_time``, i.e. per core, robust to
 other load on the machine):
 
-* decode:     bytes -> columns (``stream.decode.Decoder``)
-* aggregate:  columns -> the open windows' cohort profiles (global + 13 cohorts)
-* core path:  both (``PartitionAggregator.ingest``), the issue's target >= 300k events/s
-* state size: serialized bytes per feature x cohort x window after a full window (target
-  <= 16 KB), and the resident memory of the open windows (tracemalloc does not see the C++
-  sketches, so this is the serialized size).
-
-Polars runs single-threaded here (``POLARS_MAX_THREADS=1`` unless set), so the rates are per
-core like the rest.
+* decode:     bytes -> columns (``stream.decode.Decoder``; native fast path, and the msgspec
+              exact path alone for comparison)
+* aggregate:  columns -> the open windows' profiles (cells of region x device), then emitting
+              every window (cohorts merged from the cells, global from the region cohorts)
+* core path:  both (``PartitionAggregator.ingest`` + ``flush``), the issue's target >= 300k
+              events/s per core
+* state size: serialized bytes per feature x cohort x window of the emitted windows (target
+  <= 16 KB), and of the open windows as checkpointed (held as cells). tracemalloc does not
+  see the C++ sketches, so these are serialized sizes.
 
 Run:  .venv/bin/python -m bench.bench_engine [--events 200000] [--batch 50000] [--window 5m]
 
-Measured 2026-11-22 02:25-02:28 UTC on the shared 2-core machine (load average 0.8-1.2),
-default arguments, three runs of the previous decoder/aggregator alternating with three (and
-one more) of the current ones; events/s per core (us per event), ranges over the runs:
+Measured 2026-11-22 04:33-04:40 UTC on the shared 2-core machine (AMD EPYC, load average
+0.5-1.5), default arguments, three runs of the previous version (commit b892d9b: polars fast
+path, one profile per segment cohort, per-target sketch updates; the same script) alternating
+with three of the current one; events/s per core (us per event), ranges over the runs:
 
 ==========================  =========================  =========================
 stage                       before                     after
 ==========================  =========================  =========================
-decode (polars fast path)   151,000-165,000 (6.0-6.6)  235,000-365,000 (2.7-4.3)
-decode, msgspec path only   (the only path)            201,000-302,000 (3.3-5.0)
-aggregate                   441,000-451,000 (2.2-2.3)  525,000-552,000 (1.8-1.9)
-core path                   103,000-126,000 (7.9-9.7)  170,000-218,000 (4.6-5.9)
-core path, msgspec only                                169,000 (5.9), one run
+decode (fast path)          335,000-343,000 (2.9-3.0)  754,000-817,000 (1.22-1.33)
+aggregate incl. emit        531,000-537,000 (1.9)      690,000-751,000 (1.33-1.45)
+core path incl. emit        188,000-219,000 (4.6-5.3)  376,000-396,000 (2.53-2.66)
+emitted state / f x c x w   3.2 KB median, 3.6 max     3.2 KB median, 3.6 max
+open state / f x c x w      3.0 KB                     6.2 KB (cells)
 ==========================  =========================  =========================
 
-Where the core path's ~5 us per event go (cProfile of ``PartitionAggregator.ingest``, 200k
-events): polars' NDJSON parse 2.1, joining each chunk and checking its framing 0.3, columns
-and dictionary codes out of polars 0.25, the rest of decoding 0.3; numeric sketch updates 1.65
-(40 KLL inserts per event -- a region and a device cohort -- at ~37 ns each inside
-datasketches), grouping rows by window and cohort 0.15, categorical counts 0.08, the rest
-0.15. The parse and the KLL inserts alone take longer than the 3.3 us of 300k events/s.
+The msgspec exact path alone decodes 247,000 events/s per core (4.05 us) and gives a core path
+of 183,000 (5.46 us): what an install without the Rust extension runs at.
+
+Where the ~2.6 us per event go now: the native scan of the JSON ~0.8 (Rust, 28 keys and 657
+bytes per event), assembling columns from its buffers and the event times ~0.4; 20 KLL inserts
+per event (one per numeric feature, into the event's cell) at ~30 ns inside datasketches ~0.6,
+the other per-value sketch work (moments, bins, counts) ~0.2, grouping rows by cell ~0.1,
+merging cells into cohorts at emit ~0.35 (88 profile merges per window of 60,000 events: a
+cost per window, so it shrinks as windows hold more events).
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import gc
+import time
+from typing import Any
 
-os.environ.setdefault("POLARS_MAX_THREADS", "1")  # before polars is imported: per-core rates
+import numpy as np
+import orjson
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import orjson  # noqa: E402
-
-from bench.workloads import generate, monitor_config, to_json_lines  # noqa: E402
-from stream.aggregator import PartitionAggregator  # noqa: E402
-from stream.config import parse_config  # noqa: E402
-from stream.decode import Decoder  # noqa: E402
-from stream.engine import Engine  # noqa: E402
+from bench.workloads import generate, monitor_config, to_json_lines
+from stream.aggregator import PartitionAggregator
+from stream.config import parse_config
+from stream.decode import Decoder
+from stream.engine import Engine
 
 
 def _cpu(fn: Any, repeat: int = 1) -> float:

@@ -38,7 +38,7 @@ from sketches.profile import CohortProfile
 from sketches.schema import ProfileSchema
 from stream.batch import IngestReport, RecordBatch
 from stream.batchops import take
-from stream.cohorts import GLOBAL, MISSING, OTHER, Cohorts
+from stream.cohorts import GLOBAL, MISSING, OTHER, AdmittedView, Cohorts
 from stream.decode import DEAD_LETTER_REASONS, DecodedBatch, Decoder
 from stream.feed import feed
 from stream.framing import StateFormatError, pack, unpack
@@ -76,7 +76,7 @@ class PartitionAggregator:
         window_size: float,
         allowed_lateness: float = 0.0,
         idle_timeout: float = 30.0,
-        cohorts: Cohorts | None = None,
+        cohorts: Cohorts | AdmittedView | None = None,
         local_cap: int | None = None,
     ) -> None:
         self.topic = topic

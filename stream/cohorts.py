@@ -27,7 +27,9 @@ Admission policy (deterministic, bounded memory, stable for the run):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -137,3 +139,48 @@ class Cohorts:
         for s, st in state.items():
             if s in self.registries:
                 self.registries[s] = CohortRegistry.from_state(st)
+
+
+class Admitted:
+    """One segment's admitted values as a worker's aggregators see them: never ``full``."""
+
+    __slots__ = ("admitted",)
+    full = False
+
+    def __init__(self, admitted: set[str]) -> None:
+        self.admitted = admitted
+
+
+class AdmittedView:
+    """The cohorts admitted by the mergers of this process, for the aggregators of its source
+    partitions (the merger may run in another worker; then the view is empty).
+
+    An admitted value always gets its own profile in a window, however many other values the
+    partition saw first; every other value is held up to the aggregator's local cap (the view
+    is never ``full``: the merger decides). Refreshed at most once a second.
+
+    >>> reg = Cohorts(["region"], 2)
+    >>> _ = reg["region"].observe_window({"eu": 9, "us": 1})
+    >>> view = AdmittedView(lambda: [reg])
+    >>> sorted(view["region"].admitted), view["region"].full
+    (['eu', 'us'], False)
+    """
+
+    def __init__(self, mergers: Callable[[], Iterable[Cohorts]], max_cohorts: int = 50,
+                 every: float = 1.0) -> None:
+        self.mergers = mergers
+        self.max_cohorts = max_cohorts
+        self.every = every
+        self._at = -math.inf
+        self._view: dict[str, Admitted] = {}
+
+    def __getitem__(self, segment: str) -> Admitted:
+        now = time.monotonic()
+        if now - self._at >= self.every:
+            view: dict[str, set[str]] = {}
+            for cohorts in self.mergers():
+                for seg, reg in cohorts.registries.items():
+                    view.setdefault(seg, set()).update(reg.admitted)
+            self._view = {seg: Admitted(vals) for seg, vals in view.items()}
+            self._at = now
+        return self._view.get(segment) or Admitted(set())

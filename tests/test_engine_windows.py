@@ -146,3 +146,36 @@ def test_a_partition_that_never_receives_data_does_not_block_windows_forever() -
     assert eng.tick(now=100.0) == []  # tx/1 has said nothing yet
     assert eng.tick(now=119.0) == []
     assert _events(eng.tick(now=121.0)) == {0: 1}  # tx/1 silent for max_wait: not waited for
+
+
+def test_a_worker_aggregator_keeps_the_mergers_admitted_values_apart_past_its_local_cap() -> None:
+    """In the Kafka worker the aggregators hold at most ``local_cap`` raw values per window;
+    values the merger admitted always get their own profile, even when a flood of other
+    values came first (else their events would be in ``__other__`` for that window)."""
+    from sketches.schema import NumericSpec, ProfileSchema
+    from stream.aggregator import PartitionAggregator
+    from stream.cohorts import AdmittedView, Cohorts
+    from stream.decode import Decoder, FieldSpec
+
+    merger = Cohorts(["user"], 5)
+    merger["user"].observe_window({"heavy": 1000, "id-0": 500})
+    assert set(merger["user"].admitted) == {"heavy", "id-0"}
+    n_ids, n_heavy = 50, 30
+    values = [f"id-{i}" for i in range(n_ids)] + ["heavy"] * n_heavy
+    d = DecodedBatch(np.arange(len(values)), T0 + np.arange(len(values), dtype=float),
+                     {"x": Column(np.ones(len(values)), np.zeros(len(values), bool),
+                                  np.zeros(len(values), bool))},
+                     {}, {"user": encode_categories(values)})
+    got = {}
+    for name, view in (("hinted", AdmittedView(lambda: [merger])), ("plain", None)):
+        agg = PartitionAggregator("tx", 0, ProfileSchema((NumericSpec("x"),)),
+                                  Decoder([FieldSpec("x", "numeric")], ["user"], "ts"),
+                                  window_size=3600, cohorts=view, local_cap=3)
+        agg.ingest_decoded(d)
+        (partial,) = agg.flush()
+        got[name] = {k[1]: p.events for k, p in partial.profiles.items() if k[0] == "user"}
+    # hinted: the admitted values (heavy, id-0) and the first 3 others have their own profile
+    assert got["hinted"] == {"heavy": n_heavy, "id-0": 1, "id-1": 1, "id-2": 1, "id-3": 1,
+                             OTHER: n_ids - 4}
+    assert got["plain"][OTHER] == n_ids - 3 + n_heavy  # the flood took the local slots
+    assert sum(got["hinted"].values()) == sum(got["plain"].values()) == len(values)

@@ -27,7 +27,7 @@ from typing import Any
 import mode
 
 from sketches.baseline import Baseline
-from stream.cohorts import Cohorts
+from stream.cohorts import AdmittedView, Cohorts
 from stream.config import DriftlineConfig
 from stream.decode import Decoder
 from stream.engine import schema_for
@@ -143,6 +143,7 @@ class Runtime(mode.Service):
             self.cfg.monitor, list(self.k.topics), str(self.k.group_id), aclient,
             self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
             dlq=dlq, max_cohorts=self.cfg.max_cohorts_per_segment,
+            admitted=AdmittedView(self._merger_cohorts, self.cfg.max_cohorts_per_segment),
             checkpoint_interval=self.k.checkpoint_interval,
             max_records=self.k.max_batch_records, auto_offset_reset=self.k.auto_offset_reset,
             session_timeout_ms=self.session_timeout_ms,
@@ -197,10 +198,13 @@ class Runtime(mode.Service):
             out[topic]["invalid"][reason] = n
         return out
 
+    def _merger_cohorts(self) -> list[Cohorts]:
+        return [m.cohorts for m in (self.merger.mergers.values() if self.merger else ())]
+
     def _cohorts(self) -> dict[str, int]:
         live: dict[str, int] = {}
-        for merger in (self.merger.mergers.values() if self.merger is not None else ()):
-            for seg, n in merger.cohorts.live().items():
+        for cohorts in self._merger_cohorts():
+            for seg, n in cohorts.live().items():
                 live[seg] = max(live.get(seg, 0), n)
         return live
 

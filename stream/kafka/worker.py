@@ -35,6 +35,7 @@ from aiokafka import TopicPartition
 from sketches.schema import ProfileSchema
 from stream.aggregator import PartitionAggregator
 from stream.batch import IngestReport
+from stream.cohorts import AdmittedView
 from stream.decode import DecodedBatch, Decoder
 from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from stream.kafka.consumer import BatchConsumer, PartitionRecords
@@ -97,6 +98,7 @@ class SourceSide:
         sender: PartialSender,
         dlq: DeadLetterWriter | None,
         max_cohorts: int = 50,
+        admitted: AdmittedView | None = None,
         checkpoint_interval: float = 10.0,
         max_records: int = 50_000,
         auto_offset_reset: str = "earliest",
@@ -114,6 +116,7 @@ class SourceSide:
         self.sender = sender
         self.dlq = dlq
         self.local_cap = 2 * max_cohorts
+        self.admitted = admitted  # the cohorts this process's mergers admitted (routing hints)
         self.checkpoint_interval = checkpoint_interval
         self.observer = observer
         self.coalesce_records = coalesce_records
@@ -153,7 +156,7 @@ class SourceSide:
         w = self.windows
         return PartitionAggregator(
             tp.topic, tp.partition, self.schema, self.decoder, w.size, w.allowed_lateness,
-            w.idle_timeout, None, self.local_cap,
+            w.idle_timeout, self.admitted, self.local_cap,
         )
 
     async def _on_assigned(self, tps: set[TopicPartition]) -> None:

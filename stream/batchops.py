@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sketches.column import Column
-from stream.categories import CategoricalCodes
+from stream.categories import concat_codes
 from stream.decode import DecodedBatch
 
 
@@ -27,16 +27,15 @@ def take(d: DecodedBatch, idx: np.ndarray) -> DecodedBatch:
                         {k: c.take(idx) for k, c in d.segments.items()}, list(d.dead_letters))
 
 
-def _concat_codes(parts: list[CategoricalCodes]) -> CategoricalCodes:
-    labels: dict[str, int] = {}
-    codes = []
-    for p in parts:
-        remap = np.array([labels.setdefault(lab, len(labels)) for lab in p.labels] + [-1],
-                         dtype=np.int32)
-        codes.append(remap[p.codes])  # code -1 picks the appended -1
-    return CategoricalCodes(np.concatenate(codes) if codes else np.zeros(0, np.int32),
-                            list(labels), np.concatenate([p.null for p in parts]),
-                            np.concatenate([p.invalid for p in parts]))
+def concat_columns(parts: list[Column]) -> Column:
+    """One column from consecutive decoded chunks (their masks are arrays)."""
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return Column(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+    return Column(np.concatenate([p.values for p in parts]),
+                  np.concatenate([p.null for p in parts]),  # type: ignore[misc]
+                  np.concatenate([p.invalid for p in parts]))  # type: ignore[misc]
 
 
 def concat(parts: list[DecodedBatch]) -> DecodedBatch:
@@ -46,17 +45,11 @@ def concat(parts: list[DecodedBatch]) -> DecodedBatch:
     if not parts:
         raise ValueError("nothing to concatenate")
     first = parts[0]
-    numeric = {}
-    for k in first.numeric:
-        cols = [p.numeric[k] for p in parts]
-        numeric[k] = Column(np.concatenate([c.values for c in cols]),
-                            np.concatenate([c.null for c in cols]),  # type: ignore[misc]
-                            np.concatenate([c.invalid for c in cols]))  # type: ignore[misc]
     return DecodedBatch(
         np.concatenate([p.rows for p in parts]),
         np.concatenate([p.event_time for p in parts]),
-        numeric,
-        {k: _concat_codes([p.categorical[k] for p in parts]) for k in first.categorical},
-        {k: _concat_codes([p.segments[k] for p in parts]) for k in first.segments},
+        {k: concat_columns([p.numeric[k] for p in parts]) for k in first.numeric},
+        {k: concat_codes([p.categorical[k] for p in parts]) for k in first.categorical},
+        {k: concat_codes([p.segments[k] for p in parts]) for k in first.segments},
         [dl for p in parts for dl in p.dead_letters],
     )

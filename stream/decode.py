@@ -269,6 +269,8 @@ class Decoder:
         dead: list[DeadLetter],
         timestamps_ms: np.ndarray | Sequence[float] | None,
     ) -> DecodedBatch:
+        from stream.batchops import concat_columns, take  # batchops imports this module
+
         rows = (np.concatenate([p.rows for p in parts]).astype(np.int64, copy=False) if parts
                 else np.zeros(0, dtype=np.int64))
         n = rows.shape[0]
@@ -292,7 +294,7 @@ class Decoder:
         segments: dict[str, CategoricalCodes] = {}
         for leaf in self._leaves:
             if leaf.kind == "numeric":
-                numeric[leaf.name] = _concat_columns([p.numeric[leaf.name] for p in parts])
+                numeric[leaf.name] = concat_columns([p.numeric[leaf.name] for p in parts])
             elif leaf.kind in ("categorical", "segment"):
                 codes = concat_codes([p.categories[leaf.name] for p in parts])
                 (categorical if leaf.kind == "categorical" else segments)[leaf.name] = codes
@@ -302,8 +304,6 @@ class Decoder:
             for pos, reason, detail in bad:
                 keep[pos] = False
                 dead.append(DeadLetter(int(rows[pos]), reason, detail))
-            from stream.batchops import take
-
             out = take(out, np.flatnonzero(keep))
         out.dead_letters = sorted(dead, key=lambda d: d.index)
         return out
@@ -354,13 +354,3 @@ def _typed_numbers(getter: Any, structs: list[Any]) -> Column:
     except TypeError:
         col = np.array(list(map(getter, structs)), dtype=np.float64)
     return Column(col, np.isnan(col), np.zeros(n, dtype=bool))
-
-
-def _concat_columns(parts: list[Column]) -> Column:
-    if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        return Column(np.zeros(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-    return Column(np.concatenate([p.values for p in parts]),
-                  np.concatenate([p.null for p in parts]),  # type: ignore[misc]
-                  np.concatenate([p.invalid for p in parts]))  # type: ignore[misc]

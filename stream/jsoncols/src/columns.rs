@@ -333,14 +333,12 @@ impl Reader {
 
     fn object(&mut self, cur: &mut Cursor, node: usize, depth: usize, row: usize,
               cols: &mut Columns) -> Scan<()> {
-        cur.expect(b'{')?;
-        cur.ws();
-        if cur.peek() == Some(b'}') {
-            cur.i += 1;
-            return Ok(());
+        if cur.peek() != Some(b'{') {
+            return Err(Decline);
         }
+        let mut more = !cur.open_empty(b'}');
         let mut prev = NONE;
-        loop {
+        while more {
             cur.ws();
             let found = match self.predicted(cur, node, prev) {
                 Some(e) => Some(e), // the key and the colon after it
@@ -373,16 +371,9 @@ impl Reader {
                     }
                 }
             }
-            cur.ws();
-            match cur.peek() {
-                Some(b',') => cur.i += 1,
-                Some(b'}') => {
-                    cur.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(Decline),
-            }
+            more = cur.next_member(b'}')?;
         }
+        Ok(())
     }
 
     /// The predicted entry when the record's next bytes are `"key":` with its key as it is

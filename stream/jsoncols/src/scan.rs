@@ -234,6 +234,36 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// At `{` or `[`: step in; true when the container is empty (its `close` consumed too).
+    #[inline(always)]
+    pub fn open_empty(&mut self, close: u8) -> bool {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(close) {
+            self.i += 1;
+            return true;
+        }
+        false
+    }
+
+    /// After a member: true when a `,` announces another, false when `close` ends the
+    /// container (consumed); anything else declines.
+    #[inline(always)]
+    pub fn next_member(&mut self, close: u8) -> Scan<bool> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Decline),
+        }
+    }
+
     /// Pass over (and validate) any value.
     pub fn skip_value(&mut self, depth: usize) -> Scan<()> {
         if depth > MAX_DEPTH {
@@ -242,50 +272,26 @@ impl<'a> Cursor<'a> {
         match self.peek().ok_or(Decline)? {
             b'"' => self.string().map(|_| ()),
             b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
+                let mut more = !self.open_empty(b'}');
+                while more {
                     self.ws();
                     self.string()?;
                     self.ws();
                     self.expect(b':')?;
                     self.ws();
                     self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b'}') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Decline),
-                    }
+                    more = self.next_member(b'}')?;
                 }
+                Ok(())
             }
             b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek() == Some(b']') {
-                    self.i += 1;
-                    return Ok(());
-                }
-                loop {
+                let mut more = !self.open_empty(b']');
+                while more {
                     self.ws();
                     self.skip_value(depth + 1)?;
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => self.i += 1,
-                        Some(b']') => {
-                            self.i += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Decline),
-                    }
+                    more = self.next_member(b']')?;
                 }
+                Ok(())
             }
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),

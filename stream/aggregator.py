@@ -164,8 +164,8 @@ class PartitionAggregator:
         wmin = int(win.min())
         if not self.segments:  # else the global profile is the merge of the first segment's
             uniq, inverse = unique_small(win - wmin)
-            feed(d, inverse, [self._window(wmin + int(k)).profiles.setdefault(
-                GLOBAL, CohortProfile(self.schema)) for k in uniq.tolist()])
+            feed(d, inverse, [self._profile(self._window(wmin + k), GLOBAL)
+                              for k in uniq.tolist()])
         if len(self.segments) > 1:
             rest = self._aggregate_cells(d, win, wmin)
             if rest is None:
@@ -179,16 +179,10 @@ class PartitionAggregator:
             uniq, inverse = unique_small((win - wmin) * width + code)
             labels = [*sc.labels, MISSING]
             # route each distinct (window, value) once; values past the caps share __other__
-            targets: list[CohortProfile] = []
-            slot_of_profile: dict[int, int] = {}
-            slot = np.empty(uniq.shape[0], dtype=np.int64)
-            for j, k in enumerate(uniq.tolist()):
-                p = self._profile(self._window(wmin + k // width), seg, labels[k % width])
-                s = slot_of_profile.setdefault(id(p), len(targets))
-                if s == len(targets):
-                    targets.append(p)
-                slot[j] = s
-            feed(d, slot[inverse], targets)
+            routed = [(self._window(wmin + k // width), labels[k % width])
+                      for k in uniq.tolist()]
+            feed(d, inverse, [self._profile(w, (seg, self._route(w, seg, value)))
+                              for w, value in routed])
 
     def _aggregate_cells(self, d: DecodedBatch, win: np.ndarray,
                          wmin: int) -> np.ndarray | None:
@@ -232,22 +226,19 @@ class PartitionAggregator:
             if w.cells is not None and len(w.cells) + len(fresh) > MAX_CELLS:
                 self._split(w)
         # 2. one update per feature and cell
-        targets: list[CohortProfile] = []
-        slot = np.full(uniq.shape[0], -1, dtype=np.int64)
-        index: dict[int, int] = {}
-        for j, (wi, routed) in enumerate(zip(wins, cells, strict=True)):
+        profiles: list[CohortProfile | None] = []
+        for wi, routed in zip(wins, cells, strict=True):
             w = self.windows[wi]
             if routed is None or w.cells is None:
-                continue
-            p = w.cells.get(routed)
-            if p is None:
-                p = w.cells[routed] = CohortProfile(self.schema)
-            slot[j] = index.setdefault(id(p), len(targets))
-            if slot[j] == len(targets):
-                targets.append(p)
-        rows_slot = slot[inverse]
-        feed(d, rows_slot, targets)
-        other = np.flatnonzero(rows_slot < 0)
+                profiles.append(None)
+            else:
+                p = w.cells.get(routed)
+                if p is None:
+                    p = w.cells[routed] = CohortProfile(self.schema)
+                profiles.append(p)
+        feed(d, inverse, profiles)
+        skipped = np.array([p is None for p in profiles], dtype=bool)[inverse]
+        other = np.flatnonzero(skipped)
         return other if other.shape[0] else None
 
     def _split(self, w: _Window) -> None:
@@ -255,10 +246,7 @@ class PartitionAggregator:
         cells, w.cells = w.cells, None
         for s, seg in enumerate(self.segments):
             for cell, p in (cells or {}).items():
-                q = w.profiles.get((seg, cell[s]))
-                if q is None:
-                    q = w.profiles[(seg, cell[s])] = CohortProfile(self.schema)
-                q.merge(p)
+                self._profile(w, (seg, cell[s])).merge(p)
 
     def _route(self, w: _Window, segment: str, value: str) -> str:
         """The cohort of ``value`` in this window: itself, or ``__other__`` past the caps."""
@@ -273,8 +261,7 @@ class PartitionAggregator:
         w.own.add((segment, value))
         return value
 
-    def _profile(self, w: _Window, segment: str, value: str) -> CohortProfile:
-        key = (segment, self._route(w, segment, value))
+    def _profile(self, w: _Window, key: CohortKey) -> CohortProfile:
         p = w.profiles.get(key)
         if p is None:
             p = w.profiles[key] = CohortProfile(self.schema)

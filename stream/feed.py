@@ -15,6 +15,8 @@ Python loop per value.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from sketches.categorical import CategoricalSketch
@@ -83,11 +85,21 @@ class _Cols:
             prof.events += size
 
 
-def feed(d: DecodedBatch, rows_slot: np.ndarray, targets: list[CohortProfile]) -> None:
-    """Row i goes to ``targets[rows_slot[i]]`` (nowhere when -1): rows grouped by one stable
-    sort, then one update per feature for all targets."""
+def feed(d: DecodedBatch, group: np.ndarray,
+         profiles: Sequence[CohortProfile | None]) -> None:
+    """Row i goes to ``profiles[group[i]]`` (nowhere when None; groups may share a profile):
+    rows grouped by profile with one stable sort, then one update per feature for all."""
+    targets: list[CohortProfile] = []
+    slot_of: dict[int, int] = {}
+    slot = np.full(len(profiles), -1, dtype=np.int64)
+    for j, p in enumerate(profiles):
+        if p is not None:
+            slot[j] = slot_of.setdefault(id(p), len(targets))
+            if slot[j] == len(targets):
+                targets.append(p)
     if not targets:
         return
+    rows_slot = slot[group]
     if len(targets) == 1 and rows_slot.min() == 0:
         _Cols(d, None).update(targets, [(0, d.n)])
         return

@@ -28,11 +28,10 @@ from sketches.codec import Kind, Reader, SketchFormatError, Writer
 from sketches.kll_guard import check_kll_doubles, kll_items
 from sketches.schema import NumericSpec
 
-_CHUNK = 16_384  # 128 KB of float64: temporaries stay in L2 and under malloc's mmap threshold
-# Bin counting: one comparison pass per edge beats searchsorted on large batches (branchy
-# binary search per value); on small batches (many small cohorts) one searchsorted call wins.
+_CHUNK = 16_384  # update() in slices of 128 KB of float64: its temporaries stay in L2
+# Bin index of each value: one comparison pass per edge (a uint8 count of edges <= x) beats
+# searchsorted's branchy binary search per value, up to this many edges.
 _COMPARE_EDGES_MAX = 64
-_SMALL_BATCH = 2_048
 
 
 class NumericSketch(FeatureSketchBase[NumericSpec]):
@@ -75,40 +74,12 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             raise TypeError(f"feature {self.spec.name!r}: numeric values must be a numeric "
                             f"array, got dtype {x.dtype} (convert with canonical_numbers)")
         x = x.astype(np.float64, copy=False).ravel()
-        self._count += x.shape[0] + int(nulls) + int(invalid)
-        self._nulls += int(nulls)
-        self._invalid += int(invalid)
-        if x.shape[0] == 0:
-            return
-        finite = np.isfinite(x)
-        if not finite.all():  # NaN/±inf: counted, then kept out of everything else
-            nan = int(np.count_nonzero(np.isnan(x)))
-            self._nan += nan
-            self._inf += x.shape[0] - int(np.count_nonzero(finite)) - nan
-            x = x[finite]
-            if x.shape[0] == 0:
-                return
-        n = x.shape[0]
-        total = float(x.sum())
-        # finite values whose sum overflows (|x| ~ 1e308) take the scaled route
-        mean = total / n if np.isfinite(total) else float(np.sum(x / n))
-        m2 = 0.0
-        rng = self.spec.range
-        # one KLL call for the whole array; the other passes run over cache-sized chunks
-        # (a Python loop per chunk of 16k values, never per value)
-        for start in range(0, n, _CHUNK):
+        counts = np.array([nulls]), np.array([invalid])
+        one = np.zeros(min(x.shape[0], _CHUNK), dtype=np.intp)
+        for start in range(0, max(x.shape[0], 1), _CHUNK):  # temporaries stay in cache
             part = x[start:start + _CHUNK]
-            d = part - mean
-            np.multiply(d, d, out=d)  # not d @ d: BLAS may spawn threads for a dot product
-            m2 += float(d.sum())
-            if rng is not None:
-                self._oor += (int(np.count_nonzero(part < rng[0]))
-                              + int(np.count_nonzero(part > rng[1])))
-            if self._bins is not None:
-                self._bins += _bin_counts(part, self._edges)  # type: ignore[arg-type]
-        self._kll.update(x)
-        self._view = None
-        self._add_moments(n, mean, m2)
+            NumericSketch.update_groups([self], part, one[:part.shape[0]],
+                                        *(counts if start == 0 else (None, None)))
 
     @staticmethod
     def update_groups(sketches: Sequence[NumericSketch], values: np.ndarray, group: np.ndarray,
@@ -117,8 +88,8 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         """``sketches[g].update(values[group == g], nulls[g], invalid[g])`` for every g, with
         the counters, moments and bin counts of all groups computed in a few vectorized passes
         (many small groups cost one KLL call each, not a dozen NumPy calls each). ``group``
-        must be non-decreasing; all sketches must share one spec. The state equals separate
-        updates' up to floating-point rounding of the moments.
+        must be non-decreasing; all sketches must share one spec. ``update`` is the case of
+        one group.
 
             >>> a, b = NumericSketch(NumericSpec("x")), NumericSketch(NumericSpec("x"))
             >>> NumericSketch.update_groups([a, b], np.array([1.0, 2.0, 9.0, np.nan]),
@@ -146,16 +117,9 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         sums = np.zeros(n_groups)
         if x.shape[0]:
             sums[full] = np.add.reduceat(x, starts[full])
-        if not np.isfinite(sums).all():  # |x| ~ 1e308: the scaled route of update()
-            for g, sk in enumerate(sketches):
-                sk.update(x[starts[g]:ends[g]], 0 if nulls is None else int(nulls[g]),
-                          0 if invalid is None else int(invalid[g]))
-                sk._count += int(rows[g]) - int(size[g])
-                if nan is not None and inf is not None:
-                    sk._nan += int(nan[g])
-                    sk._inf += int(inf[g])
-            return
         means = np.divide(sums, size, out=np.zeros(n_groups), where=full)
+        for g in np.flatnonzero(~np.isfinite(sums)).tolist():  # finite values whose sum
+            means[g] = float(np.sum(x[starts[g]:ends[g]] / size[g]))  # overflows (|x| ~ 1e308)
         d = x - np.repeat(means, size)
         m2 = np.zeros(n_groups)
         if x.shape[0]:
@@ -357,11 +321,3 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
     def __repr__(self) -> str:
         return (f"NumericSketch({self.spec.name!r}, count={self.count}, n={self.n}, "
                 f"min={self.min:g}, max={self.max:g})")
-
-
-def _bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts per bin ``(-inf, e0), [e0, e1), ..., [e_last, inf)`` (searchsorted side=right)."""
-    if x.shape[0] > _SMALL_BATCH and edges.shape[0] <= _COMPARE_EDGES_MAX:
-        below = [np.count_nonzero(x < e) for e in edges]  # loop per edge, not per value
-        return np.diff(np.array([0, *below, x.shape[0]], dtype=np.int64))
-    return np.bincount(np.searchsorted(edges, x, side="right"), minlength=edges.shape[0] + 1)

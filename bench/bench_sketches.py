@@ -14,9 +14,10 @@ Measures:
 
     python -m bench.bench_sketches [--quick] [--json]
 
-Measured 2026-11-22 (shared 2-core machine): numeric update 25-27 M values/s per core with
-edges + range (30-31 without; ``update`` is ``update_groups`` with one group, in 16k slices); update_counts ~740 M values/s; 25-feature profile after 1M
-events 121 KB (largest feature sketch 11.8 KB, numeric 5.2 KB); see docs/statistics.md.
+Measured 2026-11-22 (shared 2-core machine): numeric update 24-26 M values/s per core with
+edges + range, 29-30 without (``update`` is ``update_groups`` with one group, in 16k slices);
+update_counts ~740 M values/s; 25-feature profile after 1M events 121 KB (largest feature
+sketch 11.8 KB, numeric 5.2 KB); see docs/statistics.md.
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install test-env lint bench
 
-# the install also builds stream._jsoncols (Rust, the decoder's fast path) when cargo is there
-$(BIN)/driftline: pyproject.toml stream/jsoncols/Cargo.toml $(wildcard stream/jsoncols/src/*.rs)
+# the install also builds driftline.stream.decode._jsoncols (Rust, the fast decoder) with cargo
+$(BIN)/driftline: pyproject.toml setup.py stream/decode/jsoncols/Cargo.toml $(wildcard stream/decode/jsoncols/src/*.rs)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[test]'
@@ -26,8 +26,7 @@ test: install test-env
 	$(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check sketches stream alerts grafana tests bench
-	$(BIN)/mypy sketches stream alerts grafana
+	$(BIN)/pytest -q tests/test_lint.py tests/test_layers.py
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -5,8 +5,8 @@ Knows nothing of Kafka: the stream engine hands it :class:`Measurement` objects 
 :class:`Alerting` only.
 """
 
-from alerts.alerting import Alerting
-from alerts.config import (
+from driftline.alerts.alerting import Alerting
+from driftline.alerts.config import (
     AlertsConfig,
     DriftConfig,
     FreshnessRule,
@@ -14,8 +14,8 @@ from alerts.config import (
     VolumeConfig,
     parse_duration,
 )
-from alerts.model import AlertEvent, AlertKey, Measurement
-from alerts.secrets import MissingSecretError
+from driftline.alerts.model import AlertEvent, AlertKey, Measurement
+from driftline.alerts.secrets import MissingSecretError
 
 __all__ = [
     "AlertEvent",

@@ -4,7 +4,7 @@
 commit of state + outbox, then it returns the transitions. Delivery runs on background threads
 (one per channel) started by ``start``; ingestion never waits on a network call.
 
->>> from alerts.model import Measurement
+>>> from driftline.alerts.model import Measurement
 >>> alerting = Alerting("fraud", drift=DriftConfig(min_samples=100, for_windows=1),
 ...                     deliver=False)  # backtest: evaluate only
 >>> m = Measurement("fraud", "drift", "psi", "amount", "all", "all", "5m", 0, 300, 0.25,
@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from alerts.config import (
+from driftline.alerts.config import (
     AlertsConfig,
     ChannelConfig,
     DriftConfig,
@@ -34,11 +34,11 @@ from alerts.config import (
     QualityConfig,
     VolumeConfig,
 )
-from alerts.control_chart import ChartState
-from alerts.delivery import ChannelWorker, DeliveryStats
-from alerts.lifecycle import AlertStatus, step
-from alerts.model import AlertEvent, AlertKey, Measurement
-from alerts.notifiers import (
+from driftline.alerts.control_chart import ChartState
+from driftline.alerts.delivery import ChannelWorker, DeliveryStats
+from driftline.alerts.lifecycle import AlertStatus, step
+from driftline.alerts.model import AlertEvent, AlertKey, Measurement
+from driftline.alerts.notifiers import (
     AlertmanagerNotifier,
     ConsoleNotifier,
     Notifier,
@@ -46,11 +46,11 @@ from alerts.notifiers import (
     SlackNotifier,
     WebhookNotifier,
 )
-from alerts.ratelimit import TokenBucket
-from alerts.routing import Change, Router
-from alerts.rules import Rules
-from alerts.secrets import Secrets, install_redaction, remove_redaction
-from alerts.store import Store
+from driftline.alerts.ratelimit import TokenBucket
+from driftline.alerts.routing import Change, Router
+from driftline.alerts.rules import Rules
+from driftline.alerts.secrets import Secrets, install_redaction, remove_redaction
+from driftline.alerts.store import Store
 
 _LOGGERS = ("driftline.alerts",)
 WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash

@@ -21,12 +21,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from alerts.config import DeliveryConfig
-from alerts.notifiers.alertmanager import AlertmanagerNotifier
-from alerts.notifiers.base import Notifier
-from alerts.ratelimit import TokenBucket
-from alerts.secrets import Secrets
-from alerts.store import Store
+from driftline.alerts.config import DeliveryConfig
+from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
+from driftline.alerts.notifiers.base import Notifier
+from driftline.alerts.ratelimit import TokenBucket
+from driftline.alerts.secrets import Secrets
+from driftline.alerts.store import Store
 
 log = logging.getLogger("driftline.alerts")
 

@@ -4,8 +4,8 @@ Escalation (warning -> critical) is immediate; de-escalation and clearing need `
 consecutive calmer windows, or one window below the lower ``clear`` threshold (hysteresis). A
 window with too few events changes nothing. While firing, ``repeat_interval`` re-notifies.
 
->>> from alerts.model import AlertKey, Measurement
->>> from alerts.rules import Finding
+>>> from driftline.alerts.model import AlertKey, Measurement
+>>> from driftline.alerts.rules import Finding
 >>> key = AlertKey("fraud", "drift", "amount", "all", "all", "5m")
 >>> def window(t, severity, clear=False):
 ...     m = Measurement("fraud", "drift", "psi", "amount", "all", "all", "5m", t, t + 300, 0.3)
@@ -24,8 +24,8 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
-from alerts.model import SEVERITY_RANK, AlertEvent, AlertState, Severity, Transition
-from alerts.rules import Finding
+from driftline.alerts.model import SEVERITY_RANK, AlertEvent, AlertState, Severity, Transition
+from driftline.alerts.rules import Finding
 
 Phase = Literal["ok", "pending", "firing"]
 

@@ -1,7 +1,7 @@
 """What a responder reads: one-line summaries, "what moved", Grafana links, and the Slack digest
 (Block Kit within its limits, with a text fallback).
 
->>> from alerts.model import AlertEvent
+>>> from driftline.alerts.model import AlertEvent
 >>> e = AlertEvent("fraud", "drift", "psi", "amount", "region", "eu", "5m", "critical", "firing",
 ...                "new", 0.31, 0.2, 1200, 1_700_000_000, 1_700_000_300, 1_700_000_000,
 ...                details={"contributions": [{"bin": "[100, 250)", "base": 0.1, "current": 0.25}]})
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from alerts.model import AlertEvent
+from driftline.alerts.model import AlertEvent
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150

@@ -7,7 +7,7 @@ Slack gets one digest per window for all changes routed to it; PagerDuty one tri
 key (stable dedup_key); Alertmanager the key's current tiers; webhooks and console one row per
 change.
 
->>> from alerts.config import AlertsConfig
+>>> from driftline.alerts.config import AlertsConfig
 >>> cfg = AlertsConfig.model_validate({"channels": {"out": {"type": "console"}},
 ...                                    "routes": {"critical": ["out"], "warning": ["out"]}})
 >>> Router("fraud", cfg).targets("critical", None)
@@ -20,9 +20,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from alerts.config import AlertsConfig
-from alerts.model import AlertEvent
-from alerts.render import (
+from driftline.alerts.config import AlertsConfig
+from driftline.alerts.model import AlertEvent
+from driftline.alerts.render import (
     alertmanager_alerts,
     facts,
     grafana_link,
@@ -31,7 +31,7 @@ from alerts.render import (
     slack_digest,
     summary,
 )
-from alerts.store import OutboxRow
+from driftline.alerts.store import OutboxRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ normal (below the lower ``clear`` threshold), or whether the window cannot tell
 ``drift.alpha`` across all feature × cohort tests of the window, so 2000 tests of pure noise do
 not page.
 
->>> from alerts.model import Measurement
+>>> from driftline.alerts.model import Measurement
 >>> rules = Rules(DriftConfig(min_samples=100), QualityConfig(), VolumeConfig(), [])
 >>> m = Measurement("fraud", "drift", "psi", "amount", "all", "all", "5m", 0, 300, 0.31,
 ...                 n=2000, m=50000, p_value=1e-30)
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from alerts.config import DriftConfig, FreshnessRule, QualityConfig, Tiers, VolumeConfig
-from alerts.control_chart import ChartState
-from alerts.model import SEVERITY_RANK, AlertKey, Measurement, Severity
-from alerts.significance import benjamini_hochberg
+from driftline.alerts.config import DriftConfig, FreshnessRule, QualityConfig, Tiers, VolumeConfig
+from driftline.alerts.control_chart import ChartState
+from driftline.alerts.model import SEVERITY_RANK, AlertKey, Measurement, Severity
+from driftline.alerts.significance import benjamini_hochberg
 
 
 @dataclass(slots=True)

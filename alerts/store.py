@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.control_chart import ChartState
-from alerts.lifecycle import AlertStatus
+from driftline.alerts.control_chart import ChartState
+from driftline.alerts.lifecycle import AlertStatus
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (key TEXT PRIMARY KEY, status TEXT NOT NULL);

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-import sketches as sk
+import driftline.sketches as sk
 from bench.section import emit, section_args
 
 Pair = tuple[np.ndarray, np.ndarray]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
+from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement
 
 FEATURES, COHORTS = 50, 40
 T0 = 1_790_000_000.0

@@ -27,8 +27,8 @@ from bench.peers._measure import Timer
 from bench.section import emit, section_args
 from bench.workloads import DRIFT_FEATURE, HIDDEN_COHORT, SEGMENTS, generate, monitor_config
 from bench.workloads import write_jsonl as _write_jsonl
-from stream.backtest import run_backtest
-from stream.config import parse_config
+from driftline.stream.config.model import parse_config
+from driftline.stream.sources.backtest import run_backtest
 
 WINDOW_S = 60.0
 SCENARIOS: dict[str, dict[str, Any]] = {

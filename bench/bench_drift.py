@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-import sketches as sk
+import driftline.sketches as sk
 from bench.bench_accuracy import exact_scores
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer

@@ -34,8 +34,8 @@ def produce_workload(bootstrap: str, topic: str, n: int, partitions: int,
                      event_rate: float = 1000.0) -> tuple[int, float]:
     """Produce ``n`` workload events round-robin over ``partitions``; returns (bytes, seconds)."""
     from bench.workloads import generate, to_json_lines
-    from stream.kafka.admin import TopicSpec, ensure_topics
-    from stream.kafka.producer import Producer
+    from driftline.stream.kafka.admin import TopicSpec, ensure_topics
+    from driftline.stream.kafka.producer import Producer
 
     client = {"bootstrap_servers": bootstrap}
     ensure_topics(client, [TopicSpec(topic, partitions=partitions)])
@@ -107,8 +107,8 @@ def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
                    features: int = 25) -> dict[str, float]:
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
     from bench.workloads import FEATURES, monitor_config
-    from stream.config import parse_config
-    from stream.kafka.runtime import run_until
+    from driftline.stream.config.model import parse_config
+    from driftline.stream.kafka.runtime import run_until
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
         raw = monitor_config(name=f"bench-{uuid.uuid4().hex[:6]}", window="1m",

@@ -55,10 +55,10 @@ import numpy as np
 import orjson
 
 from bench.workloads import generate, monitor_config, to_json_lines
-from stream.aggregator import PartitionAggregator
-from stream.config import parse_config
-from stream.decode import Decoder
-from stream.engine import Engine
+from driftline.stream.config.model import parse_config
+from driftline.stream.decode.decoder import Decoder
+from driftline.stream.engine.aggregator import PartitionAggregator
+from driftline.stream.engine.core import Engine
 
 
 def _cpu(fn: Any, repeat: int = 1) -> float:
@@ -112,7 +112,7 @@ def main() -> None:
         agg.flush()
 
     def core_all(decoder: Decoder = eng.decoder) -> None:
-        from stream.batch import RecordBatch
+        from driftline.stream.engine.batch import RecordBatch
 
         agg = fresh()
         agg.decoder = decoder

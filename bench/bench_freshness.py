@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from alerts.config import FreshnessRule
-from stream.freshness import FreshnessClock
+from driftline.alerts.config import FreshnessRule
+from driftline.stream.monitor.freshness import FreshnessClock
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-import sketches as sk
+import driftline.sketches as sk
 from bench.peers import CACHE, ROOT, Peer, PeerUnavailable
 from bench.peers._measure import Timer
 from bench.section import emit, section_args
@@ -36,8 +36,8 @@ from bench.workloads import (
     write_jsonl,
     write_parquet,
 )
-from stream.config import parse_config
-from stream.engine import Engine, RecordBatch, feature_specs
+from driftline.stream.config.model import parse_config
+from driftline.stream.engine.core import Engine, RecordBatch, feature_specs
 
 BATCH = 20_000
 

@@ -33,7 +33,7 @@ from bench.broker import broker
 
 
 def _topic(client: dict[str, str], partitions: int = 4) -> str:
-    from stream.kafka.admin import TopicSpec, ensure_topics
+    from driftline.stream.kafka.admin import TopicSpec, ensure_topics
 
     name = f"bench-produce-{uuid.uuid4().hex[:8]}"
     ensure_topics(client, [TopicSpec(name, partitions=partitions)])
@@ -41,7 +41,7 @@ def _topic(client: dict[str, str], partitions: int = 4) -> str:
 
 
 def bench_kafka_python(client: dict[str, str], values: list[bytes]) -> float:
-    from stream.kafka.producer import Producer
+    from driftline.stream.kafka.producer import Producer
 
     topic = _topic(client)
     t0 = time.perf_counter()
@@ -52,7 +52,7 @@ def bench_kafka_python(client: dict[str, str], values: list[bytes]) -> float:
 
 
 def bench_bulk(client: dict[str, str], values: list[bytes], keys: list[bytes] | None) -> float:
-    from stream.kafka.bulk import BulkProducer
+    from driftline.stream.kafka.bulk import BulkProducer
 
     topic = _topic(client)
 
@@ -77,7 +77,8 @@ def bench_cli(bootstrap: str, path: Path, workdir: Path) -> float:
         "features": [{"name": "amount", "type": "numeric"}],
     }))
     out = subprocess.run(
-        [sys.executable, "-m", "stream", "produce", "-c", str(cfg), "--file", str(path), "-q"],
+        [sys.executable, "-m", "driftline.stream", "produce", "-c", str(cfg), "--file", str(path),
+         "-q"],
         check=True, capture_output=True, text=True,
     ).stdout
     match = re.search(r"\(([\d,]+) events/s\)", out)
@@ -86,8 +87,8 @@ def bench_cli(bootstrap: str, path: Path, workdir: Path) -> float:
 
 
 def bench_probes(client: dict[str, str], values: list[bytes], repeat: int = 20) -> dict[str, float]:
-    from stream.kafka.probes import end_offsets, group_lag, latest_timestamps
-    from stream.kafka.producer import Producer
+    from driftline.stream.kafka.probes import end_offsets, group_lag, latest_timestamps
+    from driftline.stream.kafka.producer import Producer
 
     topic = _topic(client)
     with Producer(client) as p:

@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-import sketches as sk
+import driftline.sketches as sk
 from bench.peers import ROOT
 from bench.peers._measure import Timer, rss_mib
 from bench.section import emit, section_args
 from bench.workloads import FEATURES, SEGMENTS, generate, monitor_config
-from stream.config import parse_config
-from stream.engine import feature_specs
+from driftline.stream.config.model import parse_config
+from driftline.stream.engine.core import feature_specs
 
 FEATURE_COUNT = len(FEATURES)
 
@@ -75,7 +75,7 @@ def measure_point(profiles: int, events: int) -> dict[str, float]:
 
 def evaluation_time(cohorts: int = 40, events: int = 2_000, repeat: int = 3) -> dict[str, float]:
     """WindowEvaluator on one window of ``cohorts`` x 25 features."""
-    from stream.evaluation import WindowEvaluator
+    from driftline.stream.engine.evaluation import WindowEvaluator
 
     config, base = _baseline()
     pool = generate(events * 4, seed=72).columns

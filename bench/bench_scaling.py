@@ -28,7 +28,7 @@ from bench.workloads import (
     write_jsonl,
     write_parquet,
 )
-from stream.config import parse_config
+from driftline.stream.config.model import parse_config
 
 
 def _whylogs(peer: Peer | None, cols: dict[str, np.ndarray], name: str, modes: list[str],

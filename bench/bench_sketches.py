@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-import sketches as sk
+import driftline.sketches as sk
 
 
 def _best(fn: Callable[[], None], repeat: int) -> float:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stream.config import load_config
-from stream.demo.generator import PaymentsGenerator, encode_events
+from driftline.stream.config.model import load_config
+from driftline.stream.demo.generator import PaymentsGenerator, encode_events
 
 CONFIG = Path(__file__).with_name("driftline.yaml")
 EVENTS_PER_WINDOW = 3000

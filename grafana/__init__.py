@@ -1,7 +1,7 @@
 """Grafana dashboards, provisioning and push, and Prometheus rules about the monitor itself,
 all generated from a monitor's ``driftline.yaml``.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> sorted(build_dashboards(cfg))[0]
@@ -12,23 +12,23 @@ all generated from a monitor's ``driftline.yaml``.
 
 from typing import TYPE_CHECKING
 
-from grafana.checks import check_dashboard
-from grafana.common import DATASOURCE_UID, dashboard_uid
-from grafana.dashboards import build_dashboards, write_dashboards
-from grafana.interpolate import interpolate
-from grafana.provisioning import write_provisioning
-from grafana.rules import RuleSettings, monitor_rules
-from grafana.rules_tests import rules_unit_tests
+from driftline.grafana.checks import check_dashboard
+from driftline.grafana.common import DATASOURCE_UID, dashboard_uid
+from driftline.grafana.dashboards import build_dashboards, write_dashboards
+from driftline.grafana.interpolate import interpolate
+from driftline.grafana.provisioning import write_provisioning
+from driftline.grafana.rules import RuleSettings, monitor_rules
+from driftline.grafana.rules_tests import rules_unit_tests
 
 if TYPE_CHECKING:
-    from grafana.push import GrafanaPusher, PushError, push_dashboards
+    from driftline.grafana.push import GrafanaPusher, PushError, push_dashboards
 
 _LAZY = {"GrafanaPusher", "PushError", "push_dashboards"}  # grafana-client loads only to push
 
 
 def __getattr__(name: str) -> object:
     if name in _LAZY:
-        from grafana import push
+        from driftline.grafana import push
 
         return getattr(push, name)
     raise AttributeError(f"module 'grafana' has no attribute {name!r}")

@@ -16,8 +16,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from grafana.common import GRID_COLUMNS
-from grafana.interpolate import referenced
+from driftline.grafana.common import GRID_COLUMNS
+from driftline.grafana.interpolate import referenced
 
 
 def iter_panels(dashboard: Mapping[str, Any]) -> Iterator[dict[str, Any]]:

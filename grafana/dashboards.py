@@ -1,6 +1,6 @@
 """All dashboards of a monitor as Grafana JSON, with alert annotations on the time axis.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> sorted(build_dashboards(cfg))
@@ -15,11 +15,11 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from grafana.common import DATASOURCE_UID
-from grafana.drilldown import drilldown_dashboard
-from grafana.overview import overview_dashboard
-from grafana.quality import quality_dashboard
-from stream.config import DriftlineConfig
+from driftline.grafana.common import DATASOURCE_UID
+from driftline.grafana.drilldown import drilldown_dashboard
+from driftline.grafana.overview import overview_dashboard
+from driftline.grafana.quality import quality_dashboard
+from driftline.stream.config.model import DriftlineConfig
 
 ALERT_ANNOTATION_EXPR = (
     "max by (check, severity, feature, segment, cohort, window) "

@@ -5,7 +5,7 @@ with the configured thresholds drawn, p-values, Wasserstein and chi-square, even
 and the feature's quality ratios. Variables: ``monitor``, ``window``, ``feature``, ``segment``,
 ``cohort`` (multi-value, All).
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> [v.name for v in drilldown_dashboard(cfg).build().templating.list_val]
@@ -17,8 +17,8 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.models import dashboard as model
 
-from grafana import panels
-from grafana.common import (
+from driftline.grafana import panels
+from driftline.grafana.common import (
     COHORT_LEGEND,
     DATASOURCE_UID,
     Board,
@@ -28,8 +28,8 @@ from grafana.common import (
     tier_thresholds,
     variables_for,
 )
-from grafana.variables import dashboard_variables
-from stream.config import DriftlineConfig
+from driftline.grafana.variables import dashboard_variables
+from driftline.stream.config.model import DriftlineConfig
 
 
 def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.Dashboard:

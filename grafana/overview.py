@@ -4,7 +4,7 @@ Drift heatmap (feature × time, worst cohort), the top drifting feature × cohor
 to the drill-down), alerts firing, freshness against its SLA, quality ratios, throughput,
 consumer lag, DLQ rate, notifications and evaluation latency.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> d = overview_dashboard(cfg).build()
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from grafana import panels
-from grafana.common import (
+from driftline.grafana import panels
+from driftline.grafana.common import (
     DATASOURCE_UID,
     RATE,
     Board,
@@ -28,8 +28,8 @@ from grafana.common import (
     tier_thresholds,
     variables_for,
 )
-from grafana.variables import dashboard_variables
-from stream.config import DriftlineConfig
+from driftline.grafana.variables import dashboard_variables
+from driftline.stream.config.model import DriftlineConfig
 
 
 def drilldown_link(monitor: str) -> str:

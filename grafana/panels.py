@@ -1,6 +1,6 @@
 """Panel factories with driftline's defaults (units, legends, thresholds) over the SDK builders.
 
->>> from grafana.common import target
+>>> from driftline.grafana.common import target
 >>> p = timeseries("Events", [target("sum(driftline_window_events)")], unit="short").build()
 >>> p.type_val, p.field_config.defaults.unit
 ('timeseries', 'short')
@@ -21,7 +21,7 @@ from grafana_foundation_sdk.models import common as common_m
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import heatmap as heatmap_m
 
-from grafana.common import DATASOURCE_UID, datasource
+from driftline.grafana.common import DATASOURCE_UID, datasource
 
 
 def timeseries(

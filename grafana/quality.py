@@ -4,7 +4,7 @@ Null / NaN / out-of-range / unseen-category / invalid ratios per feature and coh
 configured warning and critical tiers), invalid (DLQ) and late events, volume per cohort, and
 staleness of every freshness rule against its SLA.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> quality_dashboard(cfg).build().uid
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dash
 
-from grafana import panels
-from grafana.common import (
+from driftline.grafana import panels
+from driftline.grafana.common import (
     COHORT_LEGEND,
     DATASOURCE_UID,
     RATE,
@@ -28,8 +28,8 @@ from grafana.common import (
     tier_thresholds,
     variables_for,
 )
-from grafana.variables import dashboard_variables
-from stream.config import DriftlineConfig
+from driftline.grafana.variables import dashboard_variables
+from driftline.stream.config.model import DriftlineConfig
 
 STALENESS_RATIO = (
     'driftline_staleness_seconds{monitor=~"$monitor"} / on (monitor, rule, kind, target) '

@@ -12,7 +12,7 @@ drift, quality and freshness on its own). They catch what driftline cannot repor
   driftline's own freshness alert).
 - ``DriftlineNotificationsFailing``: alert deliveries failed or were dropped.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> sorted({r["alert"] for r in monitor_rules(cfg)["groups"][0]["rules"]})[:3]
@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from grafana.common import dashboard_uid
-from stream.config import DriftlineConfig, format_duration
+from driftline.grafana.common import dashboard_uid
+from driftline.stream.config.model import DriftlineConfig, format_duration
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ case where it must fire (with its exact labels and annotations) and one where it
 ``DriftlineNoEvaluation`` is tested for every window tier up to 6 hours (longer rollups use the
 same expression with a longer range; simulating days of samples would take promtool minutes).
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> doc = rules_unit_tests(cfg, "rules.yml")
@@ -17,8 +17,8 @@ import math
 import re
 from typing import Any
 
-from grafana.rules import RuleSettings, monitor_rules, no_evaluation_range
-from stream.config import DriftlineConfig
+from driftline.grafana.rules import RuleSettings, monitor_rules, no_evaluation_range
+from driftline.stream.config.model import DriftlineConfig
 
 _LABEL_REF = re.compile(r"\{\{ \$labels\.(\w+) \}\}")
 MAX_TESTED_TIER = 6 * 3600.0

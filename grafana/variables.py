@@ -17,7 +17,7 @@ from typing import Any
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 
-from grafana.common import DATASOURCE_UID, query_variable
+from driftline.grafana.common import DATASOURCE_UID, query_variable
 
 VARIABLE_ORDER = ("monitor", "window", "feature", "segment", "cohort")
 

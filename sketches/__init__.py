@@ -4,7 +4,7 @@ Feature sketches, cohort profiles, baselines, drift statistics and quality rates
 
 Example:
     >>> import numpy as np
-    >>> import sketches as sk
+    >>> import driftline.sketches as sk
     >>> rng = np.random.default_rng(0)
     >>> base = sk.Baseline.build([sk.NumericSpec("amount")],
     ...                          {"amount": sk.Column(rng.lognormal(3, 1, 50_000))})
@@ -15,13 +15,13 @@ Example:
     'ok'
 """
 
-from sketches.baseline import Baseline
-from sketches.bins import BinTable, bin_table
-from sketches.canonical import canonical_categories, canonical_numbers
-from sketches.categorical import CategoricalSketch
-from sketches.codec import FORMAT_VERSION, SketchFormatError
-from sketches.column import Column
-from sketches.drift import (
+from driftline.sketches.baseline import Baseline
+from driftline.sketches.bins import BinTable, bin_table
+from driftline.sketches.canonical import canonical_categories, canonical_numbers
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.codec import FORMAT_VERSION, SketchFormatError
+from driftline.sketches.column import Column
+from driftline.sketches.drift import (
     DEFAULT_THRESHOLDS,
     DriftScore,
     chi2,
@@ -32,18 +32,18 @@ from sketches.drift import (
     psi,
     wasserstein,
 )
-from sketches.evaluate import (
+from driftline.sketches.evaluate import (
     QUANTILE_LEVELS,
     FeatureEvaluation,
     ProfileEvaluation,
     evaluate_feature,
     evaluate_profile,
 )
-from sketches.fdr import bh_adjust
-from sketches.numeric import NumericSketch
-from sketches.profile import CohortProfile, FeatureSketch, new_sketch
-from sketches.quality import QualityRates, quality_rates
-from sketches.schema import CategoricalSpec, FeatureSpec, NumericSpec, ProfileSchema
+from driftline.sketches.fdr import bh_adjust
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile, FeatureSketch, new_sketch
+from driftline.sketches.quality import QualityRates, quality_rates
+from driftline.sketches.schema import CategoricalSpec, FeatureSpec, NumericSpec, ProfileSchema
 
 __all__ = [
     "DEFAULT_THRESHOLDS", "FORMAT_VERSION", "QUANTILE_LEVELS", "Baseline", "BinTable",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
-from sketches.schema import FeatureSpec, spec_from_dict
+from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from driftline.sketches.schema import FeatureSpec, spec_from_dict
 
 SpecT = TypeVar("SpecT", bound=FeatureSpec)
 

@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from sketches.bins import DEFAULT_BINS, clean_edges
-from sketches.canonical import canonical_categories, canonical_numbers
-from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
-from sketches.column import Column
-from sketches.profile import CohortProfile
-from sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
+from driftline.sketches.bins import DEFAULT_BINS, clean_edges
+from driftline.sketches.canonical import canonical_categories, canonical_numbers
+from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from driftline.sketches.column import Column
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
 
 GLOBAL = "all"
 

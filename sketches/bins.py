@@ -7,8 +7,8 @@ Categorical bins are the baseline vocabulary plus one ``__other__`` bin.
 
 Example:
     >>> import numpy as np
-    >>> from sketches.schema import NumericSpec
-    >>> from sketches.numeric import NumericSketch
+    >>> from driftline.sketches.schema import NumericSpec
+    >>> from driftline.sketches.numeric import NumericSketch
     >>> spec = NumericSpec("x", edges=(0.0,))
     >>> a, b = NumericSketch(spec), NumericSketch(spec)
     >>> a.update(np.array([-1.0, 1.0, 2.0])); b.update(np.array([-1.0, -2.0, 3.0]))
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sketches.categorical import CategoricalSketch
-from sketches.numeric import NumericSketch
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.numeric import NumericSketch
 
 OTHER = "__other__"
 EMPTY_BIN_COUNT = 0.5

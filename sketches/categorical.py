@@ -34,9 +34,9 @@ from datasketches import (
     tgt_hll_type,
 )
 
-from sketches.base import FeatureSketchBase
-from sketches.codec import Kind, Reader, SketchFormatError, Writer
-from sketches.schema import CategoricalSpec
+from driftline.sketches.base import FeatureSketchBase
+from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer
+from driftline.sketches.schema import CategoricalSpec
 
 FREQUENT_LG_MAX_MAP = 9  # frequent-items map of 512 slots: error <= ~0.7% of the other labels
 HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)

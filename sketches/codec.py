@@ -12,7 +12,7 @@ Example:
     >>> unframe(blob[:-1], Kind.SCHEMA)
     Traceback (most recent call last):
     ...
-    sketches.codec.SketchFormatError: truncated schema blob: header says 5 payload bytes, got 4
+    driftline.sketches.codec.SketchFormatError: truncated schema blob: header says 5 payload ...
 """
 
 from __future__ import annotations

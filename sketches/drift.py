@@ -17,8 +17,8 @@ or points behind the value. docs/statistics.md explains each statistic.
 
 Example:
     >>> import numpy as np
-    >>> from sketches.schema import NumericSpec
-    >>> from sketches.numeric import NumericSketch
+    >>> from driftline.sketches.schema import NumericSpec
+    >>> from driftline.sketches.numeric import NumericSketch
     >>> rng = np.random.default_rng(1)
     >>> edges = np.quantile(rng.normal(size=10**5), np.arange(1, 10) / 10)
     >>> spec = NumericSpec("x", edges=tuple(edges))
@@ -39,9 +39,9 @@ from typing import Any, Literal
 import numpy as np
 from scipy import special, stats
 
-from sketches.bins import BinTable, bin_table, pool_sparse, smoothed_shares
-from sketches.categorical import CategoricalSketch
-from sketches.numeric import NumericSketch
+from driftline.sketches.bins import BinTable, bin_table, pool_sparse, smoothed_shares
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.numeric import NumericSketch
 
 Status = Literal["ok", "drift", "insufficient_data"]
 FeatureSketch = NumericSketch | CategoricalSketch
@@ -62,7 +62,7 @@ class DriftScore:
 
     Example:
         >>> import numpy as np
-        >>> from sketches.schema import CategoricalSpec
+        >>> from driftline.sketches.schema import CategoricalSpec
         >>> spec = CategoricalSpec("c", vocabulary=frozenset({"a", "b"}))
         >>> cur, base = CategoricalSketch(spec), CategoricalSketch(spec)
         >>> cur.update_counts(["a", "b"], np.array([700, 300]))

@@ -3,9 +3,9 @@ and quantile overlays for every feature.
 
 Example:
     >>> import numpy as np
-    >>> from sketches.baseline import Baseline
-    >>> from sketches.column import Column
-    >>> from sketches.schema import NumericSpec
+    >>> from driftline.sketches.baseline import Baseline
+    >>> from driftline.sketches.column import Column
+    >>> from driftline.sketches.schema import NumericSpec
     >>> rng = np.random.default_rng(3)
     >>> b = Baseline.build([NumericSpec("x")], {"x": Column(rng.normal(size=20_000))})
     >>> cur = CohortProfile(b.schema)
@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sketches.categorical import CategoricalSketch
-from sketches.drift import DriftScore, compare, metrics_for, with_status
-from sketches.numeric import NumericSketch
-from sketches.profile import CohortProfile
-from sketches.quality import QualityRates
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.drift import DriftScore, compare, metrics_for, with_status
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.quality import QualityRates
 
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
 

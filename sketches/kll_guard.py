@@ -17,7 +17,7 @@ import struct
 
 import numpy as np
 
-from sketches.codec import SketchFormatError
+from driftline.sketches.codec import SketchFormatError
 
 _FAMILY_KLL = 15
 _FLAG_EMPTY = 1

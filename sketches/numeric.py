@@ -23,10 +23,10 @@ from collections.abc import Sequence
 import numpy as np
 from datasketches import kll_doubles_sketch
 
-from sketches.base import FeatureSketchBase
-from sketches.codec import Kind, Reader, SketchFormatError, Writer
-from sketches.kll_guard import check_kll_doubles, kll_items
-from sketches.schema import NumericSpec
+from driftline.sketches.base import FeatureSketchBase
+from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer
+from driftline.sketches.kll_guard import check_kll_doubles, kll_items
+from driftline.sketches.schema import NumericSpec
 
 _CHUNK = 16_384  # update() in slices of 128 KB of float64: its temporaries stay in L2
 # Bin index of each value: one comparison pass per edge (a uint8 count of edges <= x) beats

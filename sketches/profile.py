@@ -18,12 +18,12 @@ from collections.abc import Iterator, Mapping
 
 import numpy as np
 
-from sketches.canonical import canonical_categories, canonical_numbers
-from sketches.categorical import CategoricalSketch
-from sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
-from sketches.column import Column
-from sketches.numeric import NumericSketch
-from sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
+from driftline.sketches.canonical import canonical_categories, canonical_numbers
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from driftline.sketches.column import Column
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
 
 FeatureSketch = NumericSketch | CategoricalSketch
 

@@ -6,8 +6,8 @@ numerics); with ``n == 0`` every ratio is 0.
 
 Example:
     >>> import numpy as np
-    >>> from sketches.schema import NumericSpec
-    >>> from sketches.numeric import NumericSketch
+    >>> from driftline.sketches.schema import NumericSpec
+    >>> from driftline.sketches.numeric import NumericSketch
     >>> s = NumericSketch(NumericSpec("age", range=(0, 120)))
     >>> s.update(np.array([30.0, 200.0, np.inf]), nulls=1)
     >>> q = QualityRates.of(s); q.null_ratio, q.nan_ratio, q.out_of_range_ratio, q.n
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sketches.categorical import CategoricalSketch
-from sketches.numeric import NumericSketch
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.numeric import NumericSketch
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class QualityRates:
 
     Example:
         >>> import numpy as np
-        >>> from sketches.schema import CategoricalSpec
+        >>> from driftline.sketches.schema import CategoricalSpec
         >>> s = CategoricalSketch(CategoricalSpec("c", vocabulary=frozenset({"a"})))
         >>> s.update(np.array(["a", "b"], dtype=object), nulls=1, invalid=1)
         >>> r = QualityRates.of(s); r.unseen_ratio, r.null_ratio, r.invalid_ratio

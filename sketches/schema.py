@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
-from sketches.codec import Kind, SketchFormatError, frame, unframe
+from driftline.sketches.codec import Kind, SketchFormatError, frame, unframe
 
 
 @dataclass(frozen=True)

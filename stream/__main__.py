@@ -1,3 +1,3 @@
-from stream.cli import main
+from driftline.stream.cli import main
 
 main()

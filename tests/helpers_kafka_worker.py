@@ -1,7 +1,7 @@
 """Helpers for the ``driftline run`` tests: worker subprocesses, configs, exact expectations.
 
-Workers run as real subprocesses (``python -m stream run -c cfg.yaml``) so they can be killed
-with SIGKILL; expectations are computed with numpy from exactly what was produced.
+Workers run as real subprocesses (``python -m driftline.stream run -c cfg.yaml``) so they can be
+killed with SIGKILL; expectations are computed with numpy from exactly what was produced.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 import orjson
 import yaml
 
-from stream.kafka.producer import Producer
+from driftline.stream.kafka.producer import Producer
 from tests.fixtures.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ class Worker:
 
     def __init__(self, config: Path, log: Path, instance_id: str | None = None,
                  session_timeout: float = 6.0, log_level: str = "info") -> None:
-        cmd = [sys.executable, "-m", "stream", "run", "-c", str(config),
+        cmd = [sys.executable, "-m", "driftline.stream", "run", "-c", str(config),
                "--session-timeout", str(session_timeout), "--log-level", log_level]
         if instance_id:
             cmd += ["--instance-id", instance_id]

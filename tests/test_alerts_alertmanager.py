@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
+from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement
 from tests.fixtures.alertmanager import Alertmanager
 from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver
 from tests.fixtures.waiting import wait_until

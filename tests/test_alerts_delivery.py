@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
-from alerts.config import DeliveryConfig
+from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement
+from driftline.alerts.config import DeliveryConfig
 from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver, WebhookReceiver
 from tests.fixtures.waiting import wait_until
 

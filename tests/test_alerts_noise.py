@@ -15,7 +15,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
-from alerts import Alerting, DriftConfig, Measurement
+from driftline.alerts import Alerting, DriftConfig, Measurement
 
 FEATURES, COHORTS, WINDOWS, BINS = 50, 40, 100, 10
 BASELINE_M = 200_000
@@ -118,9 +118,9 @@ def test_a_real_shift_in_one_feature_of_one_cohort_pages_within_two_windows() ->
 def test_with_real_sketches_noise_stays_quiet_and_a_shift_pages_fast() -> None:
     """The same chain with driftline's own sketches and drift tests (PSI and KS p-values from
     ``sketches.drift.compare``), on a smaller grid: real sketches cost ~1 ms per comparison."""
-    from sketches.drift import compare
-    from sketches.numeric import NumericSketch
-    from sketches.schema import NumericSpec
+    from driftline.sketches.drift import compare
+    from driftline.sketches.numeric import NumericSketch
+    from driftline.sketches.schema import NumericSpec
 
     features, cohorts, n_windows, shift_window = 6, 8, 30, 20
     rng = np.random.default_rng(11)

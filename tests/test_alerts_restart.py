@@ -16,7 +16,7 @@ from tests.fixtures.waiting import wait_until
 
 DRIVER = textwrap.dedent('''
     import json, sys, threading
-    from alerts import Alerting, AlertsConfig, DriftConfig, Measurement
+    from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement
 
     state_dir, mode, spec = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
     cfg = AlertsConfig.model_validate({

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from alerts import (
+from driftline.alerts import (
     Alerting,
     AlertsConfig,
     DriftConfig,
@@ -22,8 +22,8 @@ from alerts import (
     VolumeConfig,
     parse_duration,
 )
-from alerts.render import dashboard_uid
-from alerts.significance import benjamini_hochberg
+from driftline.alerts.render import dashboard_uid
+from driftline.alerts.significance import benjamini_hochberg
 
 T0 = 1_790_000_000.0
 
@@ -59,7 +59,7 @@ def test_a_window_published_twice_counts_once() -> None:
 
 
 def test_seed_config_blocks_load_as_is() -> None:
-    from stream.config import parse_config
+    from driftline.stream.config.model import parse_config
 
     cfg = parse_config({
         "monitor": "fraud-model",
@@ -226,7 +226,7 @@ def test_benjamini_hochberg_matches_scipy() -> None:
 
 
 def test_grafana_links_use_the_dashboards_grafana_generates() -> None:
-    from grafana.common import dashboard_uid as grafana_uid
+    from driftline.grafana.common import dashboard_uid as grafana_uid
 
     for monitor in ["fraud", "payments.demo", "a-very-long-monitor-name-that-needs-hashing"]:
         for kind in ["feature", "overview"]:

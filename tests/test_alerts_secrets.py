@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts import Alerting, AlertsConfig, DriftConfig, Measurement, MissingSecretError
+from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement, MissingSecretError
 from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver
 from tests.fixtures.waiting import wait_until
 

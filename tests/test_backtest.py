@@ -14,9 +14,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from stream.backtest import run_backtest
-from stream.baseline_io import build_baseline, load_baseline, save_baseline
-from stream.cli import EXIT_CHECK_FAILED, EXIT_OK, app
+from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_OK, app
+from driftline.stream.sources.backtest import run_backtest
+from driftline.stream.sources.baselines import build_baseline, load_baseline, save_baseline
 from tests.test_engine_support import T0, columns, config_dict, small_config, to_records
 
 SHIFT_AT = T0 + 180  # the start of the 4th minute
@@ -110,8 +110,8 @@ def test_parquet_and_jsonl_replays_agree(workdir: Path) -> None:
 
 
 def test_csv_files_read_text_columns_with_the_stream_rules(tmp_path: Path) -> None:
-    from stream.decode import Decoder
-    from stream.sources.files import read_events
+    from driftline.stream.decode.decoder import Decoder
+    from driftline.stream.sources.files import read_events
 
     path = tmp_path / "events.csv"
     path.write_text(

@@ -4,6 +4,7 @@ import sys
 
 def test_cli_lists_commands() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "stream", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "driftline.stream", "--help"], capture_output=True, text=True,
+        check=True,
     ).stdout
     assert "version" in out

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grafana.common import DATASOURCE_UID
-from grafana.dashboards import build_dashboards
-from stream.cli import app
-from stream.config import load_config
+from driftline.grafana.common import DATASOURCE_UID
+from driftline.grafana.dashboards import build_dashboards
+from driftline.stream.cli import app
+from driftline.stream.config.model import load_config
 from tests.fixtures.prometheus import PROMTOOL
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from stream.cli import EXIT_CONFIG, EXIT_OK, app
+from driftline.stream.cli import EXIT_CONFIG, EXIT_OK, app
 from tests.test_engine_support import config_dict
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import orjson
 import pytest
 
-from stream.decode import Decoder, FieldSpec
-from stream.engine import Engine, RecordBatch
+from driftline.stream.decode.decoder import Decoder, FieldSpec
+from driftline.stream.engine.core import Engine, RecordBatch
 from tests.test_engine_support import T0, columns, small_config, to_records
 
 

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stream.decode import DecodedBatch, Decoder, FieldSpec
-from stream.decode_native import native_available
+from driftline.stream.decode.decoder import DecodedBatch, Decoder, FieldSpec
+from driftline.stream.decode.native import native_available
 
 FEATURES = [FieldSpec("a", "numeric"), FieldSpec("b", "numeric"),
             FieldSpec("score", "numeric", "model.score"),

@@ -16,7 +16,8 @@ from tests.fixtures.waiting import wait_until
 def test_demo_detects_every_injected_problem(tmp_path: Path) -> None:
     summary_path = tmp_path / "summary.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stream", "demo", "--short", "--out", str(tmp_path / "out"),
+        [sys.executable, "-m", "driftline.stream", "demo", "--short",
+         "--out", str(tmp_path / "out"),
          "--metrics", "127.0.0.1:0", "--summary-json", str(summary_path), "--plain"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from stream.config_reference import readme_block, render_reference
+from driftline.stream.config.reference import readme_block, render_reference
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("sketches", "stream", "alerts", "grafana")
+PACKAGES = ("driftline.sketches", "driftline.stream", "driftline.alerts", "driftline.grafana")
 
 
 def _modules() -> list[str]:
@@ -39,7 +39,7 @@ def test_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
 def test_readme_config_reference_is_generated_from_the_model() -> None:
     assert readme_block(ROOT / "README.md") == render_reference(), (
         "README's configuration reference is stale: "
-        "python -m stream.config_reference --update README.md"
+        "python -m driftline.stream.config.reference --update README.md"
     )
 
 

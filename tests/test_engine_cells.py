@@ -11,10 +11,10 @@ import numpy as np
 import orjson
 import pytest
 
-import stream.aggregator as aggregator_module
-from stream.engine import Engine, RecordBatch
-from stream.framing import pack, unpack
-from stream.results import WindowResult
+import driftline.stream.engine.aggregator as aggregator_module
+from driftline.stream.engine.core import Engine, RecordBatch
+from driftline.stream.engine.framing import pack, unpack
+from driftline.stream.engine.results import WindowResult
 from tests.helpers_kafka_worker import exact_counts
 from tests.test_engine_merge import assert_same_profile
 from tests.test_engine_support import T0, columns, small_config, to_records

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sketches.baseline import Baseline
-from sketches.categorical import CategoricalSketch
-from sketches.drift import ks
-from sketches.numeric import NumericSketch
-from sketches.profile import CohortProfile
-from stream.baseline_io import build_baseline
-from stream.engine import Engine, RecordBatch
-from stream.partial import PartialWindow
-from stream.results import WindowResult
+from driftline.sketches.baseline import Baseline
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.drift import ks
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile
+from driftline.stream.engine.core import Engine, RecordBatch
+from driftline.stream.engine.partial import PartialWindow
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.sources.baselines import build_baseline
 from tests.test_engine_support import T0, columns, small_config, to_records
 
 # KLL k=200: a sup over all points (as KS is) has the all-ranks bound, 1.65 % at 99 %
@@ -169,7 +169,7 @@ def test_rollups_equal_profiling_the_whole_period(baseline: Baseline) -> None:
     decoded = eng.decoder.decode(recs)
     for r in rollups:
         rows = np.flatnonzero((decoded.event_time >= r.start) & (decoded.event_time < r.end))
-        from stream.batchops import take
+        from driftline.stream.decode.batchops import take
 
         part = take(decoded, rows)
         for segment, cohort in (("all", "all"), ("region", "eu"), ("device", "web")):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from sketches.baseline import Baseline
-from stream.baseline_io import build_baseline
-from stream.engine import Engine, RecordBatch
-from stream.measurements import QUALITY_KINDS, to_measurements
-from stream.results import WindowResult
+from driftline.sketches.baseline import Baseline
+from driftline.stream.engine.core import Engine, RecordBatch
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.monitor.measurements import QUALITY_KINDS, to_measurements
+from driftline.stream.sources.baselines import build_baseline
 from tests.test_engine_support import T0, columns, small_config, to_records
 
 

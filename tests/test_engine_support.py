@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from stream.config import DriftlineConfig, parse_config
+from driftline.stream.config.model import DriftlineConfig, parse_config
 
 REGIONS = ("eu", "us", "ap", "latam")
 REGION_P = (0.4, 0.3, 0.2, 0.1)

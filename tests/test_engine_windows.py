@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from sketches.column import Column
-from stream.categories import encode_categories
-from stream.cohorts import OTHER
-from stream.decode import DecodedBatch
-from stream.engine import Engine, RecordBatch
+from driftline.sketches.column import Column
+from driftline.stream.decode.categories import encode_categories
+from driftline.stream.decode.decoder import DecodedBatch
+from driftline.stream.engine.cohorts import OTHER
+from driftline.stream.engine.core import Engine, RecordBatch
 from tests.test_engine_support import T0, small_config
 
 
@@ -152,10 +152,10 @@ def test_a_worker_aggregator_keeps_the_mergers_admitted_values_apart_past_its_lo
     """In the Kafka worker the aggregators hold at most ``local_cap`` raw values per window;
     values the merger admitted always get their own profile, even when a flood of other
     values came first (else their events would be in ``__other__`` for that window)."""
-    from sketches.schema import NumericSpec, ProfileSchema
-    from stream.aggregator import PartitionAggregator
-    from stream.cohorts import AdmittedView, Cohorts
-    from stream.decode import Decoder, FieldSpec
+    from driftline.sketches.schema import NumericSpec, ProfileSchema
+    from driftline.stream.decode.decoder import Decoder, FieldSpec
+    from driftline.stream.engine.aggregator import PartitionAggregator
+    from driftline.stream.engine.cohorts import AdmittedView, Cohorts
 
     merger = Cohorts(["user"], 5)
     merger["user"].observe_window({"heavy": 1000, "id-0": 500})

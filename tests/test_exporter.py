@@ -10,13 +10,13 @@ import httpx
 import numpy as np
 import pytest
 
-from alerts import Alerting
-from stream.baseline_io import build_baseline
-from stream.config import parse_config
-from stream.engine import Engine, RecordBatch
-from stream.exporter import DriftlineCollector, serve
-from stream.freshness import FreshnessClock
-from stream.monitor import Monitor
+from driftline.alerts import Alerting
+from driftline.stream.config.model import parse_config
+from driftline.stream.engine.core import Engine, RecordBatch
+from driftline.stream.monitor.core import Monitor
+from driftline.stream.monitor.exporter import DriftlineCollector, serve
+from driftline.stream.monitor.freshness import FreshnessClock
+from driftline.stream.sources.baselines import build_baseline
 from tests.test_engine_support import T0, columns, config_dict, to_records
 
 RATE = 50.0

@@ -7,10 +7,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from alerts.config import DriftConfig, FreshnessRule, QualityConfig, VolumeConfig
-from alerts.model import Measurement
-from alerts.rules import Rules
-from stream.freshness import FreshnessClock, run_clock
+from driftline.alerts.config import DriftConfig, FreshnessRule, QualityConfig, VolumeConfig
+from driftline.alerts.model import Measurement
+from driftline.alerts.rules import Rules
+from driftline.stream.monitor.freshness import FreshnessClock, run_clock
 
 
 class FakeTime:

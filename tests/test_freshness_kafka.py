@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer
 
-from alerts.config import FreshnessRule
-from alerts.model import Measurement
-from stream.freshness import FreshnessClock, run_clock
-from stream.kafka.probes import latest_timestamps, latest_topic_timestamps
-from stream.kafka.producer import Producer
+from driftline.alerts.config import FreshnessRule
+from driftline.alerts.model import Measurement
+from driftline.stream.kafka.probes import latest_timestamps, latest_topic_timestamps
+from driftline.stream.kafka.producer import Producer
+from driftline.stream.monitor.freshness import FreshnessClock, run_clock
 from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.kafka

@@ -3,8 +3,8 @@ warning, after a silence that the baseline rate makes a one-in-a-million event."
 
 from __future__ import annotations
 
-from alerts import Alerting
-from stream.freshness import FreshnessClock, no_data_slas
+from driftline.alerts import Alerting
+from driftline.stream.monitor.freshness import FreshnessClock, no_data_slas
 
 
 def test_silent_baseline_cohort_warns_after_its_rate_based_sla() -> None:

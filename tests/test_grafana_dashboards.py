@@ -12,16 +12,16 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grafana.checks import check_dashboard, iter_panels
-from grafana.common import DATASOURCE_UID, GRID_COLUMNS, dashboard_uid
-from grafana.dashboards import build_dashboards
-from grafana.interpolate import ALL, Variable, interpolate
-from grafana.provisioning import write_provisioning
-from stream.cli import app
-from stream.config import DriftlineConfig, load_config, parse_config
+from driftline.grafana.checks import check_dashboard, iter_panels
+from driftline.grafana.common import DATASOURCE_UID, GRID_COLUMNS, dashboard_uid
+from driftline.grafana.dashboards import build_dashboards
+from driftline.grafana.interpolate import ALL, Variable, interpolate
+from driftline.grafana.provisioning import write_provisioning
+from driftline.stream.cli import app
+from driftline.stream.config.model import DriftlineConfig, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "stream" / "data" / "demo.yaml"
+DEMO = REPO / "stream" / "demo" / "data" / "demo.yaml"
 
 
 def _configs() -> dict[str, DriftlineConfig]:
@@ -161,7 +161,7 @@ def test_cli_writes_the_generated_dashboards(tmp_path: Path) -> None:
 
 
 def test_cli_default_datasource_is_the_provisioned_one() -> None:
-    from stream.cli import cmd_grafana
+    from driftline.stream.cli import cmd_grafana
 
     assert cmd_grafana.DATASOURCE_UID == DATASOURCE_UID
 
@@ -190,7 +190,7 @@ CONTRACT = {
 def test_dashboards_and_rules_query_only_the_metric_contract() -> None:
     import re
 
-    from grafana.rules import monitor_rules
+    from driftline.grafana.rules import monitor_rules
 
     used: set[str] = set()
     for cfg in CONFIGS.values():

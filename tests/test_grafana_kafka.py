@@ -17,11 +17,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grafana.dashboards import build_dashboards
-from grafana.interpolate import ALL, interpolate, variables_of
-from stream.cli import app
-from stream.config import load_config
-from stream.demo.generator import PaymentsGenerator, encode_events
+from driftline.grafana.dashboards import build_dashboards
+from driftline.grafana.interpolate import ALL, interpolate, variables_of
+from driftline.stream.cli import app
+from driftline.stream.config.model import load_config
+from driftline.stream.demo.generator import PaymentsGenerator, encode_events
 from tests.fixtures.prometheus import free_port, start_prometheus
 from tests.fixtures.receivers import SlackReceiver, _serve
 from tests.fixtures.waiting import stop_process, wait_until
@@ -34,7 +34,7 @@ pytestmark = [pytest.mark.prometheus, pytest.mark.kafka]
 
 
 def _write_config(tmp: Path, kafka: Any, topic: str, port: int, slack_env: str) -> Path:
-    data = yaml.safe_load((REPO / "stream" / "data" / "demo.yaml").read_text())
+    data = yaml.safe_load((REPO / "stream" / "demo" / "data" / "demo.yaml").read_text())
     data["source"]["kafka"] = kafka.source_config([topic])
     data["baseline"] = str(tmp / "baseline.dlb")
     data["state_dir"] = str(tmp / "state")
@@ -72,7 +72,7 @@ def test_every_panel_query_returns_series_from_a_kafka_worker(kafka: Any, tmp_pa
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["DRIFTLINE_TEST_SLACK_URL"] = slack.webhook_url
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen([sys.executable, "-m", "stream", "run", "-c", str(config)],
+    worker = subprocess.Popen([sys.executable, "-m", "driftline.stream", "run", "-c", str(config)],
                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                               env=env, cwd=tmp_path)
     try:

@@ -23,18 +23,18 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from grafana.dashboards import build_dashboards
-from grafana.interpolate import ALL, interpolate, variables_of
-from grafana.rules import RuleSettings, monitor_rules, render_yaml
-from grafana.variables import variable_queries
-from stream.config import DriftlineConfig, load_config
-from stream.demo.generator import DEVICES, REGIONS
+from driftline.grafana.dashboards import build_dashboards
+from driftline.grafana.interpolate import ALL, interpolate, variables_of
+from driftline.grafana.rules import RuleSettings, monitor_rules, render_yaml
+from driftline.grafana.variables import variable_queries
+from driftline.stream.config.model import DriftlineConfig, load_config
+from driftline.stream.demo.generator import DEVICES, REGIONS
 from tests.fixtures.prometheus import PROMTOOL, PrometheusServer, free_port, start_prometheus
 from tests.fixtures.receivers import SlackReceiver, _serve
 from tests.fixtures.waiting import stop_process, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = REPO / "stream" / "data" / "demo.yaml"
+DEMO_CONFIG = REPO / "stream" / "demo" / "data" / "demo.yaml"
 KAFKA_ONLY = ("driftline_consumer_lag_records",)
 SCRAPE = 1.0
 
@@ -70,7 +70,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     env["SLACK_WEBHOOK_URL"] = slack.webhook_url
     env.pop("PD_ROUTING_KEY", None)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "stream", "demo", "--short", "--forever", "--plain",
+        [sys.executable, "-m", "driftline.stream", "demo", "--short", "--forever", "--plain",
          "--metrics", f"127.0.0.1:{port}", "--out", str(tmp / "demo-out")],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=tmp)
     started = time.time()

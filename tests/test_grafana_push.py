@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grafana.dashboards import build_dashboards
-from grafana.push import GrafanaPusher, PushError
-from stream.cli import app
-from stream.config import load_config
+from driftline.grafana.dashboards import build_dashboards
+from driftline.grafana.push import GrafanaPusher, PushError
+from driftline.stream.cli import app
+from driftline.stream.config.model import load_config
 from tests.fixtures.grafana_receiver import GrafanaReceiver
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "stream" / "data" / "demo.yaml"
+DEMO = REPO / "stream" / "demo" / "data" / "demo.yaml"
 
 
 @pytest.fixture(autouse=True)

@@ -7,14 +7,19 @@ import time
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from stream.kafka.admin import (
+from driftline.stream.kafka.admin import (
     TopicSpec,
     ensure_topics,
     max_message_bytes,
     partition_counts,
     topic_configs,
 )
-from stream.kafka.probes import end_offsets, group_lag, latest_timestamps, latest_topic_timestamps
+from driftline.stream.kafka.probes import (
+    end_offsets,
+    group_lag,
+    latest_timestamps,
+    latest_topic_timestamps,
+)
 
 pytestmark = pytest.mark.kafka
 

@@ -36,7 +36,8 @@ def _config(tmp_path: Path, kafka, topic: str) -> Path:
 
 def _driftline(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "stream", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "driftline.stream", *args], capture_output=True, text=True,
+        timeout=120,
     )
 
 

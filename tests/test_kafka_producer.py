@@ -7,9 +7,9 @@ import asyncio
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from stream.kafka.admin import max_message_bytes
-from stream.kafka.bulk import BulkProducer
-from stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
+from driftline.stream.kafka.admin import max_message_bytes
+from driftline.stream.kafka.bulk import BulkProducer
+from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import consume_until
 

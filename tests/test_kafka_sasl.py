@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stream.config import load_config
-from stream.kafka.probes import end_offsets, latest_topic_timestamps
-from stream.kafka.producer import Producer
+from driftline.stream.config.model import load_config
+from driftline.stream.kafka.probes import end_offsets, latest_topic_timestamps
+from driftline.stream.kafka.producer import Producer
 
 pytestmark = pytest.mark.kafka
 
@@ -34,7 +34,8 @@ def _config(tmp_path: Path, section: dict) -> Path:
 
 def _produce(config: Path, events: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stream", "produce", "-c", str(config), "--file", str(events)],
+        [sys.executable, "-m", "driftline.stream", "produce", "-c", str(config),
+         "--file", str(events)],
         capture_output=True, text=True, timeout=120, env=env,
     )
 

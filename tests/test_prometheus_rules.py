@@ -10,14 +10,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from grafana.rules import RuleSettings, monitor_rules, render_yaml
-from grafana.rules_tests import rules_unit_tests
-from stream.cli import app
-from stream.config import DriftlineConfig, load_config, parse_config
+from driftline.grafana.rules import RuleSettings, monitor_rules, render_yaml
+from driftline.grafana.rules_tests import rules_unit_tests
+from driftline.stream.cli import app
+from driftline.stream.config.model import DriftlineConfig, load_config, parse_config
 from tests.fixtures.prometheus import PROMTOOL
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "stream" / "data" / "demo.yaml"
+DEMO = REPO / "stream" / "demo" / "data" / "demo.yaml"
 
 CONFIGS: dict[str, DriftlineConfig] = {
     "demo": load_config(DEMO),

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-from sketches import (
+from driftline.sketches import (
     Baseline,
     CategoricalSketch,
     CategoricalSpec,
@@ -122,7 +122,7 @@ def test_categorical_with_50_levels_matches_exact_computation() -> None:
     assert abs(js(c, b).value - jensenshannon(p, q, base=2) ** 2) <= 1e-9
     table = np.vstack([p * N, q * N])
     exact_chi2 = stats.chi2_contingency(table, correction=False)
-    from sketches import chi2
+    from driftline.sketches import chi2
     got = chi2(c, b)
     assert got.statistic == pytest.approx(exact_chi2.statistic, rel=1e-9)
     assert got.p_value == pytest.approx(exact_chi2.pvalue, rel=1e-6, abs=1e-300)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from sketches import (
+from driftline.sketches import (
     Baseline,
     CategoricalSketch,
     CategoricalSpec,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sketches import (
+from driftline.sketches import (
     Baseline,
     CategoricalSketch,
     CategoricalSpec,

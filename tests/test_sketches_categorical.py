@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sketches import (
+from driftline.sketches import (
     Baseline,
     CategoricalSketch,
     CategoricalSpec,

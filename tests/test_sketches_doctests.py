@@ -8,7 +8,7 @@ import pkgutil
 
 import pytest
 
-import sketches
+import driftline.sketches as sketches
 
 MODULES = ["sketches"] + [f"sketches.{m.name}" for m in pkgutil.iter_modules(sketches.__path__)]
 

@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sketches import (
+from driftline.sketches import (
     CategoricalSketch,
     CategoricalSpec,
     CohortProfile,

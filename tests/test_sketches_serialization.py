@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from sketches import (
+from driftline.sketches import (
     Baseline,
     CategoricalSketch,
     CategoricalSpec,
@@ -20,7 +20,7 @@ from sketches import (
     ProfileSchema,
     SketchFormatError,
 )
-from sketches.codec import HEADER_SIZE
+from driftline.sketches.codec import HEADER_SIZE
 
 
 def _profile(rows: int = 20_000) -> CohortProfile:
@@ -139,7 +139,7 @@ def test_baseline_round_trip_keeps_everything() -> None:
 def test_kll_items_read_from_the_bytes_are_the_sketch_items_with_their_weights(n: int) -> None:
     from datasketches import kll_doubles_sketch
 
-    from sketches.kll_guard import kll_items
+    from driftline.sketches.kll_guard import kll_items
 
     kll = kll_doubles_sketch(200)
     kll.update(np.random.default_rng(n).standard_t(3, size=n))

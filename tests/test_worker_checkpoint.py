@@ -7,14 +7,14 @@ import time
 
 from aiokafka import TopicPartition
 
-from stream.kafka.admin import ensure_topics
-from stream.kafka.checkpoint import (
+from driftline.stream.kafka.admin import ensure_topics
+from driftline.stream.kafka.checkpoint import (
     Checkpoint,
     CheckpointStore,
     checkpoint_key,
     checkpoint_topic_spec,
 )
-from stream.kafka.consumer import BatchConsumer, PartitionRecords
+from driftline.stream.kafka.consumer import BatchConsumer, PartitionRecords
 
 
 def _checkpoint_topic(kafka) -> str:  # noqa: ANN001 - the session fixture

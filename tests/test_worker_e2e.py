@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from bench.workloads import generate, to_json_lines, write_jsonl, write_parquet
-from stream.baseline_io import build_baseline, save_baseline
-from stream.config import parse_config
+from driftline.stream.config.model import parse_config
+from driftline.stream.sources.baselines import build_baseline, save_baseline
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import (
     REPO,
@@ -192,7 +192,7 @@ def test_backtest_of_the_same_events_gives_the_same_windows(single_run: Run,
                                                              stream: Stream) -> None:
     out = stream.workdir / "report.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "stream", "backtest", "-c", str(single_run.config),
+        [sys.executable, "-m", "driftline.stream", "backtest", "-c", str(single_run.config),
          "--baseline", str(stream.baseline), "--events", str(stream.events_file),
          "--out", str(out)],
         cwd=REPO, capture_output=True, text=True, timeout=300,

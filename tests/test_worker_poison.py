@@ -15,8 +15,14 @@ import numpy as np
 import orjson
 
 from bench.workloads import generate, to_json_lines
-from stream.config import load_config
-from stream.kafka.producer import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, TRUNCATED
+from driftline.stream.config.model import load_config
+from driftline.stream.kafka.producer import (
+    REASON,
+    SOURCE_OFFSET,
+    SOURCE_PARTITION,
+    SOURCE_TOPIC,
+    TRUNCATED,
+)
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import (
     Worker,

@@ -3,12 +3,12 @@ answer: sent, retry (network error, 429, 5xx; with the service's Retry-After) or
 that will never succeed). The same code talks to the real services and to test receivers: only
 the URL, from the environment, differs."""
 
-from alerts.notifiers.alertmanager import AlertmanagerNotifier
-from alerts.notifiers.base import Notifier, Result
-from alerts.notifiers.console import ConsoleNotifier
-from alerts.notifiers.pagerduty import PagerDutyNotifier
-from alerts.notifiers.slack import SlackNotifier
-from alerts.notifiers.webhook import WebhookNotifier
+from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
+from driftline.alerts.notifiers.base import Notifier, Result
+from driftline.alerts.notifiers.console import ConsoleNotifier
+from driftline.alerts.notifiers.pagerduty import PagerDutyNotifier
+from driftline.alerts.notifiers.slack import SlackNotifier
+from driftline.alerts.notifiers.webhook import WebhookNotifier
 
 __all__ = [
     "AlertmanagerNotifier",

@@ -3,7 +3,7 @@ explicit ``endsAt``. Firing alerts are re-sent every ``resend_interval`` (≤ 60
 ``endsAt = now + 4 × resend_interval`` (as Prometheus does), so they expire by themselves if
 driftline dies; a resolve re-posts the same labels with ``endsAt = now``.
 
->>> from alerts.store import Store
+>>> from driftline.alerts.store import Store
 >>> am = AlertmanagerNotifier("http://127.0.0.1:9", Store(None), "am", 30.0, timeout=0.2)
 >>> am.send(OutboxRow("am", "alerts", "k", {"alerts": []})).detail  # nothing was firing
 'nothing to resolve'
@@ -17,9 +17,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from alerts.notifiers.base import Result, http_client, post_json
-from alerts.render import iso
-from alerts.store import OutboxRow, Store
+from driftline.alerts.notifiers.base import Result, http_client, post_json
+from driftline.alerts.render import iso
+from driftline.alerts.store import OutboxRow, Store
 
 
 def _tier(alert: dict[str, Any]) -> str:

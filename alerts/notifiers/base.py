@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 
 import httpx
 
-from alerts.store import OutboxRow
+from driftline.alerts.store import OutboxRow
 
 Outcome = Literal["sent", "retry", "fatal"]
 

@@ -1,6 +1,6 @@
 """Console channel: one line per notification on stdout/stderr (demos, debugging).
 
->>> from alerts.store import OutboxRow
+>>> from driftline.alerts.store import OutboxRow
 >>> ConsoleNotifier("stdout").send(OutboxRow("console", "line", "k", {"text": "hello"})).outcome
 hello
 'sent'
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Literal
 
-from alerts.notifiers.base import Result
-from alerts.store import OutboxRow
+from driftline.alerts.notifiers.base import Result
+from driftline.alerts.store import OutboxRow
 
 
 class ConsoleNotifier:

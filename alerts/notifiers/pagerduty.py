@@ -10,8 +10,8 @@ dedup_key joins the same open incident, so retries never page twice); 400 is nev
 
 from __future__ import annotations
 
-from alerts.notifiers.base import Result, http_client, post_json
-from alerts.store import OutboxRow
+from driftline.alerts.notifiers.base import Result, http_client, post_json
+from driftline.alerts.store import OutboxRow
 
 
 class PagerDutyNotifier:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import httpx
 
-from alerts.notifiers.base import Result, classify, http_client, network_error
-from alerts.store import OutboxRow
+from driftline.alerts.notifiers.base import Result, classify, http_client, network_error
+from driftline.alerts.store import OutboxRow
 
 
 class SlackNotifier:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import httpx
 
-from alerts.notifiers.base import Result, classify, http_client, network_error
-from alerts.store import OutboxRow
+from driftline.alerts.notifiers.base import Result, classify, http_client, network_error
+from driftline.alerts.store import OutboxRow
 
 
 class WebhookNotifier:

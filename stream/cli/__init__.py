@@ -41,7 +41,7 @@ def _root(
     `driftline run -c driftline.yaml`. Exit codes: 0 ok, 1 a check failed, 2 bad usage or
     configuration, 3 a runtime error.
     """
-    from stream.logs import LEVELS, setup_logging
+    from driftline.stream.cli.logs import LEVELS, setup_logging
 
     if log_level.lower() not in LEVELS:
         raise typer.BadParameter(f"must be one of {', '.join(LEVELS)}", param_hint="--log-level")

@@ -8,8 +8,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
-from stream.cli.engine_common import load_or_exit, progress_bar
+from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
+from driftline.stream.cli.engine_common import load_or_exit, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Replay EVENTS in event-time order through the same engine and alert rules."""
-        from stream.backtest import run_backtest
-        from stream.baseline_io import BaselineError, load_baseline
+        from driftline.stream.sources.backtest import run_backtest
+        from driftline.stream.sources.baselines import BaselineError, load_baseline
 
         if fail_on not in (None, "critical", "warning"):
             typer.echo(f"--fail-on must be critical or warning, got {fail_on!r}", err=True)

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from stream.cli import EXIT_RUNTIME
-from stream.cli.engine_common import load_or_exit, progress_bar
+from driftline.stream.cli import EXIT_RUNTIME
+from driftline.stream.cli.engine_common import load_or_exit, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
             help="rows a segment value needs for its own baseline")] = 1000,
     ) -> None:
         """Build a baseline from training data with the stream's own feature extraction."""
-        from stream.baseline_io import build_baseline, save_baseline
+        from driftline.stream.sources.baselines import build_baseline, save_baseline
 
         cfg = load_or_exit(config)
         try:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stream.cli.engine_common import load_or_exit
+from driftline.stream.cli.engine_common import load_or_exit
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +28,6 @@ def register(app: typer.Typer) -> None:
     @config_app.command("schema")
     def schema_cmd() -> None:
         """Print the JSON schema of driftline.yaml."""
-        from stream.config import DriftlineConfig
+        from driftline.stream.config.model import DriftlineConfig
 
         typer.echo(json.dumps(DriftlineConfig.model_json_schema(), indent=2))

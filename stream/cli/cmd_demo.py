@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from stream.cli import EXIT_CHECK_FAILED, EXIT_OK
+from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_OK
 
 if TYPE_CHECKING:
-    from alerts.model import AlertEvent
-    from stream.demo.runner import Demo
+    from driftline.alerts.model import AlertEvent
+    from driftline.stream.demo.runner import Demo
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
 
@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
         Problems are injected on purpose: drift in one cohort, a category that never existed,
         a stalled feature source and malformed events. Ends with what was injected, what was
         detected, when, and where to look."""
-        from stream.demo.runner import Demo, DemoOptions
+        from driftline.stream.demo.runner import Demo, DemoOptions
 
         console = Console(highlight=False, force_terminal=None if not plain else False)
         windows, pace = (28, 0.25) if short else (40, 1.0)

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
+from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
 
 ConfigOpt = Annotated[Path, typer.Option("-c", "--config", help="driftline.yaml")]
 DatasourceOpt = Annotated[
@@ -25,7 +25,7 @@ DatasourceOpt = Annotated[
 
 
 def _load(config: Path) -> Any:
-    from stream.config import ConfigError, load_config
+    from driftline.stream.config.model import ConfigError, load_config
 
     try:
         return load_config(config)
@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         datasource_uid: DatasourceOpt = DATASOURCE_UID,
     ) -> None:
         """Write the monitor's dashboards as Grafana JSON files."""
-        from grafana.checks import check_dashboard
-        from grafana.dashboards import build_dashboards, write_dashboards
+        from driftline.grafana.checks import check_dashboard
+        from driftline.grafana.dashboards import build_dashboards, write_dashboards
 
         cfg = _load(config)
         problems = [
@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
         datasource_uid: DatasourceOpt = DATASOURCE_UID,
     ) -> None:
         """Write datasources/driftline.yaml and dashboards/driftline.yaml."""
-        from grafana.provisioning import write_provisioning
+        from driftline.grafana.provisioning import write_provisioning
 
         for path in write_provisioning(
             out, prometheus_url, dashboards_path, folder=folder, uid=datasource_uid,
@@ -106,8 +106,8 @@ def register(app: typer.Typer) -> None:
         datasource_uid: DatasourceOpt = DATASOURCE_UID,
     ) -> None:
         """Save the dashboards into a Grafana folder (overwriting older versions)."""
-        from grafana.dashboards import build_dashboards
-        from grafana.push import GrafanaPusher, PushError
+        from driftline.grafana.dashboards import build_dashboards
+        from driftline.grafana.push import GrafanaPusher, PushError
 
         cfg = _load(config)
         base = url or os.environ.get("GRAFANA_URL") or cfg.alerts.grafana_url

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-from stream.cli import EXIT_CONFIG, EXIT_RUNTIME
+from driftline.stream.cli import EXIT_CONFIG, EXIT_RUNTIME
 
 Batch = tuple[list[bytes], list[bytes | None] | None]
 BATCH_ROWS = 5000
@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
         """Send events from a file to Kafka (batched, optionally rate-limited)."""
-        from stream.config import ConfigError, load_config
+        from driftline.stream.config.model import ConfigError, load_config
 
         try:
             cfg = load_config(config)
@@ -194,7 +194,7 @@ def _produce(
         TimeRemainingColumn,
     )
 
-    from stream.kafka.admin import TopicSpec, ensure_topics
+    from driftline.stream.kafka.admin import TopicSpec, ensure_topics
 
     ensure_topics(client, [TopicSpec(topic, partitions=partitions)])
     batches = _jsonl_batches(file, key) if fmt == "jsonl" else _table_batches(file, fmt, key)
@@ -217,7 +217,7 @@ async def _send_all(
     aio_client: dict[str, Any], topic: str, batches: Iterator[Batch], rate: float | None,
     compression: str | None, on_progress: Callable[[int], None],
 ) -> tuple[int, float, int]:
-    from stream.kafka.bulk import BulkProducer
+    from driftline.stream.kafka.bulk import BulkProducer
 
     chunk = max(1, int(rate / 10)) if rate else BATCH_ROWS
     sent = 0

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from stream.cli import EXIT_CONFIG, EXIT_RUNTIME
-from stream.config import ConfigError, load_config
+from driftline.stream.cli import EXIT_CONFIG, EXIT_RUNTIME
+from driftline.stream.config.model import ConfigError, load_config
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG) from None
         baseline = None
         if cfg.baseline is not None:
-            from stream.baseline_io import BaselineError, load_baseline
+            from driftline.stream.sources.baselines import BaselineError, load_baseline
 
             try:
                 baseline = load_baseline(cfg.baseline)
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
             level=getattr(logging, log_level.upper(), logging.INFO),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        from stream.kafka.runtime import run_worker
+        from driftline.stream.kafka.runtime import run_worker
 
         try:
             run_worker(cfg, baseline, instance_id=instance_id,

@@ -9,12 +9,12 @@ from typing import Any
 
 import typer
 
-from stream.cli import EXIT_CONFIG
+from driftline.stream.cli import EXIT_CONFIG
 
 
 def load_or_exit(path: Path) -> Any:
     """The validated config, or the ConfigError lines on stderr and exit code 2."""
-    from stream.config import ConfigError, load_config
+    from driftline.stream.config.model import ConfigError, load_config
 
     try:
         return load_config(path)

@@ -22,17 +22,22 @@ import numpy as np
 import yaml
 from prometheus_client.metrics_core import Metric
 
-from alerts import Alerting
-from alerts.model import AlertEvent
-from stream.baseline_io import build_baseline, save_baseline
-from stream.batch import RecordBatch
-from stream.config import DriftlineConfig, parse_config
-from stream.demo.generator import NEW_CATEGORY, Injections, PaymentsGenerator, encode_events
-from stream.engine import Engine
-from stream.exporter import DriftlineCollector
-from stream.freshness import FreshnessClock
-from stream.monitor import Monitor
-from stream.results import WindowResult
+from driftline.alerts import Alerting
+from driftline.alerts.model import AlertEvent
+from driftline.stream.config.model import DriftlineConfig, parse_config
+from driftline.stream.demo.generator import (
+    NEW_CATEGORY,
+    Injections,
+    PaymentsGenerator,
+    encode_events,
+)
+from driftline.stream.engine.batch import RecordBatch
+from driftline.stream.engine.core import Engine
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.monitor.core import Monitor
+from driftline.stream.monitor.exporter import DriftlineCollector
+from driftline.stream.monitor.freshness import FreshnessClock
+from driftline.stream.sources.baselines import build_baseline, save_baseline
 
 TOPIC = "payments"
 PARTITIONS = 2
@@ -71,7 +76,7 @@ def load_demo_config(metrics: str | None, environ: Mapping[str, str] | None = No
                      ) -> DriftlineConfig:
     """The embedded monitor; real Slack/PagerDuty channels when their env vars are set."""
     env = os.environ if environ is None else environ
-    text = resources.files("stream").joinpath("data/demo.yaml").read_text()
+    text = resources.files("driftline.stream.demo").joinpath("data/demo.yaml").read_text()
     data = yaml.safe_load(text)
     data["metrics"] = {"listen": metrics}
     alerts = data["alerts"]
@@ -163,8 +168,8 @@ class Demo:
         return self.sim_now
 
     def _write_grafana(self, out: Path) -> None:
-        from grafana.dashboards import write_dashboards
-        from grafana.provisioning import write_provisioning
+        from driftline.grafana.dashboards import write_dashboards
+        from driftline.grafana.provisioning import write_provisioning
 
         paths = write_dashboards(self.config, out / "dashboards")
         # Paths as a Grafana next to a local Prometheus sees them; edit to taste.
@@ -176,7 +181,7 @@ class Demo:
     def _serve_metrics(self) -> str | None:
         if not self.opts.metrics:
             return None
-        from stream.exporter import serve
+        from driftline.stream.monitor.exporter import serve
 
         self.collector = _CountingCollector(self.monitor, freshness=self.freshness,
                                             alerting=self.alerting)

@@ -4,7 +4,7 @@ Every function takes ``client``: the connection keyword arguments for kafka-pyth
 i.e. ``cfg.kafka.client_kwargs()`` (bootstrap servers and security, SASL password read from the
 environment), or just ``{"bootstrap_servers": "127.0.0.1:9092"}``.
 
->>> from stream.kafka.admin import TopicSpec
+>>> from driftline.stream.kafka.admin import TopicSpec
 >>> TopicSpec.compacted("driftline.fraud.checkpoints", partitions=4).configs["cleanup.policy"]
 'compact'
 """

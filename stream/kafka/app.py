@@ -6,7 +6,7 @@ through faust agents (its stream path costs ~60 µs per event, see docs/runtime.
 :class:`~stream.kafka.worker.Runtime` service reads them with batched aiokafka consumers in
 the same event loop.
 
->>> from stream.config import DriftlineConfig
+>>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate({
 ...     "monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}],
 ...     "source": {"kafka": {"bootstrap_servers": "127.0.0.1:9092", "topics": ["tx"]}}})
@@ -22,7 +22,7 @@ from typing import Any
 
 import faust
 
-from stream.config import DriftlineConfig
+from driftline.stream.config.model import DriftlineConfig
 
 
 def _credentials(cfg: DriftlineConfig, environ: Mapping[str, str] | None) -> Any:

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.kafka.admin import TopicSpec
+from driftline.stream.kafka.admin import TopicSpec
 
 MAX_CHECKPOINT_BYTES = 64 * 1024 * 1024
 """Largest checkpoint record (topic ``max.message.bytes`` and producer ``max_request_size``)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stream.exporter import DriftlineCollector, MetricsServer, serve
+from driftline.stream.monitor.exporter import DriftlineCollector, MetricsServer, serve
 
 CountersProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
 LagProvider = Callable[[], Mapping[tuple[str, int], float]]

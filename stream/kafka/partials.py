@@ -34,17 +34,17 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from sketches.schema import ProfileSchema
-from stream.kafka.checkpoint import (
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.engine.merger import Merger
+from driftline.stream.engine.partial import PartialWindow
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.kafka.checkpoint import (
     MAX_CHECKPOINT_BYTES,
     Checkpoint,
     CheckpointStore,
     checkpoint_key,
 )
-from stream.kafka.consumer import BatchConsumer
-from stream.merger import Merger
-from stream.partial import PartialWindow
-from stream.results import WindowResult
+from driftline.stream.kafka.consumer import BatchConsumer
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The freshness clock seeds itself from :func:`latest_timestamps` after a restart,
 "time since the newest record Kafka holds", not zero; the exporter reports :func:`group_lag`.
 ``client`` is the connection kwargs for kafka-python (``cfg.kafka.client_kwargs()``).
 
->>> from stream.kafka.probes import total_lag
+>>> from driftline.stream.kafka.probes import total_lag
 >>> from kafka import TopicPartition
 >>> total_lag({TopicPartition("events", 0): 5, TopicPartition("events", 1): 0})
 5
@@ -20,7 +20,7 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import OffsetSpec
 from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
-from stream.kafka.admin import admin_client
+from driftline.stream.kafka.admin import admin_client
 
 
 def topic_partitions(admin: KafkaAdminClient, topics: Iterable[str]) -> list[TopicPartition]:

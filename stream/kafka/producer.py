@@ -5,7 +5,7 @@ batches, acks=all with idempotence) and counts delivered and failed records inst
 failed future go unnoticed. :class:`DeadLetterWriter` writes records that could not be decoded to
 the DLQ topic with the original value and where it came from.
 
->>> from stream.kafka.producer import DeadLetter, dead_letter_headers
+>>> from driftline.stream.kafka.producer import DeadLetter, dead_letter_headers
 >>> dict(dead_letter_headers(DeadLetter(b"{", "invalid json", "events", 3, 42)))["driftline.reason"]
 b'invalid json'
 """

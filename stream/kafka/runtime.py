@@ -26,20 +26,25 @@ from typing import Any
 
 import mode
 
-from sketches.baseline import Baseline
-from stream.cohorts import AdmittedView, Cohorts
-from stream.config import DriftlineConfig
-from stream.decode import Decoder
-from stream.engine import schema_for
-from stream.evaluation import WindowEvaluator
-from stream.kafka.admin import TopicSpec, ensure_topics, max_message_bytes, partition_counts
-from stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
-from stream.kafka.partials import MergerSide, PartialSender
-from stream.kafka.producer import DeadLetterWriter, Producer
-from stream.kafka.sinks import Sinks
-from stream.kafka.worker import SourceSide
-from stream.merger import Merger
-from stream.results import WindowResult
+from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
+from driftline.stream.decode.decoder import Decoder
+from driftline.stream.engine.cohorts import AdmittedView, Cohorts
+from driftline.stream.engine.core import schema_for
+from driftline.stream.engine.evaluation import WindowEvaluator
+from driftline.stream.engine.merger import Merger
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.kafka.admin import (
+    TopicSpec,
+    ensure_topics,
+    max_message_bytes,
+    partition_counts,
+)
+from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.partials import MergerSide, PartialSender
+from driftline.stream.kafka.producer import DeadLetterWriter, Producer
+from driftline.stream.kafka.sinks import Sinks
+from driftline.stream.kafka.worker import SourceSide
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +245,7 @@ def run_worker(
     loglevel: str = "info",
 ) -> None:
     """Run the worker under faust until SIGTERM/SIGINT (blocking)."""
-    from stream.kafka.app import build_app, run_app
+    from driftline.stream.kafka.app import build_app, run_app
 
     app = build_app(cfg, session_timeout_s=session_timeout_s)
     runtime_kwargs: dict[str, Any] = {

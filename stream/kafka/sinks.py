@@ -18,18 +18,18 @@ import numpy as np
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from alerts import Alerting
-from alerts.model import Measurement
-from sketches.baseline import Baseline
-from stream.batch import IngestReport
-from stream.config import DriftlineConfig
-from stream.decode import DecodedBatch
-from stream.engine import Engine
-from stream.freshness import FreshnessClock, no_data_slas, run_clock
-from stream.kafka.consumer import PartitionRecords
-from stream.kafka.probes import latest_timestamps
-from stream.monitor import Monitor
-from stream.results import WindowResult
+from driftline.alerts import Alerting
+from driftline.alerts.model import Measurement
+from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
+from driftline.stream.decode.decoder import DecodedBatch
+from driftline.stream.engine.batch import IngestReport
+from driftline.stream.engine.core import Engine
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.kafka.consumer import PartitionRecords
+from driftline.stream.kafka.probes import latest_timestamps
+from driftline.stream.monitor.core import Monitor
+from driftline.stream.monitor.freshness import FreshnessClock, no_data_slas, run_clock
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ class Sinks:
         hp = self.cfg.metrics.host_port
         if hp is None:
             return
-        from stream.kafka.metrics import serve_runtime_metrics
+        from driftline.stream.kafka.metrics import serve_runtime_metrics
 
         self._server = serve_runtime_metrics(
             self, hp[0], hp[1], self._counters, self._lag, self._cohorts)

@@ -32,15 +32,15 @@ from typing import Any
 import numpy as np
 from aiokafka import TopicPartition
 
-from sketches.schema import ProfileSchema
-from stream.aggregator import PartitionAggregator
-from stream.batch import IngestReport
-from stream.cohorts import AdmittedView
-from stream.decode import DecodedBatch, Decoder
-from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
-from stream.kafka.consumer import BatchConsumer, PartitionRecords
-from stream.kafka.partials import PartialSender
-from stream.kafka.producer import DeadLetter, DeadLetterWriter
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.decode.decoder import DecodedBatch, Decoder
+from driftline.stream.engine.aggregator import PartitionAggregator
+from driftline.stream.engine.batch import IngestReport
+from driftline.stream.engine.cohorts import AdmittedView
+from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
+from driftline.stream.kafka.consumer import BatchConsumer, PartitionRecords
+from driftline.stream.kafka.partials import PartialSender
+from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,11 @@
 """Event sources other than Kafka: file replay (JSONL, CSV, Parquet)."""
 
-from stream.sources.files import FORMATS, file_format, iter_events, read_events, table_to_decoded
+from driftline.stream.sources.files import (
+    FORMATS,
+    file_format,
+    iter_events,
+    read_events,
+    table_to_decoded,
+)
 
 __all__ = ["FORMATS", "file_format", "iter_events", "read_events", "table_to_decoded"]

@@ -8,7 +8,7 @@ stream's event-time parser). Files are read in chunks, with a progress callback
 ``(bytes_done, bytes_total)``.
 
 >>> import tempfile, pathlib
->>> from stream.decode import Decoder, FieldSpec
+>>> from driftline.stream.decode.decoder import Decoder, FieldSpec
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "e.jsonl"
 >>> _ = p.write_bytes(b'{"ts": 5, "x": 1.5}\\n{"ts": 6, "x": "bad"}\\n')
 >>> d = read_events(p, Decoder([FieldSpec("x", "numeric")], [], "ts"))
@@ -27,12 +27,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sketches.canonical import canonical_categories, canonical_numbers
-from sketches.column import Column
-from stream.batchops import concat, take
-from stream.categories import CategoricalCodes, encode_categories
-from stream.decode import DecodedBatch, Decoder
-from stream.event_time import parse_iso
+from driftline.sketches.canonical import canonical_categories, canonical_numbers
+from driftline.sketches.column import Column
+from driftline.stream.decode.batchops import concat, take
+from driftline.stream.decode.categories import CategoricalCodes, encode_categories
+from driftline.stream.decode.decoder import DecodedBatch, Decoder
+from driftline.stream.decode.event_time import parse_iso
 
 Progress = Callable[[int, int], None]
 CHUNK_ROWS = 100_000
@@ -231,7 +231,7 @@ def _number(text: str) -> float | str:
 def table_to_decoded(table: pa.RecordBatch | pa.Table, decoder: Decoder, row_offset: int = 0
                      ) -> DecodedBatch:
     """Columns of a CSV/Parquet chunk, canonicalized exactly like decoded JSON."""
-    from stream.decode import DeadLetter
+    from driftline.stream.decode.decoder import DeadLetter
 
     n = table.num_rows
     numeric: dict[str, Column] = {}

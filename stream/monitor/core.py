@@ -7,7 +7,7 @@ results-topic publisher). Alert transitions are kept (``alert_log``) and the cur
 alerts tracked (``active_alerts``) for the exporter.
 
 >>> import orjson
->>> from stream.config import parse_config
+>>> from driftline.stream.config.model import parse_config
 >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
 ...     "source": {"event_time": {"field": "ts"}}, "windows": {"size": "1m"}})
 >>> mon = Monitor(Engine(cfg))
@@ -22,11 +22,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from alerts.model import AlertEvent
-from stream.batch import IngestReport, RecordBatch
-from stream.engine import Engine
-from stream.measurements import to_measurements
-from stream.results import CohortResult, WindowResult
+from driftline.alerts.model import AlertEvent
+from driftline.stream.engine.batch import IngestReport, RecordBatch
+from driftline.stream.engine.core import Engine
+from driftline.stream.engine.results import CohortResult, WindowResult
+from driftline.stream.monitor.measurements import to_measurements
 
 # prometheus default-like buckets for evaluation durations (seconds)
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

@@ -6,7 +6,7 @@ bound), five ``quality`` ratios; per cohort one ``volume`` measurement (events i
 ``details["expected"]`` from the baseline's training rate). Unfinished rollups
 (``complete=False``) give no volume measurement (a partial hour is not a drop).
 
->>> from stream.results import WindowResult
+>>> from driftline.stream.engine.results import WindowResult
 >>> to_measurements(WindowResult("m", 0.0, 300.0, "5m", []))
 []
 """
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import math
 
-from alerts.model import Measurement
-from sketches.evaluate import QUANTILE_LEVELS
-from stream.results import WindowResult
+from driftline.alerts.model import Measurement
+from driftline.sketches.evaluate import QUANTILE_LEVELS
+from driftline.stream.engine.results import WindowResult
 
 QUALITY_KINDS = ("null_ratio", "nan_ratio", "out_of_range_ratio", "unseen_ratio",
                  "invalid_ratio")

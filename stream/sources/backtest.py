@@ -6,7 +6,7 @@ alerting runs in evaluate-only mode (no delivery). The report has the DESIGN.md 
 ``{"monitor", "windows": [...], "alerts": [...]}`` plus input counts.
 
 >>> import tempfile, pathlib, orjson
->>> from stream.config import parse_config
+>>> from driftline.stream.config.model import parse_config
 >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
 ...     "source": {"event_time": {"field": "ts"}}, "windows": {"size": "1m"}})
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "ev.jsonl"
@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from alerts.model import AlertEvent
-from sketches.baseline import Baseline
-from stream.batchops import take
-from stream.engine import Engine
-from stream.monitor import Monitor
-from stream.results import WindowResult
-from stream.sources.files import Progress, read_events
+from driftline.alerts.model import AlertEvent
+from driftline.sketches.baseline import Baseline
+from driftline.stream.decode.batchops import take
+from driftline.stream.engine.core import Engine
+from driftline.stream.engine.results import WindowResult
+from driftline.stream.monitor.core import Monitor
+from driftline.stream.sources.files import Progress, read_events
 
 CHUNK = 50_000
 
@@ -52,7 +52,7 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
     engine = Engine(config, baseline)
     alert = None
     if alerting:
-        from alerts import Alerting
+        from driftline.alerts import Alerting
 
         alert = Alerting.from_config(config, deliver=False)
     monitor = Monitor(engine, alert)

@@ -16,9 +16,9 @@
 * Rollups (``1h``, ``1d``): closed base windows are merged into each longer tier; a rollup
   closes once the merged watermark passed its end and is evaluated the same way.
 
->>> from sketches.schema import NumericSpec, ProfileSchema
->>> from sketches.profile import CohortProfile
->>> from stream.evaluation import WindowEvaluator
+>>> from driftline.sketches.schema import NumericSpec, ProfileSchema
+>>> from driftline.sketches.profile import CohortProfile
+>>> from driftline.stream.engine.evaluation import WindowEvaluator
 >>> schema = ProfileSchema((NumericSpec("x"),))
 >>> m = Merger(WindowEvaluator("m", schema, None), Cohorts([], 5), 60.0, tiers=["1m"])
 >>> m.expect([("t", 0)])
@@ -34,13 +34,13 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sketches.profile import CohortProfile
-from sketches.schema import ProfileSchema
-from stream.cohorts import GLOBAL, OTHER, Cohorts
-from stream.evaluation import WindowEvaluator
-from stream.framing import pack, unpack
-from stream.partial import CohortKey, PartialWindow
-from stream.results import WindowResult
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.engine.cohorts import GLOBAL, OTHER, Cohorts
+from driftline.stream.engine.evaluation import WindowEvaluator
+from driftline.stream.engine.framing import pack, unpack
+from driftline.stream.engine.partial import CohortKey, PartialWindow
+from driftline.stream.engine.results import WindowResult
 
 Source = tuple[str, int]
 _MAGIC = b"DLMG"

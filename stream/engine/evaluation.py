@@ -7,7 +7,7 @@ configured ones (``drift.metric``/``metrics``) decide each feature's ``status``.
 events per window (the volume check) come from the baseline's training rate when it was built
 with a time span (``meta["span_seconds"]``, see :mod:`stream.baseline_io`).
 
->>> from sketches.schema import NumericSpec, ProfileSchema
+>>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> ev = WindowEvaluator("m", ProfileSchema((NumericSpec("x"),)), None)
 >>> ev.evaluate(0.0, 300.0, "5m", {}).tier
 '5m'
@@ -19,14 +19,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sketches.baseline import Baseline
-from sketches.drift import DEFAULT_THRESHOLDS
-from sketches.evaluate import evaluate_profile
-from sketches.profile import CohortProfile
-from sketches.schema import ProfileSchema
-from stream.cohorts import GLOBAL
-from stream.partial import CohortKey
-from stream.results import ALL_METRICS, CohortResult, WindowResult
+from driftline.sketches.baseline import Baseline
+from driftline.sketches.drift import DEFAULT_THRESHOLDS
+from driftline.sketches.evaluate import evaluate_profile
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.engine.cohorts import GLOBAL
+from driftline.stream.engine.partial import CohortKey
+from driftline.stream.engine.results import ALL_METRICS, CohortResult, WindowResult
 
 
 class WindowEvaluator:

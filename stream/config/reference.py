@@ -2,7 +2,7 @@
 
 The README's reference table is this module's output (a test keeps them equal), so it can never
 disagree with what ``driftline check-config`` accepts. Regenerate it with
-``python -m stream.config_reference --update README.md``.
+``python -m driftline.stream.config.reference --update README.md``.
 
 >>> "| `monitor` |" in render_reference()
 True
@@ -20,10 +20,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from stream.config import DriftlineConfig, format_duration
+from driftline.stream.config.model import DriftlineConfig, format_duration
 
 BEGIN = ("<!-- config-reference:begin (generated: "
-         "python -m stream.config_reference --update README.md) -->")
+         "python -m driftline.stream.config.reference --update README.md) -->")
 END = "<!-- config-reference:end -->"
 
 

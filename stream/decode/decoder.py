@@ -27,7 +27,7 @@ categorical one) do not drop the event: the feature counts it as ``invalid``. A 
 is a null. ``NaN``/``Infinity`` literals (as Python's ``json`` writes them) are accepted and
 counted by the numeric sketch as NaN/inf.
 
->>> from stream.decode import Decoder, FieldSpec
+>>> from driftline.stream.decode.decoder import Decoder, FieldSpec
 >>> d = Decoder([FieldSpec("amount", "numeric"), FieldSpec("kind", "categorical")],
 ...             segments=["region"], event_time_field="ts")
 >>> b = d.decode([b'{"ts": 10, "amount": 3.5, "kind": "a", "region": "eu"}', b'nope'])
@@ -39,19 +39,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
 
-from sketches.canonical import canonical_numbers
-from sketches.column import Column
-from stream.categories import CategoricalCodes, concat_codes, encode_categories
-from stream.decode_native import NativeReader, longest, native_available
-from stream.decode_struct import Kind, build_struct, dict_getter
-from stream.event_time import EventTimeParser
+from driftline.sketches.canonical import canonical_numbers
+from driftline.sketches.column import Column
+from driftline.stream.decode.batch import DeadLetter, DecodedBatch, FieldSpec
+from driftline.stream.decode.batchops import concat_columns, take
+from driftline.stream.decode.categories import CategoricalCodes, concat_codes, encode_categories
+from driftline.stream.decode.event_time import EventTimeParser
+from driftline.stream.decode.native import NativeReader, longest, native_available
+from driftline.stream.decode.structs import Kind, build_struct, dict_getter
 
 DEAD_LETTER_REASONS = (
     "too_large",
@@ -63,51 +65,6 @@ DEAD_LETTER_REASONS = (
 )
 DEFAULT_MAX_BYTES = 1_000_000
 _CHUNK = 4096
-
-@dataclass(frozen=True, slots=True)
-class FieldSpec:
-    """A feature to extract: ``name``, ``type`` (numeric|categorical), dotted ``path``."""
-
-    name: str
-    type: Literal["numeric", "categorical"]
-    path: str | None = None
-
-    @property
-    def source_path(self) -> str:
-        return self.path or self.name
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A record that cannot be monitored: its index in the batch and why (see module doc)."""
-
-    index: int
-    reason: str
-    detail: str = ""
-
-
-@dataclass(slots=True)
-class DecodedBatch:
-    """Columns of the valid records of one batch (``rows`` = their indices in the batch)."""
-
-    rows: np.ndarray
-    event_time: np.ndarray
-    numeric: dict[str, Column]
-    categorical: dict[str, CategoricalCodes]
-    segments: dict[str, CategoricalCodes]
-    dead_letters: list[DeadLetter] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return int(self.rows.shape[0])
-
-    def columns(self) -> dict[str, Column]:
-        """Every feature as a ``sketches.column.Column`` (categoricals as canonical labels)."""
-        out: dict[str, Column] = dict(self.numeric)
-        for name, codes in self.categorical.items():
-            out[name] = codes.column()
-        return out
-
 
 class Decoder:
     """Decode JSON batches for a fixed set of features, segments and an event-time field
@@ -269,8 +226,6 @@ class Decoder:
         dead: list[DeadLetter],
         timestamps_ms: np.ndarray | Sequence[float] | None,
     ) -> DecodedBatch:
-        from stream.batchops import concat_columns, take  # batchops imports this module
-
         rows = (np.concatenate([p.rows for p in parts]).astype(np.int64, copy=False) if parts
                 else np.zeros(0, dtype=np.int64))
         n = rows.shape[0]

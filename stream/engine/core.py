@@ -6,7 +6,7 @@ and a single Kafka worker use it as is; the scaled-out Kafka runtime uses the sa
 split across processes (aggregators where the partitions are, the merger where partials meet).
 
 >>> import orjson
->>> from stream.config import parse_config
+>>> from driftline.stream.config.model import parse_config
 >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
 ...     "source": {"event_time": {"field": "ts"}},
 ...     "windows": {"size": "1m", "allowed_lateness": 0}})
@@ -24,16 +24,16 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from sketches.baseline import Baseline
-from sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
-from stream.aggregator import PartitionAggregator
-from stream.batch import IngestReport, RecordBatch
-from stream.cohorts import Cohorts
-from stream.decode import DecodedBatch, Decoder
-from stream.evaluation import WindowEvaluator
-from stream.framing import pack, unpack
-from stream.merger import Merger, Source
-from stream.results import WindowResult
+from driftline.sketches.baseline import Baseline
+from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
+from driftline.stream.decode.decoder import DecodedBatch, Decoder
+from driftline.stream.engine.aggregator import PartitionAggregator
+from driftline.stream.engine.batch import IngestReport, RecordBatch
+from driftline.stream.engine.cohorts import Cohorts
+from driftline.stream.engine.evaluation import WindowEvaluator
+from driftline.stream.engine.framing import pack, unpack
+from driftline.stream.engine.merger import Merger, Source
+from driftline.stream.engine.results import WindowResult
 
 __all__ = ["Engine", "IngestReport", "RecordBatch", "feature_specs", "schema_for"]
 
@@ -149,7 +149,7 @@ class Engine:
         """Every aggregator (with the offset its state covers) and the merger, in one frame —
         for a single process; the Kafka runtime checkpoints the pieces separately.
 
-        >>> from stream.config import parse_config
+        >>> from driftline.stream.config.model import parse_config
         >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
         ...     "source": {"event_time": {"field": "ts"}}})
         >>> a = Engine(cfg); _ = a.ingest(RecordBatch("t", 0, [7], None, [b'{"ts": 1, "x": 1}']))

@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 
-from sketches.column import Column
-from stream.categories import CategoricalCodes
+from driftline.sketches.column import Column
+from driftline.stream.decode.categories import CategoricalCodes
 
 try:
-    from stream._jsoncols import Reader as _Reader
-    from stream._jsoncols import longest as _longest
+    from driftline.stream.decode._jsoncols import Reader as _Reader
+    from driftline.stream.decode._jsoncols import longest as _longest
 except ImportError:  # built without a Rust toolchain
     _Reader = _longest = None
 

@@ -16,8 +16,8 @@ when the window is emitted: half the sketch updates with two segments. A window 
 would pass ``MAX_CELLS`` (many cohorts per segment) is split into per-segment profiles then and
 there and continues as one profile per segment and cohort, so state stays bounded.
 
->>> from sketches.schema import NumericSpec, ProfileSchema
->>> from stream.decode import Decoder, FieldSpec
+>>> from driftline.sketches.schema import NumericSpec, ProfileSchema
+>>> from driftline.stream.decode.decoder import Decoder, FieldSpec
 >>> agg = PartitionAggregator("tx", 0, ProfileSchema((NumericSpec("x"),)),
 ...     Decoder([FieldSpec("x", "numeric")], ["region"], "ts"), window_size=60)
 >>> report = agg.ingest(RecordBatch("tx", 0, [0, 1], None,
@@ -34,17 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from sketches.profile import CohortProfile
-from sketches.schema import ProfileSchema
-from stream.batch import IngestReport, RecordBatch
-from stream.batchops import take
-from stream.cohorts import GLOBAL, MISSING, OTHER, AdmittedView, Cohorts
-from stream.decode import DEAD_LETTER_REASONS, DecodedBatch, Decoder
-from stream.feed import feed
-from stream.framing import StateFormatError, pack, unpack
-from stream.grouping import unique_small
-from stream.partial import CohortKey, PartialWindow
-from stream.windows import WindowClock
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.decode.batchops import take
+from driftline.stream.decode.decoder import DEAD_LETTER_REASONS, DecodedBatch, Decoder
+from driftline.stream.engine.batch import IngestReport, RecordBatch
+from driftline.stream.engine.cohorts import GLOBAL, MISSING, OTHER, AdmittedView, Cohorts
+from driftline.stream.engine.feed import feed
+from driftline.stream.engine.framing import StateFormatError, pack, unpack
+from driftline.stream.engine.grouping import unique_small
+from driftline.stream.engine.partial import CohortKey, PartialWindow
+from driftline.stream.engine.windows import WindowClock
 
 _MAGIC = b"DLAG"
 _VERSION = 2  # 2: cells and routed values per window; 1 (no cells) restores too

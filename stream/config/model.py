@@ -27,15 +27,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from alerts.config import (
+from driftline.alerts.config import (
     AlertsConfig,
     DriftConfig,
     FreshnessRule,
     QualityConfig,
     VolumeConfig,
 )
-from stream.config_base import ConfigError, Duration, StrictModel, format_duration
-from stream.config_kafka import KafkaSettings
+from driftline.stream.config.base import ConfigError, Duration, StrictModel, format_duration
+from driftline.stream.config.kafka import KafkaSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 

@@ -2,8 +2,8 @@
 then one vectorized update per feature for all targets (one KLL call per target), never a
 Python loop per value.
 
->>> from sketches.schema import NumericSpec, ProfileSchema
->>> from stream.decode import Decoder, FieldSpec
+>>> from driftline.sketches.schema import NumericSpec, ProfileSchema
+>>> from driftline.stream.decode.decoder import Decoder, FieldSpec
 >>> d = Decoder([FieldSpec("x", "numeric")], [], "ts").decode(
 ...     [b'{"ts": 1, "x": 1.0}', b'{"ts": 1, "x": 5.0}', b'{"ts": 1, "x": 3.0}'])
 >>> schema = ProfileSchema((NumericSpec("x"),))
@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sketches.categorical import CategoricalSketch
-from sketches.numeric import NumericSketch
-from sketches.profile import CohortProfile
-from stream.decode import DecodedBatch
-from stream.grouping import bounds, narrow
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile
+from driftline.stream.decode.decoder import DecodedBatch
+from driftline.stream.engine.grouping import bounds, narrow
 
 
 class _Cols:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sketches.drift import DriftScore
-from sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
-from sketches.profile import CohortProfile
+from driftline.sketches.drift import DriftScore
+from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
+from driftline.sketches.profile import CohortProfile
 
 ALL_METRICS = ("psi", "ks", "js", "wasserstein", "chi2")
 _STATUS_RANK = {"insufficient_data": 0, "ok": 1, "drift": 2}

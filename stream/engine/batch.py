@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream.decode import DeadLetter
+from driftline.stream.decode.decoder import DeadLetter
 
 
 @dataclass(slots=True)

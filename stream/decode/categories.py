@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from sketches.canonical import canonical_categories
-from sketches.column import Column
+from driftline.sketches.canonical import canonical_categories
+from driftline.sketches.column import Column
 
 
 @dataclass(slots=True)

@@ -7,9 +7,9 @@ leaves no stale series behind. Names and labels are fixed by the contract in DES
 
 >>> import orjson
 >>> from prometheus_client import CollectorRegistry, generate_latest
->>> from stream.config import parse_config
->>> from stream.engine import Engine, RecordBatch
->>> from stream.monitor import Monitor
+>>> from driftline.stream.config.model import parse_config
+>>> from driftline.stream.engine.core import Engine, RecordBatch
+>>> from driftline.stream.monitor.core import Monitor
 >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
 ...     "source": {"event_time": {"field": "ts"}}, "windows": {"size": "1m"}})
 >>> mon = Monitor(Engine(cfg))
@@ -36,8 +36,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from sketches.evaluate import QUANTILE_LEVELS
-from stream.monitor import DURATION_BUCKETS, Monitor
+from driftline.sketches.evaluate import QUANTILE_LEVELS
+from driftline.stream.monitor.core import DURATION_BUCKETS, Monitor
 
 LagProvider = Callable[[], Mapping[tuple[str, int], float]]
 CountersProvider = Callable[[], Mapping[str, Mapping[str, Any]]]

@@ -1,7 +1,7 @@
 """Row selection and concatenation of decoded batches.
 
 >>> import numpy as np
->>> from stream.decode import Decoder, FieldSpec
+>>> from driftline.stream.decode.decoder import Decoder, FieldSpec
 >>> dec = Decoder([FieldSpec("k", "categorical")], [], "ts")
 >>> a = dec.decode([b'{"ts": 1, "k": "a"}']); b = dec.decode([b'{"ts": 2, "k": "b"}'])
 >>> c = concat([a, b]); c.categorical["k"].labels, take(c, np.array([1])).event_time.tolist()
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sketches.column import Column
-from stream.categories import concat_codes
-from stream.decode import DecodedBatch
+from driftline.sketches.column import Column
+from driftline.stream.decode.batch import DecodedBatch
+from driftline.stream.decode.categories import concat_codes
 
 
 def take(d: DecodedBatch, idx: np.ndarray) -> DecodedBatch:

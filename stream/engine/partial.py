@@ -5,8 +5,8 @@ window end; the merger merges the partials of all partitions. Profiles are keyed
 ``(segment, value)``: the global cohort is ``("all", "all")``; a segment value may be a raw
 value the merger has not admitted yet, or ``__other__`` (see :mod:`stream.cohorts`).
 
->>> from sketches.schema import NumericSpec, ProfileSchema
->>> from sketches.profile import CohortProfile
+>>> from driftline.sketches.schema import NumericSpec, ProfileSchema
+>>> from driftline.sketches.profile import CohortProfile
 >>> schema = ProfileSchema((NumericSpec("x"),))
 >>> p = PartialWindow("t", 0, 0.0, 60.0, {("all", "all"): CohortProfile(schema)}, 60.0)
 >>> PartialWindow.from_bytes(p.to_bytes(), schema).source
@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sketches.profile import CohortProfile
-from sketches.schema import ProfileSchema
-from stream.framing import StateFormatError, pack, unpack
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.schema import ProfileSchema
+from driftline.stream.engine.framing import StateFormatError, pack, unpack
 
 _MAGIC = b"DLPW"
 _VERSION = 1

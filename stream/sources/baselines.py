@@ -8,7 +8,7 @@ training rows per segment value and, when the data has event times, the time spa
 the expected events per window for the volume check.
 
 >>> import tempfile, pathlib, orjson
->>> from stream.config import parse_config
+>>> from driftline.stream.config.model import parse_config
 >>> cfg = parse_config({"monitor": "m", "features": [{"name": "x", "type": "numeric"}],
 ...                     "segments": ["r"], "source": {"event_time": {"field": "ts"}}})
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "train.jsonl"
@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from sketches.baseline import Baseline
-from sketches.codec import SketchFormatError
-from stream.cohorts import MISSING
-from stream.decode import Decoder
-from stream.engine import feature_specs
-from stream.sources.files import Progress, read_events
+from driftline.sketches.baseline import Baseline
+from driftline.sketches.codec import SketchFormatError
+from driftline.stream.decode.decoder import Decoder
+from driftline.stream.engine.cohorts import MISSING
+from driftline.stream.engine.core import feature_specs
+from driftline.stream.sources.files import Progress, read_events
 
 MAX_SEGMENT_VALUES = 10_000
 

@@ -1,7 +1,7 @@
 """Detection: delay to the first warning / critical alert per drift scenario, false alarms per
 1,000 windows on stationary data; River's ADWIN, KSWIN and Page-Hinkley on the same series.
 
-driftline runs as a user would run it: ``driftline backtest``'s code path (stream.backtest:
+driftline runs as a user would run it: ``driftline backtest``'s code path (stream.sources.backtest:
 engine + alerting in evaluate-only mode) with the default drift rule (PSI, warning 0.1,
 critical 0.2, for 2 windows, Benjamini-Hochberg across the window's tests) over 1-minute windows
 of the 25-field workload, 14 cohorts (all, 8 regions, 5 devices), against a 100k-event training

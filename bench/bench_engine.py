@@ -6,7 +6,7 @@ fields (region: 8 values, device: 5) and an event time, ~600 bytes of JSON per e
 Measures, in CPU seconds of this process (``time.process_time``, i.e. per core, robust to
 other load on the machine):
 
-* decode:     bytes -> columns (``stream.decode.Decoder``; native fast path, and the msgspec
+* decode:     bytes -> columns (``stream.decode.decoder.Decoder``; native fast path, and the msgspec
               exact path alone for comparison)
 * aggregate:  columns -> the open windows' profiles (cells of region x device), then emitting
               every window (cohorts merged from the cells, global from the region cohorts)

@@ -1,4 +1,4 @@
-"""The native fast path of the decoder (:mod:`stream.decode_native`, the Rust scanner) gives
+"""The native fast path of the decoder (:mod:`stream.decode.native`, the Rust scanner) gives
 exactly what the exact (msgspec) path gives: same rows, event times, numeric values bit for
 bit, null/invalid masks, category codes and labels, and dead letters with their reasons -- on
 clean data, on every kind of bad data, and on random records (a differential property test).

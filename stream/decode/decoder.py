@@ -1,11 +1,11 @@
 """JSON record values (bytes) -> feature columns for a whole batch.
 
-Records are decoded in chunks of 4,096. The native fast path (:mod:`stream.decode_native`, a
+Records are decoded in chunks of 4,096. The native fast path (:mod:`stream.decode.native`, a
 Rust scanner) reads a chunk's monitored values straight into columns and dictionary codes; it
 answers only when its result is exactly the one below, else the chunk goes the exact way (and
 ``Decoder(..., fast=False)`` always does). The exact path decodes the records with a msgspec
 decoder for a struct generated from the config (a C-level ``map``; unknown fields skipped in
-C, nested paths like ``model.score`` as nested structs, :mod:`stream.decode_struct`), then
+C, nested paths like ``model.score`` as nested structs, :mod:`stream.decode.structs`), then
 builds each column with one C-level pass (``np.fromiter`` over an ``attrgetter``). A chunk of
 4,096 records with a schema violation is decoded again untyped (still in C) and its columns
 canonicalized by ``sketches.canonical``; only a chunk with broken records is parsed one record
@@ -68,7 +68,7 @@ _CHUNK = 4096
 
 class Decoder:
     """Decode JSON batches for a fixed set of features, segments and an event-time field
-    (``fast=False``: never the native fast path, see :mod:`stream.decode_native`)."""
+    (``fast=False``: never the native fast path, see :mod:`stream.decode.native`)."""
 
     def __init__(
         self,

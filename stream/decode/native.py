@@ -1,13 +1,13 @@
 """Native fast path of the decoder: a chunk of JSON records to columns in one Rust pass.
 
-``stream._jsoncols`` (Rust, ``stream/jsoncols/``, built by ``pip install``) scans each record
-with a strict JSON scanner that reads only the monitored key paths, validates and skips the
-rest, and writes numeric columns (float64), category codes in order of first appearance with
-their canonical labels, and the event time straight into buffers: no Python object per value.
+``stream.decode._jsoncols`` (Rust, ``stream/decode/jsoncols/``, built by ``pip install``) scans
+each record with a strict JSON scanner that reads only the monitored key paths, validates and
+skips the rest, and writes numeric columns (float64), category codes in order of first appearance
+with their canonical labels, and the event time straight into buffers: no Python object per value.
 
-It answers only when its result is exactly what the msgspec path (:mod:`stream.decode`) gives;
-otherwise :meth:`NativeReader.read` returns ``None`` and the caller decodes the chunk the exact
-way, which also finds every bad record with its reason. It declines a chunk when a record
+It answers only when its result is exactly what the msgspec path (:mod:`stream.decode.decoder`)
+gives; otherwise :meth:`NativeReader.read` returns ``None`` and the caller decodes the chunk the
+exact way, which also finds every bad record with its reason. It declines a chunk when a record
 
 * is not one JSON object with valid UTF-8 (anything a dead letter could come from);
 * has a value of another type than the exact path reads without conversion: a string, boolean,
@@ -78,7 +78,8 @@ class NativeReader:
 
     def __init__(self, leaves: Sequence[Leaf]) -> None:
         if _Reader is None:
-            raise RuntimeError("stream._jsoncols is not built (no Rust toolchain at install)")
+            raise RuntimeError(
+                "stream.decode._jsoncols is not built (no Rust toolchain at install)")
         self._leaves = list(leaves)
         self._numeric = [name for name, kind, _ in leaves if kind == "numeric"]
         self._categories = [name for name, kind, _ in leaves if _KIND[kind] == "category"]

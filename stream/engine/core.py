@@ -1,7 +1,7 @@
 """The engine: record batches in, evaluated windows out — the same object everywhere.
 
-``Engine(config, baseline)`` holds one :class:`~stream.aggregator.PartitionAggregator` per
-source partition and one :class:`~stream.merger.Merger`. The backtest (file replay), the demo
+``Engine(config, baseline)`` holds one :class:`~stream.engine.aggregator.PartitionAggregator` per
+source partition and one :class:`~stream.engine.merger.Merger`. The backtest (file replay), the demo
 and a single Kafka worker use it as is; the scaled-out Kafka runtime uses the same two pieces
 split across processes (aggregators where the partitions are, the merger where partials meet).
 

@@ -5,7 +5,7 @@ global baseline (``Baseline.profile_for``). All drift metrics that apply to a fe
 are computed (psi, ks, js, wasserstein for numeric; psi, js, chi2 for categorical); the
 configured ones (``drift.metric``/``metrics``) decide each feature's ``status``. Expected
 events per window (the volume check) come from the baseline's training rate when it was built
-with a time span (``meta["span_seconds"]``, see :mod:`stream.baseline_io`).
+with a time span (``meta["span_seconds"]``, see :mod:`stream.sources.baselines`).
 
 >>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> ev = WindowEvaluator("m", ProfileSchema((NumericSpec("x"),)), None)

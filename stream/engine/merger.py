@@ -10,9 +10,9 @@
   progressing (catching up a backlog) is always waited for, and idle partitions keep moving by
   their idle advance. A partial that arrives for a window closed without it is dropped and
   counted (``late_partials``). Windows close in start order.
-* At close, segment values are mapped to cohorts by :class:`stream.cohorts.Cohorts` from the
+* At close, segment values are mapped to cohorts by :class:`stream.engine.cohorts.Cohorts` from the
   merged counts (so cohorts do not depend on partitioning), profiles are merged per cohort and
-  evaluated (:class:`stream.evaluation.WindowEvaluator`).
+  evaluated (:class:`stream.engine.evaluation.WindowEvaluator`).
 * Rollups (``1h``, ``1d``): closed base windows are merged into each longer tier; a rollup
   closes once the merged watermark passed its end and is evaluated the same way.
 

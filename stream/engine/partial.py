@@ -3,7 +3,7 @@
 The aggregator of each source partition emits one per window once its watermark passed the
 window end; the merger merges the partials of all partitions. Profiles are keyed by
 ``(segment, value)``: the global cohort is ``("all", "all")``; a segment value may be a raw
-value the merger has not admitted yet, or ``__other__`` (see :mod:`stream.cohorts`).
+value the merger has not admitted yet, or ``__other__`` (see :mod:`stream.engine.cohorts`).
 
 >>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> from driftline.sketches.profile import CohortProfile

@@ -1,7 +1,7 @@
 """/metrics of ``driftline run``: the engine's exporter over the runtime's live state.
 
-The :class:`~stream.exporter.DriftlineCollector` renders the metric contract on every scrape;
-the runtime supplies its own providers, because its state is split: counters are the source
+The :class:`~stream.monitor.exporter.DriftlineCollector` renders the metric contract on every
+scrape; the runtime supplies its own providers, because its state is split: counters are the source
 side's process-local counters (monotonic, whatever partitions come and go), consumer lag is
 per owned partition, cohorts are the merger's registry, results and alerts are the monitor's.
 """

@@ -1,13 +1,13 @@
 """Partial windows between workers: the partials topic, and the merger side that consumes it.
 
-Every worker's source side sends each closed :class:`~stream.partial.PartialWindow` to the
+Every worker's source side sends each closed :class:`~stream.engine.partial.PartialWindow` to the
 partials topic, keyed by the start of the *longest* window tier containing it (so all partials
 of a window — and every base window of a rollup — meet in one partition), followed by
 watermark records broadcast to every partition (a partition with no events in a window sends
 no partial; its watermark tells the merger it has nothing more for that window).
 
 The merger side is a plain aiokafka consumer group (``<group>.merger``) on the partials topic,
-one :class:`~stream.merger.Merger` per assigned partials partition, checkpointed exactly like
+one :class:`~stream.engine.merger.Merger` per assigned partials partition, checkpointed exactly like
 the source side (merger snapshot + next partials offset in the compacted checkpoint topic).
 Why not a faust agent + table: the state is one opaque blob per partition that must move
 together with an offset; faust tables would store it per key with changelog semantics that

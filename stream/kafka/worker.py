@@ -1,6 +1,6 @@
 """The source side of ``driftline run``: assigned event partitions -> partial windows.
 
-One :class:`~stream.aggregator.PartitionAggregator` per assigned source partition. Each loop:
+One :class:`~stream.engine.aggregator.PartitionAggregator` per assigned source partition. Each loop:
 fetch a large batch (:class:`~stream.kafka.consumer.BatchConsumer`), decode and aggregate it
 per partition (vectorized), send dead letters to the DLQ, send the partial windows the
 watermark closed and the watermarks themselves to the partials topic, and every

@@ -1,6 +1,6 @@
 """Monitor: the composition root of backtest, demo and run — engine + alerting + results.
 
-``Monitor`` feeds batches to the :class:`~stream.engine.Engine`, and for every closed window
+``Monitor`` feeds batches to the :class:`~stream.engine.core.Engine`, and for every closed window
 stores the result (:class:`ResultsStore`, what the Prometheus exporter renders), turns it into
 measurements for the (optional) ``alerts.Alerting`` and calls the subscribed callbacks (e.g. the
 results-topic publisher). Alert transitions are kept (``alert_log``) and the currently firing

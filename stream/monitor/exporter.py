@@ -1,6 +1,6 @@
 """Prometheus exporter: a custom Collector that renders the metric contract from current state.
 
-Nothing is pre-registered: every scrape reads the :class:`~stream.monitor.Monitor`'s results
+Nothing is pre-registered: every scrape reads the :class:`~stream.monitor.core.Monitor`'s results
 store (latest window per tier x cohort), the engine counters, and — when given — the freshness
 clock, the alerting facade and a consumer-lag provider, so a cohort or alert that disappears
 leaves no stale series behind. Names and labels are fixed by the contract in DESIGN.md.

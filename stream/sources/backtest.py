@@ -1,7 +1,7 @@
 """Backtest: replay an event file in event-time order through the same engine and alerting.
 
 The file is decoded with the stream's extraction, sorted by event time (stable, so ties keep
-file order), fed to :class:`~stream.engine.Engine` in chunks and ticked after each chunk; the
+file order), fed to :class:`~stream.engine.core.Engine` in chunks and ticked after each chunk; the
 alerting runs in evaluate-only mode (no delivery). The report has the DESIGN.md shape:
 ``{"monitor", "windows": [...], "alerts": [...]}`` plus input counts.
 

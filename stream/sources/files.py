@@ -1,9 +1,9 @@
 """Reading event files (JSONL, CSV, Parquet) into the engine's decoded columns.
 
 The same extraction as the stream: JSONL lines go through the stream's
-:class:`~stream.decode.Decoder` (bytes -> columns, dead letters with reasons); CSV and Parquet
-columns go through the same canonicalization (``canonical_numbers`` for numeric features,
-:func:`stream.categories.encode_categories` semantics for categoricals and segments, the
+:class:`~stream.decode.decoder.Decoder` (bytes -> columns, dead letters with reasons); CSV and
+Parquet columns go through the same canonicalization (``canonical_numbers`` for numeric features,
+:func:`stream.decode.categories.encode_categories` semantics for categoricals and segments, the
 stream's event-time parser). Files are read in chunks, with a progress callback
 ``(bytes_done, bytes_total)``.
 

@@ -6,7 +6,9 @@ Knows nothing of Kafka: the stream engine hands it :class:`Measurement` objects 
 """
 
 from driftline.alerts.alerting import Alerting
-from driftline.alerts.config import (
+from driftline.alerts.model import AlertEvent, AlertKey, Measurement
+from driftline.alerts.secrets import MissingSecretError
+from driftline.stream.config.alerts import (
     AlertsConfig,
     DriftConfig,
     FreshnessRule,
@@ -14,8 +16,6 @@ from driftline.alerts.config import (
     VolumeConfig,
     parse_duration,
 )
-from driftline.alerts.model import AlertEvent, AlertKey, Measurement
-from driftline.alerts.secrets import MissingSecretError
 
 __all__ = [
     "AlertEvent",

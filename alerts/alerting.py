@@ -26,14 +26,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from driftline.alerts.config import (
-    AlertsConfig,
-    ChannelConfig,
-    DriftConfig,
-    FreshnessRule,
-    QualityConfig,
-    VolumeConfig,
-)
 from driftline.alerts.control_chart import ChartState
 from driftline.alerts.delivery import ChannelWorker, DeliveryStats
 from driftline.alerts.lifecycle import AlertStatus, step
@@ -51,6 +43,14 @@ from driftline.alerts.routing import Change, Router
 from driftline.alerts.rules import Rules
 from driftline.alerts.secrets import Secrets, install_redaction, remove_redaction
 from driftline.alerts.store import Store
+from driftline.stream.config.alerts import (
+    AlertsConfig,
+    ChannelConfig,
+    DriftConfig,
+    FreshnessRule,
+    QualityConfig,
+    VolumeConfig,
+)
 
 _LOGGERS = ("driftline.alerts",)
 WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash

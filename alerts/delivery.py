@@ -21,12 +21,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from driftline.alerts.config import DeliveryConfig
 from driftline.alerts.notifiers.alertmanager import AlertmanagerNotifier
 from driftline.alerts.notifiers.base import Notifier
 from driftline.alerts.ratelimit import TokenBucket
 from driftline.alerts.secrets import Secrets
 from driftline.alerts.store import Store
+from driftline.stream.config.alerts import DeliveryConfig
 
 log = logging.getLogger("driftline.alerts")
 

@@ -13,15 +13,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from driftline.alerts.model import AlertEvent
+from driftline.stream.config.contract import dashboard_uid
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
@@ -32,7 +31,6 @@ PD_SUMMARY_LIMIT = 1024
 _LABEL_KEYS = ("bin", "category", "label", "range", "name", "value")
 _BASE_KEYS = ("base", "baseline", "expected", "base_share")
 _CUR_KEYS = ("current", "actual", "observed", "current_share")
-_UID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 _EMOJI = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
 
 
@@ -118,20 +116,6 @@ def what_moved(e: AlertEvent, top: int = 3) -> str:
         else:
             parts.append(f"{label}: {100 * float(base):.1f}% → {100 * float(cur):.1f}%")
     return "; ".join(parts)
-
-
-def dashboard_uid(monitor: str, kind: str) -> str:
-    """The uid grafana/ gives a monitor's dashboards (same rule, kept in sync by a test).
-
-    >>> dashboard_uid("payments.demo", "feature")
-    'driftline-payments-demo-feature'
-    """
-    uid = f"driftline-{_UID_CHARS.sub('-', monitor)}-{kind}"
-    if len(uid) <= 40:
-        return uid
-    digest = hashlib.sha256(monitor.encode()).hexdigest()[:8]
-    head = 40 - len(kind) - len(digest) - 2
-    return f"{uid[:head]}-{digest}-{kind}"
 
 
 def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) -> str | None:

@@ -7,7 +7,7 @@ Slack gets one digest per window for all changes routed to it; PagerDuty one tri
 key (stable dedup_key); Alertmanager the key's current tiers; webhooks and console one row per
 change.
 
->>> from driftline.alerts.config import AlertsConfig
+>>> from driftline.stream.config.alerts import AlertsConfig
 >>> cfg = AlertsConfig.model_validate({"channels": {"out": {"type": "console"}},
 ...                                    "routes": {"critical": ["out"], "warning": ["out"]}})
 >>> Router("fraud", cfg).targets("critical", None)
@@ -20,7 +20,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from driftline.alerts.config import AlertsConfig
 from driftline.alerts.model import AlertEvent
 from driftline.alerts.render import (
     alertmanager_alerts,
@@ -32,6 +31,7 @@ from driftline.alerts.render import (
     summary,
 )
 from driftline.alerts.store import OutboxRow
+from driftline.stream.config.alerts import AlertsConfig
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,10 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from driftline.alerts.config import DriftConfig, FreshnessRule, QualityConfig, Tiers, VolumeConfig
 from driftline.alerts.control_chart import ChartState
 from driftline.alerts.model import SEVERITY_RANK, AlertKey, Measurement, Severity
-from driftline.alerts.significance import benjamini_hochberg
+from driftline.sketches.fdr import bh_adjust
+from driftline.stream.config.alerts import (
+    DriftConfig,
+    FreshnessRule,
+    QualityConfig,
+    Tiers,
+    VolumeConfig,
+)
 
 
 @dataclass(slots=True)
@@ -202,7 +208,7 @@ class Rules:
         if self.drift.significance:
             tested = ~insufficient & ~np.isnan(p)
             significant = np.ones(len(rows), dtype=bool)
-            significant[tested] = benjamini_hochberg(p[tested], self.drift.alpha)
+            significant[tested] = bh_adjust(p[tested]) <= self.drift.alpha
             rank[~significant] = 0
         threshold = np.where(rank == 2, tier[:, 1], tier[:, 0])
         keep = rank > 0

@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from driftline.alerts.config import FreshnessRule
+from driftline.stream.config.alerts import FreshnessRule
 from driftline.stream.monitor.freshness import FreshnessClock
 
 

@@ -13,12 +13,12 @@ all generated from a monitor's ``driftline.yaml``.
 from typing import TYPE_CHECKING
 
 from driftline.grafana.checks import check_dashboard
-from driftline.grafana.common import DATASOURCE_UID, dashboard_uid
 from driftline.grafana.dashboards import build_dashboards, write_dashboards
 from driftline.grafana.interpolate import interpolate
 from driftline.grafana.provisioning import write_provisioning
 from driftline.grafana.rules import RuleSettings, monitor_rules
 from driftline.grafana.rules_tests import rules_unit_tests
+from driftline.stream.config.contract import DATASOURCE_UID, dashboard_uid
 
 if TYPE_CHECKING:
     from driftline.grafana.push import GrafanaPusher, PushError, push_dashboards

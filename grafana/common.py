@@ -1,4 +1,4 @@
-"""Shared pieces of the generated dashboards: datasource, variables, queries, layout, uids.
+"""Shared pieces of the generated dashboards: datasource, variables, queries, layout.
 
 Every dashboard reads one Prometheus datasource (uid :data:`DATASOURCE_UID`, the one the
 provisioning files declare) and filters with the same template variables, so a link from an
@@ -8,14 +8,10 @@ lands on the right drill-down.
 >>> sel = Selector("monitor", "window", "feature").expr("driftline_drift_score", metric="psi")
 >>> sel
 'driftline_drift_score{monitor=~"$monitor", window=~"$window", feature=~"$feature", metric="psi"}'
->>> dashboard_uid("payments.demo", "overview")
-'driftline-payments-demo-overview'
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,28 +22,18 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus as prom_model
 
-DATASOURCE_UID = "driftline-prometheus"
+from driftline.stream.config.contract import DATASOURCE_UID
+
 """The uid of the Prometheus datasource in the provisioning files and in every query."""
 
 GRID_COLUMNS = 24
 RATE = "[$__rate_interval]"
 COHORT_LEGEND = "{{feature}} · {{segment}}={{cohort}}"
 
-_UID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def datasource(uid: str = DATASOURCE_UID) -> model.DataSourceRef:
     return model.DataSourceRef(type_val="prometheus", uid=uid)
-
-
-def dashboard_uid(monitor: str, kind: str) -> str:
-    """A stable Grafana uid (≤ 40 chars, ``[A-Za-z0-9_-]``) for one dashboard of a monitor."""
-    uid = f"driftline-{_UID_CHARS.sub('-', monitor)}-{kind}"
-    if len(uid) <= 40:
-        return uid
-    digest = hashlib.sha256(monitor.encode()).hexdigest()[:8]
-    head = 40 - len(kind) - len(digest) - 2
-    return f"{uid[:head]}-{digest}-{kind}"
 
 
 @dataclass(frozen=True)

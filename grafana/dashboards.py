@@ -15,10 +15,10 @@ from typing import Any
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from driftline.grafana.common import DATASOURCE_UID
 from driftline.grafana.drilldown import drilldown_dashboard
 from driftline.grafana.overview import overview_dashboard
 from driftline.grafana.quality import quality_dashboard
+from driftline.stream.config.contract import DATASOURCE_UID
 from driftline.stream.config.model import DriftlineConfig
 
 ALERT_ANNOTATION_EXPR = (

@@ -20,15 +20,14 @@ from grafana_foundation_sdk.models import dashboard as model
 from driftline.grafana import panels
 from driftline.grafana.common import (
     COHORT_LEGEND,
-    DATASOURCE_UID,
     Board,
     Selector,
-    dashboard_uid,
     target,
     tier_thresholds,
     variables_for,
 )
 from driftline.grafana.variables import dashboard_variables
+from driftline.stream.config.contract import DATASOURCE_UID, dashboard_uid
 from driftline.stream.config.model import DriftlineConfig
 
 

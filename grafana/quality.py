@@ -18,17 +18,16 @@ from grafana_foundation_sdk.builders import dashboard as dash
 from driftline.grafana import panels
 from driftline.grafana.common import (
     COHORT_LEGEND,
-    DATASOURCE_UID,
     RATE,
     Board,
     Selector,
-    dashboard_uid,
     target,
     thresholds,
     tier_thresholds,
     variables_for,
 )
 from driftline.grafana.variables import dashboard_variables
+from driftline.stream.config.contract import DATASOURCE_UID, dashboard_uid
 from driftline.stream.config.model import DriftlineConfig
 
 STALENESS_RATIO = (

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from driftline.grafana.common import dashboard_uid
+from driftline.stream.config.contract import dashboard_uid
 from driftline.stream.config.model import DriftlineConfig, format_duration
 
 

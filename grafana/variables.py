@@ -17,7 +17,8 @@ from typing import Any
 
 from grafana_foundation_sdk.cog import builder as cogbuilder
 
-from driftline.grafana.common import DATASOURCE_UID, query_variable
+from driftline.grafana.common import query_variable
+from driftline.stream.config.contract import DATASOURCE_UID
 
 VARIABLE_ORDER = ("monitor", "window", "feature", "segment", "cohort")
 

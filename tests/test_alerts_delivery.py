@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from driftline.alerts import Alerting, AlertsConfig, DriftConfig, Measurement
-from driftline.alerts.config import DeliveryConfig
+from driftline.stream.config.alerts import DeliveryConfig
 from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver, WebhookReceiver
 from tests.fixtures.waiting import wait_until
 

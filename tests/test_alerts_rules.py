@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
 from driftline.alerts import (
@@ -22,8 +23,11 @@ from driftline.alerts import (
     VolumeConfig,
     parse_duration,
 )
-from driftline.alerts.render import dashboard_uid
-from driftline.alerts.significance import benjamini_hochberg
+from driftline.sketches.fdr import bh_adjust
+from driftline.stream.config.contract import dashboard_uid
+from driftline.stream.config.model import DriftlineConfig
+
+REPO = Path(__file__).resolve().parents[1]
 
 T0 = 1_790_000_000.0
 
@@ -217,17 +221,21 @@ def test_quality_volume_and_freshness_rules() -> None:
     assert log == ["firing/warning", "firing/critical", "resolved/critical"]
 
 
-def test_benjamini_hochberg_matches_scipy() -> None:
+def test_a_windows_drift_tests_are_controlled_by_benjamini_hochberg() -> None:
+    """Of 500 null tests and 20 real shifts in one window, exactly the ones scipy's BH rejects
+    at ``drift.alpha`` can alert (the significance gate of the rules)."""
     rng = np.random.default_rng(7)
     p = np.concatenate([rng.uniform(size=500), rng.uniform(0, 1e-4, size=20)])
-    ours = benjamini_hochberg(p, 0.05)
     reference = stats.false_discovery_control(p, method="bh") <= 0.05
-    assert np.array_equal(ours, reference) and ours.sum() >= 20
+    assert np.array_equal(bh_adjust(p) <= 0.05, reference) and reference.sum() >= 20
 
 
 def test_grafana_links_use_the_dashboards_grafana_generates() -> None:
-    from driftline.grafana.common import dashboard_uid as grafana_uid
+    from driftline.grafana.dashboards import build_dashboards
 
+    base = yaml.safe_load((REPO / "stream" / "demo" / "data" / "demo.yaml").read_text())
     for monitor in ["fraud", "payments.demo", "a-very-long-monitor-name-that-needs-hashing"]:
-        for kind in ["feature", "overview"]:
-            assert dashboard_uid(monitor, kind) == grafana_uid(monitor, kind)
+        cfg = DriftlineConfig.model_validate({**base, "monitor": monitor})
+        generated = {d["uid"] for d in build_dashboards(cfg).values()}
+        linked = {dashboard_uid(monitor, kind) for kind in ("overview", "feature", "quality")}
+        assert linked == generated

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from driftline.grafana.common import DATASOURCE_UID
 from driftline.grafana.dashboards import build_dashboards
 from driftline.stream.cli import app
+from driftline.stream.config.contract import DATASOURCE_UID
 from driftline.stream.config.model import load_config
 from tests.fixtures.prometheus import PROMTOOL
 

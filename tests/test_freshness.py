@@ -7,9 +7,9 @@ import asyncio
 import numpy as np
 import pytest
 
-from driftline.alerts.config import DriftConfig, FreshnessRule, QualityConfig, VolumeConfig
 from driftline.alerts.model import Measurement
 from driftline.alerts.rules import Rules
+from driftline.stream.config.alerts import DriftConfig, FreshnessRule, QualityConfig, VolumeConfig
 from driftline.stream.monitor.freshness import FreshnessClock, run_clock
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from kafka import KafkaConsumer
 
-from driftline.alerts.config import FreshnessRule
 from driftline.alerts.model import Measurement
+from driftline.stream.config.alerts import FreshnessRule
 from driftline.stream.kafka.probes import latest_timestamps, latest_topic_timestamps
 from driftline.stream.kafka.producer import Producer
 from driftline.stream.monitor.freshness import FreshnessClock, run_clock

@@ -13,11 +13,12 @@ import yaml
 from typer.testing import CliRunner
 
 from driftline.grafana.checks import check_dashboard, iter_panels
-from driftline.grafana.common import DATASOURCE_UID, GRID_COLUMNS, dashboard_uid
+from driftline.grafana.common import GRID_COLUMNS
 from driftline.grafana.dashboards import build_dashboards
 from driftline.grafana.interpolate import ALL, Variable, interpolate
 from driftline.grafana.provisioning import write_provisioning
 from driftline.stream.cli import app
+from driftline.stream.config.contract import DATASOURCE_UID, dashboard_uid
 from driftline.stream.config.model import DriftlineConfig, load_config, parse_config
 
 REPO = Path(__file__).resolve().parents[1]

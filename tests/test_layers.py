@@ -8,9 +8,10 @@ From top to bottom (a module may import its own layer's package and the layers b
     stream.kafka        the Kafka runtime        | stream.sources   files: backtest, baselines
     stream.monitor      monitor = engine + alerting + results; freshness; Prometheus exporter
     stream.engine       windows, cohorts, aggregation, partials, merge, evaluation, results
+      | alerts          rules, significance, alert state, routing, notifiers
     stream.decode       record bytes -> feature columns (and the native decoder)
-    stream.config       the one pydantic model of driftline.yaml
-    alerts              rules, significance, alert state, routing, notifiers
+    stream.config       the one pydantic model of driftline.yaml (alerts' sections included) and
+                        the names other tools rely on (metrics, labels, dashboard uids)
     sketches            pure math: sketches, profiles, baselines, drift statistics
 """
 
@@ -29,10 +30,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("grafana",),
     ("stream.kafka", "stream.sources"),
     ("stream.monitor",),
-    ("stream.engine",),
+    ("stream.engine", "alerts"),
     ("stream.decode",),
     ("stream.config",),
-    ("alerts",),
     ("sketches",),
 )
 

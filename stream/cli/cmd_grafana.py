@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
+from driftline.stream.config.contract import DATASOURCE_UID
 
 ConfigOpt = Annotated[Path, typer.Option("-c", "--config", help="driftline.yaml")]
 DatasourceOpt = Annotated[
@@ -32,9 +33,6 @@ def _load(config: Path) -> Any:
     except ConfigError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-
-
-DATASOURCE_UID = "driftline-prometheus"  # grafana.common.DATASOURCE_UID (imported lazily)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from driftline.alerts.config import parse_duration
+from driftline.stream.config.alerts import parse_duration
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; accepts numbers or strings like ``30s``, ``5m``, ``6h``, ``1d``."""

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from driftline.alerts.config import (
+from driftline.stream.config.alerts import (
     AlertsConfig,
     DriftConfig,
     FreshnessRule,

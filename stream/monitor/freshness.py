@@ -23,7 +23,7 @@ start and the newest record Kafka holds (nothing can be newer than that), with
 ``details["no_data"] = True``: a cohort that had traffic in the baseline but none since the
 start shows up as "no data", not as fresh.
 
->>> from driftline.alerts.config import FreshnessRule
+>>> from driftline.stream.config.alerts import FreshnessRule
 >>> now = [1000.0]
 >>> fc = FreshnessClock("fraud", [FreshnessRule(topic="tx", max_staleness="5m")],
 ...                     clock=lambda: now[0])
@@ -46,8 +46,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from driftline.alerts.config import FreshnessRule
 from driftline.alerts.model import Measurement
+from driftline.stream.config.alerts import FreshnessRule
 
 Kind = str  # "topic" | "feature" | "cohort"
 

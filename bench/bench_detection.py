@@ -25,9 +25,15 @@ from bench.bench_ingest import build_baseline
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
 from bench.section import emit, section_args
-from bench.workloads import DRIFT_FEATURE, HIDDEN_COHORT, SEGMENTS, generate, monitor_config
-from bench.workloads import write_jsonl as _write_jsonl
 from driftline.stream.config.model import parse_config
+from driftline.stream.demo.workloads import (
+    DRIFT_FEATURE,
+    HIDDEN_COHORT,
+    SEGMENTS,
+    generate,
+    monitor_config,
+)
+from driftline.stream.demo.workloads import write_jsonl as _write_jsonl
 from driftline.stream.sources.backtest import run_backtest
 
 WINDOW_S = 60.0

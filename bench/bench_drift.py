@@ -21,7 +21,12 @@ from bench.bench_accuracy import exact_scores
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
 from bench.section import emit, section_args
-from bench.workloads import CATEGORICAL_FEATURES, NUMERIC_FEATURES, generate, write_parquet
+from driftline.stream.demo.workloads import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    generate,
+    write_parquet,
+)
 
 EVIDENTLY_NAME = {"psi": "psi", "ks": "ks", "js": "jensenshannon", "wasserstein": "wasserstein",
                   "chi2": "chisquare"}

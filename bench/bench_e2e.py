@@ -1,6 +1,6 @@
 """End-to-end throughput of the Kafka runtime on a local broker (a benchmark, not a test).
 
-Produces the 25-field workload (bench/workloads.py) to a 4-partition topic, then measures, each
+Produces the 25-field workload (stream/demo/workloads.py) to a 4-partition topic, then measures, each
 from a fresh consumer group reading the whole topic:
 
 1. ``raw``:    aiokafka ``getmany(max_records=50000)`` with no processing (the ceiling);
@@ -33,7 +33,7 @@ from bench.broker import broker
 def produce_workload(bootstrap: str, topic: str, n: int, partitions: int,
                      event_rate: float = 1000.0) -> tuple[int, float]:
     """Produce ``n`` workload events round-robin over ``partitions``; returns (bytes, seconds)."""
-    from bench.workloads import generate, to_json_lines
+    from driftline.stream.demo.workloads import generate, to_json_lines
     from driftline.stream.kafka.admin import TopicSpec, ensure_topics
     from driftline.stream.kafka.producer import Producer
 
@@ -106,8 +106,8 @@ async def measure_faust(bootstrap: str, topic: str, n: int) -> float:
 def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
                    features: int = 25) -> dict[str, float]:
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
-    from bench.workloads import FEATURES, monitor_config
     from driftline.stream.config.model import parse_config
+    from driftline.stream.demo.workloads import FEATURES, monitor_config
     from driftline.stream.kafka.runtime import run_until
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:

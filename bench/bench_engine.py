@@ -1,6 +1,6 @@
 """Engine core path benchmark (not a test): JSON bytes -> decoded columns -> window state.
 
-Workload: bench/workloads.py — 25 monitored fields (20 numeric, 5 categorical), 2 segment
+Workload: stream/demo/workloads.py — 25 monitored fields (20 numeric, 5 categorical), 2 segment
 fields (region: 8 values, device: 5) and an event time, ~600 bytes of JSON per event.
 
 Measures, in CPU seconds of this process (``time.process_time``, i.e. per core, robust to
@@ -54,9 +54,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench.workloads import generate, monitor_config, to_json_lines
 from driftline.stream.config.model import parse_config
 from driftline.stream.decode.decoder import Decoder
+from driftline.stream.demo.workloads import generate, monitor_config, to_json_lines
 from driftline.stream.engine.aggregator import PartitionAggregator
 from driftline.stream.engine.core import Engine
 

@@ -24,7 +24,8 @@ import driftline.sketches as sk
 from bench.peers import CACHE, ROOT, Peer, PeerUnavailable
 from bench.peers._measure import Timer
 from bench.section import emit, section_args
-from bench.workloads import (
+from driftline.stream.config.model import parse_config
+from driftline.stream.demo.workloads import (
     CATEGORICAL_FEATURES,
     FEATURES,
     NUMERIC_FEATURES,
@@ -36,7 +37,6 @@ from bench.workloads import (
     write_jsonl,
     write_parquet,
 )
-from driftline.stream.config.model import parse_config
 from driftline.stream.engine.core import Engine, RecordBatch, feature_specs
 
 BATCH = 20_000

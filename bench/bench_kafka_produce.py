@@ -1,6 +1,6 @@
 """Producing to a local broker, and the cost of the freshness/lag probes (a benchmark, not a test).
 
-Measures, on the 25-field workload (bench/workloads.py) and a 4-partition topic:
+Measures, on the 25-field workload (stream/demo/workloads.py) and a 4-partition topic:
 
 1. ``kafka-python``: :class:`stream.kafka.producer.Producer` ``send_many`` (the DLQ/results path);
 2. ``bulk``: :class:`stream.kafka.bulk.BulkProducer` (whole batches), unkeyed and keyed;
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--bootstrap", default=None)
     args = parser.parse_args()
 
-    from bench.workloads import generate, to_json_lines, write_jsonl, write_parquet
+    from driftline.stream.demo.workloads import generate, to_json_lines, write_jsonl, write_parquet
 
     workload = generate(args.events, seed=7, events_per_second=200.0)
     values = to_json_lines(workload)

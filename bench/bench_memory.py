@@ -27,8 +27,8 @@ import driftline.sketches as sk
 from bench.peers import ROOT
 from bench.peers._measure import Timer, rss_mib
 from bench.section import emit, section_args
-from bench.workloads import FEATURES, SEGMENTS, generate, monitor_config
 from driftline.stream.config.model import parse_config
+from driftline.stream.demo.workloads import FEATURES, SEGMENTS, generate, monitor_config
 from driftline.stream.engine.core import feature_specs
 
 FEATURE_COUNT = len(FEATURES)

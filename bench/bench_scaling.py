@@ -18,7 +18,8 @@ import numpy as np
 from bench.bench_ingest import engine_throughput
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.section import emit, section_args
-from bench.workloads import (
+from driftline.stream.config.model import parse_config
+from driftline.stream.demo.workloads import (
     FEATURES,
     SEGMENTS,
     generate,
@@ -28,7 +29,6 @@ from bench.workloads import (
     write_jsonl,
     write_parquet,
 )
-from driftline.stream.config.model import parse_config
 
 
 def _whylogs(peer: Peer | None, cols: dict[str, np.ndarray], name: str, modes: list[str],

@@ -51,7 +51,7 @@ OTHERS = [
 ]
 TIMEOUT = 1500
 READING = [
-    "- Same data: every section generates its events once (bench/workloads.py, fixed seeds) and "
+    "- Same data: every section generates its events once (stream/demo/workloads.py, fixed seeds) and "
     "hands the same files (Parquet/JSONL under `.cache/bench/data/`) to driftline and to the "
     "peer, in the same run.",
     "- Per core = events (or values) per CPU second of the measuring process, for driftline and "

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.workloads import generate, to_json_lines, write_jsonl, write_parquet
 from driftline.stream.config.model import parse_config
+from driftline.stream.demo.workloads import generate, to_json_lines, write_jsonl, write_parquet
 from driftline.stream.sources.baselines import build_baseline, save_baseline
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import (

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.workloads import generate, to_json_lines
 from driftline.stream.config.model import load_config
+from driftline.stream.demo.workloads import generate, to_json_lines
 from tests.fixtures.waiting import wait_until
 from tests.helpers_kafka_worker import (
     PacedProducer,

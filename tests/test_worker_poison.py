@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from bench.workloads import generate, to_json_lines
 from driftline.stream.config.model import load_config
+from driftline.stream.demo.workloads import generate, to_json_lines
 from driftline.stream.kafka.producer import (
     REASON,
     SOURCE_OFFSET,

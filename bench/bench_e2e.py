@@ -1,7 +1,7 @@
 """End-to-end throughput of the Kafka runtime on a local broker (a benchmark, not a test).
 
-Produces the 25-field workload (stream/demo/workloads.py) to a 4-partition topic, then measures, each
-from a fresh consumer group reading the whole topic:
+Produces the 25-field workload (stream/demo/workloads.py) to a 4-partition topic, then measures,
+each from a fresh consumer group reading the whole topic:
 
 1. ``raw``:    aiokafka ``getmany(max_records=50000)`` with no processing (the ceiling);
 2. ``faust``:  a plain faust-streaming 0.15.3 agent iterating the events (the path faust offers);

@@ -52,8 +52,8 @@ OTHERS = [
 TIMEOUT = 1500
 READING = [
     "- Same data: every section generates its events once (stream/demo/workloads.py, fixed "
-    "seeds) and hands the same files (Parquet/JSONL under `.cache/bench/data/`) to driftline and to the "
-    "peer, in the same run.",
+    "seeds) and hands the same files (Parquet/JSONL under `.cache/bench/data/`) to driftline "
+    "and to the peer, in the same run.",
     "- Per core = events (or values) per CPU second of the measuring process, for driftline and "
     "the peers alike, so that other load on the machine does not decide the ratio; wall-clock "
     "rates are shown beside them.",

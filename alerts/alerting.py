@@ -51,6 +51,7 @@ from driftline.stream.config.alerts import (
     QualityConfig,
     VolumeConfig,
 )
+from driftline.stream.config.model import DriftlineConfig
 
 _LOGGERS = ("driftline.alerts",)
 WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash
@@ -92,6 +93,7 @@ class Alerting:
     def __init__(
         self,
         monitor: str,
+        *,
         drift: DriftConfig | None = None,
         quality: QualityConfig | None = None,
         volume: VolumeConfig | None = None,
@@ -134,19 +136,20 @@ class Alerting:
     @classmethod
     def from_config(
         cls,
-        cfg: Any,
+        cfg: DriftlineConfig,
+        *,
         state_dir: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
         deliver: bool = True,
     ) -> Alerting:
-        """From a driftline config (anything with monitor, drift, quality, volume, freshness,
-        alerts and optionally state_path). The state directory is ``state_dir``, else
+        """From a driftline config. The state directory is ``state_dir``, else
         ``alerts.state_dir``, else ``<state_path>/alerts``."""
         directory = state_dir if state_dir is not None else cfg.alerts.state_dir
-        if directory is None and getattr(cfg, "state_path", None) is not None:
-            directory = Path(cfg.state_path) / "alerts"
-        return cls(cfg.monitor, cfg.drift, cfg.quality, cfg.volume, cfg.freshness, cfg.alerts,
-                   directory, environ, deliver)
+        if directory is None:
+            directory = cfg.state_path / "alerts"
+        return cls(cfg.monitor, drift=cfg.drift, quality=cfg.quality, volume=cfg.volume,
+                   freshness=cfg.freshness, alerts=cfg.alerts, state_dir=directory,
+                   environ=environ, deliver=deliver)
 
     # -- delivery ---------------------------------------------------------------------------
     def _notifier(self, name: str, ch: ChannelConfig) -> Notifier:

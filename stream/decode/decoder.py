@@ -48,6 +48,7 @@ import numpy as np
 
 from driftline.sketches.canonical import canonical_numbers
 from driftline.sketches.column import Column
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.batch import DeadLetter, DecodedBatch, FieldSpec
 from driftline.stream.decode.batchops import concat_columns, take
 from driftline.stream.decode.categories import CategoricalCodes, concat_codes, encode_categories
@@ -105,7 +106,7 @@ class Decoder:
             self._fast = NativeReader([(lf.name, lf.kind, lf.attr_path) for lf in self._leaves])
 
     @classmethod
-    def from_config(cls, config: Any, require_event_time: bool = True,
+    def from_config(cls, config: DriftlineConfig, require_event_time: bool = True,
                     fast: bool = True) -> Decoder:
         """A decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
         without a usable event time, with time NaN: baseline building)."""

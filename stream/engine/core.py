@@ -26,6 +26,7 @@ from typing import Any
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.decoder import DecodedBatch, Decoder
 from driftline.stream.engine.aggregator import PartitionAggregator
 from driftline.stream.engine.batch import IngestReport, RecordBatch
@@ -41,7 +42,7 @@ _MAGIC = b"DLEN"
 _VERSION = 1
 
 
-def feature_specs(config: Any) -> list[NumericSpec | CategoricalSpec]:
+def feature_specs(config: DriftlineConfig) -> list[NumericSpec | CategoricalSpec]:
     """Sketch specs of the configured features (no edges/vocabulary: a baseline adds them)."""
     out: list[NumericSpec | CategoricalSpec] = []
     for f in config.features:
@@ -52,7 +53,7 @@ def feature_specs(config: Any) -> list[NumericSpec | CategoricalSpec]:
     return out
 
 
-def schema_for(config: Any, baseline: Baseline | None = None) -> ProfileSchema:
+def schema_for(config: DriftlineConfig, baseline: Baseline | None = None) -> ProfileSchema:
     """The live profile schema: the baseline's (with its bin edges and vocabularies) when
     there is one — after checking it covers exactly the configured features — else the
     config's."""
@@ -74,7 +75,7 @@ def schema_for(config: Any, baseline: Baseline | None = None) -> ProfileSchema:
 class Engine:
     """Aggregators for all partitions + the merger, in one process; see the module doc."""
 
-    def __init__(self, config: Any, baseline: Baseline | None = None,
+    def __init__(self, config: DriftlineConfig, baseline: Baseline | None = None,
                  max_wait: float | None = None) -> None:
         self.config = config
         self.monitor: str = config.monitor

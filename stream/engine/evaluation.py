@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.drift import DEFAULT_THRESHOLDS
 from driftline.sketches.evaluate import evaluate_profile
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import ProfileSchema
+from driftline.stream.config.alerts import DriftConfig
 from driftline.stream.engine.cohorts import GLOBAL
 from driftline.stream.engine.partial import CohortKey
 from driftline.stream.engine.results import ALL_METRICS, CohortResult, WindowResult
@@ -37,7 +37,7 @@ class WindowEvaluator:
         monitor: str,
         schema: ProfileSchema,
         baseline: Baseline | None,
-        drift: Any | None = None,
+        drift: DriftConfig | None = None,
     ) -> None:
         self.monitor = monitor
         self.schema = schema

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,16 +24,22 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.decoder import DecodedBatch
 from driftline.stream.engine.batch import IngestReport
-from driftline.stream.engine.core import Engine
 from driftline.stream.engine.results import WindowResult
 from driftline.stream.kafka.consumer import PartitionRecords
 from driftline.stream.kafka.probes import latest_timestamps
-from driftline.stream.monitor.core import Monitor
+from driftline.stream.monitor.core import Publisher
+from driftline.stream.monitor.exporter import (
+    CohortsProvider,
+    CountersProvider,
+    DriftlineCollector,
+    LagProvider,
+    MetricsServer,
+    serve,
+)
 from driftline.stream.monitor.freshness import FreshnessClock, no_data_slas, run_clock
 
 log = logging.getLogger(__name__)
 
-LagProvider = Callable[[], dict[tuple[str, int], int]]
 
 
 def result_records(results: Sequence[WindowResult]) -> list[tuple[bytes, bytes]]:
@@ -78,23 +84,25 @@ class Sinks:
             baseline_cohorts=baseline_cohorts, no_data_after=no_data or None,
         )
         self.alerting = Alerting.from_config(cfg, environ=environ)
-        # the engine inside is never fed: the runtime splits it (aggregators per partition,
-        # merger on the partials topic) and hands the merged results to Monitor.publish
-        self.monitor = Monitor(Engine(cfg, baseline), self.alerting)
+        # the runtime splits the engine (aggregators per partition, merger on the partials topic)
+        # and publishes the merged results here
+        self.monitor = Publisher(cfg.monitor, self.alerting)
         self.freshness_measurements: list[Measurement] = []
         self.metrics_address: str | None = None
         self._producer: AIOKafkaProducer | None = None
         self._kclient: dict[str, Any] = {}
         self._lag: LagProvider = dict
-        self._server: Any = None
+        self._counters: CountersProvider = dict
+        self._cohorts: CohortsProvider = dict
+        self._server: MetricsServer | None = None
 
     async def start(
         self,
         aclient: dict[str, Any],
         kclient: dict[str, Any],
         lag: LagProvider,
-        counters: Callable[[], Mapping[str, Mapping[str, Any]]],
-        cohorts: Callable[[], Mapping[str, int]],
+        counters: CountersProvider,
+        cohorts: CohortsProvider,
     ) -> None:
         self._kclient = kclient
         self._lag = lag
@@ -117,10 +125,14 @@ class Sinks:
         hp = self.cfg.metrics.host_port
         if hp is None:
             return
-        from driftline.stream.kafka.metrics import serve_runtime_metrics
-
-        self._server = serve_runtime_metrics(
-            self, hp[0], hp[1], self._counters, self._lag, self._cohorts)
+        # /metrics of `driftline run`: the runtime's state is split, so it supplies the providers:
+        # counters are the source side's process-local counters (monotonic whatever partitions
+        # come and go), lag is per owned partition, cohorts are the merger's registry
+        collector = DriftlineCollector(
+            self.monitor, freshness=self.freshness, alerting=self.alerting, lag=self._lag,
+            counters=self._counters, cohorts=self._cohorts,
+        )
+        self._server = serve(collector, hp[0], hp[1])
         self.metrics_address = f"{self._server[0]}:{self._server[1]}"
 
     async def stop(self) -> None:
@@ -176,9 +188,6 @@ class Sinks:
         self.freshness_measurements = measurements
         if measurements:
             self.monitor.observe_alert_events(self.alerting.observe_freshness(measurements))
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return self._lag()
 
 
 def _present(null: np.ndarray | None, invalid: np.ndarray | None, n: int) -> np.ndarray:

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from driftline.alerts.alerting import Alerting
 from driftline.alerts.model import AlertEvent
 from driftline.stream.engine.batch import IngestReport, RecordBatch
 from driftline.stream.engine.core import Engine
@@ -81,43 +82,34 @@ class ResultsStore:
             return {t: (list(b), self._hist_sum[t]) for t, b in self._hist.items()}
 
 
-class Monitor:
-    """Engine + results store + alerting + callbacks; see the module doc."""
+class Publisher:
+    """Stores, alerts on and hands out evaluated windows: what happens to a result wherever it
+    was evaluated (the Kafka runtime evaluates merged windows itself and publishes them here).
+    """
 
-    def __init__(self, engine: Engine, alerting: Any | None = None,
+    def __init__(self, monitor: str, alerting: Alerting | None = None, *,
                  on_result: ResultCallback | None = None) -> None:
-        self.engine = engine
-        self.monitor = engine.monitor
+        self.monitor = monitor
         self.alerting = alerting
         self.store = ResultsStore()
         self.callbacks: list[ResultCallback] = [on_result] if on_result else []
         self.alert_log: list[AlertEvent] = []
         self.active_alerts: dict[Any, AlertEvent] = {}
-        self._lock = threading.Lock()  # engine access
         self._alerts_lock = threading.Lock()  # alert bookkeeping (read by the exporter)
 
     def subscribe(self, callback: ResultCallback) -> None:
         self.callbacks.append(callback)
 
-    def ingest(self, batch: RecordBatch, now: float | None = None) -> IngestReport:
-        with self._lock:
-            return self.engine.ingest(batch, now)
+    def counters(self) -> dict[str, dict[str, Any]]:
+        """Per topic: records, late, invalid by reason (none known here: see Monitor)."""
+        return {}
 
-    def tick(self, now: float | None = None) -> list[WindowResult]:
-        with self._lock:
-            results = self.engine.tick(now)
-        self.publish(results)
-        return results
-
-    def flush(self) -> list[WindowResult]:
-        with self._lock:
-            results = self.engine.flush()
-        self.publish(results)
-        return results
+    def cohorts(self) -> dict[str, int]:
+        """Admitted cohorts per segment (none known here: see Monitor)."""
+        return {}
 
     def publish(self, results: list[WindowResult]) -> None:
-        """Store, alert on and hand out evaluated windows (also for merged windows the Kafka
-        runtime evaluates itself)."""
+        """Store, alert on and hand out evaluated windows."""
         for r in results:
             self.store.update(r)
             if self.alerting is not None and r.complete:
@@ -142,3 +134,35 @@ class Monitor:
     def firing(self) -> list[AlertEvent]:
         with self._alerts_lock:
             return list(self.active_alerts.values())
+
+
+class Monitor(Publisher):
+    """Engine + results store + alerting + callbacks; see the module doc."""
+
+    def __init__(self, engine: Engine, alerting: Alerting | None = None, *,
+                 on_result: ResultCallback | None = None) -> None:
+        super().__init__(engine.monitor, alerting, on_result=on_result)
+        self.engine = engine
+        self._lock = threading.Lock()  # engine access
+
+    def counters(self) -> dict[str, dict[str, Any]]:
+        return self.engine.counters()
+
+    def cohorts(self) -> dict[str, int]:
+        return self.engine.cohorts.live()
+
+    def ingest(self, batch: RecordBatch, now: float | None = None) -> IngestReport:
+        with self._lock:
+            return self.engine.ingest(batch, now)
+
+    def tick(self, now: float | None = None) -> list[WindowResult]:
+        with self._lock:
+            results = self.engine.tick(now)
+        self.publish(results)
+        return results
+
+    def flush(self) -> list[WindowResult]:
+        with self._lock:
+            results = self.engine.flush()
+        self.publish(results)
+        return results

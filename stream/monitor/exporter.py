@@ -1,6 +1,6 @@
 """Prometheus exporter: a custom Collector that renders the metric contract from current state.
 
-Nothing is pre-registered: every scrape reads the :class:`~stream.monitor.core.Monitor`'s results
+Nothing is pre-registered: every scrape reads the :class:`~stream.monitor.core.Publisher`'s results
 store (latest window per tier x cohort), the engine counters, and — when given — the freshness
 clock, the alerting facade and a consumer-lag provider, so a cohort or alert that disappears
 leaves no stale series behind. Names and labels are fixed by the contract in DESIGN.md.
@@ -36,8 +36,10 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from driftline.alerts.alerting import Alerting
 from driftline.sketches.evaluate import QUANTILE_LEVELS
-from driftline.stream.monitor.core import DURATION_BUCKETS, Monitor
+from driftline.stream.monitor.core import DURATION_BUCKETS, Publisher
+from driftline.stream.monitor.freshness import FreshnessClock
 
 LagProvider = Callable[[], Mapping[tuple[str, int], float]]
 CountersProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
@@ -69,16 +71,17 @@ def _version() -> str:
 class DriftlineCollector(Collector):
     """Renders ``driftline_*`` metrics on every scrape; see the module doc.
 
-    Providers override what the monitor's own engine knows (the Kafka runtime splits the engine
+    Providers override what the monitor knows (the Kafka runtime splits the engine
     across processes): ``counters()`` -> ``{topic: {"records", "late", "invalid": {reason: n}}}``,
     ``lag()`` -> ``{(topic, partition): records}``, ``cohorts()`` -> ``{segment: admitted}``.
     """
 
     def __init__(
         self,
-        monitor: Monitor,
-        freshness: Any | None = None,
-        alerting: Any | None = None,
+        monitor: Publisher,
+        *,
+        freshness: FreshnessClock | None = None,
+        alerting: Alerting | None = None,
         lag: LagProvider | None = None,
         counters: CountersProvider | None = None,
         cohorts: CohortsProvider | None = None,
@@ -88,8 +91,8 @@ class DriftlineCollector(Collector):
         self.freshness = freshness
         self.alerting = alerting if alerting is not None else monitor.alerting
         self.lag = lag
-        self.counters = counters or monitor.engine.counters
-        self.cohorts = cohorts or (lambda: monitor.engine.cohorts.live())
+        self.counters = counters or monitor.counters
+        self.cohorts = cohorts or monitor.cohorts
 
     def describe(self) -> list[Metric]:
         return []  # dynamic: registering must not call collect() before state exists

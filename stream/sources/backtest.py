@@ -25,6 +25,7 @@ import numpy as np
 
 from driftline.alerts.model import AlertEvent
 from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.core import Engine
 from driftline.stream.engine.results import WindowResult
@@ -42,7 +43,7 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
             "threshold": e.threshold, "n": e.n, "p_value": e.p_value}
 
 
-def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
+def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Path | str,
                  alerting: bool = True, progress: Progress | None = None,
                  chunk: int = CHUNK) -> dict[str, Any]:
     if not config.source.event_time.field:

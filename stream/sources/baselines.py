@@ -22,12 +22,12 @@ the expected events per window for the volume check.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.codec import SketchFormatError
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.decoder import Decoder
 from driftline.stream.engine.cohorts import MISSING
 from driftline.stream.engine.core import feature_specs
@@ -40,8 +40,8 @@ class BaselineError(ValueError):
     """A baseline file that cannot be used (missing, unreadable, corrupt, wrong version)."""
 
 
-def build_baseline(config: Any, data: Path | str, bins: int = 10, min_cohort_rows: int = 1000,
-                   progress: Progress | None = None) -> Baseline:
+def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
+                   min_cohort_rows: int = 1000, progress: Progress | None = None) -> Baseline:
     decoder = Decoder.from_config(config, require_event_time=False)
     d = read_events(Path(data), decoder, progress)
     if d.n == 0:

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+import niquests
 from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaException, GrafanaServerError
+
+from driftline.alerts.notifiers.base import parse_retry_after
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,14 +71,8 @@ class GrafanaPusher:
         self.folder_title = folder
         self.attempts = attempts
         self.backoff = backoff
-        self.api = GrafanaApi.from_url(self.url, credential=token, timeout=timeout)
-        self._retry_after: float | None = None
-        self.api.client.s.hooks["response"].append(self._remember_retry_after)
-
-    def _remember_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        value = response.headers.get("Retry-After", "")
-        self._retry_after = min(float(value), 30.0) if value.strip().isdigit() else None
-        return response
+        self._auth = _BearerToken(token)
+        self.api = GrafanaApi.from_url(self.url, credential=self._auth, timeout=timeout)
 
     def __repr__(self) -> str:  # never show the token
         return f"GrafanaPusher(url={self.url!r}, folder={self.folder_title!r})"
@@ -90,7 +87,8 @@ class GrafanaPusher:
                 if not retryable or attempt == self.attempts:
                     raise PushError(f"{what}: Grafana answered {exc.status_code}: "
                                     f"{_message(exc)}") from None
-                wait = self._retry_after if self._retry_after is not None else delay
+                hinted = parse_retry_after(self._auth.retry_after)
+                wait = min(hinted, 30.0) if hinted is not None else delay
                 log.warning("%s: Grafana answered %s, retrying in %.1fs", what,
                             exc.status_code, wait)
                 time.sleep(wait)
@@ -166,3 +164,25 @@ def push_dashboards(
 ) -> list[PushResult]:
     """Push ``dashboards`` into ``folder`` on the Grafana at ``url``."""
     return GrafanaPusher(url, token, folder).push(dashboards, message)
+
+
+
+class _BearerToken(niquests.auth.AuthBase):
+    """The service-account token as the client's credential, which also reads each response's
+    Retry-After (the client's errors carry only the body)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        self.retry_after: str | None = None
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        request.register_hook("response", self._remember)
+        return request
+
+    def _remember(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        self.retry_after = response.headers.get("Retry-After")
+        return response
+
+    def __repr__(self) -> str:  # never show the token
+        return "_BearerToken(***)"

@@ -39,8 +39,16 @@ class Notifier(Protocol):
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (integer seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After")
+    """Seconds from a response's Retry-After header (see :func:`parse_retry_after`)."""
+    return parse_retry_after(response.headers.get("Retry-After"))
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header value: integer seconds or an HTTP date.
+
+    >>> parse_retry_after("7"), parse_retry_after(None), parse_retry_after("soon")
+    (7.0, None, None)
+    """
     if not value:
         return None
     try:

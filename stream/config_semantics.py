@@ -9,8 +9,8 @@ own validator, so ``check-config``, ``run``, ``backtest`` and the demo all rejec
 ...     parse_config({"monitor": "m", "features": [{"name": "amount", "type": "numeric"}],
 ...                   "drift": {"overrides": {"amount_usd": {"metric": "ks"}}}})
 ... except ValueError as exc:
-...     print(exc.problems)
-["drift.overrides.amount_usd: no feature named 'amount_usd' (did you mean 'amount'?)"]
+...     print(*exc.problems)
+drift.overrides.amount_usd: no feature named 'amount_usd' (did you mean 'amount'?)
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
 >>> try:
 ...     read_yaml_text("drift:\\n  metric: psi\\n  metric: ks\\n", "cfg.yaml")
 ... except ConfigError as exc:
-...     print(exc.problems)
-["drift.metric: key written twice (lines 2 and 3); keep one (YAML would silently use the last)"]
+...     print(*exc.problems)
+drift.metric: key written twice (lines 2 and 3); keep one (YAML would silently use the last)
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ def raise_problems(problems: list[tuple[str, str]]) -> None:
         raise ConfigProblems(problems)
 
 
-def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
+def did_you_mean(name: str, choices: list[str] | tuple[str, ...], show_choices: bool = True
+                 ) -> str:
     """`` (did you mean 'psi'?)`` for a close match, else the valid choices.
 
     >>> did_you_mean("psii", ["psi", "ks"]), did_you_mean("zzz", ["psi", "ks"])
@@ -104,4 +105,4 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...]) -> str:
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    return f" (valid: {', '.join(choices)})" if choices else ""
+    return f" (valid: {', '.join(choices)})" if choices and show_choices else ""

@@ -110,6 +110,11 @@ class WindowsConfig(StrictModel):
     def _check(self) -> WindowsConfig:
         if self.size <= 0:
             raise ValueError("windows.size must be positive, e.g. 5m")
+        whole = [(f, v) for f, v in (("size", self.size), *(
+            (f"rollups.{i}", r) for i, r in enumerate(self.rollups))) if v != int(v)]
+        if whole:
+            raise ConfigProblems([(f, f"window tiers are whole seconds, got {v}s; use e.g. 30s, "
+                                      "5m") for f, v in whole])
         previous = self.size
         for r in self.rollups:
             if r <= previous or r % self.size != 0:

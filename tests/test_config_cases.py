@@ -127,6 +127,10 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("absurd window size", _set("windows.size", "99999999999999999999d"),
      "windows.size: longer than 3650d (ten years): not a plausible duration; use e.g. 5m, 1d "
      "(got '99999999999999999999d')"),
+    ("sub-second window", _set("windows.size", "1500ms"),
+     "windows.size: window tiers are whole seconds, got 1.5s; use e.g. 30s, 5m"),
+    ("checkpoint_interval 0s", _set("source.kafka.checkpoint_interval", 0),
+     "source.kafka.checkpoint_interval: Input should be greater than 0 (got 0.0)"),
     ("infinite duration", _set("windows.allowed_lateness", "inf"),
      "windows.allowed_lateness: not a duration: 'inf' (use e.g. 30s, 5m, 6h, 1d) (got 'inf')"),
     ("listen address without a port", _set("metrics.listen", "notaport"),

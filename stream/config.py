@@ -248,6 +248,10 @@ def _all_field_names(model: type[BaseModel] | None = None) -> set[str]:
     return names
 
 
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+           "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
+
+
 def _describe(err: Mapping[str, Any]) -> list[str]:
     """One line per problem of a pydantic error: field path, what is wrong, the value."""
     parts = [str(p) for p in err.get("loc", ()) if p != "function-after"]
@@ -271,6 +275,10 @@ def _describe(err: Mapping[str, Any]) -> list[str]:
         expected = [e.strip(" '") for e in str(err["ctx"]["expected"]).replace(" or ", ",")
                     .split(",") if e.strip(" '")]
         return [f"{where}: unknown value {value!r}{did_you_mean(value, expected)}"]
+    bound = _BOUNDS.get(str(err.get("type")))
+    if bound is not None:
+        limit = (err.get("ctx") or {}).get(bound[1])
+        msg = f"must be {bound[0]} {limit:g}" if isinstance(limit, int | float) else msg
     if isinstance(value, dict | list):
         return [f"{where}: {msg}"]
     shown = repr(value)

@@ -81,9 +81,9 @@ CASES: list[tuple[str, Mutation, str]] = [
      "quality.null_ratio.critical: critical (0.1) is below warning (0.2): critical must be >= "
      "warning"),
     ("negative drift threshold", _set("drift.warning", -0.1),
-     "drift.warning: Input should be greater than or equal to 0 (got -0.1)"),
+     "drift.warning: must be >= 0 (got -0.1)"),
     ("negative quality threshold", _set("quality.nan_ratio", {"warning": -0.01}),
-     "quality.nan_ratio.warning: Input should be greater than or equal to 0 (got -0.01)"),
+     "quality.nan_ratio.warning: must be >= 0 (got -0.01)"),
     ("quality ratio above 1", _set("quality.null_ratio", {"warning": 0.05, "critical": 25}),
      "quality.null_ratio.critical: a ratio is between 0 and 1, got 25.0 (write 5% as 0.05)"),
     ("unknown ratio in a quality override", _set("quality.overrides", {
@@ -123,14 +123,14 @@ CASES: list[tuple[str, Mutation, str]] = [
         {"topic": "transactions", "max_staleness": "5m", "alert_channels": ["pagerdty"]}]),
      "freshness.0.alert_channels: no channel named 'pagerdty' in alerts.channels"),
     ("freshness_tick 0s", _set("freshness_tick", "0s"),
-     "freshness_tick: Input should be greater than 0 (got 0.0)"),
+     "freshness_tick: must be > 0 (got 0.0)"),
     ("absurd window size", _set("windows.size", "99999999999999999999d"),
      "windows.size: longer than 3650d (ten years): not a plausible duration; use e.g. 5m, 1d "
      "(got '99999999999999999999d')"),
     ("sub-second window", _set("windows.size", "1500ms"),
      "windows.size: window tiers are whole seconds, got 1.5s; use e.g. 30s, 5m"),
     ("checkpoint_interval 0s", _set("source.kafka.checkpoint_interval", 0),
-     "source.kafka.checkpoint_interval: Input should be greater than 0 (got 0.0)"),
+     "source.kafka.checkpoint_interval: must be > 0 (got 0.0)"),
     ("infinite duration", _set("windows.allowed_lateness", "inf"),
      "windows.allowed_lateness: not a duration: 'inf' (use e.g. 30s, 5m, 6h, 1d) (got 'inf')"),
     ("listen address without a port", _set("metrics.listen", "notaport"),

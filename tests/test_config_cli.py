@@ -35,7 +35,7 @@ def test_errors_name_the_field_the_value_and_what_is_valid(tmp_path: Path) -> No
     assert code == EXIT_CONFIG
     assert "features.0.type" in out and "'numberish'" in out and "'numeric'" in out
     assert "rollup 7m must be a multiple of the window size 5m" in out
-    assert "max_cohorts_per_segment" in out and "greater than or equal to 1" in out
+    assert "max_cohorts_per_segment: must be >= 1 (got 0)" in out
     assert "drfit: unknown field" in out
 
 

@@ -105,4 +105,7 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...], show_choices: 
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     if close:
         return f" (did you mean {close[0]!r}?)"
-    return f" (valid: {', '.join(choices)})" if choices and show_choices else ""
+    if not choices or not show_choices:
+        return ""
+    shown = ", ".join(list(choices)[:10])
+    return f" (valid: {shown}{', ...' if len(choices) > 10 else ''})"

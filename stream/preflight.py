@@ -123,6 +123,12 @@ def _secrets(cfg: Any, env: Mapping[str, str]) -> list[str]:
         for key, var in wanted:
             if var and not env.get(var):
                 out.append(f"source.kafka.{key}: environment variable {var} {unset}")
+        if not out and k.security_protocol in ("SSL", "SASL_SSL"):
+            try:
+                k.aiokafka_kwargs(env)  # loads the CA, certificate and key (offline)
+            except (OSError, ValueError) as exc:
+                out.append(f"source.kafka: cannot load the TLS files (ssl_cafile, ssl_certfile, "
+                           f"ssl_keyfile, ssl_password_env): {exc}")
     return out
 
 
@@ -151,13 +157,17 @@ def _listen(cfg: Any) -> str | None:
 
 
 def _state_dir(cfg: Any) -> list[str]:
-    path = Path(cfg.state_path)
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return [f"state_dir: {existing} is not a directory; point state_dir at a directory"]
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return [f"state_dir: cannot write to {existing} (needed for {path}); point state_dir "
-                "at a writable directory"]
-    return []
+    out = []
+    dirs = [("state_dir", Path(cfg.state_path))]
+    if cfg.alerts.state_dir:
+        dirs.append(("alerts.state_dir", Path(cfg.alerts.state_dir)))
+    for name, path in dirs:
+        existing = path
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            out.append(f"{name}: {existing} is not a directory; point {name} at a directory")
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            out.append(f"{name}: cannot write to {existing} (needed for {path}); point {name} "
+                       "at a writable directory")
+    return out

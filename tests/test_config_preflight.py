@@ -185,3 +185,18 @@ def test_backtest_user_errors_exit_2_with_one_line_each(tmp_path: Path, baseline
     assert code == EXIT_CONFIG
     assert problems(out) == [f"--events: {tmp_path / 'e.txt'}: unknown file type (expected "
                              ".jsonl, .csv or .parquet)"]
+
+
+def test_tls_files_are_checked_offline(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+    kafka = {**base_config()["source"]["kafka"], "security_protocol": "SSL",
+             "ssl_cafile": str(tmp_path / "ca.pem")}
+    code, out = _cli("check-config", "-c", str(_write(tmp_path, source={"kafka": kafka})))
+    assert code == EXIT_CONFIG
+    [line] = problems(out)
+    assert line.startswith("source.kafka: cannot load the TLS files (ssl_cafile, ssl_certfile, "
+                           "ssl_keyfile, ssl_password_env): [X509")
+    kafka["ssl_cafile"] = str(tmp_path / "missing.pem")
+    code, out = _cli("run", "-c", str(_write(tmp_path, source={"kafka": kafka})))
+    assert code == EXIT_CONFIG
+    assert problems(out) == [f"source.kafka.ssl_cafile: cannot read {tmp_path / 'missing.pem'}"]

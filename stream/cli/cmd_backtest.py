@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -49,8 +50,11 @@ def register(app: typer.Typer) -> None:
         try:
             with progress_bar(f"replaying {events.name}") as progress:
                 report = run_backtest(cfg, found.baseline, events, progress=progress)
-        except (OSError, ValueError, ArithmeticError) as exc:
-            typer.echo(f"backtest failed: {type(exc).__name__}: {exc}", err=True)
+        except Exception as exc:  # one line; the traceback only with --log-level debug
+            logging.getLogger(__name__).debug("backtest failed", exc_info=True)
+            found.baseline = None  # nothing native left alive at exit
+            typer.echo(f"backtest failed: {type(exc).__name__}: {exc} (the traceback: "
+                       "driftline --log-level debug backtest ...)", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -254,7 +254,7 @@ _BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
 
 def _describe(err: Mapping[str, Any]) -> list[str]:
     """One line per problem of a pydantic error: field path, what is wrong, the value."""
-    parts = [str(p) for p in err.get("loc", ()) if p != "function-after"]
+    parts = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "[key]")]
     loc = ".".join(parts)
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")

@@ -61,6 +61,8 @@ CASES: list[tuple[str, Mutation, str]] = [
     ("unknown metric in an override",
      _set("drift.overrides", {"amount": {"metric": "wasserstien"}}),
      "drift.overrides.amount.metric: unknown value 'wasserstien' (did you mean 'wasserstein'?)"),
+    ("unknown metric as a thresholds key", _set("drift.thresholds", {"psii": {"warning": 0.1}}),
+     "drift.thresholds.psii: unknown value 'psii' (did you mean 'psi'?)"),
     ("warning above critical", _set("drift", {"warning": 0.3, "critical": 0.2}),
      "drift.critical: critical (0.2) is below warning (0.3): critical must be >= warning"),
     ("warning above the default critical", _set("drift", {"metric": "js", "warning": 0.22}),

@@ -55,3 +55,14 @@ def test_config_schema_is_the_json_schema_of_the_config() -> None:
     assert schema["title"] == "DriftlineConfig"
     assert {"monitor", "features", "windows", "drift", "alerts"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"monitor", "features"}
+
+
+def test_every_config_field_is_described_in_the_reference() -> None:
+    import re
+
+    from stream.config_reference import render_reference
+
+    rows = [re.split(r"(?<!\\)\|", r) for r in render_reference().splitlines()[2:]]
+    assert all(len(r) == 6 for r in rows)
+    undescribed = [r[1].strip() for r in rows if not r[4].strip()]
+    assert len(rows) > 150 and undescribed == []

@@ -4,13 +4,17 @@ exist is exit 3 at once, naming the topic. Never a traceback."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from stream.cli import EXIT_CONFIG, EXIT_RUNTIME
-from tests.helpers_kafka_worker import REPO, free_port, write_config
+from tests.fixtures.waiting import wait_until
+from tests.helpers_kafka_worker import REPO, Worker, free_port, write_config
 
 
 def _config(path: Path, kafka: dict[str, Any], **extra: Any) -> Path:
@@ -66,3 +70,56 @@ def test_a_missing_source_topic_is_exit_3_naming_it(kafka: Any, tmp_path: Path) 
         f"{existing!r}?); create it (driftline never creates the topics it monitors) or fix the "
         "name",
     ]
+
+
+class _Forwarder(threading.Thread):
+    """Accepts on ``port`` and pipes each connection to ``target`` (a broker that "comes up"
+    late: the bootstrap address only answers once this is started)."""
+
+    def __init__(self, port: int, target: str) -> None:
+        super().__init__(daemon=True)
+        host, _, tport = target.rpartition(":")
+        self.target = (host, int(tport))
+        self.server = socket.create_server(("127.0.0.1", port))
+
+    def run(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_broker_that_comes_up_late_is_waited_for(kafka: Any, tmp_path: Path) -> None:
+    topic = kafka.create_topic(kafka.unique_topic("late"))
+    port = free_port()
+    source = {**kafka.source_config([topic]), "bootstrap_servers": f"127.0.0.1:{port}"}
+    worker = Worker(_config(tmp_path, source), tmp_path / "worker.log")
+    forwarder: _Forwarder | None = None
+    try:
+        wait_until(lambda: worker.output().count("not reachable yet") >= 2, 30, 0.1,
+                   "two refused attempts")
+        forwarder = _Forwarder(port, kafka.bootstrap)
+        forwarder.start()
+        worker.wait_ready(90)
+    finally:
+        code = worker.terminate()
+        if forwarder is not None:
+            forwarder.server.close()
+    assert code == 0, worker.tail()
+    assert "Traceback" not in worker.output()

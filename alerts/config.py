@@ -179,8 +179,8 @@ class DriftConfig(_Model):
     metrics: list[DriftMetric] | None = None
     """Several alerting scores instead of `metric`, e.g. [psi, ks]."""
     warning: float | None = Field(default=None, ge=0)
-    """Warning threshold of every metric without its own `thresholds` entry; default per metric
-    (PSI, KS, JS 0.1; Wasserstein 0.1).
+    """Warning threshold of every metric without its own `thresholds` entry; default 0.1 (PSI,
+    KS, JS, Wasserstein).
     """
     critical: float | None = Field(default=None, ge=0)
     """Critical threshold, >= warning; default per metric (PSI, KS, JS 0.2; Wasserstein 0.25)."""

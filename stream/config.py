@@ -200,13 +200,15 @@ class DriftlineConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
         names = [f.name for f in self.features]
+        problems: list[tuple[str, str]] = []
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"feature names must be unique; repeated: {dupes}")
+            problems.append(("features", f"feature names must be unique; repeated: {dupes}"))
         clash = sorted(set(self.segments) & set(names))
         if clash:
-            raise ValueError(f"a segment field cannot also be a monitored feature: {clash}")
-        problems = name_problems(self)
+            problems.append(("segments", "a segment field cannot also be a monitored feature: "
+                                         f"{clash}"))
+        problems += name_problems(self)
         if problems:
             raise ConfigProblems(problems)
         return self

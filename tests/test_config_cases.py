@@ -48,7 +48,10 @@ def _set(path: str, value: Any) -> Mutation:
         node = cfg
         for p in parents:
             node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
-        node[last] = value
+        if isinstance(node, list):
+            node[int(last)] = value
+        else:
+            node[last] = value
     return mutate
 
 
@@ -56,6 +59,10 @@ def _set(path: str, value: Any) -> Mutation:
 CASES: list[tuple[str, Mutation, str]] = [
     ("unknown drift metric", _set("drift.metric", "psii"),
      "drift.metric: unknown value 'psii' (did you mean 'psi'?)"),
+    ("repeated feature name", _set("features.1", {"name": "amount", "type": "categorical"}),
+     "features: feature names must be unique; repeated: ['amount']"),
+    ("segment that is also a feature", _set("segments", ["region", "merchant"]),
+     "segments: a segment field cannot also be a monitored feature: ['merchant']"),
     ("unknown metric in metrics", _set("drift.metrics", ["psi", "kss"]),
      "drift.metrics.1: unknown value 'kss' (did you mean 'ks'?)"),
     ("unknown metric in an override",

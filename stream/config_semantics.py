@@ -27,6 +27,11 @@ APPLICABLE = {"numeric": NUMERIC_METRICS, "categorical": CATEGORICAL_METRICS}
 assert set(APPLICABLE["numeric"]) | set(APPLICABLE["categorical"]) == set(DRIFT_METRICS)
 
 
+RATIO_TYPES = {"nan_ratio": ("numeric",), "out_of_range_ratio": ("numeric",),
+               "unseen_ratio": ("categorical",)}
+"""Quality ratios that only one feature type has (the others apply to both)."""
+
+
 def _missing(kind: str, name: str, known: list[str]) -> str:
     return f"no {kind} named {name!r}{did_you_mean(name, known)}"
 
@@ -49,9 +54,20 @@ def name_problems(cfg: Any) -> list[tuple[str, str]]:
             out.append((f"{path}.{field}", f"{'/'.join(eff.metric_names)} does not apply to "
                         f"{features[feature]} feature {feature!r}; use one of "
                         f"{', '.join(usable)}"))
-    for feature in cfg.quality.overrides:
+    for feature, ratios in cfg.quality.overrides.items():
         if feature not in features:
             out.append((f"quality.overrides.{feature}", _missing("feature", feature, names)))
+            continue
+        kind = features[feature]
+        for ratio in ratios:
+            if kind not in RATIO_TYPES.get(ratio, (kind,)):
+                out.append((f"quality.overrides.{feature}.{ratio}", f"{ratio} is always 0 for "
+                            f"{kind} feature {feature!r} (it applies to "
+                            f"{RATIO_TYPES[ratio][0]} features); remove it"))
+            elif ratio == "out_of_range_ratio" and next(
+                    f for f in cfg.features if f.name == feature).range is None:
+                out.append((f"quality.overrides.{feature}.{ratio}", f"feature {feature!r} has no "
+                            "range, so nothing is out of range; set its range or remove this"))
     topics = list(cfg.source.kafka.topics) if cfg.source.kafka is not None else None
     channels = sorted(cfg.alerts.channels)
     for i, rule in enumerate(cfg.freshness):

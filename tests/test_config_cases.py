@@ -55,6 +55,13 @@ def _set(path: str, value: Any) -> Mutation:
     return mutate
 
 
+def _then(*mutations: Mutation) -> Mutation:
+    def mutate(cfg: dict[str, Any]) -> None:
+        for m in mutations:
+            m(cfg)
+    return mutate
+
+
 # (case, mutation, the one problem line check-config must print)
 CASES: list[tuple[str, Mutation, str]] = [
     ("unknown drift metric", _set("drift.metric", "psii"),
@@ -114,6 +121,15 @@ CASES: list[tuple[str, Mutation, str]] = [
         "merchant": {"metric": "ks"}}),
      "drift.overrides.merchant.metric: ks does not apply to categorical feature 'merchant'; "
      "use one of psi, js, chi2"),
+    ("quality ratio a categorical feature never has", _set("quality.overrides", {
+        "merchant": {"nan_ratio": {"warning": 0.1}}}),
+     "quality.overrides.merchant.nan_ratio: nan_ratio is always 0 for categorical feature "
+     "'merchant' (it applies to numeric features); remove it"),
+    ("out-of-range ratio of a feature without a range", _then(
+        _set("features.0", {"name": "amount", "type": "numeric"}),
+        _set("quality.overrides", {"amount": {"out_of_range_ratio": {"warning": 0.1}}})),
+     "quality.overrides.amount.out_of_range_ratio: feature 'amount' has no range, so nothing is "
+     "out of range; set its range or remove this"),
     ("quality override of a feature that does not exist", _set("quality.overrides", {
         "merchnat": {"null_ratio": {"warning": 0.1}}}),
      "quality.overrides.merchnat: no feature named 'merchnat' (did you mean 'merchant'?)"),

@@ -204,6 +204,9 @@ class DriftlineConfig(StrictModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             problems.append(("features", f"feature names must be unique; repeated: {dupes}"))
+        repeated = sorted({s for s in self.segments if self.segments.count(s) > 1})
+        if repeated:
+            problems.append(("segments", f"segments must be unique; repeated: {repeated}"))
         clash = sorted(set(self.segments) & set(names))
         if clash:
             problems.append(("segments", "a segment field cannot also be a monitored feature: "

@@ -68,6 +68,8 @@ CASES: list[tuple[str, Mutation, str]] = [
      "drift.metric: unknown value 'psii' (did you mean 'psi'?)"),
     ("repeated feature name", _set("features.1", {"name": "amount", "type": "categorical"}),
      "features: feature names must be unique; repeated: ['amount']"),
+    ("repeated segment", _set("segments", ["region", "region"]),
+     "segments: segments must be unique; repeated: ['region']"),
     ("segment that is also a feature", _set("segments", ["region", "merchant"]),
      "segments: a segment field cannot also be a monitored feature: ['merchant']"),
     ("unknown metric in metrics", _set("drift.metrics", ["psi", "kss"]),

@@ -67,7 +67,9 @@ def test_seed_config_blocks_load_as_is() -> None:
 
     cfg = parse_config({
         "monitor": "fraud-model",
-        "features": [{"name": "amount", "type": "numeric"}],
+        "features": [{"name": "amount", "type": "numeric"},
+                     {"name": "user_purchase_history", "type": "numeric"}],
+        "segments": ["region"],
         "drift": {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 500,
                   "for_windows": 2},
         "freshness": [

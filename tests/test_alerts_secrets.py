@@ -16,6 +16,7 @@ from tests.fixtures.receivers import PagerDutyReceiver, SlackReceiver
 from tests.fixtures.waiting import wait_until
 
 T0 = 1_790_000_000.0
+OUTAGE = 3600.0  # seconds: a phase that lasts until the test replaces it
 
 
 def closed_port() -> int:
@@ -73,12 +74,23 @@ def test_secrets_never_reach_logs_exceptions_metrics_or_disk(
 
     # Deliveries fail (500), are throttled (429), refused (400: wrong routing key) and time out
     # (nothing listens for the webhook).
-    slack_receiver.script([(1.0, 500, None), (1.0, 429, 1)])
-    pagerduty_receiver.script([(1.0, 503, None), (1.0, 429, 1)])
+    # (each phase lasts until the test has seen it, not for a fixed time)
+    slack_receiver.script([(OUTAGE, 500, None)])
+    pagerduty_receiver.script([(OUTAGE, 503, None)])
     alerting = Alerting("pay", drift=DriftConfig(min_samples=100, for_windows=1),
                         alerts=config(), state_dir=tmp_path / "state", environ=env).start()
     alerting.observe_window(window(0, 0.5))
     alerting.observe_window(window(1, 0.01))
+    wait_until(lambda: slack_receiver.failed_attempts() >= 1
+               and pagerduty_receiver.failed_attempts() >= 1,
+               timeout=30, message="first deliveries failed")
+    slack_receiver.script([(OUTAGE, 429, 1)])
+    pagerduty_receiver.script([(OUTAGE, 429, 1)])
+    wait_until(lambda: alerting.delivery_stats().get(("pagerduty", "rate_limited"), 0) >= 1
+               and alerting.delivery_stats().get(("slack", "rate_limited"), 0) >= 1,
+               timeout=30, message="deliveries throttled")
+    slack_receiver.script([])
+    pagerduty_receiver.script([])
     wait_until(lambda: len(pagerduty_receiver.events()) == 2 and slack_receiver.digests(),
                timeout=30, message="PagerDuty and Slack delivered")
     stats = alerting.delivery_stats()

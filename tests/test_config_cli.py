@@ -35,7 +35,7 @@ def test_errors_name_the_field_the_value_and_what_is_valid(tmp_path: Path) -> No
     assert code == EXIT_CONFIG
     assert "features.0.type" in out and "'numberish'" in out and "'numeric'" in out
     assert "rollup 7m must be a multiple of the window size 5m" in out
-    assert "max_cohorts_per_segment" in out and "greater than or equal to 1" in out
+    assert "max_cohorts_per_segment: must be >= 1 (got 0)" in out
     assert "drfit: unknown field" in out
 
 
@@ -55,3 +55,14 @@ def test_config_schema_is_the_json_schema_of_the_config() -> None:
     assert schema["title"] == "DriftlineConfig"
     assert {"monitor", "features", "windows", "drift", "alerts"} <= set(schema["properties"])
     assert set(schema["required"]) >= {"monitor", "features"}
+
+
+def test_every_config_field_is_described_in_the_reference() -> None:
+    import re
+
+    from driftline.stream.config.reference import render_reference
+
+    rows = [re.split(r"(?<!\\)\|", r) for r in render_reference().splitlines()[2:]]
+    assert all(len(r) == 6 for r in rows)
+    undescribed = [r[1].strip() for r in rows if not r[4].strip()]
+    assert len(rows) > 150 and undescribed == []

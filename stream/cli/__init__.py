@@ -4,7 +4,9 @@ Each ``cmd_*.py`` module in this package adds its commands with ``register(app)`
 only assembles them, so commands live next to nothing but themselves.
 
 Exit codes (stable, for scripts): 0 ok, 1 a check failed (e.g. drift or alerts in a backtest when
-asked to fail on them), 2 bad usage or bad configuration, 3 a runtime error (Kafka unreachable...).
+asked to fail on them), 2 bad usage or bad configuration (one line per problem, never a
+traceback), 3 a runtime error (Kafka unreachable after ``run --connect-timeout``, a source topic
+that does not exist, a failed worker loop).
 """
 
 from __future__ import annotations

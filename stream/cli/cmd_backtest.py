@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import orjson
 import typer
 
 from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
-from driftline.stream.cli.engine_common import load_or_exit, progress_bar
+from driftline.stream.cli.engine_common import load_or_exit, progress_bar, report_preflight
 
 
 def register(app: typer.Typer) -> None:
@@ -25,27 +26,35 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Replay EVENTS in event-time order through the same engine and alert rules."""
+        from driftline.stream.cli.preflight import preflight
         from driftline.stream.sources.backtest import run_backtest
-        from driftline.stream.sources.baselines import BaselineError, load_baseline
+        from driftline.stream.sources.files import file_format
 
         if fail_on not in (None, "critical", "warning"):
             typer.echo(f"--fail-on must be critical or warning, got {fail_on!r}", err=True)
             raise typer.Exit(EXIT_CONFIG)
         cfg = load_or_exit(config)
-        path = baseline or cfg.baseline
-        if path is None:
+        if (baseline or cfg.baseline) is None:
             typer.echo("no baseline: pass --baseline or set `baseline:` in the config", err=True)
             raise typer.Exit(EXIT_CONFIG)
+        found = preflight(cfg, command="backtest", baseline_path=baseline)
         try:
-            base = load_baseline(path)
-        except BaselineError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(EXIT_CONFIG) from None
+            file_format(events)
+            if not events.is_file():
+                raise ValueError(f"{events}: no such file")
+        except ValueError as exc:
+            found.problems.append(f"--events: {exc}")
+        if not report_preflight(found, config):
+            raise typer.Exit(EXIT_CONFIG)
+        assert found.baseline is not None
         try:
             with progress_bar(f"replaying {events.name}") as progress:
-                report = run_backtest(cfg, base, events, progress=progress)
-        except (OSError, ValueError) as exc:
-            typer.echo(f"backtest failed: {exc}", err=True)
+                report = run_backtest(cfg, found.baseline, events, progress=progress)
+        except Exception as exc:  # one line; the traceback only with --log-level debug
+            logging.getLogger(__name__).debug("backtest failed", exc_info=True)
+            found.baseline = None  # nothing native left alive at exit
+            typer.echo(f"backtest failed: {type(exc).__name__}: {exc} (the traceback: "
+                       "driftline --log-level debug backtest ...)", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -23,6 +23,18 @@ def load_or_exit(path: Path) -> Any:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def report_preflight(found: Any, source: Path) -> bool:
+    """Print the warnings and problems of a :class:`~stream.cli.preflight.Preflight` on stderr (one
+    line each); True when there is no problem."""
+    from driftline.stream.config.model import ConfigError
+
+    for line in found.warnings:
+        typer.echo(f"warning: {line}", err=True)
+    if found.problems:
+        typer.echo(str(ConfigError(str(source), found.problems)), err=True)
+    return not found.problems
+
+
 @contextmanager
 def progress_bar(label: str, min_bytes: int = 20_000_000) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar over bytes, shown only for large inputs."""

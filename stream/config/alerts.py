@@ -2,8 +2,10 @@
 ``alerts`` blocks of driftline.yaml.
 
 Every field has a default, typos fail with the field's name (``extra="forbid"``), durations
-accept ``30s``/``5m``/``6h``/``1d`` (:func:`parse_duration`), and secrets are never in the file:
-channels name the *environment variables* that hold webhook URLs and routing keys.
+accept ``30s``/``5m``/``6h``/``1d`` (:func:`parse_duration`), metric names are checked (with a
+did-you-mean), thresholds are non-negative and ordered (``clear`` <= ``warning`` <=
+``critical``), and secrets are never in the file: channels name the *environment variables*
+that hold webhook URLs and routing keys (:mod:`alerts.config_channels`).
 
 >>> DriftConfig.model_validate(
 ...     {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 500, "for_windows": 2}
@@ -17,62 +19,42 @@ Tiers(warning=0.1, critical=0.2, clear=0.05)
 
 from __future__ import annotations
 
-import re
-from datetime import timedelta
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
-from pydantic import (
-    AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
+from pydantic import AliasChoices, Field, model_validator
+
+from driftline.stream.config.channels import (
+    AlertmanagerChannel,
+    AlertsConfig,
+    ChannelConfig,
+    ConsoleChannel,
+    DeliveryConfig,
+    PagerDutyChannel,
+    SlackChannel,
+    WebhookChannel,
 )
+from driftline.stream.config.types import (
+    ConfigProblems,
+    Duration,
+    Severity,
+    did_you_mean,
+    parse_duration,
+    raise_problems,
+)
+from driftline.stream.config.types import StrictAlertModel as _Model
 
-Severity = Literal["warning", "critical"]
+__all__ = [
+    "DRIFT_METRICS", "QUALITY_RATIOS", "AlertmanagerChannel", "AlertsConfig", "ChannelConfig",
+    "ConfigProblems", "ConsoleChannel", "ControlChartConfig", "DeliveryConfig", "DriftConfig",
+    "DriftMetric", "DriftOverride", "Duration", "FreshnessRule", "PagerDutyChannel",
+    "QualityConfig", "Severity", "SlackChannel", "Tier", "Tiers", "VolumeConfig",
+    "WebhookChannel", "parse_duration",
+]
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from ``30s``, ``5m``, ``6h``, ``1d``, ``1h30m``, ``250ms``, a number or a timedelta.
-
-    >>> parse_duration("6h"), parse_duration(90), parse_duration("250ms")
-    (21600.0, 90.0, 0.25)
-    """
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"a duration cannot be negative: {value!r}")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 6h, 1d)")
-    text = value.strip().lower().replace(" ", "")
-    try:
-        return parse_duration(float(text))
-    except ValueError:
-        pass
-    pos, total = 0, 0.0
-    for match in _PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 6h, 1d, 1h30m)")
-    return total
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+DriftMetric = Literal["psi", "ks", "js", "wasserstein", "chi2"]
+DRIFT_METRICS: tuple[str, ...] = get_args(DriftMetric)
+QUALITY_RATIOS = ("null_ratio", "nan_ratio", "out_of_range_ratio", "unseen_ratio",
+                  "invalid_ratio")
 
 
 class Tiers(NamedTuple):
@@ -83,20 +65,39 @@ class Tiers(NamedTuple):
     clear: float | None
 
 
+def order_problems(
+    warning: float | None, critical: float | None, clear: float | None, defaults: str = ""
+) -> list[tuple[str, str]]:
+    """(field, message) when ``critical`` < ``warning`` or ``clear`` is above the lowest
+    threshold. ``defaults`` names the values that are defaults (for the message).
+
+    >>> order_problems(0.3, 0.2, None)
+    [('critical', 'critical (0.2) is below warning (0.3): critical must be >= warning')]
+    """
+    out: list[tuple[str, str]] = []
+    if warning is not None and critical is not None and critical < warning:
+        out.append(("critical", f"critical ({critical}) is below warning ({warning}): "
+                                f"critical must be >= warning{defaults}"))
+    low, name = (warning, "warning") if warning is not None else (critical, "critical")
+    if clear is not None and low is not None and clear > low:
+        out.append(("clear", f"clear ({clear}) is above {name} ({low}): clear must be <= "
+                             f"{name} (it is the level below which an alert resolves){defaults}"))
+    return out
+
+
 class Tier(_Model):
     """Fixed thresholds of one metric or ratio. ``clear`` (hysteresis) defaults to warning / 2."""
 
-    warning: float | None = None
-    critical: float | None = None
-    clear: float | None = None
+    warning: float | None = Field(default=None, ge=0)
+    """Breach at or above this value: warning alert."""
+    critical: float | None = Field(default=None, ge=0)
+    """Breach at or above this value: critical alert (>= warning)."""
+    clear: float | None = Field(default=None, ge=0)
+    """A firing alert resolves below this value (<= warning); default warning / 2."""
 
     @model_validator(mode="after")
     def _check(self) -> Tier:
-        if self.warning is not None and self.critical is not None and self.critical < self.warning:
-            raise ValueError(f"critical ({self.critical}) must be >= warning ({self.warning})")
-        low = self.warning if self.warning is not None else self.critical
-        if self.clear is not None and low is not None and self.clear > low:
-            raise ValueError(f"clear ({self.clear}) must be <= the lowest threshold ({low})")
+        raise_problems(order_problems(self.warning, self.critical, self.clear))
         return self
 
     def resolved(self) -> Tiers:
@@ -121,26 +122,49 @@ class ControlChartConfig(_Model):
     """
 
     method: Literal["sigma", "ewma"] = "ewma"
+    """sigma: mean + k·σ of the history; ewma: an exponentially weighted moving average chart."""
     k_warning: float = Field(default=3.0, gt=0)
+    """Warning at this many standard deviations above the center."""
     k_critical: float = Field(default=5.0, gt=0)
-    lam: float = Field(default=0.2, gt=0, le=1, description="EWMA weight of the newest window")
+    """Critical at this many standard deviations above the center (>= k_warning)."""
+    lam: float = Field(default=0.2, gt=0, le=1)
+    """EWMA weight of the newest window."""
     min_history: int = Field(default=20, ge=2)
+    """Windows of history needed before the chart replaces the fixed thresholds."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ControlChartConfig:
+        if self.k_critical < self.k_warning:
+            raise ConfigProblems([("k_critical", f"k_critical ({self.k_critical}) is below "
+                                   f"k_warning ({self.k_warning}): it must be >= k_warning")])
+        return self
 
 
 class DriftOverride(_Model):
     """Per-feature overrides of :class:`DriftConfig` (any subset of its fields)."""
 
     enabled: bool | None = None
-    metric: str | None = None
-    metrics: list[str] | None = None
-    warning: float | None = None
-    critical: float | None = None
-    clear: float | None = None
-    thresholds: dict[str, Tier] | None = None
+    """Turn drift checks off (or on) for this feature."""
+    metric: DriftMetric | None = None
+    """The metric that alerts for this feature."""
+    metrics: list[DriftMetric] | None = None
+    """Several alerting metrics for this feature."""
+    warning: float | None = Field(default=None, ge=0)
+    """Warning threshold of the feature's metric."""
+    critical: float | None = Field(default=None, ge=0)
+    """Critical threshold of the feature's metric."""
+    clear: float | None = Field(default=None, ge=0)
+    """Level below which the feature's alert resolves."""
+    thresholds: dict[DriftMetric, Tier] | None = None
+    """Per-metric thresholds for this feature."""
     min_samples: int | None = Field(default=None, ge=0)
+    """Events a window needs before this feature is judged."""
     for_windows: int | None = Field(default=None, ge=1)
+    """Breaching windows in a row before an alert fires."""
     clear_windows: int | None = Field(default=None, ge=1)
+    """Calm windows in a row before an alert resolves."""
     mode: Literal["fixed", "control_chart"] | None = None
+    """fixed thresholds or a control chart on the metric's history."""
 
 
 class DriftConfig(_Model):
@@ -149,20 +173,73 @@ class DriftConfig(_Model):
     across all feature × cohort tests of the window."""
 
     enabled: bool = True
-    metric: str = "psi"
-    metrics: list[str] | None = None
-    warning: float | None = None
-    critical: float | None = None
-    clear: float | None = None
-    thresholds: dict[str, Tier] = {}
+    """Drift alerts on or off (scores are computed and exported either way)."""
+    metric: DriftMetric = "psi"
+    """The score that alerts: psi, ks, js, wasserstein or chi2 (all are computed and exported)."""
+    metrics: list[DriftMetric] | None = None
+    """Several alerting scores instead of `metric`, e.g. [psi, ks]."""
+    warning: float | None = Field(default=None, ge=0)
+    """Warning threshold of every metric without its own `thresholds` entry; default 0.1 (PSI,
+    KS, JS, Wasserstein).
+    """
+    critical: float | None = Field(default=None, ge=0)
+    """Critical threshold, >= warning; default per metric (PSI, KS, JS 0.2; Wasserstein 0.25)."""
+    clear: float | None = Field(default=None, ge=0)
+    """An alert resolves below this value; default warning / 2."""
+    thresholds: dict[DriftMetric, Tier] = {}
+    """Per-metric tiers, e.g. {ks: {warning: 0.05, critical: 0.1}}."""
     min_samples: int = Field(default=500, ge=0)
+    """Fewer events in a window (or cohort) = insufficient data, never an alert."""
     for_windows: int = Field(default=2, ge=1)
+    """Breaching windows in a row before an alert fires (pending until then)."""
     clear_windows: int = Field(default=3, ge=1)
+    """Calm windows in a row before a firing alert resolves."""
     alpha: float = Field(default=0.01, gt=0, lt=1, validation_alias=AliasChoices("alpha", "fdr"))
+    """Benjamini-Hochberg false-discovery rate across the window's tests (alias `fdr`)."""
     significance: bool = True
+    """Require the test to be significant after Benjamini-Hochberg, not only above threshold."""
     mode: Literal["fixed", "control_chart"] = "fixed"
+    """fixed thresholds, or a control chart on each metric's own history."""
     control_chart: ControlChartConfig = ControlChartConfig()
+    """Control-chart settings (mode control_chart)."""
     overrides: dict[str, DriftOverride] = {}
+    """Per-feature overrides of any of these fields, by feature name."""
+
+    @model_validator(mode="after")
+    def _check(self) -> DriftConfig:
+        problems = self._order_problems("")
+        for feature in self.overrides:
+            own = self.for_feature(feature)._order_problems(f"overrides.{feature}")
+            problems += [p for p in own if p[1] not in {q[1] for q in problems}]
+        raise_problems(problems)
+        return self
+
+    def _order_problems(self, prefix: str) -> list[tuple[str, str]]:
+        """Ordering problems of the tiers every metric resolves to (defaults included)."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for metric, base in DEFAULT_DRIFT_TIERS.items():
+            if metric in self.thresholds:
+                continue  # a Tier of its own: validated where it is written
+            w, c, cl = (getattr(self, k) for k in ("warning", "critical", "clear"))
+            dw = "" if w is not None or base.warning is None else "the {of} default "
+            dc = "" if c is not None or base.critical is None else "the {of} default "
+            w = base.warning if w is None else w
+            c = base.critical if c is None else c
+            if w is not None and c is not None and c < w:
+                field = "warning" if dc else "critical"
+                fix = "; set critical too" if dc else "; set warning too" if dw else ""
+                grouped.setdefault((field, f"critical ({dc}{c}) is below warning ({dw}{w}): "
+                                           f"critical must be >= warning{fix}"), []).append(metric)
+            low, name, dl = (w, "warning", dw) if w is not None else (c, "critical", dc)
+            if cl is not None and low is not None and cl > low:
+                grouped.setdefault(("clear", f"clear ({cl}) is above {name} ({dl}{low}): clear "
+                                             f"must be <= {name} (alerts resolve below it)"),
+                                   []).append(metric)
+        out = []
+        for (field, msg), metrics in grouped.items():
+            where = prefix.rstrip(".") if prefix else field
+            out.append((where, msg.replace("{of}", "/".join(metrics))))
+        return out
 
     @property
     def metric_names(self) -> list[str]:
@@ -172,7 +249,7 @@ class DriftConfig(_Model):
         """Thresholds of ``metric``: per-metric ``thresholds``, else the top-level values, else
         the defaults (PSI 0.1/0.2, KS 0.1/0.2, JS 0.1/0.2)."""
         if metric in self.thresholds:
-            return self.thresholds[metric].resolved()
+            return self.thresholds[metric].resolved()  # type: ignore[index]
         base = DEFAULT_DRIFT_TIERS.get(metric, Tier())
         top = Tier(
             warning=self.warning if self.warning is not None else base.warning,
@@ -198,15 +275,45 @@ class QualityConfig(_Model):
     """Data-quality ratios (0-1) per window, with fixed tiers; ``overrides`` per feature."""
 
     enabled: bool = True
+    """Quality alerts on or off (ratios are exported either way)."""
     null_ratio: Tier = Tier(warning=0.05, critical=0.25)
+    """Share of events where the feature is missing or null."""
     nan_ratio: Tier = Tier(warning=0.01, critical=0.1)
+    """Share of numeric values that are NaN or infinite."""
     out_of_range_ratio: Tier = Tier(warning=0.01, critical=0.1)
+    """Share of numeric values outside the feature's `range`."""
     unseen_ratio: Tier = Tier(warning=0.05, critical=0.25)
+    """Share of categorical values absent from the baseline vocabulary."""
     invalid_ratio: Tier = Tier(warning=0.01, critical=0.1)
+    """Share of values of the wrong type (e.g. text in a numeric feature)."""
     min_samples: int = Field(default=100, ge=0)
+    """Fewer events in a window = no quality verdict."""
     for_windows: int = Field(default=1, ge=1)
+    """Breaching windows in a row before an alert fires."""
     clear_windows: int = Field(default=2, ge=1)
+    """Calm windows in a row before a firing alert resolves."""
     overrides: dict[str, dict[str, Tier]] = {}
+    """Per feature, ratio name -> tiers, e.g. {score: {null_ratio: {warning: 0.2}}}."""
+
+    @model_validator(mode="after")
+    def _check(self) -> QualityConfig:
+        problems: list[tuple[str, str]] = []
+        tiers = [(name, getattr(self, name)) for name in QUALITY_RATIOS]
+        for feature, per in self.overrides.items():
+            for name, tier in per.items():
+                path = f"overrides.{feature}.{name}"
+                if name not in QUALITY_RATIOS:
+                    problems.append((path, f"unknown quality ratio {name!r}"
+                                           f"{did_you_mean(name, QUALITY_RATIOS)}"))
+                tiers.append((path, tier))
+        for path, tier in tiers:
+            for field in ("warning", "critical", "clear"):
+                value = getattr(tier, field)
+                if value is not None and value > 1:
+                    problems.append((f"{path}.{field}", f"a ratio is between 0 and 1, got "
+                                     f"{value} (write 5% as 0.05)"))
+        raise_problems(problems)
+        return self
 
     def tiers(self, metric: str, feature: str = "") -> Tiers | None:
         per_feature = self.overrides.get(feature, {})
@@ -225,13 +332,35 @@ class VolumeConfig(_Model):
     """
 
     enabled: bool = True
+    """Volume alerts on or off."""
     drop_warning: float | None = Field(default=0.5, ge=0, le=1)
+    """Warning when the count is at or below this share of the expected count."""
     drop_critical: float | None = Field(default=0.1, ge=0, le=1)
+    """Critical at or below this share of the expected count (<= drop_warning)."""
     spike_warning: float | None = Field(default=3.0, ge=1)
-    spike_critical: float | None = None
+    """Warning at or above this multiple of the expected count."""
+    spike_critical: float | None = Field(default=None, ge=1)
+    """Critical at or above this multiple of the expected count (>= spike_warning)."""
     min_expected: float = Field(default=50.0, ge=0)
+    """Cohorts expecting fewer events per window are not judged."""
     for_windows: int = Field(default=2, ge=1)
+    """Breaching windows in a row before an alert fires."""
     clear_windows: int = Field(default=1, ge=1)
+    """Calm windows in a row before a firing alert resolves."""
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeConfig:
+        problems: list[tuple[str, str]] = []
+        dw, dc, sw, sc = self.drop_warning, self.drop_critical, self.spike_warning, \
+            self.spike_critical
+        if dw is not None and dc is not None and dw < dc:
+            problems.append(("drop_warning", f"drop_warning ({dw}) is below drop_critical ({dc}):"
+                             " a drop warns first, so drop_warning must be >= drop_critical"))
+        if sw is not None and sc is not None and sc < sw:
+            problems.append(("spike_critical", f"spike_critical ({sc}) is below spike_warning "
+                             f"({sw}): it must be >= spike_warning"))
+        raise_problems(problems)
+        return self
 
 
 class FreshnessRule(_Model):
@@ -244,13 +373,21 @@ class FreshnessRule(_Model):
     """
 
     feature: str | None = None
+    """A configured feature that must keep arriving non-null."""
     topic: str | None = None
+    """A source topic that must keep receiving records."""
     cohort: str | None = None
+    """A cohort `segment=value` that must keep receiving events."""
     max_staleness: Duration
+    """Alert when nothing arrived for this long."""
     warning_after: Duration | None = None
+    """Warn earlier, after this long (shorter than max_staleness)."""
     severity: Severity = "critical"
+    """Severity at max_staleness."""
     alert_channels: list[str] | None = None
+    """Channels for this rule instead of the severity routes."""
     on_stale: dict[str, Any] = {}
+    """Free-form guidance carried into the notification, e.g. {action: use_fallback_model}."""
 
     @model_validator(mode="after")
     def _check(self) -> FreshnessRule:
@@ -274,102 +411,3 @@ class FreshnessRule(_Model):
     def name(self) -> str:
         """``feature:<name>``, ``topic:<name>`` or ``cohort:<segment>=<value>``."""
         return f"{self.kind}:{getattr(self, self.kind)}"
-
-
-class PagerDutyChannel(_Model):
-    type: Literal["pagerduty"]
-    routing_key_env: str
-    url: str = "https://events.pagerduty.com/v2/enqueue"
-    url_env: str | None = None
-    source: str | None = None
-
-
-class SlackChannel(_Model):
-    type: Literal["slack"]
-    webhook_url_env: str
-    rate_per_second: float = Field(default=1.0, gt=0)
-    burst: int = Field(default=3, ge=1)
-    max_alerts_per_digest: int = Field(default=20, ge=1, le=40)
-
-
-class AlertmanagerChannel(_Model):
-    type: Literal["alertmanager"]
-    url: str | None = "http://127.0.0.1:9093"
-    url_env: str | None = None
-    resend_interval: Duration = Field(default=30.0, gt=0, le=60)
-
-
-class WebhookChannel(_Model):
-    type: Literal["webhook"]
-    url: str | None = None
-    url_env: str | None = None
-    headers_env: dict[str, str] = {}
-
-    @model_validator(mode="after")
-    def _check(self) -> WebhookChannel:
-        if not (self.url or self.url_env):
-            raise ValueError("a webhook channel needs url or url_env")
-        return self
-
-
-class ConsoleChannel(_Model):
-    type: Literal["console"]
-    stream: Literal["stdout", "stderr"] = "stderr"
-
-
-ChannelConfig = Annotated[
-    PagerDutyChannel | SlackChannel | AlertmanagerChannel | WebhookChannel | ConsoleChannel,
-    Field(discriminator="type"),
-]
-
-
-class DeliveryConfig(_Model):
-    """Retry policy of the outbox: exponential backoff between attempts (or the service's
-    Retry-After), giving up on a notification after ``max_age``."""
-
-    backoff_initial: Duration = Field(default=1.0, gt=0)
-    backoff_max: Duration = Field(default=60.0, gt=0)
-    backoff_multiplier: float = Field(default=2.0, ge=1)
-    timeout: Duration = Field(default=10.0, gt=0)
-    max_age: Duration = Field(default=86400.0, gt=0)
-
-
-_DEFAULT_ROUTES: dict[str, list[str]] = {"critical": ["pagerduty", "slack"], "warning": ["slack"]}
-
-
-class AlertsConfig(_Model):
-    """Channels, routing by severity, re-notification and links.
-
-    When ``routes`` is not given, the default (critical → pagerduty + slack, warning → slack)
-    keeps only the channels that are defined.
-    """
-
-    channels: dict[str, ChannelConfig] = {}
-    routes: dict[Severity, list[str]] | None = None
-    repeat_interval: Duration = 4 * 3600.0
-    grafana_url: str | None = None
-    grafana_dashboard_uid: str | None = None
-    state_dir: str | None = None
-    delivery: DeliveryConfig = DeliveryConfig()
-
-    @model_validator(mode="after")
-    def _check(self) -> AlertsConfig:
-        for severity, names in (self.routes or {}).items():
-            unknown = [n for n in names if n not in self.channels]
-            if unknown:
-                raise ValueError(
-                    f"routes.{severity} names undefined channels {unknown}; "
-                    f"defined: {sorted(self.channels)}"
-                )
-        return self
-
-    def route(self, severity: str) -> list[str]:
-        """Channel names for a severity."""
-        if self.routes is not None:
-            return list(self.routes.get(severity, []))  # type: ignore[call-overload]
-        return [n for n in _DEFAULT_ROUTES.get(severity, []) if n in self.channels]
-
-    def check_channels(self, names: list[str], where: str) -> None:
-        unknown = [n for n in names if n not in self.channels]
-        if unknown:
-            raise ValueError(f"{where} names undefined channels {unknown}")

@@ -58,7 +58,7 @@ class KafkaSettings(StrictModel):
     """Prefix of driftline's own topics (checkpoints, partial windows). Default
     `driftline.<monitor>`.
     """
-    checkpoint_interval: Duration = 10.0
+    checkpoint_interval: Duration = Field(default=10.0, gt=0)
     """How often partition state is checkpointed with the offsets it covers."""
 
     @model_validator(mode="after")

@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from driftline.stream.config.alerts import (
     AlertsConfig,
+    ConfigProblems,
     DriftConfig,
     FreshnessRule,
     QualityConfig,
@@ -36,6 +36,9 @@ from driftline.stream.config.alerts import (
 )
 from driftline.stream.config.base import ConfigError, Duration, StrictModel, format_duration
 from driftline.stream.config.kafka import KafkaSettings
+from driftline.stream.config.semantics import name_problems
+from driftline.stream.config.types import did_you_mean
+from driftline.stream.config.yamlfile import read_yaml_file
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
@@ -107,6 +110,11 @@ class WindowsConfig(StrictModel):
     def _check(self) -> WindowsConfig:
         if self.size <= 0:
             raise ValueError("windows.size must be positive, e.g. 5m")
+        whole = [(f, v) for f, v in (("size", self.size), *(
+            (f"rollups.{i}", r) for i, r in enumerate(self.rollups))) if v != int(v)]
+        if whole:
+            raise ConfigProblems([(f, f"window tiers are whole seconds, got {v}s; use e.g. 30s, "
+                                      "5m") for f, v in whole])
         previous = self.size
         for r in self.rollups:
             if r <= previous or r % self.size != 0:
@@ -122,16 +130,39 @@ class WindowsConfig(StrictModel):
         return [format_duration(s) for s in (self.size, *self.rollups)]
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``host:port`` -> (host, port); an empty host is every interface, ``[::1]:9108`` IPv6.
+
+    >>> parse_listen("127.0.0.1:9108"), parse_listen(":9108"), parse_listen("[::1]:9108")
+    (('127.0.0.1', 9108), ('0.0.0.0', 9108), ('::1', 9108))
+    """
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"expected host:port, e.g. 127.0.0.1:9108 or 0.0.0.0:9108, got {value!r}")
+    if int(port) > 65535:
+        raise ValueError(f"port {int(port)} is not a TCP port (0-65535)")
+    host = host.strip("[]")
+    return host or "0.0.0.0", int(port)
+
+
 class MetricsConfig(StrictModel):
     listen: str | None = "127.0.0.1:9108"
-    """host:port of the Prometheus /metrics endpoint; null disables it."""
+    """host:port of the Prometheus /metrics endpoint (port 0 = any free port); null disables
+    it.
+    """
+
+    @model_validator(mode="after")
+    def _check(self) -> MetricsConfig:
+        if self.listen:
+            try:
+                parse_listen(self.listen)
+            except ValueError as exc:
+                raise ConfigProblems([("listen", str(exc))]) from None
+        return self
 
     @property
     def host_port(self) -> tuple[str, int] | None:
-        if not self.listen:
-            return None
-        host, _, port = self.listen.rpartition(":")
-        return host or "0.0.0.0", int(port)
+        return parse_listen(self.listen) if self.listen else None
 
 
 class DriftlineConfig(StrictModel):
@@ -157,7 +188,7 @@ class DriftlineConfig(StrictModel):
     """Events-per-window rules against the baseline's rate."""
     freshness: list[FreshnessRule] = []
     """Freshness SLAs per topic, feature or cohort."""
-    freshness_tick: Duration = 5.0
+    freshness_tick: Duration = Field(default=5.0, gt=0)
     """How often freshness is evaluated, with or without traffic."""
     alerts: AlertsConfig = AlertsConfig()
     """Channels, routes and delivery."""
@@ -169,12 +200,20 @@ class DriftlineConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
         names = [f.name for f in self.features]
+        problems: list[tuple[str, str]] = []
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
-            raise ValueError(f"feature names must be unique; repeated: {dupes}")
+            problems.append(("features", f"feature names must be unique; repeated: {dupes}"))
+        repeated = sorted({s for s in self.segments if self.segments.count(s) > 1})
+        if repeated:
+            problems.append(("segments", f"segments must be unique; repeated: {repeated}"))
         clash = sorted(set(self.segments) & set(names))
         if clash:
-            raise ValueError(f"a segment field cannot also be a monitored feature: {clash}")
+            problems.append(("segments", "a segment field cannot also be a monitored feature: "
+                                         f"{clash}"))
+        problems += name_problems(self)
+        if problems:
+            raise ConfigProblems(problems)
         return self
 
     @property
@@ -214,23 +253,43 @@ def _all_field_names(model: type[BaseModel] | None = None) -> set[str]:
     return names
 
 
-def _describe(err: Mapping[str, Any]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("function-after",))
+_BOUNDS = {"greater_than": (">", "gt"), "greater_than_equal": (">=", "ge"),
+           "less_than": ("<", "lt"), "less_than_equal": ("<=", "le")}
+
+
+def _describe(err: Mapping[str, Any]) -> list[str]:
+    """One line per problem of a pydantic error: field path, what is wrong, the value."""
+    parts = [str(p) for p in err.get("loc", ()) if p not in ("function-after", "[key]")]
+    loc = ".".join(parts)
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
     value = err.get("input")
-    shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
     where = loc or "(top level)"
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, ConfigProblems):
+        return [f"{'.'.join(p for p in (loc, rel) if p) or '(top level)'}: {m}"
+                for rel, m in cause.problems]
     if err.get("type") == "missing":
-        return f"{where}: required field is missing"
+        return [f"{where}: required field is missing"]
     if err.get("type") == "extra_forbidden":
         name = str(loc.rsplit(".", 1)[-1])
         close = difflib.get_close_matches(name, _all_field_names(), n=1, cutoff=0.75)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        return f"{where}: unknown field ({hint}see `driftline config schema`)"
-    return f"{where}: {msg} (got {shown})"
+        return [f"{where}: unknown field ({hint}see `driftline config schema`)"]
+    if err.get("type") == "literal_error" and isinstance(value, str):
+        expected = [e.strip(" '") for e in str(err["ctx"]["expected"]).replace(" or ", ",")
+                    .split(",") if e.strip(" '")]
+        return [f"{where}: unknown value {value!r}{did_you_mean(value, expected)}"]
+    bound = _BOUNDS.get(str(err.get("type")))
+    if bound is not None:
+        limit = (err.get("ctx") or {}).get(bound[1])
+        msg = f"must be {bound[0]} {limit:g}" if isinstance(limit, int | float) else msg
+    if isinstance(value, dict | list):
+        return [f"{where}: {msg}"]
+    shown = repr(value)
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return [f"{where}: {msg} (got {shown})"]
 
 
 def parse_config(
@@ -242,7 +301,8 @@ def parse_config(
     try:
         cfg = DriftlineConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(source, [_describe(dict(e)) for e in exc.errors()]) from None
+        raise ConfigError(source, [line for e in exc.errors() for line in _describe(dict(e))]
+                          ) from None
     if base_dir is not None:
         cfg = _resolve_paths(cfg, base_dir)
     return cfg
@@ -260,12 +320,4 @@ def _resolve_paths(cfg: DriftlineConfig, base: Path) -> DriftlineConfig:
 def load_config(path: str | Path) -> DriftlineConfig:
     """Read and validate a driftline.yaml. Relative paths in it are relative to the file."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ConfigError(str(p), [f"cannot read the file: {exc.strerror}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(p), [f"not valid YAML: {exc}"]) from None
-    return parse_config(data, str(p), p.parent)
+    return parse_config(read_yaml_file(p), str(p), p.parent)

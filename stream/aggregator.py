@@ -44,6 +44,7 @@ from stream.feed import feed
 from stream.framing import StateFormatError, pack, unpack
 from stream.grouping import unique_small
 from stream.partial import CohortKey, PartialWindow
+from stream.plausible import PlausibleTimes, drop_implausible, repair_aggregator
 from stream.windows import WindowClock
 
 _MAGIC = b"DLAG"
@@ -78,6 +79,7 @@ class PartitionAggregator:
         idle_timeout: float = 30.0,
         cohorts: Cohorts | AdmittedView | None = None,
         local_cap: int | None = None,
+        plausible: PlausibleTimes | None = None,
     ) -> None:
         self.topic = topic
         self.partition = partition
@@ -85,6 +87,7 @@ class PartitionAggregator:
         self.decoder = decoder
         self.segments = list(decoder.segments)
         self.clock = WindowClock(window_size, allowed_lateness, idle_timeout)
+        self.plausible = plausible if plausible is not None else PlausibleTimes()
         self.cohorts = cohorts
         max_k = cohorts.max_cohorts if cohorts is not None else 50
         self.local_cap = local_cap if local_cap is not None else 2 * max_k
@@ -119,6 +122,7 @@ class PartitionAggregator:
             return report
         decoded = self.decoder.decode(values, ts)
         if index_map is not None:
+            decoded.rows = index_map[decoded.rows]
             for i, dl in enumerate(decoded.dead_letters):
                 decoded.dead_letters[i] = type(dl)(int(index_map[dl.index]), dl.reason, dl.detail)
         self.ingest_decoded(decoded, records=len(values), now=now, report=report)
@@ -137,6 +141,8 @@ class PartitionAggregator:
         """Aggregate already-decoded columns (file replay and baseline tools use this)."""
         rep = report or IngestReport(self.topic, self.partition)
         rep.records = records if records is not None else d.n + len(d.dead_letters)
+        if d.n:
+            d = drop_implausible(d, self.plausible, self.clock.max_event_time, now)
         rep.dead_letters = d.dead_letters
         self.records += rep.records
         for dl in d.dead_letters:
@@ -289,6 +295,8 @@ class PartitionAggregator:
             np.maximum.at(latest, np.where(sc.codes < 0, len(sc.labels), sc.codes), t)
             reg = self.cohorts[seg] if self.cohorts is not None else None
             for label, tmax in zip(sc.labels, latest[:-1].tolist(), strict=False):
+                if tmax == -math.inf:  # a value of late rows only
+                    continue
                 key = f"cohort:{seg}={label}"
                 if key in seen:
                     seen[key] = max(seen[key], tmax)
@@ -386,14 +394,16 @@ class PartitionAggregator:
         self.next_offset = meta["next_offset"]
         self.clock.load(meta["clock"])
         self.records, self.events, self.late = meta["records"], meta["events"], meta["late"]
-        self.invalid = {str(k): int(v) for k, v in meta["invalid"].items()}
-        self.last_seen = {str(k): float(v) for k, v in meta["last_seen"].items()}
+        self.invalid = {**dict.fromkeys(DEAD_LETTER_REASONS, 0),
+                        **{str(k): int(v) for k, v in meta["invalid"].items()}}
+        self.last_seen = {str(k): float(v) for k, v in meta["last_seen"].items()
+                          if v is not None}
+        repair_aggregator(self)
         self._seen_cohorts = dict.fromkeys(self.segments, 0)
         for key in self.last_seen:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
-
 
 def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,
               inv: np.ndarray | None) -> None:

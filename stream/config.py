@@ -49,6 +49,15 @@ class EventTimeConfig(StrictModel):
     """Unit of the event-time field; auto tells seconds from milliseconds by magnitude and parses
     ISO-8601 strings.
     """
+    max_future_skew: Duration | None = 86400.0
+    """An event time more than this after the wall clock is implausible: dead-lettered as
+    `implausible_event_time`, it never moves the watermark; null: no bound (years 1-9999 still
+    apply).
+    """
+    max_past_age: Duration | None = 2592000.0
+    """An event time more than this before the latest event time accepted on its partition is
+    implausible (dead-lettered, not counted late); null: no bound.
+    """
 
 
 class SourceConfig(StrictModel):

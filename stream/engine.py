@@ -33,6 +33,7 @@ from stream.decode import DecodedBatch, Decoder
 from stream.evaluation import WindowEvaluator
 from stream.framing import pack, unpack
 from stream.merger import Merger, Source
+from stream.plausible import PlausibleTimes
 from stream.results import WindowResult
 
 __all__ = ["Engine", "IngestReport", "RecordBatch", "feature_specs", "schema_for"]
@@ -86,6 +87,8 @@ class Engine:
         w = config.windows
         wait = max_wait if max_wait is not None else w.allowed_lateness + 2 * w.idle_timeout
         self.merger = Merger(self.evaluator, self.cohorts, w.size, w.rollups, w.tiers, wait)
+        self.plausible = PlausibleTimes.from_config(config)
+        self.merger.plausible = self.plausible
         self.aggregators: dict[Source, PartitionAggregator] = {}
 
     # -- partitions -------------------------------------------------------------------------
@@ -95,7 +98,8 @@ class Engine:
         if agg is None:
             w = self.config.windows
             agg = PartitionAggregator(key[0], key[1], self.schema, self.decoder, w.size,
-                                      w.allowed_lateness, w.idle_timeout, self.cohorts)
+                                      w.allowed_lateness, w.idle_timeout, self.cohorts,
+                                      plausible=self.plausible)
             self.aggregators[key] = agg
             self.merger.expect([key])
         return agg

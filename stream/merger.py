@@ -80,6 +80,7 @@ class Merger:
         self.replaced = 0
         self.late_partials = 0
         self.closed = 0
+        self.plausible: Any = None  # a stream.plausible.PlausibleTimes: repairs on restore
 
     # -- input ------------------------------------------------------------------------------
     def expect(self, sources: Iterable[Source]) -> None:
@@ -246,6 +247,9 @@ class Merger:
         self.expected = {(t, int(p)) for t, p in meta["expected"]}
         self.cohorts.load(meta["cohorts"])
         self.replaced, self.late_partials, self.closed = meta["counters"]
+        if self.plausible is not None:
+            from stream.plausible import repair_merger
+            repair_merger(self, self.plausible)
 
 
 def _merge_into(merged: dict[CohortKey, CohortProfile], key: CohortKey,

@@ -39,6 +39,7 @@ from stream.kafka.producer import DeadLetterWriter, Producer
 from stream.kafka.sinks import Sinks
 from stream.kafka.worker import SourceSide
 from stream.merger import Merger
+from stream.plausible import PlausibleTimes
 from stream.results import WindowResult
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,9 @@ class Runtime(mode.Service):
         # partitions move to another after the session timeout; the hour-long wait only
         # protects against a partition nobody consumes at all.
         wait = max(w.allowed_lateness + 2 * w.idle_timeout, 3600.0)
-        return Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
+        merger = Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
+        merger.plausible = PlausibleTimes.from_config(self.cfg)
+        return merger
 
     def _topics(self, kclient: dict[str, Any]) -> list[tuple[str, int]]:
         counts = partition_counts(kclient, self.k.topics)
@@ -144,6 +147,7 @@ class Runtime(mode.Service):
             self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
             dlq=dlq, max_cohorts=self.cfg.max_cohorts_per_segment,
             admitted=AdmittedView(self._merger_cohorts, self.cfg.max_cohorts_per_segment),
+            plausible=PlausibleTimes.from_config(self.cfg),
             checkpoint_interval=self.k.checkpoint_interval,
             max_records=self.k.max_batch_records, auto_offset_reset=self.k.auto_offset_reset,
             session_timeout_ms=self.session_timeout_ms,

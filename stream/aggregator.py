@@ -142,7 +142,7 @@ class PartitionAggregator:
         rep = report or IngestReport(self.topic, self.partition)
         rep.records = records if records is not None else d.n + len(d.dead_letters)
         if d.n:
-            d = drop_implausible(d, self.plausible, self.clock.max_event_time, now)
+            d = drop_implausible(d, self.plausible, self.clock.max_event_time)
         rep.dead_letters = d.dead_letters
         self.records += rep.records
         for dl in d.dead_letters:
@@ -184,11 +184,14 @@ class PartitionAggregator:
             code = np.where(sc.codes < 0, len(sc.labels), sc.codes)
             uniq, inverse = unique_small((win - wmin) * width + code)
             labels = [*sc.labels, MISSING]
-            # route each distinct (window, value) once; values past the caps share __other__
-            routed = [(self._window(wmin + k // width), labels[k % width])
-                      for k in uniq.tolist()]
-            feed(d, inverse, [self._profile(w, (seg, self._route(w, seg, value)))
-                              for w, value in routed])
+            # route each distinct (window, value) once, the busiest first (they get the local
+            # slots before a flood of rare values); values past the caps share __other__
+            keys = uniq.tolist()
+            profiles: list[CohortProfile | None] = [None] * len(keys)
+            for j in _busiest_first(inverse, len(keys)):
+                w = self._window(wmin + keys[j] // width)
+                profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
+            feed(d, inverse, profiles)
 
     def _aggregate_cells(self, d: DecodedBatch, win: np.ndarray,
                          wmin: int) -> np.ndarray | None:
@@ -215,16 +218,16 @@ class PartitionAggregator:
         parts.reverse()
         wins = (rest + wmin).tolist()
         # 1. route every distinct (window, values) to its cell; split windows that overflow
-        cells: list[Cell | None] = []
+        cells: list[Cell | None] = [None] * len(wins)
         new: dict[int, set[Cell]] = {}
-        for j, wi in enumerate(wins):
+        for j in _busiest_first(inverse, len(wins)):
+            wi = wins[j]
             w = self._window(wi)
             if w.cells is None:
-                cells.append(None)
                 continue
             cell = tuple(self._route(w, seg, labels[s][parts[s][j]])
                          for s, seg in enumerate(self.segments))
-            cells.append(cell)
+            cells[j] = cell
             if cell not in w.cells:
                 new.setdefault(wi, set()).add(cell)
         for wi, fresh in new.items():
@@ -404,6 +407,11 @@ class PartitionAggregator:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
+
+def _busiest_first(inverse: np.ndarray, n: int) -> list[int]:
+    """Group numbers by descending size (ties in order)."""
+    return np.argsort(-np.bincount(inverse, minlength=n), kind="stable").tolist()  # type: ignore[no-any-return]
+
 
 def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,
               inv: np.ndarray | None) -> None:

@@ -35,6 +35,7 @@ from alerts.config import (
     VolumeConfig,
 )
 from stream.config_base import ConfigError, Duration, StrictModel, format_duration
+from stream.config_cohorts import CohortsConfig
 from stream.config_kafka import KafkaSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
@@ -154,6 +155,8 @@ class DriftlineConfig(StrictModel):
     """Fields to slice by (e.g. region, device); each value becomes a cohort."""
     max_cohorts_per_segment: int = Field(50, ge=1, le=10_000)
     """Top-K values by traffic get their own cohort; the rest are `__other__`."""
+    cohorts: CohortsConfig = CohortsConfig()
+    """Cohort admission: sustained traffic needed, idle cohorts age out."""
     windows: WindowsConfig = WindowsConfig()
     """Event-time windows and rollup tiers."""
     baseline: Path | None = None

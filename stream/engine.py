@@ -82,7 +82,7 @@ class Engine:
         self.baseline = baseline
         self.schema = schema_for(config, baseline)
         self.decoder = Decoder.from_config(config)
-        self.cohorts = Cohorts(list(config.segments), config.max_cohorts_per_segment)
+        self.cohorts = Cohorts.from_config(config)
         self.evaluator = WindowEvaluator(config.monitor, self.schema, baseline, config.drift)
         w = config.windows
         wait = max_wait if max_wait is not None else w.allowed_lateness + 2 * w.idle_timeout

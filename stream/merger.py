@@ -171,7 +171,7 @@ class Merger:
                     per_segment.setdefault(key[0], {}).setdefault(key[1], []).append(prof)
         for segment in sorted(per_segment):
             values = per_segment[segment]
-            counts = {v: sum(p.events for p in ps) for v, ps in values.items() if v != OTHER}
+            counts = {v: sum(p.events for p in ps) for v, ps in values.items()}
             if segment in self.cohorts.registries:
                 self.cohorts[segment].observe_window(counts)
                 admitted = self.cohorts[segment].admitted

@@ -3,8 +3,9 @@
 A parsed event time is already within the years 1 to 9999 (:mod:`stream.event_time`). Before
 it may move a partition's watermark it must also be *plausible*:
 
-* not more than ``max_future_skew`` after the wall clock (the ``now`` of a live run, else the
-  machine's clock: a replay of recorded data has no event from the future either), and
+* not more than ``max_future_skew`` after the wall clock (the machine's clock, also in a
+  replay: recorded data has no event from the future either; the simulated ``now`` that
+  drives idle partitions plays no part), and
 * not more than ``max_past_age`` before the latest event time accepted on its partition so far
   (a running maximum in offset order, like lateness, so the outcome does not depend on how
   records were cut into batches).
@@ -58,19 +59,17 @@ class PlausibleTimes:
             return cls()
         return cls(max_future_skew=et.max_future_skew, max_past_age=et.max_past_age)
 
-    def latest_allowed(self, now: float | None = None) -> float:
+    def latest_allowed(self) -> float:
         """The latest plausible event time now."""
         if self.max_future_skew is None:
             return MAX_EVENT_TIME
-        wall = now if now is not None else self.wall()
-        return min(MAX_EVENT_TIME, wall + self.max_future_skew)
+        return min(MAX_EVENT_TIME, self.wall() + self.max_future_skew)
 
-    def check(self, times: np.ndarray, latest: float, now: float | None = None
-              ) -> tuple[np.ndarray, list[str]]:
+    def check(self, times: np.ndarray, latest: float) -> tuple[np.ndarray, list[str]]:
         """The implausible rows of ``times`` (in offset order) and why, one text per such row;
         ``latest`` is the partition's latest accepted event time before them."""
         t = np.asarray(times, dtype=np.float64)
-        future = (t > self.latest_allowed(now)) | (t < MIN_EVENT_TIME)
+        future = (t > self.latest_allowed()) | (t < MIN_EVENT_TIME)
         bad = future
         past = np.zeros(t.shape[0], dtype=bool)
         if self.max_past_age is not None and t.shape[0]:
@@ -94,12 +93,11 @@ class PlausibleTimes:
         return bad, why
 
 
-def repair_clock(clock: WindowClock, plausible: PlausibleTimes,
-                 now: float | None = None) -> bool:
+def repair_clock(clock: WindowClock, plausible: PlausibleTimes) -> bool:
     """Reset a restored watermark that lies beyond the latest plausible event time (a
     checkpoint of an older version): the partition's clock starts afresh from its next
     plausible event. True when it was repaired."""
-    limit = plausible.latest_allowed(now)
+    limit = plausible.latest_allowed()
     if clock.max_event_time <= limit and clock.watermark <= limit:
         return False
     clock.max_event_time = -math.inf
@@ -107,10 +105,10 @@ def repair_clock(clock: WindowClock, plausible: PlausibleTimes,
     return True
 
 
-def drop_implausible(d: DecodedBatch, plausible: PlausibleTimes, latest: float,
-                     now: float | None = None) -> DecodedBatch:
+def drop_implausible(d: DecodedBatch, plausible: PlausibleTimes, latest: float
+                     ) -> DecodedBatch:
     """``d`` without its implausible events, which become dead letters (by batch index)."""
-    bad, why = plausible.check(d.event_time, latest, now)
+    bad, why = plausible.check(d.event_time, latest)
     if not why:
         return d
     rows = d.rows[bad].tolist()

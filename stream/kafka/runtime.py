@@ -102,7 +102,7 @@ class Runtime(mode.Service):
     def _make_merger(self) -> Merger:
         w = self.cfg.windows
         evaluator = WindowEvaluator(self.cfg.monitor, self.schema, self.baseline, self.cfg.drift)
-        cohorts = Cohorts(list(self.cfg.segments), self.cfg.max_cohorts_per_segment)
+        cohorts = Cohorts.from_config(self.cfg)
         # No short bounded wait here: a lagging partition is not an idle one. Idle partitions
         # advance their own watermark (source side, only when caught up) and a dead worker's
         # partitions move to another after the session timeout; the hour-long wait only

@@ -108,7 +108,7 @@ def _in_range(t: np.ndarray) -> np.ndarray:
     return (t >= MIN_EVENT_TIME) & (t <= MAX_EVENT_TIME)
 
 
-def _floats(values: list[Any]) -> np.ndarray:
+def _floats(values: Any) -> np.ndarray:
     """Numbers as float64 in one C pass; an integer beyond float range (309+ digits) is ±inf."""
     try:
         return np.fromiter(values, dtype=np.float64, count=len(values))

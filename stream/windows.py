@@ -28,7 +28,6 @@ import math
 
 import numpy as np
 
-
 _MAX_INDEX = float(2**53)
 
 

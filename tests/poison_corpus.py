@@ -149,5 +149,6 @@ def cohort_scenario(t0: float = T0) -> tuple[list[bytes], list[float], list[str]
     times += [t0 + 5 + j * (40 / REGIONAL) for j in range(REGIONAL)]
     regions += [("eu", "us")[j % 3 == 0] for j in range(REGIONAL)]
     records = [b'{"ts": %.6f, "x_normal": %d.5, "channel": "web", "region": "%s"}'
-               % (t, i % 10, r.encode()) for i, (t, r) in enumerate(zip(times, regions))]
+               % (t, i % 10, r.encode())
+               for i, (t, r) in enumerate(zip(times, regions, strict=True))]
     return records, times, regions

@@ -197,10 +197,10 @@ class DeadLetterWriter:
     """Writes :class:`DeadLetter` records to the DLQ topic through a :class:`Producer`.
 
     The original value is kept (the source key moves to a header: the record key is
-    :func:`dead_letter_key`, stable across re-sends); a value larger than what the topic (``max.message.bytes``,
-    see :func:`stream.kafka.admin.max_message_bytes`) or the producer accepts is truncated to fit
-    and carries the ``driftline.truncated`` header with its original size, so a poison record is
-    never lost to a "record too large" error.
+    :func:`dead_letter_key`, stable across re-sends); a value larger than what the topic
+    (``max.message.bytes``, see :func:`stream.kafka.admin.max_message_bytes`) or the producer
+    accepts is truncated to fit and carries the ``driftline.truncated`` header with its
+    original size, so a poison record is never lost to a "record too large" error.
 
     >>> writer = DeadLetterWriter(producer, "fraud.dlq", 1_048_588)  # doctest: +SKIP
     >>> writer.write(DeadLetter(b"not json", "invalid json", "events", 0, 17))  # doctest: +SKIP

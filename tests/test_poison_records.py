@@ -208,22 +208,41 @@ JSON_VALUES = st.recursive(
 PATHS = ["ts", "x", "model.score", "model", "k", "region", "device"]
 
 
-def _place(path: str, value: Any, i: int) -> bytes:
+ENCODINGS = ["ascii", "utf-8", "utf-16"]
+
+
+def _place(path: str, value: Any, i: int, encoding: str) -> tuple[bytes, bool]:
+    """The record with ``value`` at ``path``, and whether its bytes are valid UTF-8. Python's
+    json writes NaN/Infinity tokens; ``ascii`` escapes every non-ASCII character (lone
+    surrogates as ``\\ud800``), ``utf-8`` writes them raw (a lone surrogate is then not
+    UTF-8), ``utf-16`` is never UTF-8."""
     rec: dict[str, Any] = orjson.loads(good(T0 + i / 10, i))
     if path == "model.score":
         rec["model"]["score"] = value
     else:
         rec[path] = value
-    # Python's json writes NaN/Infinity tokens and \\uXXXX escapes for lone surrogates
-    return json.dumps(rec, ensure_ascii=True).encode()
+    text = json.dumps(rec, ensure_ascii=encoding == "ascii")
+    if encoding == "utf-16":
+        return text.encode("utf-16", "surrogatepass"), False
+    data = text.encode("utf-8", "surrogatepass")
+    try:
+        data.decode("utf-8")
+        return data, True
+    except UnicodeDecodeError:
+        return data, False
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(PATHS), JSON_VALUES), min_size=1, max_size=12))
+@given(st.lists(st.tuples(st.sampled_from(PATHS), JSON_VALUES, st.sampled_from(ENCODINGS)),
+                min_size=1, max_size=12))
 def test_generated_values_at_every_path_never_break_the_pipeline(
-        values: list[tuple[str, Any]]) -> None:
+        values: list[tuple[str, Any, str]]) -> None:
     cfg = _config(["region", "device"])
-    records = [good(T0 - 1)] + [_place(p, v, i) for i, (p, v) in enumerate(values)]
+    placed = [_place(p, v, i, enc) for i, (p, v, enc) in enumerate(values)]
+    records = [good(T0 - 1)] + [rec for rec, _ in placed]
+    not_utf8 = sum(1 for _, ok in placed if not ok)
+    time_paths = sum(1 for (p, _, _), (_, ok) in zip(values, placed, strict=True)
+                     if ok and p == "ts")
     got = []
     for fast in (True, False):
         eng, published = _run(cfg, records, fast, cut=len(records) // 2)
@@ -231,10 +250,11 @@ def test_generated_values_at_every_path_never_break_the_pipeline(
         dead = sum(c["invalid"].values())
         assert c["records"] == len(records) == c["events"] + c["late"] + dead
         assert c["events"] == _events_published(published)
-        time_paths = sum(1 for p, _ in values if p == "ts")
-        assert dead <= time_paths  # only the event time can make a valid record unusable
+        assert c["invalid"]["not_utf8"] == not_utf8
+        # only the event time can make a valid UTF-8 JSON object unusable
+        assert dead - not_utf8 <= time_paths
         assert set(k for k, n in c["invalid"].items() if n) <= {
-            "missing_event_time", "invalid_event_time", "implausible_event_time"}
+            "missing_event_time", "invalid_event_time", "implausible_event_time", "not_utf8"}
         got.append((c["events"], c["late"], dict(c["invalid"])))
     assert got[0] == got[1]  # the native and the exact decoder agree
 

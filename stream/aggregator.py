@@ -42,7 +42,7 @@ from stream.cohorts import GLOBAL, MISSING, OTHER, AdmittedView, Cohorts
 from stream.decode import DEAD_LETTER_REASONS, DecodedBatch, Decoder
 from stream.feed import feed
 from stream.framing import StateFormatError, pack, unpack
-from stream.grouping import unique_small
+from stream.grouping import busiest_first, unique_small
 from stream.partial import CohortKey, PartialWindow
 from stream.plausible import PlausibleTimes, drop_implausible, repair_aggregator
 from stream.windows import WindowClock
@@ -188,7 +188,7 @@ class PartitionAggregator:
             # slots before a flood of rare values); values past the caps share __other__
             keys = uniq.tolist()
             profiles: list[CohortProfile | None] = [None] * len(keys)
-            for j in _busiest_first(inverse, len(keys)):
+            for j in busiest_first(inverse, len(keys)):
                 w = self._window(wmin + keys[j] // width)
                 profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
             feed(d, inverse, profiles)
@@ -220,7 +220,7 @@ class PartitionAggregator:
         # 1. route every distinct (window, values) to its cell; split windows that overflow
         cells: list[Cell | None] = [None] * len(wins)
         new: dict[int, set[Cell]] = {}
-        for j in _busiest_first(inverse, len(wins)):
+        for j in busiest_first(inverse, len(wins)):
             wi = wins[j]
             w = self._window(wi)
             if w.cells is None:
@@ -407,10 +407,6 @@ class PartitionAggregator:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
-
-def _busiest_first(inverse: np.ndarray, n: int) -> list[int]:
-    """Group numbers by descending size (ties in order)."""
-    return np.argsort(-np.bincount(inverse, minlength=n), kind="stable").tolist()  # type: ignore[no-any-return]
 
 
 def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,

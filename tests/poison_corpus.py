@@ -141,12 +141,13 @@ def expected(corpus: list[tuple[str, bytes, str]]) -> tuple[int, dict[str, int]]
 IDS, REGIONAL = 30_000, 120_000
 
 
-def cohort_scenario(t0: float = T0) -> tuple[list[bytes], list[float], list[str]]:
-    """Issue 10 item 3: 30k unique ``region`` values (n=1 each) in the first 5 s, then 120k
-    ``eu``/``us`` events over the next 40 s. Returns the records, their times and regions."""
+def cohort_scenario(t0: float = T0, gap: float = 5.0
+                    ) -> tuple[list[bytes], list[float], list[str]]:
+    """Issue 10 item 3: 30k unique ``region`` values (n=1 each) in the first 5 s, then from
+    ``t0 + gap`` 120k ``eu``/``us`` events over 40 s. Returns the records, times and regions."""
     times = [t0 + i * (5 / IDS) for i in range(IDS)]
     regions = [f"id-{i}" for i in range(IDS)]
-    times += [t0 + 5 + j * (40 / REGIONAL) for j in range(REGIONAL)]
+    times += [t0 + gap + j * (40 / REGIONAL) for j in range(REGIONAL)]
     regions += [("eu", "us")[j % 3 == 0] for j in range(REGIONAL)]
     records = [b'{"ts": %.6f, "x_normal": %d.5, "channel": "web", "region": "%s"}'
                % (t, i % 10, r.encode())

@@ -182,14 +182,18 @@ class PartitionAggregator:
             sc = d.segments[seg]
             width = len(sc.labels) + 1
             code = np.where(sc.codes < 0, len(sc.labels), sc.codes)
-            uniq, inverse = unique_small((win - wmin) * width + code)
+            wins, wpos = None, win - wmin
+            if (int(win.max()) - wmin + 1) * width >= 1 << 62:  # tiny windows far apart
+                wins, wpos = np.unique(win, return_inverse=True)  # number them densely
+            uniq, inverse = unique_small(wpos * width + code)
             labels = [*sc.labels, MISSING]
             # route each distinct (window, value) once, the busiest first (they get the local
             # slots before a flood of rare values); values past the caps share __other__
             keys = uniq.tolist()
             profiles: list[CohortProfile | None] = [None] * len(keys)
             for j in busiest_first(inverse, len(keys)):
-                w = self._window(wmin + keys[j] // width)
+                k = keys[j] // width
+                w = self._window(wmin + k if wins is None else int(wins[k]))
                 profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
             feed(d, inverse, profiles)
 

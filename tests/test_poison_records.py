@@ -283,3 +283,21 @@ def test_a_late_event_with_a_new_segment_value_checkpoints() -> None:
     rep = eng.ingest(RecordBatch("events", 0, [0, 1], None, [good(T0 + 1), late]))
     assert (rep.events, rep.late) == (1, 1)
     Engine(_config(["region"], unit="s")).restore(eng.snapshot())
+
+
+def test_tiny_windows_far_apart_never_overflow_the_grouping_key() -> None:
+    """Window indices of 1 µs windows 54 years apart times many segment values would not fit
+    an int64 key: such batches number their windows densely instead."""
+    cfg = parse_config({
+        "monitor": "tiny", "source": {"event_time": {"field": "ts", "unit": "s",
+                                                     "max_future_skew": None,
+                                                     "max_past_age": None}},
+        "features": [{"name": "x", "type": "numeric"}], "segments": ["region"],
+        "windows": {"size": 0.000001, "allowed_lateness": "25000d", "idle_timeout": "1h"}})
+    eng = Engine(cfg)
+    recs = [orjson.dumps({"ts": 10.0 if i % 2 else T0, "x": 1.0, "region": f"r{i}"})
+            for i in range(8000)]
+    rep = eng.ingest(RecordBatch("events", 0, list(range(8000)), None, recs))
+    assert (rep.events, rep.late) == (8000, 0)
+    results = eng.flush()
+    assert sum(r.cohort("all", "all").n for r in results) == 8000

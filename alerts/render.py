@@ -43,7 +43,10 @@ def _fmt(x: float | None) -> str:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):  # beyond the years 1 to 9999
+        return f"@{ts:.0f}" if ts == ts and abs(ts) != float("inf") else f"@{ts}"
 
 
 def where(e: AlertEvent) -> str:

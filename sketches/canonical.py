@@ -8,11 +8,14 @@ Category labels (used by the stream decoder and by baseline building alike):
 * integers, and floats with an integral value, become their decimal integer text: ``3``,
   ``3.0`` and ``np.int8(3)`` are all ``"3"`` (small-integer codes are categories, not numbers);
 * other finite floats become their shortest round-trip text (``0.5`` -> ``"0.5"``);
-* strings are kept verbatim; bytes are decoded as UTF-8;
+* strings are kept verbatim (a lone surrogate, which JSON can escape but UTF-8 cannot encode,
+  becomes U+FFFD so every label can be written to checkpoints, results and metrics); bytes are
+  decoded as UTF-8;
 * everything else (dicts, lists, ±inf, undecodable bytes, arbitrary objects) is **invalid**.
 
-Numbers (:func:`canonical_numbers`): ints, floats and bools (as 1.0/0.0) are values; NaN/±inf
-stay in the values (the numeric sketch counts them apart); None is null; strings, dicts, lists
+Numbers (:func:`canonical_numbers`): ints, floats and bools (as 1.0/0.0) are values (an
+integer beyond float range, e.g. 400 digits, reads as ±inf like ``1e400``); NaN/±inf stay in
+the values (the numeric sketch counts them apart); None is null; strings, dicts, lists
 are invalid (strings are parsed only with ``parse_strings=True``).
 
 Example:
@@ -67,7 +70,9 @@ def canonical_categories(values: np.ndarray | Sequence[Any]) -> tuple[np.ndarray
     if kind == "f":
         return _floats_to_labels(arr.astype(np.float64, copy=False))
     if kind == "U":
-        return arr.astype(object), np.zeros(n, bool), np.zeros(n, bool)
+        labels = arr.astype(object)
+        _valid_text(labels, np.arange(n))
+        return labels, np.zeros(n, bool), np.zeros(n, bool)
     if kind == "S":
         return _from_objects(arr.astype(object))
     return _from_objects(arr.astype(object, copy=False))
@@ -101,6 +106,7 @@ def _from_objects(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     invalid = np.zeros(n, dtype=bool)
     is_str = codes == _STR
     labels[is_str] = arr[is_str]
+    _valid_text(labels, np.flatnonzero(is_str))
     is_bool = codes == _BOOL
     if is_bool.any():
         labels[is_bool] = np.where(arr[is_bool].astype(bool), "true", "false")
@@ -109,8 +115,11 @@ def _from_objects(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ints = arr[is_int]
         try:
             labels[is_int] = ints.astype(np.int64).astype(str)
-        except OverflowError:
-            labels[is_int] = [str(v) for v in ints.tolist()]
+        except OverflowError:  # beyond int64: Python's text (invalid past its digit limit)
+            text = [_int_text(v) for v in ints.tolist()]
+            labels[is_int] = text
+            idx = np.flatnonzero(is_int)
+            invalid[idx[[t == "" for t in text]]] = True
     is_float = codes == _FLOAT
     if is_float.any():
         fl, fnull, finv = _floats_to_labels(arr[is_float].astype(np.float64))
@@ -131,7 +140,8 @@ def _one_label(v: Any) -> tuple[str, bool, bool]:
     if isinstance(v, bool | np.bool_):
         return ("true" if v else "false"), False, False
     if isinstance(v, int | np.integer):
-        return str(int(v)), False, False
+        text = _int_text(int(v))
+        return text, False, text == ""
     if isinstance(v, float | np.floating):
         f = float(v)
         if math.isnan(f):
@@ -140,13 +150,51 @@ def _one_label(v: Any) -> tuple[str, bool, bool]:
             return "", False, True
         return (str(int(f)) if f == math.trunc(f) else repr(f)), False, False
     if isinstance(v, str):
-        return str(v), False, False
+        return _clean(str(v)), False, False
     if isinstance(v, bytes | bytearray):
         try:
             return bytes(v).decode("utf-8"), False, False
         except UnicodeDecodeError:
             return "", False, True
     return "", False, True
+
+
+def _int_text(v: int) -> str:
+    try:
+        return str(v)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        return ""
+
+
+def _to_float(v: Any) -> float:
+    """``float(v)``, or ±inf for an integer beyond float range (as ``1e400`` reads)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
+
+
+def _valid_text(labels: np.ndarray, rows: np.ndarray) -> None:
+    """Replace lone surrogates (JSON allows the escape ``"\\ud800"``; UTF-8 cannot encode it)
+    in the string labels at ``rows`` by U+FFFD, in place: one C-level check for the whole
+    batch, per value only when it fails."""
+    if not rows.shape[0]:
+        return
+    try:
+        "".join(labels[rows].tolist()).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    for i in rows.tolist():
+        labels[i] = _clean(labels[i])
+
+
+def _clean(s: str) -> str:
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def canonical_numbers(values: np.ndarray | Sequence[Any], parse_strings: bool = False
@@ -175,8 +223,8 @@ def canonical_numbers(values: np.ndarray | Sequence[Any], parse_strings: bool = 
     if numeric.any():
         try:
             out[numeric] = arr[numeric].astype(np.float64)
-        except OverflowError:
-            out[numeric] = [float(v) for v in arr[numeric].tolist()]
+        except OverflowError:  # an integer beyond float range (JSON allows 309+ digits)
+            out[numeric] = [_to_float(v) for v in arr[numeric].tolist()]
     for i in np.flatnonzero(invalid).tolist():  # strings / exotic objects only
         v = arr[i]
         if isinstance(v, np.bool_ | np.integer | np.floating):

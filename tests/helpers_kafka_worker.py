@@ -49,6 +49,34 @@ def produce_partitioned(bootstrap: str, topic: str, values: Sequence[bytes],
     assert p.failed == 0, p.last_error
 
 
+def produce_batches(bootstrap: str, topic: str, values: Sequence[bytes], partitions: int,
+                    batch_bytes: int = 1_000_000) -> None:
+    """Like :func:`produce_partitioned` (value i -> partition i % partitions, in order), with
+    whole record batches built by aiokafka: ~20x faster for 100k records."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    async def run() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_batch_size=batch_bytes,
+                                    max_request_size=batch_bytes + 65536, acks="all")
+        await producer.start()
+        try:
+            for p in range(partitions):
+                batch, futures = producer.create_batch(), []
+                for v in values[p::partitions]:
+                    if batch.append(timestamp=None, key=None, value=v) is None:
+                        futures.append(await producer.send_batch(batch, topic, partition=p))
+                        batch = producer.create_batch()
+                        assert batch.append(timestamp=None, key=None, value=v) is not None
+                futures.append(await producer.send_batch(batch, topic, partition=p))
+                await asyncio.gather(*futures)  # in order: one partition after the other
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
 class PacedProducer(threading.Thread):
     """Produces ``values`` in chunks of ``chunk`` at most every ``interval`` seconds (a traffic
     shape, not a synchronization: tests wait on conditions, never on this pacing)."""

@@ -542,3 +542,20 @@ def test_property_numbers_match_the_exact_path_bit_for_bit(numbers: list[bytes])
     records = [b'{"ts": 1700000000, "a": %s, "model": {"score": %s}, "k": %s}' % (v, v, v)
                for v in numbers]
     _agree_batch_and_one_by_one(records, "auto")
+
+
+@pytest.mark.parametrize("unit", ["auto", "s", "ms", "iso8601"])
+def test_the_poison_corpus_decodes_alike_on_both_paths(unit: str) -> None:
+    """Huge integers, absurd times, lone surrogates, containers, NaN tokens...
+    (``tests/poison_corpus.py``): the native scanner declines what it must, and the columns,
+    labels and dead letters are the exact path's, in one batch and record by record."""
+    from tests.poison_corpus import CORPUS, T0, good
+
+    feats = [FieldSpec("x", "numeric"), FieldSpec("score", "numeric", "model.score"),
+             FieldSpec("k", "categorical")]
+    fast = Decoder(feats, ["region", "device"], "ts", unit)
+    exact = Decoder(feats, ["region", "device"], "ts", unit, fast=False)
+    records = [good(T0)] + [rec for _, rec, _ in CORPUS]
+    for batch in [records, *([rec] for rec in records)]:
+        assert_same(fast.decode(batch), exact.decode(batch))
+    assert fast.fast_chunks > 0  # the clean and the benign records were taken natively

@@ -35,6 +35,7 @@ from driftline.stream.config.alerts import (
     VolumeConfig,
 )
 from driftline.stream.config.base import ConfigError, Duration, StrictModel, format_duration
+from driftline.stream.config.cohorts import CohortsConfig
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.config.semantics import name_problems
 from driftline.stream.config.types import did_you_mean
@@ -51,6 +52,15 @@ class EventTimeConfig(StrictModel):
     unit: Literal["auto", "s", "ms", "iso8601"] = "auto"
     """Unit of the event-time field; auto tells seconds from milliseconds by magnitude and parses
     ISO-8601 strings.
+    """
+    max_future_skew: Duration | None = 86400.0
+    """An event time more than this after the wall clock is implausible: dead-lettered as
+    `implausible_event_time`, it never moves the watermark; null: no bound (years 1-9999 still
+    apply).
+    """
+    max_past_age: Duration | None = 2592000.0
+    """An event time more than this before the latest event time accepted on its partition is
+    implausible (dead-lettered, not counted late); null: no bound.
     """
 
 
@@ -176,6 +186,8 @@ class DriftlineConfig(StrictModel):
     """Fields to slice by (e.g. region, device); each value becomes a cohort."""
     max_cohorts_per_segment: int = Field(50, ge=1, le=10_000)
     """Top-K values by traffic get their own cohort; the rest are `__other__`."""
+    cohorts: CohortsConfig = CohortsConfig()
+    """Cohort admission: sustained traffic needed, idle cohorts age out."""
     windows: WindowsConfig = WindowsConfig()
     """Event-time windows and rollup tiers."""
     baseline: Path | None = None

@@ -19,7 +19,11 @@ dead letter ``reason``        record
 ``invalid_json``              not parseable JSON
 ``not_object``                JSON, but not an object
 ``missing_event_time``        the event-time field is absent or null
-``invalid_event_time``        the event-time field is not a number / ISO-8601 string
+``invalid_event_time``        the event-time field is not a number / ISO-8601 string, or
+                              not within the years 1 to 9999
+``implausible_event_time``    (set by the aggregator, :mod:`stream.engine.plausible`) too far
+                              after the wall clock or before the partition's latest
+                              event time
 ============================  =====================================================
 
 Schema violations inside a valid object (a string in a numeric field, an object in a
@@ -63,6 +67,7 @@ DEAD_LETTER_REASONS = (
     "not_object",
     "missing_event_time",
     "invalid_event_time",
+    "implausible_event_time",
 )
 DEFAULT_MAX_BYTES = 1_000_000
 _CHUNK = 4096
@@ -292,10 +297,19 @@ def _parse_one(one: bytes, idx: int, dead: list[DeadLetter]) -> Any:
         dead.append(DeadLetter(idx, "not_utf8", str(exc)[:200]))
         return _BAD
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_int)
     except (ValueError, RecursionError) as exc:
         dead.append(DeadLetter(idx, "invalid_json", str(exc)[:200]))
         return _BAD
+
+
+def _int(text: str) -> int | float:
+    """A JSON integer; one longer than Python converts (4,300 digits) reads as ±inf, like a
+    float beyond range (``1e400``)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float("-inf") if text.startswith("-") else float("inf")
 
 
 def _is_container(v: Any) -> bool:

@@ -42,8 +42,9 @@ from driftline.stream.engine.batch import IngestReport, RecordBatch
 from driftline.stream.engine.cohorts import GLOBAL, MISSING, OTHER, AdmittedView, Cohorts
 from driftline.stream.engine.feed import feed
 from driftline.stream.engine.framing import StateFormatError, pack, unpack
-from driftline.stream.engine.grouping import unique_small
+from driftline.stream.engine.grouping import busiest_first, unique_small
 from driftline.stream.engine.partial import CohortKey, PartialWindow
+from driftline.stream.engine.plausible import PlausibleTimes, drop_implausible, repair_aggregator
 from driftline.stream.engine.windows import WindowClock
 
 _MAGIC = b"DLAG"
@@ -78,6 +79,7 @@ class PartitionAggregator:
         idle_timeout: float = 30.0,
         cohorts: Cohorts | AdmittedView | None = None,
         local_cap: int | None = None,
+        plausible: PlausibleTimes | None = None,
     ) -> None:
         self.topic = topic
         self.partition = partition
@@ -85,6 +87,7 @@ class PartitionAggregator:
         self.decoder = decoder
         self.segments = list(decoder.segments)
         self.clock = WindowClock(window_size, allowed_lateness, idle_timeout)
+        self.plausible = plausible if plausible is not None else PlausibleTimes()
         self.cohorts = cohorts
         max_k = cohorts.max_cohorts if cohorts is not None else 50
         self.local_cap = local_cap if local_cap is not None else 2 * max_k
@@ -119,6 +122,7 @@ class PartitionAggregator:
             return report
         decoded = self.decoder.decode(values, ts)
         if index_map is not None:
+            decoded.rows = index_map[decoded.rows]
             for i, dl in enumerate(decoded.dead_letters):
                 decoded.dead_letters[i] = type(dl)(int(index_map[dl.index]), dl.reason, dl.detail)
         self.ingest_decoded(decoded, records=len(values), now=now, report=report)
@@ -137,6 +141,8 @@ class PartitionAggregator:
         """Aggregate already-decoded columns (file replay and baseline tools use this)."""
         rep = report or IngestReport(self.topic, self.partition)
         rep.records = records if records is not None else d.n + len(d.dead_letters)
+        if d.n:
+            d = drop_implausible(d, self.plausible, self.clock.max_event_time)
         rep.dead_letters = d.dead_letters
         self.records += rep.records
         for dl in d.dead_letters:
@@ -176,13 +182,20 @@ class PartitionAggregator:
             sc = d.segments[seg]
             width = len(sc.labels) + 1
             code = np.where(sc.codes < 0, len(sc.labels), sc.codes)
-            uniq, inverse = unique_small((win - wmin) * width + code)
+            wins, wpos = None, win - wmin
+            if (int(win.max()) - wmin + 1) * width >= 1 << 62:  # tiny windows far apart
+                wins, wpos = np.unique(win, return_inverse=True)  # number them densely
+            uniq, inverse = unique_small(wpos * width + code)
             labels = [*sc.labels, MISSING]
-            # route each distinct (window, value) once; values past the caps share __other__
-            routed = [(self._window(wmin + k // width), labels[k % width])
-                      for k in uniq.tolist()]
-            feed(d, inverse, [self._profile(w, (seg, self._route(w, seg, value)))
-                              for w, value in routed])
+            # route each distinct (window, value) once, the busiest first (they get the local
+            # slots before a flood of rare values); values past the caps share __other__
+            keys = uniq.tolist()
+            profiles: list[CohortProfile | None] = [None] * len(keys)
+            for j in busiest_first(inverse, len(keys)):
+                k = keys[j] // width
+                w = self._window(wmin + k if wins is None else int(wins[k]))
+                profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
+            feed(d, inverse, profiles)
 
     def _aggregate_cells(self, d: DecodedBatch, win: np.ndarray,
                          wmin: int) -> np.ndarray | None:
@@ -209,16 +222,16 @@ class PartitionAggregator:
         parts.reverse()
         wins = (rest + wmin).tolist()
         # 1. route every distinct (window, values) to its cell; split windows that overflow
-        cells: list[Cell | None] = []
+        cells: list[Cell | None] = [None] * len(wins)
         new: dict[int, set[Cell]] = {}
-        for j, wi in enumerate(wins):
+        for j in busiest_first(inverse, len(wins)):
+            wi = wins[j]
             w = self._window(wi)
             if w.cells is None:
-                cells.append(None)
                 continue
             cell = tuple(self._route(w, seg, labels[s][parts[s][j]])
                          for s, seg in enumerate(self.segments))
-            cells.append(cell)
+            cells[j] = cell
             if cell not in w.cells:
                 new.setdefault(wi, set()).add(cell)
         for wi, fresh in new.items():
@@ -289,6 +302,8 @@ class PartitionAggregator:
             np.maximum.at(latest, np.where(sc.codes < 0, len(sc.labels), sc.codes), t)
             reg = self.cohorts[seg] if self.cohorts is not None else None
             for label, tmax in zip(sc.labels, latest[:-1].tolist(), strict=False):
+                if tmax == -math.inf:  # a value of late rows only
+                    continue
                 key = f"cohort:{seg}={label}"
                 if key in seen:
                     seen[key] = max(seen[key], tmax)
@@ -386,8 +401,11 @@ class PartitionAggregator:
         self.next_offset = meta["next_offset"]
         self.clock.load(meta["clock"])
         self.records, self.events, self.late = meta["records"], meta["events"], meta["late"]
-        self.invalid = {str(k): int(v) for k, v in meta["invalid"].items()}
-        self.last_seen = {str(k): float(v) for k, v in meta["last_seen"].items()}
+        self.invalid = {**dict.fromkeys(DEAD_LETTER_REASONS, 0),
+                        **{str(k): int(v) for k, v in meta["invalid"].items()}}
+        self.last_seen = {str(k): float(v) for k, v in meta["last_seen"].items()
+                          if v is not None}
+        repair_aggregator(self)
         self._seen_cohorts = dict.fromkeys(self.segments, 0)
         for key in self.last_seen:
             seg = key[len("cohort:"):].split("=", 1)[0] if key.startswith("cohort:") else None

@@ -4,25 +4,30 @@ Every event belongs to the global cohort ``("all", "all")`` and, for each segmen
 ``region``), to the cohort of its value — if that value was *admitted* — else to ``__other__``.
 A missing segment value is the value ``__missing__``.
 
-Admission policy (deterministic, bounded memory, stable for the run):
+Admission policy (deterministic, bounded memory):
 
-* At most ``max_cohorts`` values per segment are ever admitted; once admitted a value keeps its
-  cohort for the whole run (dashboards and alert keys stay stable).
-* Traffic per value is tracked with a Misra-Gries summary of ``10 * max_cohorts`` counters
-  (mergeable, underestimates a count by at most ``total / (capacity + 1)``), fed with the
-  per-value event counts of each closed window. 1M distinct values cost ``capacity`` counters.
-* When a window closes and slots are free, the window's values not yet admitted compete: the
-  highest tracked counts win (ties by label), provided the tracked count reaches
-  ``1 / (10 * max_cohorts)`` of the segment's traffic so far. Values that are a vanishing share
-  of traffic (IDs, adversarial cardinality) never take a slot.
+* At most ``max_cohorts`` values per segment hold a cohort at a time.
+* Admission needs sustained traffic: when a window closes, a value not yet admitted competes
+  only if it has at least ``min_events`` events in that window AND at least ``min_share`` of
+  the segment's events of that window (all of them: ``__other__`` and ``__missing__``
+  included; default share ``1 / (10 * max_cohorts)``). The biggest win the free slots (ties by
+  label). A burst of unique values (IDs, adversarial cardinality: n=1 each) never qualifies,
+  however many there are.
+* Cohorts age out: an admitted value with no events in ``expire_after`` consecutive closed
+  windows of its segment gives its slot back (windows without any traffic do not count, so a
+  quiet night keeps the cohorts). Until then it keeps its cohort, so dashboards and alert keys
+  stay stable.
 * Decisions are made where the windows of all partitions are merged, from merged counts, so
-  the cohorts do not depend on how the stream is partitioned.
+  the cohorts do not depend on how the stream is partitioned. Counting stays exact either
+  way: a value without a cohort counts in ``all`` and in ``__other__``.
 
->>> reg = CohortRegistry(max_cohorts=2)
+>>> reg = CohortRegistry(max_cohorts=2, min_events=10)
 >>> reg.observe_window({"eu": 50, "us": 30, "ap": 20})
 ['eu', 'us']
 >>> reg.cohort_of("eu"), reg.cohort_of("ap"), reg.full
 ('eu', '__other__', True)
+>>> reg.observe_window({"id-1": 1, "id-2": 1, "__other__": 90_000})  # a burst: no slot
+[]
 """
 
 from __future__ import annotations
@@ -32,51 +37,26 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import numpy as np
-
 OTHER = "__other__"
 MISSING = "__missing__"
 GLOBAL = ("all", "all")
 
 
-class MisraGries:
-    """Mergeable frequent-items summary over (label, count) batches (vectorized batch merge)."""
-
-    __slots__ = ("capacity", "counts", "total")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = int(capacity)
-        self.counts: dict[str, int] = {}
-        self.total = 0
-
-    def update(self, counts: Mapping[str, int]) -> None:
-        merged = dict(self.counts)
-        for label, c in counts.items():  # one step per DISTINCT label of a window
-            merged[label] = merged.get(label, 0) + int(c)
-            self.total += int(c)
-        if len(merged) > self.capacity:
-            labels = list(merged)
-            values = np.fromiter(merged.values(), dtype=np.int64, count=len(labels))
-            cut = np.partition(values, len(values) - self.capacity - 1)[-self.capacity - 1]
-            values = values - cut
-            keep = np.flatnonzero(values > 0)
-            merged = {labels[i]: int(values[i]) for i in keep.tolist()}
-        self.counts = merged
-
-    def estimate(self, label: str) -> int:
-        return self.counts.get(label, 0)
-
-
 class CohortRegistry:
     """Admitted cohort values of one segment (see the module doc for the policy)."""
 
-    __slots__ = ("max_cohorts", "admitted", "traffic", "min_share")
+    __slots__ = ("max_cohorts", "admitted", "min_share", "min_events", "expire_after",
+                 "windows", "active")
 
-    def __init__(self, max_cohorts: int, min_share: float | None = None) -> None:
+    def __init__(self, max_cohorts: int, min_share: float | None = None, *,
+                 min_events: int = 20, expire_after: int = 12) -> None:
         self.max_cohorts = int(max_cohorts)
         self.admitted: dict[str, int] = {}
-        self.traffic = MisraGries(10 * self.max_cohorts)
         self.min_share = 1.0 / (10 * self.max_cohorts) if min_share is None else min_share
+        self.min_events = int(min_events)
+        self.expire_after = int(expire_after)
+        self.windows = 0  # closed windows observed
+        self.active: dict[str, int] = {}  # admitted value -> the last window it had events
 
     @property
     def full(self) -> bool:
@@ -86,44 +66,75 @@ class CohortRegistry:
         return value if value in self.admitted else OTHER
 
     def observe_window(self, counts: Mapping[str, int]) -> list[str]:
-        """Feed one closed window's per-value counts; return the values admitted now."""
-        counts = {k: v for k, v in counts.items() if k != OTHER and v > 0}
-        self.traffic.update(counts)
+        """Feed one closed window's per-value event counts (``__other__`` included: it counts
+        in the total); return the values admitted now. Expired cohorts are retired first."""
+        self.windows += 1
+        total = sum(int(c) for c in counts.values())
+        for value, c in counts.items():
+            if value in self.admitted and c > 0:
+                self.active[value] = self.windows
+        expired = [v for v in self.admitted
+                   if self.windows - self.active.get(v, self.windows) >= self.expire_after]
+        if expired:
+            keep = [v for v in self.admitted if v not in set(expired)]
+            self.admitted = {v: i for i, v in enumerate(keep)}
+            for v in expired:
+                self.active.pop(v, None)
         if self.full:
             return []
-        floor = self.min_share * self.traffic.total
-        candidates = [
-            (-self.traffic.estimate(v), v) for v in counts
-            if v not in self.admitted and self.traffic.estimate(v) >= max(floor, 1)
-        ]
-        candidates.sort()
+        floor = max(self.min_events, self.min_share * total)
+        candidates = sorted((-int(c), v) for v, c in counts.items()
+                            if v != OTHER and v not in self.admitted and c >= floor)
         new: list[str] = []
         for _, value in candidates[: self.max_cohorts - len(self.admitted)]:
             self.admitted[value] = len(self.admitted)
+            self.active[value] = self.windows
             new.append(value)
         return new
 
     def state(self) -> dict[str, Any]:
         return {"max_cohorts": self.max_cohorts, "admitted": list(self.admitted),
-                "traffic": self.traffic.counts, "total": self.traffic.total,
-                "min_share": self.min_share}
+                "min_share": self.min_share, "min_events": self.min_events,
+                "expire_after": self.expire_after, "windows": self.windows,
+                "active": self.active}
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> CohortRegistry:
-        reg = cls(int(state["max_cohorts"]), float(state["min_share"]))
-        reg.admitted = {v: i for i, v in enumerate(state["admitted"])}
-        reg.traffic.counts = {str(k): int(v) for k, v in dict(state["traffic"]).items()}
-        reg.traffic.total = int(state["total"])
+    def from_state(cls, state: Mapping[str, Any], **policy: Any) -> CohortRegistry:
+        """A registry from :meth:`state` (also of older versions, which kept a frequency
+        summary instead of ``active``); ``policy`` (the configured ``min_events``...) wins
+        over the stored one."""
+        kw = {k: state[k] for k in ("min_events", "expire_after") if k in state}
+        kw.update({k: v for k, v in policy.items() if k != "min_share"})
+        share = policy.get("min_share", state.get("min_share"))
+        reg = cls(int(state["max_cohorts"]), None if share is None else float(share), **kw)
+        reg.admitted = {str(v): i for i, v in enumerate(state["admitted"])}
+        reg.windows = int(state.get("windows", 0))
+        active = dict(state.get("active") or {})
+        reg.active = {v: int(active.get(v, reg.windows)) for v in reg.admitted}
         return reg
 
 
 class Cohorts:
     """The registries of all segments of a monitor."""
 
-    def __init__(self, segments: list[str], max_cohorts: int) -> None:
+    def __init__(self, segments: list[str], max_cohorts: int, *, min_events: int = 20,
+                 min_share: float | None = None, expire_after: int = 12) -> None:
         self.segments = list(segments)
         self.max_cohorts = max_cohorts
-        self.registries = {s: CohortRegistry(max_cohorts) for s in self.segments}
+        self.policy: dict[str, Any] = {"min_events": min_events, "expire_after": expire_after}
+        if min_share is not None:
+            self.policy["min_share"] = min_share
+        self.registries = {s: CohortRegistry(max_cohorts, min_share, min_events=min_events,
+                                             expire_after=expire_after)
+                           for s in self.segments}
+
+    @classmethod
+    def from_config(cls, config: Any) -> Cohorts:
+        """The registries of a ``DriftlineConfig`` (its ``cohorts`` admission policy)."""
+        c = config.cohorts
+        return cls(list(config.segments), config.max_cohorts_per_segment,
+                   min_events=c.min_events, min_share=c.min_share,
+                   expire_after=c.expire_after)
 
     def __getitem__(self, segment: str) -> CohortRegistry:
         return self.registries[segment]
@@ -138,7 +149,7 @@ class Cohorts:
     def load(self, state: Mapping[str, Any]) -> None:
         for s, st in state.items():
             if s in self.registries:
-                self.registries[s] = CohortRegistry.from_state(st)
+                self.registries[s] = CohortRegistry.from_state(st, **self.policy)
 
 
 class Admitted:
@@ -160,7 +171,7 @@ class AdmittedView:
     is never ``full``: the merger decides). Refreshed at most once a second.
 
     >>> reg = Cohorts(["region"], 2)
-    >>> _ = reg["region"].observe_window({"eu": 9, "us": 1})
+    >>> _ = reg["region"].observe_window({"eu": 90, "us": 30})
     >>> view = AdmittedView(lambda: [reg])
     >>> sorted(view["region"].admitted), view["region"].full
     (['eu', 'us'], False)

@@ -34,6 +34,7 @@ from driftline.stream.engine.cohorts import Cohorts
 from driftline.stream.engine.evaluation import WindowEvaluator
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.merger import Merger, Source
+from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.engine.results import WindowResult
 
 __all__ = ["Engine", "IngestReport", "RecordBatch", "feature_specs", "schema_for"]
@@ -82,11 +83,13 @@ class Engine:
         self.baseline = baseline
         self.schema = schema_for(config, baseline)
         self.decoder = Decoder.from_config(config)
-        self.cohorts = Cohorts(list(config.segments), config.max_cohorts_per_segment)
+        self.cohorts = Cohorts.from_config(config)
         self.evaluator = WindowEvaluator(config.monitor, self.schema, baseline, config.drift)
         w = config.windows
         wait = max_wait if max_wait is not None else w.allowed_lateness + 2 * w.idle_timeout
         self.merger = Merger(self.evaluator, self.cohorts, w.size, w.rollups, w.tiers, wait)
+        self.plausible = PlausibleTimes.from_config(config)
+        self.merger.plausible = self.plausible
         self.aggregators: dict[Source, PartitionAggregator] = {}
 
     # -- partitions -------------------------------------------------------------------------
@@ -96,7 +99,8 @@ class Engine:
         if agg is None:
             w = self.config.windows
             agg = PartitionAggregator(key[0], key[1], self.schema, self.decoder, w.size,
-                                      w.allowed_lateness, w.idle_timeout, self.cohorts)
+                                      w.allowed_lateness, w.idle_timeout, self.cohorts,
+                                      plausible=self.plausible)
             self.aggregators[key] = agg
             self.merger.expect([key])
         return agg

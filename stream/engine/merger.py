@@ -80,6 +80,7 @@ class Merger:
         self.replaced = 0
         self.late_partials = 0
         self.closed = 0
+        self.plausible: Any = None  # a stream.engine.plausible.PlausibleTimes: repairs on restore
 
     # -- input ------------------------------------------------------------------------------
     def expect(self, sources: Iterable[Source]) -> None:
@@ -170,7 +171,7 @@ class Merger:
                     per_segment.setdefault(key[0], {}).setdefault(key[1], []).append(prof)
         for segment in sorted(per_segment):
             values = per_segment[segment]
-            counts = {v: sum(p.events for p in ps) for v, ps in values.items() if v != OTHER}
+            counts = {v: sum(p.events for p in ps) for v, ps in values.items()}
             if segment in self.cohorts.registries:
                 self.cohorts[segment].observe_window(counts)
                 admitted = self.cohorts[segment].admitted
@@ -246,6 +247,9 @@ class Merger:
         self.expected = {(t, int(p)) for t, p in meta["expected"]}
         self.cohorts.load(meta["cohorts"])
         self.replaced, self.late_partials, self.closed = meta["counters"]
+        if self.plausible is not None:
+            from driftline.stream.engine.plausible import repair_merger
+            repair_merger(self, self.plausible)
 
 
 def _merge_into(merged: dict[CohortKey, CohortProfile], key: CohortKey,

@@ -24,7 +24,12 @@ _STATUS_RANK = {"insufficient_data": 0, "ok": 1, "drift": 2}
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``2023-11-14T22:13:20Z``; a time beyond what ``datetime`` holds (years 1 to 9999, which
+    the decoder enforces for event times) still gets a label instead of an exception."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return f"@{ts:.0f}" if math.isfinite(ts) else f"@{ts}"
 
 
 def _num(x: float | None) -> float | None:

@@ -28,6 +28,8 @@ import math
 
 import numpy as np
 
+_MAX_INDEX = float(2**53)
+
 
 class WindowClock:
     """Window assignment, lateness and the watermark of one source partition."""
@@ -56,7 +58,9 @@ class WindowClock:
                ) -> tuple[np.ndarray, np.ndarray]:
         """Window index per event and the late mask; advances the watermark."""
         t = np.asarray(times, dtype=np.float64)
-        idx = np.floor(t / self.size).astype(np.int64)
+        # event times are within the years 1..9999 (stream.decode.event_time); the clip only keeps
+        # the index an int64 whatever the window size
+        idx = np.clip(np.floor(t / self.size), -_MAX_INDEX, _MAX_INDEX).astype(np.int64)
         if t.shape[0] == 0:
             return idx, np.zeros(0, dtype=bool)
         running = np.maximum.accumulate(t)

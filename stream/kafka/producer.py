@@ -29,6 +29,7 @@ REASON = "driftline.reason"
 SOURCE_TOPIC = "driftline.source.topic"
 SOURCE_PARTITION = "driftline.source.partition"
 SOURCE_OFFSET = "driftline.source.offset"
+SOURCE_KEY = "driftline.source.key"
 TRUNCATED = "driftline.truncated"
 """Header on a DLQ record whose value was cut to fit the topic: the original size in bytes."""
 
@@ -173,18 +174,33 @@ def dead_letter_headers(letter: DeadLetter, truncated_from: int | None = None) -
         (SOURCE_PARTITION, str(letter.partition).encode()),
         (SOURCE_OFFSET, str(letter.offset).encode()),
     ]
+    if letter.key is not None:
+        headers.append((SOURCE_KEY, letter.key[:1024]))
     if truncated_from is not None:
         headers.append((TRUNCATED, str(truncated_from).encode()))
     return headers
 
 
+def dead_letter_key(letter: DeadLetter) -> bytes:
+    """The DLQ record key: ``<topic>/<partition>/<offset>`` of the source record. The DLQ is
+    at-least-once (a worker killed before its checkpoint re-reads and re-sends the records
+    after it); this key is the same for every copy, so a consumer, or a topic with
+    ``cleanup.policy=compact``, keeps one.
+
+    >>> dead_letter_key(DeadLetter(b"x", "invalid_json", "events", 3, 41))
+    b'events/3/41'
+    """
+    return f"{letter.topic}/{letter.partition}/{letter.offset}".encode()
+
+
 class DeadLetterWriter:
     """Writes :class:`DeadLetter` records to the DLQ topic through a :class:`Producer`.
 
-    The original value and key are kept; a value larger than what the topic (``max.message.bytes``,
-    see :func:`stream.kafka.admin.max_message_bytes`) or the producer accepts is truncated to fit
-    and carries the ``driftline.truncated`` header with its original size, so a poison record is
-    never lost to a "record too large" error.
+    The original value is kept (the source key moves to a header: the record key is
+    :func:`dead_letter_key`, stable across re-sends); a value larger than what the topic
+    (``max.message.bytes``, see :func:`stream.kafka.admin.max_message_bytes`) or the producer
+    accepts is truncated to fit and carries the ``driftline.truncated`` header with its
+    original size, so a poison record is never lost to a "record too large" error.
 
     >>> writer = DeadLetterWriter(producer, "fraud.dlq", 1_048_588)  # doctest: +SKIP
     >>> writer.write(DeadLetter(b"not json", "invalid json", "events", 0, 17))  # doctest: +SKIP
@@ -205,10 +221,10 @@ class DeadLetterWriter:
             original = len(value)
             value = value[: self.limit]
             self.truncated += 1
-        key = letter.key[:1024] if letter.key is not None else None
         self.written += 1
         return self.producer.send(
-            self.topic, value, key=key, headers=dead_letter_headers(letter, original),
+            self.topic, value, key=dead_letter_key(letter),
+            headers=dead_letter_headers(letter, original),
             timestamp_ms=letter.timestamp_ms,
         )
 

@@ -33,6 +33,7 @@ from driftline.stream.engine.cohorts import AdmittedView, Cohorts
 from driftline.stream.engine.core import schema_for
 from driftline.stream.engine.evaluation import WindowEvaluator
 from driftline.stream.engine.merger import Merger
+from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.engine.results import WindowResult
 from driftline.stream.kafka.admin import (
     TopicSpec,
@@ -106,13 +107,15 @@ class Runtime(mode.Service):
     def _make_merger(self) -> Merger:
         w = self.cfg.windows
         evaluator = WindowEvaluator(self.cfg.monitor, self.schema, self.baseline, self.cfg.drift)
-        cohorts = Cohorts(list(self.cfg.segments), self.cfg.max_cohorts_per_segment)
+        cohorts = Cohorts.from_config(self.cfg)
         # No short bounded wait here: a lagging partition is not an idle one. Idle partitions
         # advance their own watermark (source side, only when caught up) and a dead worker's
         # partitions move to another after the session timeout; the hour-long wait only
         # protects against a partition nobody consumes at all.
         wait = max(w.allowed_lateness + 2 * w.idle_timeout, 3600.0)
-        return Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
+        merger = Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
+        merger.plausible = PlausibleTimes.from_config(self.cfg)
+        return merger
 
     def _topics(self, kclient: dict[str, Any]) -> list[tuple[str, int]]:
         counts = partition_counts(kclient, self.k.topics)
@@ -149,6 +152,7 @@ class Runtime(mode.Service):
             self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
             dlq=dlq, max_cohorts=self.cfg.max_cohorts_per_segment,
             admitted=AdmittedView(self._merger_cohorts, self.cfg.max_cohorts_per_segment),
+            plausible=PlausibleTimes.from_config(self.cfg),
             checkpoint_interval=self.k.checkpoint_interval,
             max_records=self.k.max_batch_records, auto_offset_reset=self.k.auto_offset_reset,
             session_timeout_ms=self.session_timeout_ms,

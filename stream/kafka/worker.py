@@ -37,6 +37,7 @@ from driftline.stream.decode.decoder import DecodedBatch, Decoder
 from driftline.stream.engine.aggregator import PartitionAggregator
 from driftline.stream.engine.batch import IngestReport
 from driftline.stream.engine.cohorts import AdmittedView
+from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from driftline.stream.kafka.consumer import BatchConsumer, PartitionRecords
 from driftline.stream.kafka.partials import PartialSender
@@ -107,6 +108,7 @@ class SourceSide:
         observer: BatchObserver | None = None,
         coalesce_records: int = 20_000,
         coalesce_seconds: float = 0.5,
+        plausible: PlausibleTimes | None = None,
     ) -> None:
         self.monitor = monitor
         self.schema = schema
@@ -116,6 +118,7 @@ class SourceSide:
         self.sender = sender
         self.dlq = dlq
         self.local_cap = 2 * max_cohorts
+        self.plausible = plausible
         self.admitted = admitted  # the cohorts this process's mergers admitted (routing hints)
         self.checkpoint_interval = checkpoint_interval
         self.observer = observer
@@ -156,7 +159,7 @@ class SourceSide:
         w = self.windows
         return PartitionAggregator(
             tp.topic, tp.partition, self.schema, self.decoder, w.size, w.allowed_lateness,
-            w.idle_timeout, self.admitted, self.local_cap,
+            w.idle_timeout, self.admitted, self.local_cap, plausible=self.plausible,
         )
 
     async def _on_assigned(self, tps: set[TopicPartition]) -> None:

@@ -18,6 +18,7 @@ alerting runs in evaluate-only mode (no delivery). The report has the DESIGN.md 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.core import Engine
+from driftline.stream.engine.plausible import drop_implausible
 from driftline.stream.engine.results import WindowResult
 from driftline.stream.monitor.core import Monitor
 from driftline.stream.sources.files import Progress, read_events
@@ -60,6 +62,9 @@ def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Pat
     results: list[WindowResult] = []
     monitor.subscribe(results.append)
     d = read_events(Path(events), engine.decoder, progress)
+    # implausible times are judged in file order, as a stream would see them (offset order):
+    # sorted by time, a 1970 record would come first and pass the past bound
+    d = drop_implausible(d, engine.plausible, -math.inf)
     order = np.argsort(d.event_time, kind="stable")
     d = take(d, order)
     topic = Path(events).name

@@ -37,11 +37,11 @@ from driftline.stream.config.types import (
     ConfigProblems,
     Duration,
     Severity,
+    StrictModel,
     did_you_mean,
     parse_duration,
     raise_problems,
 )
-from driftline.stream.config.types import StrictAlertModel as _Model
 
 __all__ = [
     "DRIFT_METRICS", "QUALITY_RATIOS", "AlertmanagerChannel", "AlertsConfig", "ChannelConfig",
@@ -85,7 +85,7 @@ def order_problems(
     return out
 
 
-class Tier(_Model):
+class Tier(StrictModel):
     """Fixed thresholds of one metric or ratio. ``clear`` (hysteresis) defaults to warning / 2."""
 
     warning: float | None = Field(default=None, ge=0)
@@ -115,7 +115,7 @@ DEFAULT_DRIFT_TIERS: dict[str, Tier] = {
 }
 
 
-class ControlChartConfig(_Model):
+class ControlChartConfig(StrictModel):
     """Thresholds from the metric's own history: mean + k·σ (``sigma``) or an EWMA chart.
 
     Until ``min_history`` windows have been seen the fixed thresholds apply.
@@ -140,7 +140,7 @@ class ControlChartConfig(_Model):
         return self
 
 
-class DriftOverride(_Model):
+class DriftOverride(StrictModel):
     """Per-feature overrides of :class:`DriftConfig` (any subset of its fields)."""
 
     enabled: bool | None = None
@@ -167,7 +167,7 @@ class DriftOverride(_Model):
     """fixed thresholds or a control chart on the metric's history."""
 
 
-class DriftConfig(_Model):
+class DriftConfig(StrictModel):
     """Drift rules. ``metric`` (or ``metrics``) are compared against tiered thresholds, only when
     the window has ``min_samples`` events and the test survives Benjamini–Hochberg at ``alpha``
     across all feature × cohort tests of the window."""
@@ -271,7 +271,7 @@ class DriftConfig(_Model):
         return self.model_copy(update=update)
 
 
-class QualityConfig(_Model):
+class QualityConfig(StrictModel):
     """Data-quality ratios (0-1) per window, with fixed tiers; ``overrides`` per feature."""
 
     enabled: bool = True
@@ -323,7 +323,7 @@ class QualityConfig(_Model):
         return tier.resolved() if isinstance(tier, Tier) else None
 
 
-class VolumeConfig(_Model):
+class VolumeConfig(StrictModel):
     """Events per window vs the baseline's rate for that cohort (``details["expected"]``).
 
     A ratio at or below ``drop_warning``/``drop_critical``, or at or above
@@ -363,7 +363,7 @@ class VolumeConfig(_Model):
         return self
 
 
-class FreshnessRule(_Model):
+class FreshnessRule(StrictModel):
     """A staleness SLA on one topic, feature or cohort.
 
     ``{feature: user_purchase_history, max_staleness: 6h, alert_channels: [pagerduty, slack]}``,

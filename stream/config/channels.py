@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from driftline.stream.config.types import Duration, Severity, StrictAlertModel, did_you_mean
+from driftline.stream.config.types import Duration, Severity, StrictModel, did_you_mean
 
 
-class PagerDutyChannel(StrictAlertModel):
+class PagerDutyChannel(StrictModel):
     """PagerDuty Events API v2: critical pages, resolved alerts resolve the incident."""
 
     type: Literal["pagerduty"]
@@ -31,7 +31,7 @@ class PagerDutyChannel(StrictAlertModel):
     """PagerDuty `source` of the events; default `driftline/<monitor>`."""
 
 
-class SlackChannel(StrictAlertModel):
+class SlackChannel(StrictModel):
     """Slack incoming webhook: one digest message per window, rate-limited."""
 
     type: Literal["slack"]
@@ -46,7 +46,7 @@ class SlackChannel(StrictAlertModel):
     """Alerts listed in one message; more are summarized by count."""
 
 
-class AlertmanagerChannel(StrictAlertModel):
+class AlertmanagerChannel(StrictModel):
     """Prometheus Alertmanager: alerts are posted and re-posted while firing."""
 
     type: Literal["alertmanager"]
@@ -59,7 +59,7 @@ class AlertmanagerChannel(StrictAlertModel):
     """How often firing alerts are re-posted (Alertmanager resolves alerts not re-posted)."""
 
 
-class WebhookChannel(StrictAlertModel):
+class WebhookChannel(StrictModel):
     """A generic JSON webhook (one POST per alert transition)."""
 
     type: Literal["webhook"]
@@ -78,7 +78,7 @@ class WebhookChannel(StrictAlertModel):
         return self
 
 
-class ConsoleChannel(StrictAlertModel):
+class ConsoleChannel(StrictModel):
     """Alert transitions printed as lines (for trying things out)."""
 
     type: Literal["console"]
@@ -93,7 +93,7 @@ ChannelConfig = Annotated[
 ]
 
 
-class DeliveryConfig(StrictAlertModel):
+class DeliveryConfig(StrictModel):
     """Retry policy of the outbox: exponential backoff between attempts (or the service's
     Retry-After), giving up on a notification after ``max_age``."""
 
@@ -112,7 +112,7 @@ class DeliveryConfig(StrictAlertModel):
 _DEFAULT_ROUTES: dict[str, list[str]] = {"critical": ["pagerduty", "slack"], "warning": ["slack"]}
 
 
-class AlertsConfig(StrictAlertModel):
+class AlertsConfig(StrictModel):
     """Channels, routing by severity, re-notification and links.
 
     When ``routes`` is not given, the default (critical → pagerduty + slack, warning → slack)

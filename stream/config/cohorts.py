@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from driftline.stream.config.base import StrictModel
+from driftline.stream.config.types import StrictModel
 
 
 class CohortsConfig(StrictModel):

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from driftline.stream.config.base import ConfigError, Duration, StrictModel
+from driftline.stream.config.types import ConfigError, Duration, StrictModel
 
 
 class KafkaSettings(StrictModel):

@@ -34,11 +34,16 @@ from driftline.stream.config.alerts import (
     QualityConfig,
     VolumeConfig,
 )
-from driftline.stream.config.base import ConfigError, Duration, StrictModel, format_duration
 from driftline.stream.config.cohorts import CohortsConfig
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.config.semantics import name_problems
-from driftline.stream.config.types import did_you_mean
+from driftline.stream.config.types import (
+    ConfigError,
+    Duration,
+    StrictModel,
+    did_you_mean,
+    format_duration,
+)
 from driftline.stream.config.yamlfile import read_yaml_file
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"

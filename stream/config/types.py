@@ -71,8 +71,9 @@ def parse_duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 
 
-class StrictAlertModel(BaseModel):
-    """Unknown fields are errors, values are frozen, field docstrings are the descriptions."""
+class StrictModel(BaseModel):
+    """The base of every config model: unknown fields are errors, values are frozen, field
+    docstrings are the descriptions (the README reference is generated from them)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
                               use_attribute_docstrings=True)
@@ -109,3 +110,22 @@ def did_you_mean(name: str, choices: list[str] | tuple[str, ...], show_choices: 
         return ""
     shown = ", ".join(list(choices)[:10])
     return f" (valid: {shown}{', ...' if len(choices) > 10 else ''})"
+
+
+def format_duration(seconds: float) -> str:
+    """The label of a window tier: 300 -> '5m', 3600 -> '1h', 90 -> '90s'."""
+    s = int(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0 and s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+class ConfigError(ValueError):
+    """A driftline.yaml that cannot run, with one line per problem: field, value, what is valid."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid configuration {source}:\n{lines}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from driftline.stream.config.base import ConfigError
+from driftline.stream.config.types import ConfigError
 
 
 class _Loader(yaml.SafeLoader):

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from driftline.stream.config.base import format_duration
+from driftline.stream.config.types import format_duration
 from driftline.stream.decode.batchops import take
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch
 from driftline.stream.decode.event_time import MAX_EVENT_TIME, MIN_EVENT_TIME

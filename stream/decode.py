@@ -152,8 +152,16 @@ class Decoder:
                     fast: bool = True) -> Decoder:
         """A decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
         without a usable event time, with time NaN: baseline building)."""
-        specs = [FieldSpec(f.name, f.type, f.path) for f in config.features]
         src = config.source
+        if src.format == "avro":  # the same columns from Avro records (new ids: the registry)
+            from stream.decode_avro import AvroDecoder
+
+            return AvroDecoder.for_config(config, require_event_time)
+        if src.format == "protobuf":
+            from stream.decode_protobuf import ProtobufDecoder
+
+            return ProtobufDecoder.for_config(config, require_event_time)
+        specs = [FieldSpec(f.name, f.type, f.path) for f in config.features]
         et = src.event_time
         return cls(specs, config.segments, et.field, et.unit, src.max_record_bytes,
                    require_event_time, fast)
@@ -162,8 +170,15 @@ class Decoder:
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-        """Decode one batch; ``timestamps_ms`` (the Kafka timestamps) when there is no
-        event-time field in the config."""
+        """Decode one batch of record values; ``timestamps_ms`` (the Kafka timestamps) when
+        there is no event-time field in the config. JSON here; the Avro and Protobuf decoders
+        (:mod:`stream.decode_avro`, :mod:`stream.decode_protobuf`) override it."""
+        return self.decode_json(values, timestamps_ms)
+
+    def decode_json(
+        self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
+    ) -> DecodedBatch:
+        """Decode one batch of JSON values (also for JSON Lines files whatever the format)."""
         n_in = len(values)
         dead: list[DeadLetter] = []
         vals = list(values)
@@ -185,6 +200,21 @@ class Decoder:
             part = self._fast_part(chunk, idx)
             parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
         return self._columns(parts, dead, timestamps_ms)
+
+    def decode_objects(
+        self,
+        objs: Sequence[Any],
+        rows: np.ndarray,
+        dead: list[DeadLetter],
+        timestamps_ms: np.ndarray | Sequence[float] | None = None,
+        getters: dict[str, Any] | None = None,
+    ) -> DecodedBatch:
+        """Columns of records already decoded (Avro dicts, Protobuf messages): ``objs[k]`` is
+        the record at batch index ``rows[k]``; ``dead`` the batch's dead letters so far;
+        ``getters`` read each leaf from a record (default: dotted paths into dicts)."""
+        parts = [self._objects_part(list(objs[s : s + _CHUNK]), rows[s : s + _CHUNK], getters)
+                 for s in range(0, len(objs), _CHUNK)]
+        return self._columns(parts, list(dead), timestamps_ms)
 
     def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
         """The native path for a chunk, or None (then the exact path decides)."""
@@ -232,15 +262,19 @@ class Decoder:
                     dead.append(DeadLetter(idx[k], "not_object", f"JSON {kind}, not an object"))
             objs = [objs[k] for k in keep]
             idx = [idx[k] for k in keep]
+        return self._objects_part(objs, np.asarray(idx, dtype=np.int64))
+
+    def _objects_part(self, objs: list[Any], idx: np.ndarray,
+                      getters: dict[str, Any] | None = None) -> _Part:
+        """Columns of decoded records (JSON objects, Avro records, Protobuf messages)."""
+        get = self._dict_getters if getters is None else getters
         nums = {}
         for leaf in self._numeric_leaves:
-            values = np.fromiter(map(self._dict_getters[leaf.name], objs), dtype=object,
-                                 count=len(objs))
+            values = np.fromiter(map(get[leaf.name], objs), dtype=object, count=len(objs))
             x, null, invalid = canonical_numbers(values)
             nums[leaf.name] = Column(x, null, invalid & ~null)
-        raw = {leaf.name: list(map(self._dict_getters[leaf.name], objs))
-               for leaf in self._object_leaves}
-        return self._part(np.asarray(idx, dtype=np.int64), nums, raw, True)
+        raw = {leaf.name: list(map(get[leaf.name], objs)) for leaf in self._object_leaves}
+        return self._part(idx, nums, raw, True)
 
     def _part(self, idx: np.ndarray, nums: dict[str, Column], raw: dict[str, list[Any]],
               lenient: bool) -> _Part:

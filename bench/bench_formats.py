@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         ("JSON (native scanner)", Decoder(*common), to_json_lines(w)),
         ("Avro, wire format + registry", AvroDecoder(
             *common, registry=_registry("AVRO", json.dumps(schema))), [header + b for b in bare]),
-        ("Avro, bare + schema file", AvroDecoder(*common, schema=parsed), bare),
+        ("Avro, bare + schema file", AvroDecoder(*common, schema=schema), bare),
         ("Protobuf, wire format + registry", ProtobufDecoder(
             *common, message=msg, registry=_registry("PROTOBUF", "syntax")), pb),
     ]

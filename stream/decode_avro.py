@@ -74,8 +74,9 @@ def _reader(schema: Any) -> Callable[[bytes], Any]:
 
 
 class AvroDecoder(Decoder):
-    """Decode Avro batches: wire format with ``registry``, else bare bodies with ``schema``
-    (one of the two is required; the other arguments are :class:`~stream.decode.Decoder`'s)."""
+    """Decode Avro batches: wire format with ``registry``, else bare bodies with ``schema`` (the
+    schema as parsed JSON); one of the two is required, the other arguments are
+    :class:`~stream.decode.Decoder`'s."""
 
     def __init__(
         self,
@@ -94,7 +95,8 @@ class AvroDecoder(Decoder):
         if (registry is None) == (schema is None):
             raise ValueError("AvroDecoder needs exactly one of registry or schema")
         self.registry = registry
-        self._plain = _reader(schema) if schema is not None else None
+        self._plain = (_reader(parse_schema(plain_schema(schema))) if schema is not None
+                       else None)
         self._readers: dict[int, Callable[[bytes], Any]] = {}
 
     @classmethod
@@ -110,7 +112,7 @@ class AvroDecoder(Decoder):
             registry = SchemaRegistryClient.from_config(
                 src.schema_registry, os.environ if environ is None else environ)
         else:
-            schema = load_avro_schema(Path(src.avro_schema).read_text())
+            schema = json.loads(Path(src.avro_schema).read_text())
         return cls(specs, config.segments, src.event_time.field, src.event_time.unit,
                    src.max_record_bytes, require_event_time, registry=registry, schema=schema)
 

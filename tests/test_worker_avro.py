@@ -1,0 +1,78 @@
+"""``driftline run`` on an Avro topic (bare Avro bodies, one .avsc): the events are counted
+exactly, undecodable records go to the DLQ with their reason and origin, the worker stays up.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import yaml
+from fastavro import parse_schema, schemaless_writer
+
+from bench.bench_formats import avro_schema
+from bench.workloads import generate
+from stream.config import load_config
+from stream.kafka.producer import REASON, SOURCE_OFFSET, SOURCE_PARTITION
+from tests.fixtures.waiting import wait_until
+from tests.helpers_kafka_worker import (
+    Worker,
+    exact_counts,
+    free_port,
+    observed_counts,
+    produce_partitioned,
+    read_topic,
+    small_worker_config,
+    wait_for_windows,
+)
+
+VALID = 6000
+START = 1_700_000_000.0
+
+
+def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: Any,
+                                                                        tmp_path: Any) -> None:
+    w = generate(VALID, seed=3, events_per_second=500.0, start_ts=START)
+    names = list(w.columns)
+    schema = avro_schema(names)
+    parsed = parse_schema(schema)
+    values: list[bytes] = []
+    for row in zip(*(w.columns[k].tolist() for k in names), strict=True):
+        buf = io.BytesIO()
+        schemaless_writer(buf, parsed, dict(zip(names, row, strict=True)))
+        values.append(buf.getvalue())
+    broken = {100: values[100][:3], 2001: b"", 4500: values[4500][:10]}
+    stream = values + list(broken.values())  # broken records at the end, in this order
+    topic = kafka.create_topic(kafka.unique_topic("avro"), partitions=2)
+    produce_partitioned(kafka.bootstrap, topic, stream, 2)
+    address = f"127.0.0.1:{free_port()}"
+    cfg_path = small_worker_config(kafka, tmp_path, topic, kafka.unique_topic("avro"), address)
+    raw = yaml.safe_load(cfg_path.read_text())
+    (tmp_path / "event.avsc").write_text(json.dumps(schema))
+    raw["source"].update({"format": "avro", "avro_schema": "event.avsc"})
+    cfg_path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(cfg_path)
+    expected = exact_counts(w.columns["ts"], 10.0, {"region": w.columns["region"]})
+    worker = Worker(cfg_path, tmp_path / "worker.log")
+    try:
+        worker.wait_ready()
+        results = wait_for_windows(kafka.bootstrap, str(cfg.kafka.results_topic), set(expected),
+                                   "10s")
+        dlq = wait_until(lambda: (lambda r: r if len(r) >= len(broken) else None)(
+            read_topic(kafka.bootstrap, str(cfg.kafka.dlq_topic))), 60, 0.5, "DLQ filled")
+        assert worker.alive(), worker.tail()
+    finally:
+        assert worker.terminate() == 0, worker.tail()
+    assert observed_counts(results, "10s") == expected
+    origins = {}
+    for rec in dlq:
+        h = {k: v.decode() for k, v in rec.headers}
+        origins[(int(h[SOURCE_PARTITION]), int(h[SOURCE_OFFSET]))] = (h[REASON], rec.value)
+    want = {(i % 2, i // 2): ("invalid_avro", stream[i])
+            for i in range(VALID, VALID + len(broken))}
+    assert origins == want
+    assert Counter(r for r, _ in origins.values()) == {"invalid_avro": 3}
+    assert np.isfinite(w.columns["x_normal"]).all()

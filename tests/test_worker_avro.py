@@ -1,5 +1,7 @@
-"""``driftline run`` on an Avro topic (bare Avro bodies, one .avsc): the events are counted
-exactly, undecodable records go to the DLQ with their reason and origin, the worker stays up.
+"""``driftline run`` on an Avro topic (bare Avro bodies, one .avsc), with a baseline built from
+an Avro container file: the events are counted exactly, the injected shift is found in exactly
+the shifted feature and window, undecodable records go to the DLQ with their reason and origin,
+and the worker stays up.
 """
 
 from __future__ import annotations
@@ -9,12 +11,12 @@ import json
 from collections import Counter
 from typing import Any
 
-import numpy as np
 import yaml
-from fastavro import parse_schema, schemaless_writer
+from fastavro import parse_schema, schemaless_writer, writer
 
 from bench.bench_formats import avro_schema
 from bench.workloads import generate
+from stream.baseline_io import build_baseline, save_baseline
 from stream.config import load_config
 from stream.kafka.producer import REASON, SOURCE_OFFSET, SOURCE_PARTITION
 from tests.fixtures.waiting import wait_until
@@ -29,13 +31,15 @@ from tests.helpers_kafka_worker import (
     wait_for_windows,
 )
 
-VALID = 6000
+VALID = 20_000
+RATE = 1000.0  # 20 s of event time: two 10 s windows, the second one shifted
 START = 1_700_000_000.0
 
 
 def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: Any,
                                                                         tmp_path: Any) -> None:
-    w = generate(VALID, seed=3, events_per_second=500.0, start_ts=START)
+    w = generate(VALID, seed=3, scenario="abrupt_shift", change_at=VALID // 2, magnitude=1.0,
+                 events_per_second=RATE, start_ts=START)
     names = list(w.columns)
     schema = avro_schema(names)
     parsed = parse_schema(schema)
@@ -53,7 +57,15 @@ def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: An
     raw = yaml.safe_load(cfg_path.read_text())
     (tmp_path / "event.avsc").write_text(json.dumps(schema))
     raw["source"].update({"format": "avro", "avro_schema": "event.avsc"})
+    raw["baseline"] = str(tmp_path / "baseline.dlb")
+    raw["drift"] = {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 300}
     cfg_path.write_text(yaml.safe_dump(raw))
+    train = generate(30_000, seed=4, events_per_second=RATE, start_ts=START - 3600)
+    train_file = tmp_path / "train.avro"
+    with train_file.open("wb") as fh:  # the baseline is built from an Avro container file
+        writer(fh, parsed, [dict(zip(names, row, strict=True)) for row in zip(
+            *(train.columns[k].tolist() for k in names), strict=True)], codec="deflate")
+    save_baseline(build_baseline(load_config(cfg_path), train_file), tmp_path / "baseline.dlb")
     cfg = load_config(cfg_path)
     expected = exact_counts(w.columns["ts"], 10.0, {"region": w.columns["region"]})
     worker = Worker(cfg_path, tmp_path / "worker.log")
@@ -75,4 +87,8 @@ def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: An
             for i in range(VALID, VALID + len(broken))}
     assert origins == want
     assert Counter(r for r, _ in origins.values()) == {"invalid_avro": 3}
-    assert np.isfinite(w.columns["x_normal"]).all()
+    drifting = {(k[1], k[2], k[3], f["name"]) for k, r in results.items()
+                for f in r["features"] if f["status"] == "drift"}
+    assert ("all", "all", "x_normal") in {d[1:] for d in drifting}
+    assert {d[0] for d in drifting} == {START + 10.0}  # only the shifted window
+    assert {d[3] for d in drifting} == {"x_normal"}  # only the shifted feature

@@ -25,7 +25,7 @@ from stream.sources.files import read_events
 from tests.helpers_kafka_worker import free_port
 
 FEATURES = [FieldSpec("amount", "numeric"), FieldSpec("score", "numeric", "model.score"),
-            FieldSpec("kind", "categorical")]
+            FieldSpec("kind", "categorical"), FieldSpec("channel", "categorical")]
 ARGS: tuple[Any, ...] = (FEATURES, ["region"], "ts", "auto")
 
 MODEL = {"type": "record", "name": "Model", "fields": [
@@ -193,3 +193,50 @@ def _jsonl(tmp: Path, rows: list[dict[str, Any]]) -> Path:
     p = tmp / "events.jsonl"
     p.write_bytes(b"\n".join(orjson.dumps(r) for r in rows) + b"\n")
     return p
+
+
+V2 = {**V1, "fields": [f for f in V1["fields"] if f["name"] != "kind"]
+      + [{"name": "channel", "type": ["null", "string"], "default": None}]}
+
+
+def test_wire_format_schema_evolution_and_unknown_ids_decode_level() -> None:
+    """Two writer schemas mid-batch (v2 drops ``kind``, adds ``channel``), an id the registry
+    does not know (404) and an id of a Protobuf schema. The registry's answers are served in
+    process (the Confluent API's JSON bodies): this checks the decoder's handling of them;
+    the client's HTTP failure path is checked above against a closed port."""
+    import httpx
+
+    answers = {1: {"schema": json.dumps(V1)}, 2: {"schema": json.dumps(V2)},
+               4: {"schema": "syntax = \"proto3\";", "schemaType": "PROTOBUF"}}
+
+    def serve(req: httpx.Request) -> httpx.Response:
+        sid = int(req.url.path.rsplit("/", 1)[1])
+        if sid in answers:
+            return httpx.Response(200, json=answers[sid])
+        return httpx.Response(404, json={"error_code": 40403, "message": "Schema not found"})
+
+    reg = SchemaRegistryClient(url="http://registry.test", transport=httpx.MockTransport(serve))
+    rows = _events(40)
+    v1 = [struct.pack(">bI", 0, 1) + b for b in _avro(V1, rows[:20])]
+    v2_rows = [{k: v for k, v in r.items() if k != "kind"} | {"channel": "app"}
+               for r in rows[20:]]
+    v2 = [struct.pack(">bI", 0, 2) + b for b in _avro(V2, v2_rows)]
+    values = v1[:10] + v2[:10] + v1[10:] + v2[10:]
+    values.insert(5, struct.pack(">bI", 0, 3) + b"\x02")
+    values.insert(7, struct.pack(">bI", 0, 4) + b"\x00\x02")
+    dec = AvroDecoder(*ARGS, registry=reg)
+    d = dec.decode(values)
+    assert d.n == 40
+    assert [(x.index, x.reason) for x in d.dead_letters] == [(5, "unknown_schema_id"),
+                                                              (7, "unsupported_schema")]
+    order = rows[:10] + v2_rows[:10] + rows[10:20] + v2_rows[10:]
+    kind = d.categorical["kind"].column()
+    assert [None if n else v for v, n in zip(kind.values.tolist(), kind.null.tolist(),
+                                             strict=True)] == [r.get("kind") for r in order]
+    channel = d.categorical["channel"].column()
+    assert (~channel.null).sum() == 20  # only v2 has the field
+    amount = d.numeric["amount"]
+    assert amount.values[~amount.null].tolist() == [r["amount"] for r in order
+                                                     if r["amount"] is not None]
+    first = reg.lookups
+    assert dec.decode(values).n == 40 and reg.lookups == first  # every answer cached

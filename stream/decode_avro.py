@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 from fastavro import parse_schema, schemaless_reader
 
-from stream.decode import DecodedBatch, Decoder, DeadLetter, FieldSpec
+from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
 from stream.schema_registry import (
     RegistryUnavailable,
     SchemaRegistryClient,
@@ -65,6 +65,22 @@ def plain_schema(schema: Any) -> Any:
 def load_avro_schema(text: str) -> Any:
     """Parse an Avro schema (JSON text) for fastavro, logical types dropped."""
     return parse_schema(plain_schema(json.loads(text)))
+
+
+def _schema_file(path: Path) -> Any:
+    """The parsed JSON of an .avsc file, or a ConfigError naming the field and the problem."""
+    from stream.config_base import ConfigError
+
+    try:
+        schema = json.loads(path.read_text())
+        parse_schema(plain_schema(schema))
+    except OSError as exc:
+        raise ConfigError(str(path), [f"source.avro_schema: cannot read {path}: "
+                                      f"{exc.strerror}"]) from None
+    except Exception as exc:  # noqa: BLE001 - JSON or Avro schema errors, all reported alike
+        raise ConfigError(str(path), [f"source.avro_schema: {path} is not a valid Avro schema: "
+                                      f"{str(exc)[:200]}"]) from None
+    return schema
 
 
 def _reader(schema: Any) -> Callable[[bytes], Any]:
@@ -112,7 +128,7 @@ class AvroDecoder(Decoder):
             registry = SchemaRegistryClient.from_config(
                 src.schema_registry, os.environ if environ is None else environ)
         else:
-            schema = json.loads(Path(src.avro_schema).read_text())
+            schema = _schema_file(Path(src.avro_schema))
         return cls(specs, config.segments, src.event_time.field, src.event_time.unit,
                    src.max_record_bytes, require_event_time, registry=registry, schema=schema)
 

@@ -30,7 +30,8 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
-from stream.decode import DecodedBatch, Decoder, DeadLetter, FieldSpec
+from stream.config_base import ConfigError
+from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
 from stream.schema_registry import RegistryUnavailable, SchemaRegistryClient, UnknownSchemaId
 from stream.wire import skip_message_indexes, split_frames
 
@@ -60,12 +61,15 @@ def field_getter(desc: Descriptor, keys: tuple[str, ...]) -> Callable[[Any], Any
     if cur is not None:  # a whole message is no feature value
         return lambda msg: None
 
+    walk = [(name, presence) for name, presence, _ in steps]
+    names = steps[-1][2]  # value names when the leaf is an enum
+
     def get(msg: Any) -> Any:
-        for name, presence, enum in steps:
+        for name, presence in walk:
             if presence and not msg.HasField(name):
                 return None
             msg = getattr(msg, name)
-        return enum.get(msg, str(msg)) if enum is not None else msg
+        return names.get(msg, str(msg)) if names is not None else msg
     return get
 
 
@@ -102,7 +106,22 @@ class ProtobufDecoder(Decoder):
         if src.schema_registry is not None:
             registry = SchemaRegistryClient.from_config(
                 src.schema_registry, os.environ if environ is None else environ)
-        msg = message_class(src.protobuf.descriptor_file, src.protobuf.message)
+        try:
+            msg = message_class(src.protobuf.descriptor_file, src.protobuf.message)
+        except OSError as exc:
+            raise ConfigError("(config)", [f"source.protobuf.descriptor_file: cannot read "
+                                           f"{src.protobuf.descriptor_file}: {exc.strerror}"]
+                              ) from None
+        except KeyError:
+            raise ConfigError("(config)", [
+                f"source.protobuf.message: {src.protobuf.message} is not in "
+                f"{src.protobuf.descriptor_file} (give the full name, package included)"]
+                              ) from None
+        except Exception as exc:  # noqa: BLE001 - a file that is no descriptor set
+            raise ConfigError("(config)", [
+                f"source.protobuf.descriptor_file: not a FileDescriptorSet "
+                f"(protoc --include_imports --descriptor_set_out=FILE): {str(exc)[:200]}"]
+                              ) from None
         return cls(specs, config.segments, src.event_time.field, src.event_time.unit,
                    src.max_record_bytes, require_event_time, message=msg, registry=registry)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -83,13 +84,19 @@ class SchemaRegistryClient:
         self.lookups = 0  # HTTP requests made (a cache hit makes none)
 
     @classmethod
-    def from_config(cls, cfg: object, environ: Mapping[str, str]) -> SchemaRegistryClient:
+    def from_config(cls, cfg: Any, environ: Mapping[str, str]) -> SchemaRegistryClient:
         """A client for a ``source.schema_registry`` section (secrets read from ``environ``)."""
-        user_env = getattr(cfg, "username_env", None)
-        pass_env = getattr(cfg, "password_env", None)
-        return cls(url=str(getattr(cfg, "url")),
-                   username=environ.get(user_env) if user_env else None,
-                   password=environ.get(pass_env) if pass_env else None,
+        from stream.config_base import ConfigError
+
+        secrets: dict[str, str | None] = {}
+        for key in ("username_env", "password_env"):
+            name = getattr(cfg, key, None)
+            secrets[key] = environ.get(name) if name else None
+            if name and not secrets[key]:
+                raise ConfigError("(environment)", [
+                    f"source.schema_registry.{key}: environment variable {name} is not set"])
+        return cls(url=str(cfg.url), username=secrets["username_env"],
+                   password=secrets["password_env"],
                    timeout=float(getattr(cfg, "timeout", 5.0)),
                    retries=int(getattr(cfg, "retries", 3)))
 

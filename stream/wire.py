@@ -3,8 +3,10 @@ start with the message indexes (zig-zag varints: a count, then that many indexes
 ``0`` byte stands for ``[0]``, the first message of the schema).
 
 >>> by_id, bodies, bad = split_frames([b"\\x00\\x00\\x00\\x00\\x07abc", b"\\x01xxxxx", b"\\x00"])
->>> by_id, bodies, [why for _, _, why in bad]
-({7: [0]}, [b'abc', b'', b''], ['first byte 1, expected 0', '1 bytes, shorter than the 5-byte header'])
+>>> by_id, bodies
+({7: [0]}, [b'abc', b'', b''])
+>>> [why for _, _, why in bad]
+['first byte 1, expected 0', '1 bytes, shorter than the 5-byte header']
 >>> skip_message_indexes(b"\\x00body"), skip_message_indexes(b"\\x02\\x02body")
 (b'body', b'body')
 """

@@ -240,3 +240,38 @@ def test_wire_format_schema_evolution_and_unknown_ids_decode_level() -> None:
                                                      if r["amount"] is not None]
     first = reg.lookups
     assert dec.decode(values).n == 40 and reg.lookups == first  # every answer cached
+
+
+def test_check_config_names_the_field_for_missing_files_and_secrets(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import yaml
+
+    def check(source: dict[str, Any], env: dict[str, str] | None = None) -> tuple[int, str]:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(yaml.safe_dump({"monitor": "m", "source": source,
+                                       "features": [{"name": "amount", "type": "numeric"}]}))
+        import os
+        res = subprocess.run([sys.executable, "-m", "stream", "check-config", "-c", str(cfg)],
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, **(env or {})})
+        return res.returncode, res.stdout + res.stderr
+
+    code, out = check({"format": "avro", "avro_schema": "missing.avsc"})
+    assert code == 2 and "source.avro_schema: cannot read" in out and "Traceback" not in out
+    (tmp_path / "bad.avsc").write_text('{"type": "record"}')
+    code, out = check({"format": "avro", "avro_schema": "bad.avsc"})
+    assert code == 2 and "is not a valid Avro schema" in out
+    reg = {"url": "http://registry:8081", "username_env": "DL_REG_USER",
+           "password_env": "DL_REG_PW"}
+    code, out = check({"format": "avro", "schema_registry": reg}, {"DL_REG_USER": "u"})
+    assert code == 2 and "source.schema_registry.password_env: environment variable DL_REG_PW" \
+        " is not set" in out
+    code, out = check({"format": "avro", "schema_registry": reg},
+                      {"DL_REG_USER": "u", "DL_REG_PW": "s3cret-value"})
+    assert code == 0 and "s3cret-value" not in out
+    _proto_descriptor(tmp_path)
+    code, out = check({"format": "protobuf",
+                       "protobuf": {"descriptor_file": "pay.desc", "message": "Payment"}})
+    assert code == 2 and "source.protobuf.message: Payment is not in" in out

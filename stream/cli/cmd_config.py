@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from stream.cli.engine_common import load_or_exit
+from stream.cli.engine_common import check_decoder_or_exit, load_or_exit
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Validate a config: exit 0 if it can run, else 2 with one line per problem."""
         cfg = load_or_exit(config)
+        check_decoder_or_exit(cfg)
         tiers = ", ".join(cfg.windows.tiers)
         typer.echo(f"{config}: ok — monitor {cfg.monitor}, {len(cfg.features)} features, "
                    f"segments {cfg.segments or 'none'}, windows {tiers}")

@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         try:
             cfg = load_config(config)
             _ = cfg.kafka  # fails early without source.kafka
+            from stream.decode import Decoder
+
+            Decoder.from_config(cfg)  # schema files, descriptors, registry secrets
         except ConfigError as exc:
             typer.echo(str(exc), err=True)
             raise typer.Exit(EXIT_CONFIG) from None

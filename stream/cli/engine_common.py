@@ -23,6 +23,19 @@ def load_or_exit(path: Path) -> Any:
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def check_decoder_or_exit(cfg: Any) -> None:
+    """Build the config's record decoder (schema file, descriptor set, registry secrets), or
+    print the ConfigError lines and exit 2."""
+    from stream.config import ConfigError
+    from stream.decode import Decoder
+
+    try:
+        Decoder.from_config(cfg)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
 @contextmanager
 def progress_bar(label: str, min_bytes: int = 20_000_000) -> Iterator[Callable[[int, int], None]]:
     """A rich progress bar over bytes, shown only for large inputs."""

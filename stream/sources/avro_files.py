@@ -28,7 +28,7 @@ def _records(fh: BinaryIO) -> Iterator[Any]:
     for block in block_reader(fh):
         if schema is None:
             schema = parse_schema(plain_schema(block.writer_schema))
-        data = block.bytes_
+        data = block.bytes_  # type: ignore[attr-defined]  # the decompressed block
         for _ in range(block.num_records):
             yield schemaless_reader(data, schema, None)
 

@@ -223,6 +223,10 @@ class Decoder:
         got = self._fast.read(chunk)
         if got is None:
             return None
+        return self._native_part(got, idx)
+
+    def _native_part(self, got: Any, idx: np.ndarray) -> _Part:
+        """A chunk read by a native reader (a ``FastChunk``) as a part of the batch."""
         times: np.ndarray | None = None
         bad: list[tuple[int, str, str]] = []
         if self.event_time_field:

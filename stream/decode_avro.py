@@ -34,6 +34,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ import numpy as np
 from fastavro import parse_schema, schemaless_reader
 
 from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
+from stream.decode_avro_native import AvroNativeReader, compile_program
+from stream.decode_native import longest
 from stream.schema_registry import (
     RegistryUnavailable,
     SchemaRegistryClient,
@@ -48,6 +51,7 @@ from stream.schema_registry import (
 )
 from stream.wire import split_frames
 
+_CHUNK = 4096
 AVRO_DEAD_LETTER_REASONS = ("bad_magic_byte", "unknown_schema_id", "schema_registry_unavailable",
                             "unsupported_schema", "invalid_avro", "not_record")
 
@@ -105,15 +109,24 @@ class AvroDecoder(Decoder):
         *,
         registry: SchemaRegistryClient | None = None,
         schema: Any = None,
+        native: bool = True,
     ) -> None:
         super().__init__(features, segments, event_time_field, event_time_unit, max_bytes,
                          require_event_time)
         if (registry is None) == (schema is None):
             raise ValueError("AvroDecoder needs exactly one of registry or schema")
         self.registry = registry
-        self._plain = (_reader(parse_schema(plain_schema(schema))) if schema is not None
-                       else None)
+        self.native = native
+        self._plain = self._plain_native = None
+        if schema is not None:
+            self._plain = _reader(parse_schema(plain_schema(schema)))
+            if native:
+                self._plain_native = compile_program(plain_schema(schema), self._native_leaves())
         self._readers: dict[int, Callable[[bytes], Any]] = {}
+        self._natives: dict[int, AvroNativeReader | None] = {}
+
+    def _native_leaves(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        return [(lf.name, lf.kind, lf.attr_path) for lf in self._leaves]
 
     @classmethod
     def for_config(cls, config: Any, require_event_time: bool = True,
@@ -135,34 +148,64 @@ class AvroDecoder(Decoder):
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
+        from stream.batchops import take  # batchops imports stream.decode
+
         dead: list[DeadLetter] = []
-        vals = list(values)
-        lengths = np.fromiter(map(len, vals), dtype=np.int64, count=len(vals))
-        for i in np.flatnonzero(lengths > self.max_bytes).tolist():
-            dead.append(DeadLetter(i, "too_large", f"{int(lengths[i])} bytes > {self.max_bytes}"))
-            vals[i] = b""
-        too_large = {d.index for d in dead}
-        if self._plain is not None:
-            groups = {-1: [i for i in range(len(vals)) if i not in too_large]}
-            bodies = vals
-        else:
-            groups, bodies, bad = split_frames(vals)
-            dead.extend(DeadLetter(i, r, d) for i, r, d in bad if i not in too_large)
-        rows: list[np.ndarray] = []
-        objs: list[Any] = []
+        vals = values if isinstance(values, list) else list(values)
+        most = longest(vals)
+        if most is None or most > self.max_bytes:
+            vals = list(vals)
+            lengths = np.fromiter(map(len, vals), dtype=np.int64, count=len(vals))
+            for i in np.flatnonzero(lengths > self.max_bytes).tolist():
+                dead.append(DeadLetter(i, "too_large",
+                                       f"{int(lengths[i])} bytes > {self.max_bytes}"))
+                vals[i] = b""
+        groups, offset = self._groups(vals, dead)
+        parts = []
         for sid, positions in groups.items():
-            read = self._plain if sid < 0 else self._schema_reader(sid, positions, dead)
-            if read is None or not positions:
+            read, native = self._schema(sid, positions, dead)
+            if read is None:
                 continue
-            got, ok = _decode_group(read, [bodies[i] for i in positions], positions, dead)
-            objs.extend(got)
-            rows.append(np.asarray(ok, dtype=np.int64))
-        idx = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-        if len(groups) > 1:  # keep batch order (the engine's windows do not need it; tests do)
-            order = np.argsort(idx, kind="stable")
-            idx = idx[order]
-            objs = [objs[k] for k in order.tolist()]
-        return self.decode_objects(objs, idx, dead, timestamps_ms)
+            whole = positions.shape[0] == len(vals)  # one group: no list of its records
+            for start in range(0, positions.shape[0], _CHUNK):
+                idx = positions[start : start + _CHUNK]
+                recs = (vals[start : start + idx.shape[0]] if whole
+                        else [vals[i] for i in idx.tolist()])
+                got = native.read(recs, offset) if native is not None else None
+                if got is not None:
+                    parts.append(self._native_part(got, idx))
+                    continue
+                self.exact_chunks += 1
+                bodies = recs if offset == 0 else [r[offset:] for r in recs]
+                objs, ok = _decode_group(read, bodies, idx.tolist(), dead)
+                parts.append(self._objects_part(objs, np.asarray(ok, dtype=np.int64)))
+        out = self._columns(parts, dead, timestamps_ms)
+        if len(groups) > 1:  # batch order (the engine does not need it; people reading do)
+            out = take(out, np.argsort(out.rows, kind="stable"))
+        return out
+
+    def _groups(self, vals: list[bytes], dead: list[DeadLetter]
+                ) -> tuple[dict[int, np.ndarray], int]:
+        """Positions of the records by schema id (-1: the schema file) and the body offset."""
+        skip = {d.index for d in dead}
+        if self._plain is not None:
+            keep = [i for i in range(len(vals)) if i not in skip] if skip else None
+            return {-1: np.arange(len(vals)) if keep is None else np.asarray(keep, np.int64)}, 0
+        head = vals[0][:5] if vals else b""
+        if (not skip and len(head) == 5 and head[0] == 0
+                and all(map(bytes.startswith, vals, repeat(head)))):  # one schema id: C loop
+            return {int.from_bytes(head[1:], "big"): np.arange(len(vals))}, 5
+        by_id, _, bad = split_frames(vals, bodies=False)
+        dead.extend(DeadLetter(i, r, d) for i, r, d in bad if i not in skip)
+        return {sid: np.asarray(pos, dtype=np.int64) for sid, pos in by_id.items()}, 5
+
+    def _schema(self, sid: int, positions: np.ndarray, dead: list[DeadLetter]
+                ) -> tuple[Callable[[bytes], Any] | None, AvroNativeReader | None]:
+        """The fastavro reader and the native reader (or None) of a schema id."""
+        if sid < 0:
+            return self._plain, self._plain_native
+        read = self._schema_reader(sid, positions.tolist(), dead)
+        return read, self._natives.get(sid)
 
     def _schema_reader(self, sid: int, positions: list[int],
                        dead: list[DeadLetter]) -> Callable[[bytes], Any] | None:
@@ -174,7 +217,10 @@ class AvroDecoder(Decoder):
             found = self.registry.get(sid)
             if found.type.upper() != "AVRO":
                 raise ValueError(f"schema id {sid} is {found.type}, not AVRO")
-            read = _reader(load_avro_schema(found.text))
+            schema = plain_schema(json.loads(found.text))
+            read = _reader(parse_schema(schema))
+            if self.native:
+                self._natives[sid] = compile_program(schema, self._native_leaves())
         except UnknownSchemaId as exc:
             dead.extend(DeadLetter(i, "unknown_schema_id", str(exc)) for i in positions)
             return None

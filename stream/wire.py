@@ -19,24 +19,27 @@ from collections.abc import Sequence
 _HEADER = struct.Struct(">bI")
 
 
-def split_frames(values: Sequence[bytes]
+def split_frames(values: Sequence[bytes], bodies: bool = True
                  ) -> tuple[dict[int, list[int]], list[bytes], list[tuple[int, str, str]]]:
     """Group framed records by schema id: ``{id: [positions]}``, the bodies (by position; empty
-    for bad frames) and the bad frames as ``(position, "bad_magic_byte", detail)``."""
+    for bad frames; none at all with ``bodies=False``) and the bad frames as
+    ``(position, "bad_magic_byte", detail)``."""
     by_id: dict[int, list[int]] = {}
-    bodies: list[bytes] = []
+    out: list[bytes] = []
     bad: list[tuple[int, str, str]] = []
     for i, v in enumerate(values):
         if len(v) < 5 or v[0] != 0:
             why = (f"{len(v)} bytes, shorter than the 5-byte header" if len(v) < 5
                    else f"first byte {v[0]}, expected 0")
             bad.append((i, "bad_magic_byte", why))
-            bodies.append(b"")
+            if bodies:
+                out.append(b"")
             continue
         _, sid = _HEADER.unpack_from(v)
         by_id.setdefault(sid, []).append(i)
-        bodies.append(v[5:])
-    return by_id, bodies, bad
+        if bodies:
+            out.append(v[5:])
+    return by_id, out, bad
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:

@@ -63,9 +63,10 @@ def _avro(schema: Any, rows: list[dict[str, Any]]) -> list[bytes]:
 def _same_columns(a: Any, b: Any) -> None:
     assert a.rows.tolist() == b.rows.tolist()
     np.testing.assert_array_equal(a.event_time, b.event_time)
-    for name, col in a.numeric.items():
-        np.testing.assert_array_equal(col.values, b.numeric[name].values)
+    for name, col in a.numeric.items():  # values under a null are no values (NaN or 0)
         assert col.null.tolist() == b.numeric[name].null.tolist()
+        np.testing.assert_array_equal(col.values[~col.null], b.numeric[name].values[~col.null])
+        assert col.invalid.tolist() == b.numeric[name].invalid.tolist()
     for name, codes in a.categorical.items():
         assert codes.column().values.tolist() == b.categorical[name].column().values.tolist()
     assert a.segments["region"].column().values.tolist() == \

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,11 @@ def field_getter(desc: Descriptor, keys: tuple[str, ...]) -> Callable[[Any], Any
 
     walk = [(name, presence) for name, presence, _ in steps]
     names = steps[-1][2]  # value names when the leaf is an enum
+    if len(walk) == 1 and names is None:  # a top-level scalar: no Python loop per value
+        name, presence = walk[0]
+        if not presence:
+            return attrgetter(name)
+        return lambda msg: getattr(msg, name) if msg.HasField(name) else None
 
     def get(msg: Any) -> Any:
         for name, presence in walk:
@@ -151,15 +157,23 @@ class ProtobufDecoder(Decoder):
             ok.sort()
             bodies = framed
         parse = self.message.FromString
-        msgs: list[Any] = []
-        rows: list[int] = []
-        for i in ok:
-            try:
-                body = bodies[i] if self.registry is None else skip_message_indexes(bodies[i])
-                msgs.append(parse(body))
-                rows.append(i)
-            except (DecodeError, ValueError, IndexError) as exc:
-                dead.append(DeadLetter(i, "invalid_protobuf", f"{type(exc).__name__}: {exc}"))
+        try:  # the common case: every body parses (C-level maps)
+            chosen = [bodies[i] for i in ok]
+            if self.registry is not None:
+                chosen = [b[1:] if b[:1] == b"\x00" else skip_message_indexes(b)
+                          for b in chosen]
+            msgs: list[Any] = list(map(parse, chosen))
+            rows = ok
+        except (DecodeError, ValueError, IndexError):
+            msgs, rows = [], []
+            for i in ok:
+                try:
+                    body = bodies[i] if self.registry is None else skip_message_indexes(bodies[i])
+                    msgs.append(parse(body))
+                    rows.append(i)
+                except (DecodeError, ValueError, IndexError) as exc:
+                    dead.append(DeadLetter(i, "invalid_protobuf",
+                                           f"{type(exc).__name__}: {exc}"[:200]))
         return self.decode_objects(msgs, np.asarray(rows, dtype=np.int64), dead, timestamps_ms,
                                    getters=self._pb_getters)
 

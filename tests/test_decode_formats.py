@@ -243,21 +243,23 @@ def test_wire_format_schema_evolution_and_unknown_ids_decode_level() -> None:
     assert dec.decode(values).n == 40 and reg.lookups == first  # every answer cached
 
 
-def test_check_config_names_the_field_for_missing_files_and_secrets(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
+def test_check_config_names_the_field_for_missing_files_and_secrets(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
+    from typer.testing import CliRunner
+
+    from stream.cli import app
 
     def check(source: dict[str, Any], env: dict[str, str] | None = None) -> tuple[int, str]:
         cfg = tmp_path / "c.yaml"
         cfg.write_text(yaml.safe_dump({"monitor": "m", "source": source,
                                        "features": [{"name": "amount", "type": "numeric"}]}))
-        import os
-        res = subprocess.run([sys.executable, "-m", "stream", "check-config", "-c", str(cfg)],
-                             capture_output=True, text=True, timeout=120,
-                             env={**os.environ, **(env or {})})
-        return res.returncode, res.stdout + res.stderr
+        for k in ("DL_REG_USER", "DL_REG_PW"):
+            monkeypatch.delenv(k, raising=False)
+        for k, v in (env or {}).items():
+            monkeypatch.setenv(k, v)
+        res = CliRunner().invoke(app, ["check-config", "-c", str(cfg)])
+        return res.exit_code, res.output
 
     code, out = check({"format": "avro", "avro_schema": "missing.avsc"})
     assert code == 2 and "source.avro_schema: cannot read" in out and "Traceback" not in out

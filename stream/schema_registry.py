@@ -9,7 +9,9 @@ the life of the process. Outcomes of a lookup:
 * the registry answers 404: the id is unknown (:class:`UnknownSchemaId`); remembered for
   ``negative_ttl`` seconds so a stream of such records does not hammer the registry;
 * no answer, a 5xx, a 401/403 or a timeout after ``retries`` attempts: the registry is
-  unavailable (:class:`RegistryUnavailable`); never cached, the next batch asks again.
+  unavailable (:class:`RegistryUnavailable`); for ``cooldown`` seconds after that, lookups of
+  ids not in the cache fail at once (a dead registry does not cost every batch its retries),
+  then the registry is asked again.
 
 Credentials come from environment variables (their names are configured) and are sent as HTTP
 basic auth; no message of this module contains them or the URL's user-info.
@@ -69,6 +71,7 @@ class SchemaRegistryClient:
         timeout: float = 5.0,
         retries: int = 3,
         negative_ttl: float = 60.0,
+        cooldown: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.url = url.rstrip("/")
@@ -81,6 +84,9 @@ class SchemaRegistryClient:
                                                      "application/json"})
         self._found: dict[int, RegisteredSchema] = {}
         self._unknown: dict[int, float] = {}
+        self.cooldown = cooldown
+        self._down_until = 0.0
+        self._down_reason = ""
         self.lookups = 0  # HTTP requests made (a cache hit makes none)
 
     @classmethod
@@ -105,10 +111,17 @@ class SchemaRegistryClient:
         hit = self._found.get(schema_id)
         if hit is not None:
             return hit
+        if time.monotonic() < self._down_until:  # failed just now: fail fast, ask again later
+            raise RegistryUnavailable(f"schema registry unavailable: {self._down_reason}")
         since = self._unknown.get(schema_id)
         if since is not None and time.monotonic() - since < self.negative_ttl:
             raise UnknownSchemaId(f"schema id {schema_id} is not in the registry")
-        found = self._fetch(schema_id)
+        try:
+            found = self._fetch(schema_id)
+        except RegistryUnavailable as exc:
+            self._down_until = time.monotonic() + self.cooldown
+            self._down_reason = str(exc).removeprefix("schema registry unavailable: ")
+            raise
         self._found[schema_id] = found
         self._unknown.pop(schema_id, None)
         return found

@@ -106,6 +106,10 @@ def test_wire_format_without_a_reachable_registry_dead_letters_every_record() ->
     assert [(x.index, x.reason) for x in d.dead_letters] == [
         (0, "schema_registry_unavailable"), (1, "bad_magic_byte"), (2, "bad_magic_byte")]
     assert "secret-pw" not in d.dead_letters[0].detail
+    asked = reg.lookups  # within the cooldown another new id fails at once, without asking
+    again = AvroDecoder(*ARGS, registry=reg).decode([b"\x00" + struct.pack(">I", 10) + body[0]])
+    assert [x.reason for x in again.dead_letters] == ["schema_registry_unavailable"]
+    assert reg.lookups == asked
 
 
 def _proto_descriptor(tmp: Path) -> Path:

@@ -24,9 +24,11 @@ from tests.helpers_kafka_worker import (
     Worker,
     exact_counts,
     free_port,
+    metric_samples,
     observed_counts,
     produce_partitioned,
     read_topic,
+    scrape,
     small_worker_config,
     wait_for_windows,
 )
@@ -75,10 +77,14 @@ def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: An
                                    "10s")
         dlq = wait_until(lambda: (lambda r: r if len(r) >= len(broken) else None)(
             read_topic(kafka.bootstrap, str(cfg.kafka.dlq_topic))), 60, 0.5, "DLQ filled")
+        metrics = scrape(address)
         assert worker.alive(), worker.tail()
     finally:
         assert worker.terminate() == 0, worker.tail()
     assert observed_counts(results, "10s") == expected
+    invalid = {lab["reason"]: v for lab, v in metric_samples(metrics,
+                                                            "driftline_events_invalid_total")}
+    assert {k: v for k, v in invalid.items() if v} == {"invalid_avro": 3}
     origins = {}
     for rec in dlq:
         h = {k: v.decode() for k, v in rec.headers}
@@ -92,3 +98,43 @@ def test_avro_topic_counts_exactly_and_broken_records_are_dead_letters(kafka: An
     assert ("all", "all", "x_normal") in {d[1:] for d in drifting}
     assert {d[0] for d in drifting} == {START + 10.0}  # only the shifted window
     assert {d[3] for d in drifting} == {"x_normal"}  # only the shifted feature
+
+
+def test_registry_outage_sends_records_to_the_dlq_and_keeps_the_worker_up(
+        kafka: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    """Wire-format records whose schema id cannot be looked up (the registry does not answer)
+    and records without the magic byte: every one in the DLQ with its reason, the worker up,
+    and the registry password nowhere in its log."""
+    monkeypatch.setenv("DL_TEST_REGISTRY_USER", "monitor")
+    monkeypatch.setenv("DL_TEST_REGISTRY_PW", "pw-must-not-leak-8d1f")
+    framed = [b"\x00\x00\x00\x00\x07" + b"\x02" * 8 for _ in range(40)]
+    unframed = [b"\x01not avro" for _ in range(6)]
+    values = framed + unframed
+    topic = kafka.create_topic(kafka.unique_topic("avro-sr"), partitions=1)
+    produce_partitioned(kafka.bootstrap, topic, values, 1)
+    cfg_path = small_worker_config(kafka, tmp_path, topic, kafka.unique_topic("avro-sr"),
+                                   f"127.0.0.1:{free_port()}")
+    raw = yaml.safe_load(cfg_path.read_text())
+    raw["source"].update({"format": "avro", "schema_registry": {
+        "url": f"http://127.0.0.1:{free_port()}", "username_env": "DL_TEST_REGISTRY_USER",
+        "password_env": "DL_TEST_REGISTRY_PW", "retries": 1, "timeout": "1s"}})
+    cfg_path.write_text(yaml.safe_dump(raw))
+    cfg = load_config(cfg_path)
+    worker = Worker(cfg_path, tmp_path / "worker.log", log_level="debug")
+    try:
+        worker.wait_ready()
+        dlq = wait_until(lambda: (lambda r: r if len(r) >= len(values) else None)(
+            read_topic(kafka.bootstrap, str(cfg.kafka.dlq_topic))), 60, 0.5, "DLQ filled")
+        assert worker.alive(), worker.tail()
+    finally:
+        assert worker.terminate() == 0, worker.tail()
+    reasons = {}
+    for rec in dlq:
+        h = {k: v.decode() for k, v in rec.headers}
+        reasons[int(h[SOURCE_OFFSET])] = h[REASON]
+        assert rec.value == values[int(h[SOURCE_OFFSET])]
+    assert len(dlq) == len(values)
+    assert Counter(r.split(":")[0] for r in reasons.values()) == {
+        "schema_registry_unavailable": 40, "bad_magic_byte": 6}
+    assert "pw-must-not-leak-8d1f" not in worker.output()
+    assert all("pw-must-not-leak" not in r for r in reasons.values())

@@ -82,6 +82,8 @@ class SourceConfig(StrictModel):
                              "protobuf")
         if self.avro_schema is not None and self.format != "avro":
             raise ValueError("avro_schema needs format avro")
+        if self.protobuf is not None and self.format != "protobuf":
+            raise ValueError("protobuf needs format protobuf")
         return self
 
 

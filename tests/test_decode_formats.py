@@ -163,6 +163,8 @@ def _cfg(source: dict[str, Any], tmp: Path | None = None) -> Any:
     ({"format": "avro"}, "format avro needs exactly one of schema_registry"),
     ({"format": "protobuf"}, "format protobuf needs protobuf"),
     ({"avro_schema": "x.avsc"}, "need format avro or protobuf"),
+    ({"format": "avro", "avro_schema": "x.avsc",
+      "protobuf": {"descriptor_file": "x.desc", "message": "M"}}, "protobuf needs format"),
     ({"format": "avro", "schema_registry": {"url": "http://u:p@reg:8081"}},
      "must not contain credentials"),
 ])

@@ -208,12 +208,14 @@ class Decoder:
         dead: list[DeadLetter],
         timestamps_ms: np.ndarray | Sequence[float] | None = None,
         getters: dict[str, Any] | None = None,
+        lenient: bool = True,
     ) -> DecodedBatch:
         """Columns of records already decoded (Avro dicts, Protobuf messages): ``objs[k]`` is
         the record at batch index ``rows[k]``; ``dead`` the batch's dead letters so far;
-        ``getters`` read each leaf from a record (default: dotted paths into dicts)."""
-        parts = [self._objects_part(list(objs[s : s + _CHUNK]), rows[s : s + _CHUNK], getters)
-                 for s in range(0, len(objs), _CHUNK)]
+        ``getters`` read each leaf from a record (default: dotted paths into dicts);
+        ``lenient=False`` when no leaf can be a container (no check per value)."""
+        parts = [self._objects_part(list(objs[s : s + _CHUNK]), rows[s : s + _CHUNK], getters,
+                                    lenient) for s in range(0, len(objs), _CHUNK)]
         return self._columns(parts, list(dead), timestamps_ms)
 
     def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
@@ -269,7 +271,7 @@ class Decoder:
         return self._objects_part(objs, np.asarray(idx, dtype=np.int64))
 
     def _objects_part(self, objs: list[Any], idx: np.ndarray,
-                      getters: dict[str, Any] | None = None) -> _Part:
+                      getters: dict[str, Any] | None = None, lenient: bool = True) -> _Part:
         """Columns of decoded records (JSON objects, Avro records, Protobuf messages)."""
         get = self._dict_getters if getters is None else getters
         nums = {}
@@ -278,7 +280,7 @@ class Decoder:
             x, null, invalid = canonical_numbers(values)
             nums[leaf.name] = Column(x, null, invalid & ~null)
         raw = {leaf.name: list(map(get[leaf.name], objs)) for leaf in self._object_leaves}
-        return self._part(idx, nums, raw, True)
+        return self._part(idx, nums, raw, lenient)
 
     def _part(self, idx: np.ndarray, nums: dict[str, Column], raw: dict[str, list[Any]],
               lenient: bool) -> _Part:

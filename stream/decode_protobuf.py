@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from google.protobuf.message import DecodeError
 
 from stream.config_base import ConfigError
 from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
+from stream.decode_native import longest
 from stream.schema_registry import RegistryUnavailable, SchemaRegistryClient, UnknownSchemaId
 from stream.wire import skip_message_indexes, split_frames
 
@@ -136,14 +138,24 @@ class ProtobufDecoder(Decoder):
     ) -> DecodedBatch:
         dead: list[DeadLetter] = []
         vals = list(values)
-        for i, v in enumerate(vals):
-            if len(v) > self.max_bytes:
-                dead.append(DeadLetter(i, "too_large", f"{len(v)} bytes > {self.max_bytes}"))
-                vals[i] = b""
+        most = longest(vals)
+        if most is None or most > self.max_bytes:
+            for i, v in enumerate(vals):
+                if len(v) > self.max_bytes:
+                    dead.append(DeadLetter(i, "too_large", f"{len(v)} bytes > {self.max_bytes}"))
+                    vals[i] = b""
         skip = {d.index for d in dead}
+        head = vals[0][:5] if vals else b""
         if self.registry is None:
-            ok = [i for i in range(len(vals)) if i not in skip]
+            ok = [i for i in range(len(vals)) if i not in skip] if skip else list(range(len(vals)))
             bodies = vals
+        elif (not skip and len(head) == 5 and head[0] == 0
+              and all(map(bytes.startswith, vals, repeat(head)))):  # one schema id: C loop
+            why = self._check_id(int.from_bytes(head[1:], "big"))
+            ok = list(range(len(vals))) if why is None else []
+            if why is not None:
+                dead.extend(DeadLetter(i, why[0], why[1]) for i in range(len(vals)))
+            bodies = [v[5:] for v in vals]
         else:
             groups, framed, bad = split_frames(vals)
             dead.extend(DeadLetter(i, r, d) for i, r, d in bad if i not in skip)
@@ -175,7 +187,7 @@ class ProtobufDecoder(Decoder):
                     dead.append(DeadLetter(i, "invalid_protobuf",
                                            f"{type(exc).__name__}: {exc}"[:200]))
         return self.decode_objects(msgs, np.asarray(rows, dtype=np.int64), dead, timestamps_ms,
-                                   getters=self._pb_getters)
+                                   getters=self._pb_getters, lenient=False)
 
     def _check_id(self, sid: int) -> tuple[str, str] | None:
         if sid in self._known:

@@ -42,7 +42,7 @@ import numpy as np
 from fastavro import parse_schema, schemaless_reader
 
 from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
-from stream.decode_avro_native import AvroNativeReader, compile_program
+from stream.decode_avro_native import NativeRecordsReader, compile_program
 from stream.decode_native import longest
 from stream.schema_registry import (
     RegistryUnavailable,
@@ -123,7 +123,7 @@ class AvroDecoder(Decoder):
             if native:
                 self._plain_native = compile_program(plain_schema(schema), self._native_leaves())
         self._readers: dict[int, Callable[[bytes], Any]] = {}
-        self._natives: dict[int, AvroNativeReader | None] = {}
+        self._natives: dict[int, NativeRecordsReader | None] = {}
 
     def _native_leaves(self) -> list[tuple[str, str, tuple[str, ...]]]:
         return [(lf.name, lf.kind, lf.attr_path) for lf in self._leaves]
@@ -200,7 +200,7 @@ class AvroDecoder(Decoder):
         return {sid: np.asarray(pos, dtype=np.int64) for sid, pos in by_id.items()}, 5
 
     def _schema(self, sid: int, positions: np.ndarray, dead: list[DeadLetter]
-                ) -> tuple[Callable[[bytes], Any] | None, AvroNativeReader | None]:
+                ) -> tuple[Callable[[bytes], Any] | None, NativeRecordsReader | None]:
         """The fastavro reader and the native reader (or None) of a schema id."""
         if sid < 0:
             return self._plain, self._plain_native

@@ -116,8 +116,8 @@ class _Compiler:
         return len(self.nodes) - 1
 
 
-class AvroNativeReader:
-    """The native reader of one writer schema, or unavailable (:func:`compile_program`)."""
+class NativeRecordsReader:
+    """Columns from a native reader (an Avro schema's or a Protobuf type's), or None."""
 
     def __init__(self, reader: Any, leaves: Sequence[Leaf]) -> None:
         self._reader = reader
@@ -142,7 +142,7 @@ class AvroNativeReader:
         return FastChunk(numeric, categories, np.frombuffer(time_buf, dtype=np.float64))
 
 
-def compile_program(schema: Any, leaves: Sequence[Leaf]) -> AvroNativeReader | None:
+def compile_program(schema: Any, leaves: Sequence[Leaf]) -> NativeRecordsReader | None:
     """A native reader for records written with ``schema``, or None (the exact path then)."""
     if _AvroReader is None:
         return None
@@ -155,4 +155,4 @@ def compile_program(schema: Any, leaves: Sequence[Leaf]) -> AvroNativeReader | N
         return None
     n_numeric = sum(1 for _, kind, _ in leaves if _KIND[kind] == "numeric")
     n_category = sum(1 for _, kind, _ in leaves if _KIND[kind] == "category")
-    return AvroNativeReader(_AvroReader(c.nodes, root, n_numeric, n_category), leaves)
+    return NativeRecordsReader(_AvroReader(c.nodes, root, n_numeric, n_category), leaves)

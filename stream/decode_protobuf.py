@@ -35,8 +35,11 @@ from google.protobuf.message import DecodeError
 from stream.config_base import ConfigError
 from stream.decode import DeadLetter, DecodedBatch, Decoder, FieldSpec
 from stream.decode_native import longest
+from stream.decode_protobuf_native import compile_proto
 from stream.schema_registry import RegistryUnavailable, SchemaRegistryClient, UnknownSchemaId
 from stream.wire import skip_message_indexes, split_frames
+
+_CHUNK = 4096
 
 
 def message_class(descriptor_file: Path | str, message: str) -> Any:
@@ -95,6 +98,7 @@ class ProtobufDecoder(Decoder):
         *,
         message: Any,
         registry: SchemaRegistryClient | None = None,
+        native: bool = True,
     ) -> None:
         super().__init__(features, segments, event_time_field, event_time_unit, max_bytes,
                          require_event_time)
@@ -103,6 +107,9 @@ class ProtobufDecoder(Decoder):
         self._known: dict[int, tuple[str, str] | None] = {}  # id -> None (ok) or dead letter
         self._pb_getters = {leaf.name: field_getter(message.DESCRIPTOR, leaf.attr_path)
                             for leaf in self._leaves}
+        self._native = (compile_proto(message.DESCRIPTOR, [(lf.name, lf.kind, lf.attr_path)
+                                                           for lf in self._leaves])
+                        if native else None)
 
     @classmethod
     def for_config(cls, config: Any, require_event_time: bool = True,
@@ -168,26 +175,46 @@ class ProtobufDecoder(Decoder):
                     dead.extend(DeadLetter(i, why[0], why[1]) for i in positions)
             ok.sort()
             bodies = framed
-        parse = self.message.FromString
-        try:  # the common case: every body parses (C-level maps)
-            chosen = [bodies[i] for i in ok]
+        parts = []
+        for start in range(0, len(ok), _CHUNK):
+            pos = ok[start : start + _CHUNK]
+            idx = np.asarray(pos, dtype=np.int64)
+            chosen: list[bytes] | None = [bodies[i] for i in pos]
             if self.registry is not None:
-                chosen = [b[1:] if b[:1] == b"\x00" else skip_message_indexes(b)
-                          for b in chosen]
-            msgs: list[Any] = list(map(parse, chosen))
-            rows = ok
-        except (DecodeError, ValueError, IndexError):
-            msgs, rows = [], []
-            for i in ok:
                 try:
-                    body = bodies[i] if self.registry is None else skip_message_indexes(bodies[i])
-                    msgs.append(parse(body))
-                    rows.append(i)
-                except (DecodeError, ValueError, IndexError) as exc:
-                    dead.append(DeadLetter(i, "invalid_protobuf",
-                                           f"{type(exc).__name__}: {exc}"[:200]))
-        return self.decode_objects(msgs, np.asarray(rows, dtype=np.int64), dead, timestamps_ms,
-                                   getters=self._pb_getters, lenient=False)
+                    chosen = [b[1:] if b[:1] == b"\x00" else skip_message_indexes(b)
+                              for b in chosen]  # type: ignore[union-attr]
+                except ValueError:
+                    chosen = None
+            got = (self._native.read(chosen, 0) if self._native is not None and chosen
+                   else None)
+            if got is not None:
+                parts.append(self._native_part(got, idx))
+                continue
+            self.exact_chunks += 1
+            msgs, rows = self._parse(chosen, pos, bodies, dead)
+            parts.append(self._objects_part(msgs, np.asarray(rows, dtype=np.int64),
+                                            self._pb_getters, lenient=False))
+        return self._columns(parts, dead, timestamps_ms)
+
+    def _parse(self, chosen: list[bytes] | None, pos: list[int], bodies: list[bytes],
+               dead: list[DeadLetter]) -> tuple[list[Any], list[int]]:
+        """Messages of one chunk with the protobuf runtime; record by record when one breaks."""
+        parse = self.message.FromString
+        if chosen is not None:
+            try:  # the common case: every body parses (a C-level map)
+                return list(map(parse, chosen)), pos
+            except (DecodeError, ValueError, IndexError):
+                pass
+        msgs, rows = [], []
+        for i in pos:
+            try:
+                body = bodies[i] if self.registry is None else skip_message_indexes(bodies[i])
+                msgs.append(parse(body))
+                rows.append(i)
+            except (DecodeError, ValueError, IndexError) as exc:
+                dead.append(DeadLetter(i, "invalid_protobuf", f"{type(exc).__name__}: {exc}"[:200]))
+        return msgs, rows
 
     def _check_id(self, sid: int) -> tuple[str, str] | None:
         if sid in self._known:

@@ -7,6 +7,7 @@
 mod avro;
 mod columns;
 mod number;
+mod proto;
 mod scan;
 
 use pyo3::exceptions::PyValueError;
@@ -167,6 +168,74 @@ impl AvroReader {
     }
 }
 
+/// A field of a compiled Protobuf message: (number, type, sub-message, enum values, implicit
+/// presence, default number, default label, captures); see `stream/decode_protobuf_native.py`.
+type FieldSpec = (u32, String, usize, Vec<(i32, String)>, bool, f64, String, Vec<(String, usize)>);
+
+/// Reads chunks of Protobuf messages of one type into columns.
+#[pyclass(module = "stream._jsoncols", unsendable)]
+struct ProtoReader {
+    program: proto::Program,
+    n_numeric: usize,
+    n_category: usize,
+}
+
+#[pymethods]
+impl ProtoReader {
+    #[new]
+    fn new(messages: Vec<Vec<FieldSpec>>, n_numeric: usize, n_category: usize) -> PyResult<Self> {
+        let n_msgs = messages.len();
+        if n_msgs == 0 {
+            return Err(PyValueError::new_err("no message"));
+        }
+        let mut out = Vec::with_capacity(n_msgs);
+        for fields in messages {
+            let mut fs = Vec::with_capacity(fields.len());
+            for (number, ty, sub, names, implicit, default_num, default_label, caps) in fields {
+                let ty = proto::Ty::parse(&ty)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown type {ty:?}")))?;
+                if ty == proto::Ty::Message && sub >= n_msgs {
+                    return Err(PyValueError::new_err("bad sub-message index"));
+                }
+                let mut captures = Vec::with_capacity(caps.len());
+                for (kind, col) in caps {
+                    let kind = leaf_kind(&kind)?;
+                    let limit = match kind {
+                        Kind::Numeric => n_numeric,
+                        Kind::Category => n_category,
+                        Kind::Time => 1,
+                    };
+                    if col >= limit {
+                        return Err(PyValueError::new_err("capture column out of range"));
+                    }
+                    captures.push((kind, col));
+                }
+                fs.push(proto::Field { number, ty, sub, names, implicit, default_num,
+                                       default_label, captures });
+            }
+            out.push(proto::Message { fields: fs });
+        }
+        Ok(ProtoReader { program: proto::Program::new(out), n_numeric, n_category })
+    }
+
+    /// `(numeric, codes, labels, time)` for `records` (bytes, each read from `offset`), or None
+    /// when a record is not one the exact path is sure to read the same way.
+    fn read<'py>(&mut self, py: Python<'py>, records: &Bound<'py, PyList>, offset: usize)
+                 -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let n = records.len();
+        let mut cols = Columns::sized(self.n_numeric, self.n_category, n);
+        for (row, item) in records.iter().enumerate() {
+            let Ok(bytes) = item.cast::<PyBytes>() else {
+                return Ok(None);
+            };
+            if self.program.read(bytes.as_bytes(), offset, row, &mut cols).is_err() {
+                return Ok(None);
+            }
+        }
+        columns_tuple(py, &cols, n).map(Some)
+    }
+}
+
 /// The length of the longest of `records` (0 for none), or None when one is not bytes: the
 /// decoder's check for records over its size limit, without a Python call per record.
 #[pyfunction]
@@ -182,6 +251,7 @@ fn longest(records: &Bound<'_, PyList>) -> Option<usize> {
 fn _jsoncols(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
     m.add_class::<AvroReader>()?;
+    m.add_class::<ProtoReader>()?;
     m.add_function(wrap_pyfunction!(longest, m)?)?;
     Ok(())
 }

@@ -9,10 +9,12 @@ Two layouts (``source.format: avro``):
   null, a field the monitor does not watch is skipped;
 * bare Avro bodies with one schema file (``source.avro_schema``, an ``.avsc``).
 
-A batch is grouped by schema id and each group is decoded by fastavro's compiled reader (one C
-call per record, no Python per field); the records then take the same dotted-path extraction
-and canonicalization as JSON objects (``Decoder.decode_objects``). Logical types are read as
-their underlying type (``timestamp-millis`` as epoch milliseconds, which the event-time unit
+A batch is grouped by schema id; each group is read in chunks of 4,096 by the native reader
+compiled from its writer schema (:mod:`stream.decode_avro_native`: monitored values straight
+into column buffers), or, when it declines a chunk, by fastavro (one C call per record) and the
+same dotted-path extraction and canonicalization as JSON objects (``Decoder.decode_objects``),
+which also finds each broken record's reason. Logical types are read as their underlying type
+(``timestamp-millis`` as epoch milliseconds, which the event-time unit
 ``auto`` or ``ms`` reads).
 
 =================================  ========================================================

@@ -14,6 +14,10 @@ message fields, proto2) that is not set is a null; a proto3 scalar without prese
 value (0 when not sent: proto3 cannot tell the two apart). Enums read as their value names,
 so they suit categorical features.
 
+Chunks of 4,096 are read by the native reader compiled from the message type
+(:mod:`stream.decode_protobuf_native`) or, when it declines, by the protobuf runtime and the
+getters below (:func:`field_getter`), which also find each broken message's reason.
+
 Dead letter reasons: those of :mod:`stream.decode_avro` for the framing and the registry,
 ``invalid_protobuf`` for a body that does not parse.
 """

@@ -173,7 +173,7 @@ impl AvroReader {
 type FieldSpec = (u32, String, usize, Vec<(i32, String)>, bool, f64, String, Vec<(String, usize)>);
 
 /// Reads chunks of Protobuf messages of one type into columns.
-#[pyclass(module = "stream._jsoncols", unsendable)]
+#[pyclass(module = "stream._jsoncols")]
 struct ProtoReader {
     program: proto::Program,
     n_numeric: usize,

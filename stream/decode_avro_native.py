@@ -126,11 +126,17 @@ class NativeRecordsReader:
 
     def read(self, records: list[bytes], offset: int) -> FastChunk | None:
         """Columns of ``records`` (each read from ``offset``), or None (decode them exactly)."""
-        got = self._reader.read(records, offset)
+        return self._chunk(self._reader.read(records, offset), len(records))
+
+    def read_block(self, data: bytes, count: int) -> FastChunk | None:
+        """Columns of ``count`` records written one after another in ``data`` (a container
+        file's block, decompressed), or None."""
+        return self._chunk(self._reader.read_block(data, count), count)
+
+    def _chunk(self, got: Any, n: int) -> FastChunk | None:
         if got is None:
             return None
         num_buf, code_buf, labels, time_buf = got
-        n = len(records)
         values = np.frombuffer(num_buf, dtype=np.float64).reshape(len(self._numeric), n)
         null, invalid = np.isnan(values), np.zeros(values.shape, dtype=bool)
         numeric = {name: Column(values[i], null[i], invalid[i])

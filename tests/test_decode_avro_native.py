@@ -127,3 +127,21 @@ def test_a_broken_chunk_goes_the_exact_way_and_keeps_its_reasons() -> None:
 def test_schemas_the_native_reader_leaves_to_the_exact_path(schema: Any) -> None:
     leaves = [("x", "numeric", ("x",)), ("y", "numeric", ("xs", "y"))]
     assert compile_program(schema, leaves) is None
+
+
+def test_container_files_read_natively_give_the_exact_columns(tmp_path: Any) -> None:
+    from fastavro import writer
+
+    from stream.decode import Decoder
+    from stream.sources.files import read_events
+
+    rows = _records(6000, 4)
+    rows[5500]["d"] = float("nan")  # this record's block goes the exact way
+    path = tmp_path / "events.avro"
+    with path.open("wb") as fh:
+        writer(fh, parse_schema(SCHEMA), rows, codec="deflate", sync_interval=20_000)
+    dec = Decoder(*ARGS)
+    got = read_events(path, dec)
+    want = AvroDecoder(*ARGS, schema=SCHEMA, native=False).decode(_encode(rows))
+    assert dec.fast_chunks >= 2 and got.n == 6000
+    _same(got, want)

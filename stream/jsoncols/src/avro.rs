@@ -119,6 +119,19 @@ impl Program {
         Ok(())
     }
 
+    /// Read `count` records written one after another in `data` (an object container file's
+    /// block) into rows `0..count` of `cols`; all of `data` must be read.
+    pub fn read_block(&self, data: &[u8], count: usize, cols: &mut Columns) -> Scan<()> {
+        let mut cur = Cur { b: data, i: 0 };
+        for row in 0..count {
+            self.node(&mut cur, self.root, row, cols, 0)?;
+        }
+        if cur.i != data.len() {
+            return Err(Decline);
+        }
+        Ok(())
+    }
+
     fn node(&self, cur: &mut Cur, at: usize, row: usize, cols: &mut Columns,
             depth: usize) -> Scan<()> {
         if depth > 64 {

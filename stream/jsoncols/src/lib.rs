@@ -166,6 +166,20 @@ impl AvroReader {
         }
         columns_tuple(py, &cols, n).map(Some)
     }
+
+    /// The same for `count` records written one after another in `data` (a container file's
+    /// block), or None when they are not read cleanly to its end.
+    fn read_block<'py>(&self, py: Python<'py>, data: &Bound<'py, PyBytes>, count: usize)
+                       -> PyResult<Option<Bound<'py, PyTuple>>> {
+        if count > 50_000_000 {
+            return Ok(None);
+        }
+        let mut cols = Columns::sized(self.n_numeric, self.n_category, count);
+        if self.program.read_block(data.as_bytes(), count, &mut cols).is_err() {
+            return Ok(None);
+        }
+        columns_tuple(py, &cols, count).map(Some)
+    }
 }
 
 /// A field of a compiled Protobuf message: (number, type, sub-message, enum values, implicit

@@ -48,6 +48,7 @@ OTHERS = [
      ["--repeat", "5"]),
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
+    ("formats", "Decode throughput by record format", "bench.bench_formats", [], ["--quick"]),
 ]
 TIMEOUT = 1500
 READING = [

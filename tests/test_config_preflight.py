@@ -184,7 +184,7 @@ def test_backtest_user_errors_exit_2_with_one_line_each(tmp_path: Path, baseline
                      "--baseline", str(baselines / "good.dlb"), "-o", str(tmp_path / "r.json"))
     assert code == EXIT_CONFIG
     assert problems(out) == [f"--events: {tmp_path / 'e.txt'}: unknown file type (expected "
-                             ".jsonl, .csv or .parquet)"]
+                             ".jsonl, .csv, .parquet or .avro)"]
 
 
 def test_tls_files_are_checked_offline(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from driftline.stream.config.model import parse_config
-from driftline.stream.decode.decoder import Decoder
+from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.batch import RecordBatch
 from driftline.stream.engine.core import Engine
 from driftline.stream.engine.results import WindowResult
@@ -41,7 +41,7 @@ def _config(segments: list[str], **event_time: Any) -> Any:
 
 def _engine(cfg: Any, fast: bool) -> Engine:
     eng = Engine(cfg)
-    eng.decoder = Decoder.from_config(cfg, fast=fast)
+    eng.decoder = decoder_for(cfg, fast=fast)
     return eng
 
 

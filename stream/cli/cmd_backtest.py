@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest_cmd(
         config: Annotated[Path, typer.Option("--config", "-c", help="driftline.yaml")],
-        events: Annotated[Path, typer.Option("--events", help="events .jsonl/.csv/.parquet")],
+        events: Annotated[Path, typer.Option("--events", help="events .jsonl/.csv/.parquet/.avro")],
         out: Annotated[Path, typer.Option("--out", "-o", help="report.json to write")],
         baseline: Annotated[Path | None, typer.Option(
             "--baseline", help="baseline.dlb (default: the config's baseline)")] = None,

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @baseline_app.command("build")
     def build_cmd(
         config: Annotated[Path, typer.Option("--config", "-c", help="driftline.yaml")],
-        data: Annotated[Path, typer.Option("--data", help="training .parquet/.csv/.jsonl")],
+        data: Annotated[Path, typer.Option("--data", help="training .parquet/.csv/.jsonl/.avro")],
         out: Annotated[Path, typer.Option("--out", "-o", help="baseline file to write")],
         bins: Annotated[int, typer.Option(help="numeric bins (baseline quantiles)")] = 10,
         min_cohort_rows: Annotated[int, typer.Option(

@@ -3,7 +3,8 @@
 ``check-config`` and ``run`` call the same :func:`preflight`, so a file ``check-config`` calls ok
 does not fail at ``run`` for anything knowable offline: the baseline file (readable, a driftline
 baseline, built for exactly the configured features and types), the secret environment
-variables the config names, the TLS files, the ``metrics.listen`` address (free to bind) and the
+variables the config names, the record decoder (Avro schema file, Protobuf descriptor set,
+schema registry settings), the TLS files, the ``metrics.listen`` address (free to bind) and the
 state directory (writable). Each problem is one line naming the field and the fix.
 
 >>> from driftline.stream.config.model import parse_config
@@ -27,6 +28,8 @@ from typing import Any, Literal
 from driftline.alerts.alerting import _wanted_secrets
 from driftline.sketches.baseline import Baseline
 from driftline.stream.config.semantics import metric_warnings
+from driftline.stream.config.types import ConfigError
+from driftline.stream.decode.factory import decoder_for
 from driftline.stream.sources.baselines import BaselineError, load_baseline
 
 Command = Literal["check-config", "run", "backtest"]
@@ -55,6 +58,7 @@ def preflight(
     out = Preflight(warnings=metric_warnings(cfg))
     env = os.environ if environ is None else environ
     _baseline(cfg, baseline_path or cfg.baseline, command, out)
+    out.problems += _decoder(cfg)
     if cfg.source.kafka is None and command != "backtest":
         (out.problems if command == "run" else out.warnings).append(
             "source.kafka: not set; `driftline run` needs it (bootstrap_servers and topics), "
@@ -67,6 +71,15 @@ def preflight(
         (out.problems if command == "run" else out.warnings).append(listen)
     out.problems += _state_dir(cfg)
     return out
+
+
+def _decoder(cfg: Any) -> list[str]:
+    """The record decoder builds: schema file, descriptor set, registry settings."""
+    try:
+        decoder_for(cfg)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
 
 
 def _baseline(cfg: Any, path: Path | None, command: Command, out: Preflight) -> None:

@@ -35,6 +35,7 @@ from driftline.stream.config.alerts import (
     VolumeConfig,
 )
 from driftline.stream.config.cohorts import CohortsConfig
+from driftline.stream.config.formats import ProtobufConfig, SchemaRegistryConfig
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.config.semantics import name_problems
 from driftline.stream.config.types import (
@@ -72,12 +73,36 @@ class EventTimeConfig(StrictModel):
 class SourceConfig(StrictModel):
     kafka: KafkaSettings | None = None
     """Kafka connection; not needed for demo, backtest and baseline build."""
-    format: Literal["json"] = "json"
-    """Record value format."""
+    format: Literal["json", "avro", "protobuf"] = "json"
+    """Record value format: json (one object per record), avro (Confluent wire format with
+    `schema_registry`, or bare Avro bodies with `avro_schema`), protobuf (see `protobuf`).
+    """
+    schema_registry: SchemaRegistryConfig | None = None
+    """Confluent-compatible schema registry for records in the Confluent wire format."""
+    avro_schema: Path | None = None
+    """Avro schema file (.avsc) of records written without the wire format (no registry)."""
+    protobuf: ProtobufConfig | None = None
+    """Descriptor set and message type of Protobuf records (format protobuf)."""
     max_record_bytes: int = Field(default=1_000_000, ge=1024)
     """Larger record values go to the dead-letter topic (reason `too_large`) undecoded."""
     event_time: EventTimeConfig = EventTimeConfig()
     """Where event time comes from."""
+
+    @model_validator(mode="after")
+    def _check_format(self) -> SourceConfig:
+        if self.format == "avro" and (self.schema_registry is None) == (self.avro_schema is None):
+            raise ValueError("format avro needs exactly one of schema_registry (records in the "
+                             "Confluent wire format) or avro_schema (an .avsc file)")
+        if self.format == "protobuf" and self.protobuf is None:
+            raise ValueError("format protobuf needs protobuf: {descriptor_file, message}")
+        if self.format == "json" and (self.schema_registry or self.avro_schema or self.protobuf):
+            raise ValueError("schema_registry, avro_schema and protobuf need format avro or "
+                             "protobuf")
+        if self.avro_schema is not None and self.format != "avro":
+            raise ValueError("avro_schema needs format avro")
+        if self.protobuf is not None and self.format != "protobuf":
+            raise ValueError("protobuf needs format protobuf")
+        return self
 
 
 class FeatureConfig(StrictModel):
@@ -331,6 +356,15 @@ def _resolve_paths(cfg: DriftlineConfig, base: Path) -> DriftlineConfig:
         updates["baseline"] = base / cfg.baseline
     if cfg.state_dir is not None and not cfg.state_dir.is_absolute():
         updates["state_dir"] = base / cfg.state_dir
+    src = cfg.source
+    if src.avro_schema is not None and not src.avro_schema.is_absolute():
+        src = src.model_copy(update={"avro_schema": base / src.avro_schema})
+    if src.protobuf is not None and not src.protobuf.descriptor_file.is_absolute():
+        pb = src.protobuf.model_copy(
+            update={"descriptor_file": base / src.protobuf.descriptor_file})
+        src = src.model_copy(update={"protobuf": pb})
+    if src is not cfg.source:
+        updates["source"] = src
     return cfg.model_copy(update=updates) if updates else cfg
 
 

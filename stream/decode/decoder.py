@@ -113,8 +113,9 @@ class Decoder:
     @classmethod
     def from_config(cls, config: DriftlineConfig, require_event_time: bool = True,
                     fast: bool = True) -> Decoder:
-        """A decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
-        without a usable event time, with time NaN: baseline building)."""
+        """A JSON decoder for a ``DriftlineConfig`` (``require_event_time=False`` keeps records
+        without a usable event time, with time NaN: baseline building). Any format:
+        :func:`stream.decode.factory.decoder_for`."""
         specs = [FieldSpec(f.name, f.type, f.path) for f in config.features]
         src = config.source
         et = src.event_time
@@ -125,8 +126,15 @@ class Decoder:
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-        """Decode one batch; ``timestamps_ms`` (the Kafka timestamps) when there is no
-        event-time field in the config."""
+        """Decode one batch of record values; ``timestamps_ms`` (the Kafka timestamps) when
+        there is no event-time field in the config. JSON here; the Avro and Protobuf decoders
+        (:mod:`stream.decode.avro`, :mod:`stream.decode.protobuf`) override it."""
+        return self.decode_json(values, timestamps_ms)
+
+    def decode_json(
+        self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
+    ) -> DecodedBatch:
+        """Decode one batch of JSON values (also for JSON Lines files whatever the format)."""
         n_in = len(values)
         dead: list[DeadLetter] = []
         vals = list(values)
@@ -149,6 +157,23 @@ class Decoder:
             parts.append(part if part is not None else self._exact_part(chunk, idx, dead))
         return self._columns(parts, dead, timestamps_ms)
 
+    def decode_objects(
+        self,
+        objs: Sequence[Any],
+        rows: np.ndarray,
+        dead: list[DeadLetter],
+        timestamps_ms: np.ndarray | Sequence[float] | None = None,
+        getters: dict[str, Any] | None = None,
+        lenient: bool = True,
+    ) -> DecodedBatch:
+        """Columns of records already decoded (Avro dicts, Protobuf messages): ``objs[k]`` is
+        the record at batch index ``rows[k]``; ``dead`` the batch's dead letters so far;
+        ``getters`` read each leaf from a record (default: dotted paths into dicts);
+        ``lenient=False`` when no leaf can be a container (no check per value)."""
+        parts = [self._objects_part(list(objs[s : s + _CHUNK]), rows[s : s + _CHUNK], getters,
+                                    lenient) for s in range(0, len(objs), _CHUNK)]
+        return self._columns(parts, list(dead), timestamps_ms)
+
     def _fast_part(self, chunk: list[bytes], idx: np.ndarray) -> _Part | None:
         """The native path for a chunk, or None (then the exact path decides)."""
         if self._fast is None or not chunk:
@@ -156,6 +181,10 @@ class Decoder:
         got = self._fast.read(chunk)
         if got is None:
             return None
+        return self._native_part(got, idx)
+
+    def _native_part(self, got: Any, idx: np.ndarray) -> _Part:
+        """A chunk read by a native reader (a ``FastChunk``) as a part of the batch."""
         times: np.ndarray | None = None
         bad: list[tuple[int, str, str]] = []
         if self.event_time_field:
@@ -195,15 +224,19 @@ class Decoder:
                     dead.append(DeadLetter(idx[k], "not_object", f"JSON {kind}, not an object"))
             objs = [objs[k] for k in keep]
             idx = [idx[k] for k in keep]
+        return self._objects_part(objs, np.asarray(idx, dtype=np.int64))
+
+    def _objects_part(self, objs: list[Any], idx: np.ndarray,
+                      getters: dict[str, Any] | None = None, lenient: bool = True) -> _Part:
+        """Columns of decoded records (JSON objects, Avro records, Protobuf messages)."""
+        get = self._dict_getters if getters is None else getters
         nums = {}
         for leaf in self._numeric_leaves:
-            values = np.fromiter(map(self._dict_getters[leaf.name], objs), dtype=object,
-                                 count=len(objs))
+            values = np.fromiter(map(get[leaf.name], objs), dtype=object, count=len(objs))
             x, null, invalid = canonical_numbers(values)
             nums[leaf.name] = Column(x, null, invalid & ~null)
-        raw = {leaf.name: list(map(self._dict_getters[leaf.name], objs))
-               for leaf in self._object_leaves}
-        return self._part(np.asarray(idx, dtype=np.int64), nums, raw, True)
+        raw = {leaf.name: list(map(get[leaf.name], objs)) for leaf in self._object_leaves}
+        return self._part(idx, nums, raw, lenient)
 
     def _part(self, idx: np.ndarray, nums: dict[str, Column], raw: dict[str, list[Any]],
               lenient: bool) -> _Part:

@@ -27,7 +27,8 @@ from typing import Any
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
 from driftline.stream.config.model import DriftlineConfig
-from driftline.stream.decode.decoder import DecodedBatch, Decoder
+from driftline.stream.decode.decoder import DecodedBatch
+from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.aggregator import PartitionAggregator
 from driftline.stream.engine.batch import IngestReport, RecordBatch
 from driftline.stream.engine.cohorts import Cohorts
@@ -82,7 +83,7 @@ class Engine:
         self.monitor: str = config.monitor
         self.baseline = baseline
         self.schema = schema_for(config, baseline)
-        self.decoder = Decoder.from_config(config)
+        self.decoder = decoder_for(config)
         self.cohorts = Cohorts.from_config(config)
         self.evaluator = WindowEvaluator(config.monitor, self.schema, baseline, config.drift)
         w = config.windows

@@ -28,7 +28,7 @@ import mode
 
 from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
-from driftline.stream.decode.decoder import Decoder
+from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.cohorts import AdmittedView, Cohorts
 from driftline.stream.engine.core import schema_for
 from driftline.stream.engine.evaluation import WindowEvaluator
@@ -90,7 +90,7 @@ class Runtime(mode.Service):
         self.environ = os.environ if environ is None else environ
         self.announce = announce or _print_line
         self.schema = schema_for(cfg, baseline)
-        self.decoder = Decoder.from_config(cfg)
+        self.decoder = decoder_for(cfg)
         self.partials_topic, self.checkpoint_topic = internal_topics(
             str(self.k.internal_topic_prefix))
         self.sinks = Sinks(cfg, baseline, self.environ)

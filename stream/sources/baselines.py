@@ -28,7 +28,7 @@ import numpy as np
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.codec import SketchFormatError
 from driftline.stream.config.model import DriftlineConfig
-from driftline.stream.decode.decoder import Decoder
+from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.cohorts import MISSING
 from driftline.stream.engine.core import feature_specs
 from driftline.stream.sources.files import Progress, read_events
@@ -42,7 +42,7 @@ class BaselineError(ValueError):
 
 def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
                    min_cohort_rows: int = 1000, progress: Progress | None = None) -> Baseline:
-    decoder = Decoder.from_config(config, require_event_time=False)
+    decoder = decoder_for(config, require_event_time=False)
     d = read_events(Path(data), decoder, progress)
     if d.n == 0:
         raise ValueError(f"{data}: no usable rows to build a baseline from")

@@ -1,4 +1,4 @@
-"""Reading event files (JSONL, CSV, Parquet) into the engine's decoded columns.
+"""Reading event files (JSONL, CSV, Parquet, Avro) into the engine's decoded columns.
 
 The same extraction as the stream: JSONL lines go through the stream's
 :class:`~stream.decode.decoder.Decoder` (bytes -> columns, dead letters with reasons); CSV and
@@ -36,16 +36,17 @@ from driftline.stream.decode.event_time import parse_iso
 
 Progress = Callable[[int, int], None]
 CHUNK_ROWS = 100_000
-FORMATS = ("jsonl", "csv", "parquet")
+FORMATS = ("jsonl", "csv", "parquet", "avro")
 
 
 def file_format(path: Path) -> str:
     name = path.name.lower()
     for suffix, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "jsonl"),
-                        (".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet")):
+                        (".csv", "csv"), (".parquet", "parquet"), (".pq", "parquet"),
+                        (".avro", "avro")):
         if name.endswith(suffix) or name.endswith(suffix + ".gz"):
             return fmt
-    raise ValueError(f"{path}: unknown file type (expected .jsonl, .csv or .parquet)")
+    raise ValueError(f"{path}: unknown file type (expected .jsonl, .csv, .parquet or .avro)")
 
 
 def iter_events(path: Path | str, decoder: Decoder, chunk_rows: int = CHUNK_ROWS,
@@ -56,6 +57,11 @@ def iter_events(path: Path | str, decoder: Decoder, chunk_rows: int = CHUNK_ROWS
     total = p.stat().st_size
     if fmt == "jsonl":
         yield from _iter_jsonl(p, decoder, chunk_rows, progress, total)
+        return
+    if fmt == "avro":
+        from driftline.stream.sources.avro_files import iter_avro
+
+        yield from iter_avro(p, decoder, chunk_rows, progress, total)
         return
     offset = 0
     if fmt == "parquet":
@@ -108,7 +114,7 @@ def _iter_jsonl(p: Path, decoder: Decoder, chunk_rows: int, progress: Progress |
                 index = np.asarray(keep, dtype=np.int64) + base
             else:
                 index = np.arange(base, base + len(values), dtype=np.int64)
-            d = decoder.decode(values, np.zeros(len(values)))
+            d = decoder.decode_json(values, np.zeros(len(values)))
             d.rows = index[d.rows]
             for i, dl in enumerate(d.dead_letters):
                 d.dead_letters[i] = type(dl)(int(index[dl.index]), dl.reason, dl.detail)

@@ -258,19 +258,23 @@ pub struct Columns {
 
 impl Columns {
     pub fn new(schema: &Schema, n: usize) -> Columns {
+        Columns::sized(schema.n_numeric, schema.n_category, n)
+    }
+
+    pub fn sized(n_numeric: usize, n_category: usize, n: usize) -> Columns {
         Columns {
             n,
-            numeric: vec![f64::NAN; schema.n_numeric * n],
-            codes: vec![-1; schema.n_category * n],
-            labels: vec![Vec::new(); schema.n_category],
-            interners: (0..schema.n_category).map(|_| Interner::default()).collect(),
+            numeric: vec![f64::NAN; n_numeric * n],
+            codes: vec![-1; n_category * n],
+            labels: vec![Vec::new(); n_category],
+            interners: (0..n_category).map(|_| Interner::default()).collect(),
             time: vec![f64::NAN; n],
             time_text: Vec::new(),
         }
     }
 
     #[inline]
-    fn intern(&mut self, col: usize, label: &[u8]) -> i32 {
+    pub fn intern(&mut self, col: usize, label: &[u8]) -> i32 {
         self.interners[col].code(&mut self.labels[col], label)
     }
 }

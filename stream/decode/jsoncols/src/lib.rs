@@ -4,8 +4,10 @@
 //! column buffers, or `None` when any record is one the scanner cannot vouch for (the Python
 //! decoder then takes the chunk the exact way). See `stream/decode_native.py`.
 
+mod avro;
 mod columns;
 mod number;
+mod proto;
 mod scan;
 
 use pyo3::exceptions::PyValueError;
@@ -63,6 +65,12 @@ impl Reader {
                 return Ok(None);
             }
         }
+        columns_tuple(py, &cols, n).map(Some)
+    }
+}
+
+/// `(numeric, codes, labels, time)` of `cols` (see `Reader.read`).
+fn columns_tuple<'py>(py: Python<'py>, cols: &Columns, n: usize) -> PyResult<Bound<'py, PyTuple>> {
         let numeric = PyByteArray::new(py, as_bytes(&cols.numeric));
         let codes = PyByteArray::new(py, as_bytes(&cols.codes));
         let mut label_lists = Vec::with_capacity(cols.labels.len());
@@ -82,7 +90,163 @@ impl Reader {
             }
             PyList::new(py, items)?.into_any()
         };
-        Ok(Some(PyTuple::new(py, [numeric.into_any(), codes.into_any(), labels.into_any(), time])?))
+        PyTuple::new(py, [numeric.into_any(), codes.into_any(), labels.into_any(), time])
+}
+
+/// Node of a compiled Avro schema: (op, fixed size, children, enum symbols, captures as
+/// (kind, column)); see `stream/decode_avro_native.py`.
+type NodeSpec = (String, usize, Vec<usize>, Vec<String>, Vec<(String, usize)>);
+
+fn leaf_kind(kind: &str) -> PyResult<Kind> {
+    match kind {
+        "numeric" => Ok(Kind::Numeric),
+        "category" => Ok(Kind::Category),
+        "time" => Ok(Kind::Time),
+        other => Err(PyValueError::new_err(format!("unknown leaf kind {other:?}"))),
+    }
+}
+
+/// Reads chunks of Avro binary records of one writer schema into columns.
+#[pyclass(module = "stream._jsoncols")]
+struct AvroReader {
+    program: avro::Program,
+    n_numeric: usize,
+    n_category: usize,
+}
+
+#[pymethods]
+impl AvroReader {
+    #[new]
+    fn new(nodes: Vec<NodeSpec>, root: usize, n_numeric: usize, n_category: usize)
+           -> PyResult<Self> {
+        let mut out = Vec::with_capacity(nodes.len());
+        for (op, size, children, symbols, caps) in nodes {
+            let op = avro::Op::parse(&op)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown Avro op {op:?}")))?;
+            if children.iter().any(|&c| c >= usize::MAX / 2) {
+                return Err(PyValueError::new_err("bad child index"));
+            }
+            let mut captures = Vec::with_capacity(caps.len());
+            for (kind, col) in caps {
+                let kind = leaf_kind(&kind)?;
+                let limit = match kind {
+                    Kind::Numeric => n_numeric,
+                    Kind::Category => n_category,
+                    Kind::Time => 1,
+                };
+                if col >= limit {
+                    return Err(PyValueError::new_err("capture column out of range"));
+                }
+                captures.push((kind, col));
+            }
+            out.push(avro::Node { op, size, children, symbols, captures });
+        }
+        let n = out.len();
+        if root >= n || out.iter().any(|nd| nd.children.iter().any(|&c| c >= n))
+            || out.iter().any(|nd| matches!(nd.op, avro::Op::Array | avro::Op::Map)
+                              && nd.children.len() != 1) {
+            return Err(PyValueError::new_err("malformed program"));
+        }
+        Ok(AvroReader { program: avro::Program { nodes: out, root }, n_numeric, n_category })
+    }
+
+    /// `(numeric, codes, labels, time)` for `records` (bytes, each read from `offset`: 5 for
+    /// the Confluent wire format), or None when a record is not read cleanly to its end.
+    fn read<'py>(&self, py: Python<'py>, records: &Bound<'py, PyList>, offset: usize)
+                 -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let n = records.len();
+        let mut cols = Columns::sized(self.n_numeric, self.n_category, n);
+        for (row, item) in records.iter().enumerate() {
+            let Ok(bytes) = item.cast::<PyBytes>() else {
+                return Ok(None);
+            };
+            if self.program.read(bytes.as_bytes(), offset, row, &mut cols).is_err() {
+                return Ok(None);
+            }
+        }
+        columns_tuple(py, &cols, n).map(Some)
+    }
+
+    /// The same for `count` records written one after another in `data` (a container file's
+    /// block), or None when they are not read cleanly to its end.
+    fn read_block<'py>(&self, py: Python<'py>, data: &Bound<'py, PyBytes>, count: usize)
+                       -> PyResult<Option<Bound<'py, PyTuple>>> {
+        if count > 50_000_000 {
+            return Ok(None);
+        }
+        let mut cols = Columns::sized(self.n_numeric, self.n_category, count);
+        if self.program.read_block(data.as_bytes(), count, &mut cols).is_err() {
+            return Ok(None);
+        }
+        columns_tuple(py, &cols, count).map(Some)
+    }
+}
+
+/// A field of a compiled Protobuf message: (number, type, sub-message, enum values, implicit
+/// presence, default number, default label, captures); see `stream/decode_protobuf_native.py`.
+type FieldSpec = (u32, String, usize, Vec<(i32, String)>, bool, f64, String, Vec<(String, usize)>);
+
+/// Reads chunks of Protobuf messages of one type into columns.
+#[pyclass(module = "stream._jsoncols")]
+struct ProtoReader {
+    program: proto::Program,
+    n_numeric: usize,
+    n_category: usize,
+}
+
+#[pymethods]
+impl ProtoReader {
+    #[new]
+    fn new(messages: Vec<Vec<FieldSpec>>, n_numeric: usize, n_category: usize) -> PyResult<Self> {
+        let n_msgs = messages.len();
+        if n_msgs == 0 {
+            return Err(PyValueError::new_err("no message"));
+        }
+        let mut out = Vec::with_capacity(n_msgs);
+        for fields in messages {
+            let mut fs = Vec::with_capacity(fields.len());
+            for (number, ty, sub, names, implicit, default_num, default_label, caps) in fields {
+                let ty = proto::Ty::parse(&ty)
+                    .ok_or_else(|| PyValueError::new_err(format!("unknown type {ty:?}")))?;
+                if ty == proto::Ty::Message && sub >= n_msgs {
+                    return Err(PyValueError::new_err("bad sub-message index"));
+                }
+                let mut captures = Vec::with_capacity(caps.len());
+                for (kind, col) in caps {
+                    let kind = leaf_kind(&kind)?;
+                    let limit = match kind {
+                        Kind::Numeric => n_numeric,
+                        Kind::Category => n_category,
+                        Kind::Time => 1,
+                    };
+                    if col >= limit {
+                        return Err(PyValueError::new_err("capture column out of range"));
+                    }
+                    captures.push((kind, col));
+                }
+                fs.push(proto::Field { number, ty, sub, names, implicit, default_num,
+                                       default_label, captures });
+            }
+            out.push(proto::Message { fields: fs });
+        }
+        Ok(ProtoReader { program: proto::Program::new(out), n_numeric, n_category })
+    }
+
+    /// `(numeric, codes, labels, time)` for `records` (bytes, each read from `offset`), or None
+    /// when a record is not one the exact path is sure to read the same way.
+    fn read<'py>(&mut self, py: Python<'py>, records: &Bound<'py, PyList>, offset: usize)
+                 -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let n = records.len();
+        let mut cols = Columns::sized(self.n_numeric, self.n_category, n);
+        for (row, item) in records.iter().enumerate() {
+            let Ok(bytes) = item.cast::<PyBytes>() else {
+                return Ok(None);
+            };
+            if self.program.read(bytes.as_bytes(), offset, row, &mut cols).is_err() {
+                return Ok(None);
+            }
+        }
+        columns_tuple(py, &cols, n).map(Some)
     }
 }
 
@@ -100,6 +264,8 @@ fn longest(records: &Bound<'_, PyList>) -> Option<usize> {
 #[pymodule]
 fn _jsoncols(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Reader>()?;
+    m.add_class::<AvroReader>()?;
+    m.add_class::<ProtoReader>()?;
     m.add_function(wrap_pyfunction!(longest, m)?)?;
     Ok(())
 }

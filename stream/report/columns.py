@@ -162,3 +162,11 @@ def encode(acc: Accumulator) -> tuple[dict[str, Any], str]:
         with np.errstate(invalid="ignore", divide="ignore"):
             blob.put("s:" + name, (total / count).astype(np.float32))
     return blob.spec, blob.encode()
+
+
+def decode(spec: dict[str, Any], blob: str) -> dict[str, np.ndarray]:
+    """The arrays of :func:`encode` back (what the page does, for tests and tools)."""
+    raw = gzip.decompress(base64.b64decode(blob))
+    return {name: np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<"), count=count,
+                                offset=offset)
+            for name, (dtype, offset, count) in spec.items()}

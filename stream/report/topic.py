@@ -31,7 +31,7 @@ def read_results(config: DriftlineConfig, start: float, end: float,
     topic = str(config.kafka.results_topic)
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
                              **config.kafka.client_kwargs(environ))
-    latest: dict[bytes, dict[str, Any]] = {}
+    latest: dict[str, dict[str, Any]] = {}
     bad = 0
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
@@ -59,7 +59,8 @@ def read_results(config: DriftlineConfig, start: float, end: float,
                         bad += 1
                         continue
                     if start <= s < end:
-                        latest[r.key or b""] = rec
+                        key = f"{rec.get('tier')}|{s:.0f}|{rec.get('segment')}|{rec.get('cohort')}"
+                        latest[key] = rec
                 if records and records[-1].offset + 1 >= todo.get(tp, 0):
                     todo.pop(tp, None)
     finally:

@@ -273,20 +273,21 @@
       `: baseline (blue) vs this window (orange)` + (d.e ? `; each share is within ±${pct(d.e)} (sketch bound)` : "") }));
     if (d.b) {
       const labels = D.label_sets[d.l], n = labels.length;
-      const W = Math.max(420, Math.min(1100, n * 46)), H = 170, bw = (W - 40) / n;
+      const L = 70;
+      const W = Math.max(420, Math.min(1100, n * 46)), H = 170, bw = (W - L - 4) / n;
       const top = Math.max(...d.b, ...d.x, 1e-9) * 1.1;
       const g = svg("svg", { id: "distribution-chart", width: W, height: H + 70 });
       labels.forEach((lab, i) => {
         for (const [k, v, col] of [[0, d.b[i], "#5c6bc0"], [1, d.x[i], "#ff7043"]]) {
           const h = (v ?? 0) / top * H;
-          const r = svg("rect", { class: k ? "bar-current" : "bar-baseline", x: 36 + i * bw + k * bw * 0.42,
+          const r = svg("rect", { class: k ? "bar-current" : "bar-baseline", x: L + i * bw + k * bw * 0.42,
             y: H - h + 4, width: bw * 0.4, height: Math.max(h, 0.5), fill: col });
           r.addEventListener("mousemove", ev => showTip(ev, `${esc(lab)}<br>baseline ${pct(d.b[i])} · window ${pct(d.x[i])}`));
           r.addEventListener("mouseleave", hideTip);
           g.append(r);
         }
-        const tx = svg("text", { x: 36 + (i + 0.4) * bw, y: H + 14, "text-anchor": "end",
-          transform: `rotate(-30 ${36 + (i + 0.4) * bw} ${H + 14})` });
+        const tx = svg("text", { x: L + (i + 0.4) * bw, y: H + 14, "text-anchor": "end",
+          transform: `rotate(-30 ${L + (i + 0.4) * bw} ${H + 14})` });
         tx.textContent = lab.length > 14 ? lab.slice(0, 13) + "…" : lab; g.append(tx);
       });
       const ax = svg("text", { x: 0, y: 12 }); ax.textContent = pct(top / 1.1); g.append(ax);

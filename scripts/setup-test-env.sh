@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the test suite runs for real: Prometheus, Alertmanager and Chromium (Debian
-# packages) and
-# the Apache Kafka broker jars (Maven Central). Idempotent; safe to run again.
+# packages) and the Apache Kafka broker jars (Maven Central). Idempotent; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

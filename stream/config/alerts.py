@@ -334,6 +334,9 @@ class DeliveryConfig(_Model):
     max_age: Duration = Field(default=86400.0, gt=0)
 
 
+REPORT_URL_FIELDS = frozenset({"monitor", "check", "feature", "segment", "cohort", "window",
+                               "date"})
+
 _DEFAULT_ROUTES: dict[str, list[str]] = {"critical": ["pagerduty", "slack"], "warning": ["slack"]}
 
 
@@ -349,11 +352,22 @@ class AlertsConfig(_Model):
     repeat_interval: Duration = 4 * 3600.0
     grafana_url: str | None = None
     grafana_dashboard_uid: str | None = None
+    report_url: str | None = Field(default=None, description=(
+        "URL of a driftline HTML report (`driftline report`) published where responders can "
+        "open it; Slack digests, PagerDuty links and webhook/PagerDuty details carry it next to "
+        "the Grafana link. May contain {monitor}, {check}, {feature}, {segment}, {cohort}, "
+        "{window} and {date} (the window end's UTC day, YYYY-MM-DD), filled in per alert."))
     state_dir: str | None = None
     delivery: DeliveryConfig = DeliveryConfig()
 
     @model_validator(mode="after")
     def _check(self) -> AlertsConfig:
+        if self.report_url is not None:
+            unknown = sorted(set(re.findall(r"{([^{}]*)}", self.report_url)) - REPORT_URL_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"report_url has unknown placeholders {unknown}; known: "
+                    f"{sorted(REPORT_URL_FIELDS)}")
         for severity, names in (self.routes or {}).items():
             unknown = [n for n in names if n not in self.channels]
             if unknown:

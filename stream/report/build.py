@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from driftline.sketches.evaluate import QUANTILE_LEVELS
 from driftline.stream.report.columns import STATUS, Accumulator, encode
 
 BLOCK = 256
@@ -161,31 +162,43 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
                             arr[ci, fi, j] = ratio
                     dists.offer(ci, fi, lo + j, score[ci, fi, j], rec, float(w["start_ts"]))
                 for name, value in _performance(c.get("performance")):
-                    perf.setdefault(name, np.full(c_n, np.nan))[ci] = value
+                    perf.setdefault(name, np.full((c_n, 1), np.nan))[ci, 0] = value
             for name, values in perf.items():
                 acc.add_series(name, lo + j, values)
         acc.add(lo, score=score, p=p, status=status, n=n, feature_n=fn, quality=quality)
+    drift = report.get("drift") or {}
+    thresholds = drift.get("thresholds") or {}
+    return assemble(
+        acc, source=source, monitor=report.get("monitor", ""), tier=tier,
+        tiers=sorted({w["tier"] for w in all_windows}),
+        window_seconds=(float(windows[0]["end_ts"]) - float(windows[0]["start_ts"])
+                        if windows else 0.0),
+        end=float(windows[-1]["end_ts"]) if windows else None,
+        metrics=[fmetric.get(f, "psi") for f in features],
+        thresholds=[thresholds.get(f, {}).get(fmetric.get(f, "psi")) for f in features],
+        drift={k: v for k, v in drift.items() if k != "thresholds"},
+        input=report.get("input"), alerts=alerts, distributions=list(dists.kept.values()),
+        label_sets=dists.label_sets(), notes=report.get("notes") or [])
+
+
+def assemble(acc: Accumulator, *, source: str, monitor: str, tier: str | None,
+             tiers: list[str], window_seconds: float, end: float | None, metrics: list[str],
+             thresholds: list[Any], drift: dict[str, Any], input: Any,
+             alerts: list[dict[str, Any]], distributions: list[dict[str, Any]],
+             label_sets: list[list[str]], notes: list[str]) -> dict[str, Any]:
+    """The page's data: the encoded columns of ``acc`` and the rest as plain JSON."""
     spec, blob = encode(acc)
-    thresholds = (report.get("drift") or {}).get("thresholds") or {}
     return {
-        "format": 1, "source": source, "monitor": report.get("monitor", ""), "tier": tier,
-        "tiers": sorted({w["tier"] for w in all_windows}), "windows": len(windows),
-        "window_seconds": (float(windows[0]["end_ts"]) - float(windows[0]["start_ts"])
-                           if windows else 0.0),
-        "start": float(starts[0]) if len(starts) else None,
-        "end": float(windows[-1]["end_ts"]) if windows else None,
+        "format": 1, "source": source, "monitor": monitor, "tier": tier, "tiers": tiers,
+        "windows": len(acc.starts), "window_seconds": window_seconds,
+        "start": float(acc.starts[0]) if len(acc.starts) else None, "end": end,
         "columns": acc.columns,
-        "features": [[f, ftype[f], fmetric.get(f, "psi")] for f in features],
-        "cohorts": list(cohorts),
-        "thresholds": [thresholds.get(f, {}).get(fmetric.get(f, "psi")) for f in features],
-        "drift": {k: v for k, v in (report.get("drift") or {}).items() if k != "thresholds"},
-        "input": report.get("input"),
-        "alerts": alerts,
-        "last_seen": acc.last_seen.tolist(), "empty_windows": acc.empty_windows.tolist(),
-        "distributions": list(dists.kept.values()), "label_sets": dists.label_sets(),
-        "quantile_levels": [0.05, 0.25, 0.5, 0.75, 0.95],
-        "spec": spec, "blob": blob,
-        "notes": report.get("notes") or [],
+        "features": [[f, t, m] for (f, t), m in zip(acc.features, metrics, strict=True)],
+        "cohorts": acc.cohorts, "thresholds": thresholds, "drift": drift, "input": input,
+        "alerts": alerts, "last_seen": acc.last_seen.tolist(),
+        "empty_windows": acc.empty_windows.tolist(), "distributions": distributions,
+        "label_sets": label_sets, "quantile_levels": list(QUANTILE_LEVELS),
+        "spec": spec, "blob": blob, "notes": notes,
     }
 
 

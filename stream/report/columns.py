@@ -10,7 +10,8 @@ block reduced with ``ufunc.reduceat``: no Python loop per window or per value.
 
 Encoding (see :func:`encode`): scores as uint16 in 1e-4 steps (capped at 6.5534; 65535 is "no
 score"), p-values as uint8 tenths of a decade (``-10 log10 p``, 255 is "none"), statuses as uint8,
-counts as float64, quality ratios and other series as float32; the arrays are concatenated, gzip-compressed and base64-encoded, and the page
+counts as float64, quality ratios (only the feature x cohort rows with a ratio above 0) and other series as
+float32; the arrays are concatenated, gzip-compressed and base64-encoded, and the page
 inflates them with the browser's own ``DecompressionStream``.
 
 >>> import numpy as np
@@ -104,16 +105,17 @@ class Accumulator:
                 self.quality[name] = np.zeros(self.score.shape, np.float32)
             self.quality[name][..., ids] = np.fmax(self.quality[name][..., ids], red)
 
-    def add_series(self, name: str, window: int, values: np.ndarray) -> None:
-        """One window of a per-cohort series (``values`` is ``[C]``, NaN where absent)."""
+    def add_series(self, name: str, w0: int, values: np.ndarray) -> None:
+        """Windows ``w0 .. w0 + k`` of a per-cohort series: ``values`` is ``[C, k]``, NaN where
+        absent; a column keeps the mean of its windows."""
         if name not in self.series:
             shape = (len(self.cohorts), self.columns)
             self.series[name] = (np.zeros(shape), np.zeros(shape))
         total, count = self.series[name]
-        b = self.bucket_of[window]
+        starts, ids = _runs(self.bucket_of[w0:w0 + values.shape[-1]])
         ok = np.isfinite(values)
-        total[ok, b] += values[ok]
-        count[ok, b] += 1
+        total[:, ids] += np.add.reduceat(np.where(ok, values, 0.0), starts, axis=-1)
+        count[:, ids] += np.add.reduceat(ok.astype(np.float64), starts, axis=-1)
 
 
 class Blob:
@@ -156,8 +158,10 @@ def encode(acc: Accumulator) -> tuple[dict[str, Any], str]:
     blob.put("status", acc.status)
     blob.put("n", acc.n)
     blob.put("t", acc.column_starts.astype(np.float64))
-    for name, arr in acc.quality.items():
-        blob.put("q:" + name, arr.astype(np.float32))
+    for name, arr in acc.quality.items():  # only the feature x cohort rows that are not all 0
+        rows = np.flatnonzero(arr.reshape(-1, acc.columns).any(axis=1))
+        blob.put("qi:" + name, rows.astype(np.uint32))
+        blob.put("q:" + name, arr.reshape(-1, acc.columns)[rows].astype(np.float32))
     for name, (total, count) in acc.series.items():
         with np.errstate(invalid="ignore", divide="ignore"):
             blob.put("s:" + name, (total / count).astype(np.float32))

@@ -22,7 +22,7 @@
     for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
     const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
     const buf = await new Response(stream).arrayBuffer();
-    const types = { uint8: Uint8Array, uint16: Uint16Array, float32: Float32Array,
+    const types = { uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, float32: Float32Array,
       float64: Float64Array };
     const out = {};
     for (const [name, [dtype, off, len]] of Object.entries(spec)) {
@@ -337,11 +337,14 @@
   function drawQuality() {
     const series = [];
     for (const key of Object.keys(A).filter(k => k.startsWith("q:"))) {
-      for (let f = 0; f < F; f++) {
-        const arr = A[key].subarray(cell(state.c, f, 0), cell(state.c, f, 0) + B);
+      const rows = A["qi:" + key.slice(2)];  // the (cohort, feature) rows stored, in order
+      rows.forEach((row, i) => {
+        const c = Math.floor(row / F), f = row % F;
+        if (c !== state.c) return;
+        const arr = A[key].subarray(i * B, (i + 1) * B);
         let mx = 0; for (const v of arr) if (v > mx) mx = v;
         if (mx > 0) series.push({ name: `${D.features[f][0]} ${key.slice(2)}`, values: arr, max: mx });
-      }
+      });
     }
     series.sort((a, b) => b.max - a.max);
     series.forEach((s, i) => { s.color = PALETTE[i % PALETTE.length]; });
@@ -411,6 +414,7 @@
   }
 
   // -- interaction ------------------------------------------------------------------------
+  window.driftlineSetCohort = c => setCohort(c);  // for tests and benchmarks
   function setCohort(c) {
     state.c = c; document.getElementById("cohort-select").value = c;
     drawHeatmap(); drawFeatures(); drawQuality(); drawFreshness(); drawModelQuality();
@@ -421,6 +425,7 @@
   }
 
   renderSummary(); renderHeatmap(); renderFeatures(); renderQuality(); renderFreshness(); renderModelQuality();
+  document.body.dataset.renderMs = performance.now().toFixed(0);
   document.body.dataset.rendered = "true";
 })().catch(err => {
   console.error(err);

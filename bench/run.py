@@ -48,6 +48,7 @@ OTHERS = [
      ["--repeat", "5"]),
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
+    ("report", "HTML report at scale", "bench.bench_report", [], ["--quick"]),
 ]
 TIMEOUT = 1500
 READING = [

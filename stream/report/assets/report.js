@@ -135,8 +135,8 @@
     const s = score(c, f, b), t = thr(f), w = t.warning ?? t.critical ?? 0.1;
     const r = Number.isNaN(s) ? 0 : Math.min(s / w, 3);
     if (st === 3) return r >= ((t.critical ?? Infinity) / w) ? "#c62828" : "#ef6c00";
-    const g = Math.round(200 - 60 * Math.min(r, 1));
-    return `rgb(${Math.round(120 + 100 * Math.min(r, 1))},${g + 30},${Math.round(120 - 40 * r)})`;
+    const k = Math.min(r, 1);  // ok: light green, turning yellow as the score nears warning
+    return `rgb(${Math.round(165 + 90 * k)},${Math.round(214 + 27 * k)},${Math.round(167 - 49 * k)})`;
   }
   function renderHeatmap() {
     const s = section("heatmap", "Drift over time",
@@ -147,7 +147,7 @@
     sel.value = state.c;
     s.append(el("div", { class: "controls" }, el("label", { text: "Cohort " }, sel),
       el("span", { class: "legend" }, ...[["#eceff1", "no data"], ["#cfd8dc", "insufficient data"],
-        ["rgb(120,230,120)", "ok"], ["#ef6c00", "drift (warning)"], ["#c62828", "drift (critical)"]]
+        ["rgb(165,214,167)", "ok"], ["rgb(255,241,118)", "ok, near warning"], ["#ef6c00", "drift (warning)"], ["#c62828", "drift (critical)"]]
         .flatMap(([c, t]) => [el("span", { style: `background:${c}` }), t]))));
     const names = el("div", { class: "names" }, ...D.features.map((f, i) =>
       el("div", { text: f[0], onclick: () => select(i, state.col, true) })));
@@ -288,7 +288,8 @@
         }
         const tx = svg("text", { x: L + (i + 0.4) * bw, y: H + 14, "text-anchor": "end",
           transform: `rotate(-30 ${L + (i + 0.4) * bw} ${H + 14})` });
-        tx.textContent = lab.length > 14 ? lab.slice(0, 13) + "…" : lab; g.append(tx);
+        const short = lab.replace(/-?\d+\.\d+(e[-+]?\d+)?/g, m => String(+(+m).toPrecision(3)));
+        tx.textContent = short.length > 18 ? short.slice(0, 17) + "…" : short; g.append(tx);
       });
       const ax = svg("text", { x: 0, y: 12 }); ax.textContent = pct(top / 1.1); g.append(ax);
       distBox.append(g);

@@ -99,7 +99,7 @@ def _index(names: Iterable[str]) -> dict[str, int]:
 
 
 def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
-                  max_distributions: int = 20_000, top: int = 3,
+                  max_distributions: int = 5_000, top: int = 3,
                   source: str = "backtest") -> dict[str, Any]:
     """The page's data for ``report``; see the module docstring."""
     all_windows = report.get("windows") or []

@@ -10,9 +10,9 @@ block reduced with ``ufunc.reduceat``: no Python loop per window or per value.
 
 Encoding (see :func:`encode`): scores as uint16 in 1e-4 steps (capped at 6.5534; 65535 is "no
 score"), p-values as uint8 tenths of a decade (``-10 log10 p``, 255 is "none"), statuses as uint8,
-counts as float64, quality ratios (only the feature x cohort rows with a ratio above 0) and other series as
-float32; the arrays are concatenated, gzip-compressed and base64-encoded, and the page
-inflates them with the browser's own ``DecompressionStream``.
+counts as float64, quality ratios (only the feature x cohort rows with a ratio above 0) and
+other series as float32; the arrays are concatenated, gzip-compressed and base64-encoded, and
+the page inflates them with the browser's own ``DecompressionStream``.
 
 >>> import numpy as np
 >>> acc = Accumulator(cohorts=["all=all"], features=[("x", "numeric")],

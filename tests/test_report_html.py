@@ -109,6 +109,15 @@ def test_backtest_report_renders_in_chromium_with_its_alert_marker(
     assert browser.evaluate("document.querySelectorAll('#distribution-chart .bar-baseline')"
                             ".length") == bins
     assert browser.evaluate("document.querySelectorAll('#distribution .quantiles tr').length") == 3
+    # hovering the drifted window of x's timeline shows its score and p-value
+    tip = browser.evaluate(
+        "(() => { const a = document.querySelector('[data-feature=\"x\"] .alert-marker');"
+        " const r = a.getBoundingClientRect(); const svg = a.ownerSVGElement;"
+        " svg.dispatchEvent(new MouseEvent('mousemove', {clientX: r.x + r.width / 2,"
+        " clientY: r.y - 20, bubbles: true}));"
+        " return document.getElementById('tip').textContent; })()")
+    alert = drift[0]
+    assert f"psi {alert['value']:.4f}".rstrip("0") in tip and "p-value ≈" in tip, tip
     shots = tmp_path / "screenshots"
     browser.screenshot(shots / "report-full.png", full=True)
     browser.screenshot(shots / "report-heatmap.png", selector="#heatmap")

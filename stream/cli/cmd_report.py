@@ -48,6 +48,7 @@ def register(app: typer.Typer) -> None:
         """Write one self-contained HTML file (opens offline) with the summary, drift heatmap,
         per-feature timelines and distributions, data quality, freshness and model quality."""
         from driftline.stream.report import write_report
+        from driftline.stream.report.html import load_report
 
         if (backtest is None) == (config is None):
             typer.echo("give either --backtest report.json or --config driftline.yaml with "
@@ -55,7 +56,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG)
         if backtest is not None:
             try:
-                report = orjson.loads(backtest.read_bytes())
+                report = load_report(backtest.read_bytes())
             except (OSError, orjson.JSONDecodeError) as exc:
                 typer.echo(f"cannot read {backtest}: {exc}", err=True)
                 raise typer.Exit(EXIT_CONFIG) from None

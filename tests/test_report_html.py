@@ -230,3 +230,18 @@ def test_report_of_a_time_range_of_the_results_topic(
     status = arrays["status"].reshape(len(payload["cohorts"]), len(payload["features"]), -1)
     expected = [3 if w["start_ts"] >= SHIFT_AT else 2 for w in base[1:-1]]
     assert status[ci, fi].tolist() == expected
+
+
+@needs_chromium
+def test_a_report_without_windows_says_so_in_every_section(browser: Chromium,
+                                                          tmp_path: Path) -> None:
+    page = write_report({"monitor": "m", "windows": [], "alerts": [],
+                         "input": {"events": 3, "dead_letters": {"not_json": 3}}},
+                        tmp_path / "empty.html")
+    browser.open(page.as_uri())
+    browser.wait_for(RENDERED)
+    assert browser.errors == []
+    assert browser.evaluate("[...document.querySelectorAll('section')].map(s => s.id)") == SECTIONS
+    assert browser.evaluate("document.querySelectorAll('section .empty').length") == 6
+    assert "Dead letters by reason: not_json 3" in browser.evaluate(
+        "document.getElementById('summary').innerText")

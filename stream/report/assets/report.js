@@ -91,7 +91,7 @@
     const crit = firing.filter(a => a.severity === "critical").length;
     const stats = [
       ["monitor", D.monitor], ["from", iso(D.start)], ["to", iso(D.end)],
-      ["windows", `${D.windows} × ${D.tier}` + (per > 1 ? ` (${per} per column)` : "")],
+      ["windows", `${D.windows} × ${D.tier ?? "–"}` + (per > 1 ? ` (${per} per column)` : "")],
       ["events in windows", total.toLocaleString("en")],
       ["input events", inp.events === undefined ? "–" : inp.events.toLocaleString("en")],
       ["dead letters", dlTotal.toLocaleString("en")], ["late events", inp.late ?? "–"],
@@ -425,7 +425,15 @@
     if (scroll) distBox.scrollIntoView({ block: "start" });
   }
 
-  renderSummary(); renderHeatmap(); renderFeatures(); renderQuality(); renderFreshness(); renderModelQuality();
+  renderSummary();
+  if (!D.windows || !F || !C) {  // nothing was evaluated: say so in every section
+    for (const [id, title] of [["heatmap", "Drift over time"], ["features", "Features"],
+      ["quality", "Data quality and volume"], ["freshness", "Freshness"], ["model-quality", "Model quality"]]) {
+      section(id, title).append(el("p", { class: "empty", text: "No evaluated window in this report." }));
+    }
+  } else {
+    renderHeatmap(); renderFeatures(); renderQuality(); renderFreshness(); renderModelQuality();
+  }
   document.body.dataset.renderMs = performance.now().toFixed(0);
   document.body.dataset.rendered = "true";
 })().catch(err => {

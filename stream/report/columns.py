@@ -158,6 +158,7 @@ def encode(acc: Accumulator) -> tuple[dict[str, Any], str]:
     blob.put("status", acc.status)
     blob.put("n", acc.n)
     blob.put("t", acc.column_starts.astype(np.float64))
+    blob.put("wpc", np.bincount(acc.bucket_of, minlength=acc.columns).astype(np.uint32))
     for name, arr in acc.quality.items():  # only the feature x cohort rows that are not all 0
         rows = np.flatnonzero(arr.reshape(-1, acc.columns).any(axis=1))
         blob.put("qi:" + name, rows.astype(np.uint32))

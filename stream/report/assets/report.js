@@ -10,7 +10,8 @@
   const A = await inflate(D.blob, D.spec);
   const C = D.cohorts.length, F = D.features.length, B = D.columns;
   const T = A.t;
-  const per = D.windows > B ? Math.ceil(D.windows / B) : 1;
+  const per = D.windows > B ? Math.ceil(D.windows / B) : 1;  // windows per column, at most
+  const perText = D.windows % B === 0 ? String(per) : `${per - 1}–${per}`;
   const firing = D.alerts.filter(a => a.state === "firing");
   const state = { c: 0, f: 0, col: B - 1 };
   const firstDrift = firing.find(a => a.check === "drift" && a.ci >= 0 && a.fi >= 0);
@@ -49,7 +50,7 @@
   const fmtP = p => Number.isNaN(p) ? "–" : (p >= 0.999 ? "≈1" : "≈" + p.toExponential(1));
   const pct = x => (x === null || x === undefined) ? "–" : (100 * x).toFixed(1) + "%";
   const colTime = b => T[Math.max(0, Math.min(B - 1, b))];
-  const colLabel = b => per > 1 ? `${iso(colTime(b))} (+${per} windows)` : iso(colTime(b));
+  const colLabel = b => per > 1 ? `${iso(colTime(b))} (${A.wpc[b]} windows)` : iso(colTime(b));
 
   function el(tag, attrs = {}, ...kids) {
     const e = document.createElement(tag);
@@ -91,7 +92,7 @@
     const crit = firing.filter(a => a.severity === "critical").length;
     const stats = [
       ["monitor", D.monitor], ["from", iso(D.start)], ["to", iso(D.end)],
-      ["windows", `${D.windows} × ${D.tier ?? "–"}` + (per > 1 ? ` (${per} per column)` : "")],
+      ["windows", `${D.windows} × ${D.tier ?? "–"}` + (per > 1 ? ` (${perText} per column)` : "")],
       ["events in windows", total.toLocaleString("en")],
       ["input events", inp.events === undefined ? "–" : inp.events.toLocaleString("en")],
       ["dead letters", dlTotal.toLocaleString("en")], ["late events", inp.late ?? "–"],
@@ -140,7 +141,7 @@
   }
   function renderHeatmap() {
     const s = section("heatmap", "Drift over time",
-      `Rows: features; columns: ${B} time columns` + (per > 1 ? ` of ${per} windows each (the worst window shown)` : " (one per window") +
+      `Rows: features; columns: ${B} time columns` + (per > 1 ? ` of ${perText} windows each (the worst window shown)` : " (one per window") +
       (per > 1 ? "" : ")") + `. Status of the ${D.tier} windows for the chosen cohort; click a cell for its distribution.`);
     const sel = el("select", { id: "cohort-select", onchange: e => setCohort(+e.target.value) },
       ...D.cohorts.map((c, i) => el("option", { value: i, text: c })));
@@ -157,7 +158,7 @@
       const { b, f } = heatAt(ev);
       showTip(ev, `<b>${esc(D.features[f][0])}</b> · ${esc(D.cohorts[state.c])}<br>${colLabel(b)}<br>` +
         `${D.features[f][2]} ${fmt(score(state.c, f, b))} · p ${fmtP(pval(state.c, f, b))}<br>` +
-        `${STATUS[status(state.c, f, b)]} · ${events(state.c, b)} events`);
+        `${STATUS[status(state.c, f, b)]} · ${events(state.c, b).toLocaleString("en")} events`);
     });
     heatCanvas.addEventListener("mouseleave", hideTip);
     heatCanvas.addEventListener("click", ev => { const { b, f } = heatAt(ev); select(f, b, true); });
@@ -332,7 +333,7 @@
   const PALETTE = ["#1e88e5", "#e53935", "#43a047", "#fb8c00", "#8e24aa", "#00897b", "#6d4c41", "#3949ab", "#c0ca33", "#d81b60"];
   function renderQuality() {
     const s = section("quality", "Data quality and volume",
-      "Quality ratios per feature (the largest window of each column) and events per column, for the chosen cohort.");
+      "Quality ratios per feature (the largest window of each column) and events per window, for the chosen cohort.");
     qualityBox = el("div"); s.append(qualityBox); drawQuality();
   }
   function drawQuality() {
@@ -355,8 +356,8 @@
         .map(s => `${s.name} (max ${pct(s.max)})`).join(", ") }),
         lineChart(series.slice(0, 10), { fmtY: pct }));
     } else qualityBox.append(el("p", { class: "empty", text: `Every quality ratio was 0 in every window of ${D.cohorts[state.c]}.` }));
-    qualityBox.append(el("h3", { text: `Events per column · ${D.cohorts[state.c]}` }),
-      lineChart([{ name: "events", values: Array.from({ length: B }, (_, b) => events(state.c, b)), color: "#546e7a" }],
+    qualityBox.append(el("h3", { text: `Events per window · ${D.cohorts[state.c]}` + (per > 1 ? " (mean of each column)" : "") }),
+      lineChart([{ name: "events per window", values: Array.from({ length: B }, (_, b) => events(state.c, b) / Math.max(A.wpc[b], 1)), color: "#546e7a" }],
         { fmtY: v => Number.isFinite(v) ? Math.round(v).toLocaleString("en") : "–" }));
   }
 

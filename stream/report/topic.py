@@ -21,6 +21,7 @@ from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.sources.backtest import drift_rules
 
 POLL_MS = 500
+IDLE_LIMIT_MS = 30_000
 
 
 def read_results(config: DriftlineConfig, start: float, end: float,
@@ -49,8 +50,15 @@ def read_results(config: DriftlineConfig, start: float, end: float,
             consumer.seek(tp, at.offset)
             if at.offset < ends[tp]:
                 todo[tp] = ends[tp]
+        idle = 0
         while todo:
-            for tp, records in consumer.poll(timeout_ms=POLL_MS).items():
+            batch = consumer.poll(timeout_ms=POLL_MS)
+            idle = 0 if batch else idle + 1
+            if idle * POLL_MS >= IDLE_LIMIT_MS:  # e.g. records deleted by retention meanwhile
+                short = ", ".join(f"{tp.partition}" for tp in todo)
+                raise TimeoutError(f"{topic}: no records for {IDLE_LIMIT_MS / 1000:.0f} s before "
+                                   f"the end offsets of partitions {short}")
+            for tp, records in batch.items():
                 for r in records:
                     try:
                         rec = orjson.loads(r.value)

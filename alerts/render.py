@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from driftline.alerts.model import AlertEvent
 from driftline.stream.config.contract import dashboard_uid
@@ -141,7 +142,27 @@ def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) 
     return f"{grafana_url.rstrip('/')}/d/{uid}?{urlencode(params)}"
 
 
-def facts(e: AlertEvent, link: str | None) -> dict[str, Any]:
+def report_link(e: AlertEvent, report_url: str | None) -> str | None:
+    """``alerts.report_url`` with the alert's placeholders filled in (URL-encoded).
+
+    >>> from driftline.alerts.model import AlertEvent
+    >>> e = AlertEvent(monitor="fraud", check="drift", metric="psi", feature="amount",
+    ...     segment="region", cohort="eu", window="5m", severity="critical", state="firing",
+    ...     transition="new", window_start=0.0, window_end=300.0, since=0.0, value=0.3,
+    ...     threshold=0.2, n=900)
+    >>> report_link(e, "https://reports.example.com/{monitor}/{date}.html#{feature}")
+    'https://reports.example.com/fraud/1970-01-01.html#amount'
+    """
+    if not report_url:
+        return None
+    values = {"monitor": e.monitor, "check": e.check, "feature": e.feature or "",
+              "segment": e.segment, "cohort": e.cohort, "window": e.window or "",
+              "date": iso(e.window_end)[:10]}
+    return re.sub(r"{(\w+)}", lambda m: quote(values.get(m.group(1), m.group(0)), safe=""),
+                  report_url)
+
+
+def facts(e: AlertEvent, link: str | None, report: str | None = None) -> dict[str, Any]:
     """The facts a responder needs, as a flat JSON object (PagerDuty custom_details, webhooks)."""
     out: dict[str, Any] = {
         "monitor": e.monitor, "check": e.check, "metric": e.metric, "feature": e.feature,
@@ -155,6 +176,8 @@ def facts(e: AlertEvent, link: str | None) -> dict[str, Any]:
             out[k] = e.details[k]
     if link:
         out["grafana"] = link
+    if report:
+        out["report"] = report
     json.dumps(out, default=str)
     return out
 
@@ -178,6 +201,7 @@ def slack_digest(
     links: Sequence[str | None],
     max_alerts: int = 20,
     note: str = "",
+    reports: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """One Slack message for all alert changes of one window: header, one section per alert
     (capped, the rest counted), a context line; ``text`` is the plain fallback."""
@@ -190,10 +214,10 @@ def slack_digest(
     ]
     lines = [title]
     ordered = sorted(
-        zip(events, links, strict=True),
+        zip(events, links, reports or [None] * len(events), strict=True),
         key=lambda p: (p[0].state != "firing", p[0].severity != "critical", p[0].feature),
     )
-    for e, link in ordered[:max_alerts]:
+    for e, link, report in ordered[:max_alerts]:
         head = escape(summary(e))
         body = [f"{_EMOJI.get(e.severity, '')} *{head}*"]
         if e.transition in ("escalated", "deescalated", "repeat"):
@@ -202,8 +226,10 @@ def slack_digest(
         moved = escape(what_moved(e))
         if moved:
             body.append(f"what moved: {moved}")
-        if link:
-            body.append(f"<{link.replace('|', '%7C')}|Open in Grafana>")
+        opens = [f"<{u.replace('|', '%7C')}|{label}>" for u, label in
+                 ((link, "Open in Grafana"), (report, "Open the report")) if u]
+        if opens:
+            body.append(" · ".join(opens))
         text = _clip("\n".join(body), SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
         lines.append(head + (f" | what moved: {moved}" if moved else ""))
@@ -219,7 +245,7 @@ def slack_digest(
 
 
 def pagerduty_event(
-    e: AlertEvent, action: str, link: str | None, source: str | None
+    e: AlertEvent, action: str, link: str | None, source: str | None, report: str | None = None
 ) -> dict[str, Any]:
     """A PagerDuty Events v2 body without ``routing_key`` (added at send time)."""
     body: dict[str, Any] = {"event_action": action, "dedup_key": e.key.dedup_key}
@@ -232,10 +258,12 @@ def pagerduty_event(
             "component": e.feature or e.check,
             "group": f"{e.segment}={e.cohort}",
             "class": f"{e.check}/{e.metric}",
-            "custom_details": facts(e, link),
+            "custom_details": facts(e, link, report),
         }
-        if link:
-            body["links"] = [{"href": link, "text": "Open in Grafana"}]
+        links = [{"href": u, "text": t} for u, t in
+                 ((link, "Open in Grafana"), (report, "Open the driftline report")) if u]
+        if links:
+            body["links"] = links
         body["client"] = "driftline"
     return body
 

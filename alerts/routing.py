@@ -27,6 +27,7 @@ from driftline.alerts.render import (
     grafana_link,
     iso,
     pagerduty_event,
+    report_link,
     slack_digest,
     summary,
 )
@@ -54,6 +55,9 @@ class Router:
     def link(self, e: AlertEvent) -> str | None:
         return grafana_link(e, self.cfg.grafana_url, self.cfg.grafana_dashboard_uid)
 
+    def report(self, e: AlertEvent) -> str | None:
+        return report_link(e, self.cfg.report_url)
+
     def rows(self, changes: Sequence[Change]) -> list[OutboxRow]:
         rows: list[OutboxRow] = []
         digests: dict[str, list[AlertEvent]] = {}
@@ -78,12 +82,14 @@ class Router:
         if kind == "pagerduty":
             source = getattr(self.cfg.channels[name], "source", None)
             pd_action = "trigger" if action == "fire" else "resolve"
-            return OutboxRow(name, pd_action, key, pagerduty_event(e, pd_action, link, source))
+            return OutboxRow(name, pd_action, key,
+                             pagerduty_event(e, pd_action, link, source, self.report(e)))
         if kind == "alertmanager":
             alerts = alertmanager_alerts(e, link) if action == "fire" else []
             return OutboxRow(name, "alerts", key, {"alerts": alerts})
         if kind == "webhook":
-            return OutboxRow(name, action, key, {"action": action, **facts(e, link)})
+            return OutboxRow(name, action, key,
+                             {"action": action, **facts(e, link, self.report(e))})
         text = summary(e)  # "RESOLVED ..." when resolved
         if action == "resolve" and e.state != "resolved":
             text = f"DOWNGRADED (no longer routed here) {text}"
@@ -99,5 +105,6 @@ class Router:
         channel = self.cfg.channels[name]
         cap = getattr(channel, "max_alerts_per_digest", 20)
         note = f"{'/'.join(tiers)} window ending {iso(window_end)} · digest {ident}"
-        payload = slack_digest(self.monitor, events, [self.link(e) for e in events], cap, note)
+        payload = slack_digest(self.monitor, events, [self.link(e) for e in events], cap, note,
+                               [self.report(e) for e in events])
         return OutboxRow(name, "digest", f"digest:{ident}", payload)

@@ -49,6 +49,7 @@ OTHERS = [
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
     ("formats", "Decode throughput by record format", "bench.bench_formats", [], ["--quick"]),
+    ("report", "HTML report at scale", "bench.bench_report", [], ["--quick"]),
 ]
 TIMEOUT = 1500
 READING = [

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite runs for real: Prometheus and Alertmanager (Debian packages) and
-# the Apache Kafka broker jars (Maven Central). Idempotent; safe to run again.
+# Installs what the test suite runs for real: Prometheus, Alertmanager and Chromium (Debian
+# packages) and the Apache Kafka broker jars (Maven Central). Idempotent; safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-aler
 command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 # Validates docker-compose.yml in the tests (no Docker engine is needed for `config`).
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+# Renders the HTML report in the tests (headless, driven through the DevTools protocol).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -340,15 +340,15 @@ def metrics_for(sketch: FeatureSketch) -> tuple[str, ...]:
 
 
 def compare(cur: FeatureSketch, base: FeatureSketch, metrics: Iterable[str],
-            thresholds: Mapping[str, float], min_samples: int, alpha: float = 0.05
-            ) -> dict[str, DriftScore]:
+            thresholds: Mapping[str, float], min_samples: int, alpha: float = 0.05,
+            table: BinTable | None = None) -> dict[str, DriftScore]:
     """Compute the requested metrics (those meaningful for the feature type; others are
     skipped) and set each status: ``insufficient_data`` if ``n < min_samples`` or
     ``m < min_samples``, else ``drift`` if ``value >= threshold`` and ``p_value < alpha``,
-    else ``ok``. Missing thresholds fall back to :data:`DEFAULT_THRESHOLDS`."""
+    else ``ok``. Missing thresholds fall back to :data:`DEFAULT_THRESHOLDS`. ``table``, when
+    given, is ``bin_table(cur, base)`` computed by the caller (it is computed here otherwise)."""
     allowed = metrics_for(cur)
     out: dict[str, DriftScore] = {}
-    table: BinTable | None = None
     for metric in metrics:
         if metric not in METRICS:
             raise ValueError(f"unknown drift metric {metric!r}; known: {sorted(METRICS)}")

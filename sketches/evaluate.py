@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from driftline.sketches.bins import bin_table
 from driftline.sketches.categorical import CategoricalSketch
 from driftline.sketches.drift import DriftScore, compare, metrics_for, with_status
 from driftline.sketches.numeric import NumericSketch
@@ -30,6 +31,20 @@ from driftline.sketches.profile import CohortProfile
 from driftline.sketches.quality import QualityRates
 
 QUANTILE_LEVELS = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class BinShares:
+    """The distribution of a feature on the baseline's bins, both sides: raw shares (counts over
+    the side's total, no smoothing) of the current window and of the baseline. ``exact`` is
+    False when a side was re-binned from its quantile sketch; ``share_error`` then bounds the
+    error of any single share (see :class:`~sketches.bins.BinTable`)."""
+
+    labels: tuple[str, ...]
+    current: tuple[float, ...]
+    baseline: tuple[float, ...]
+    exact: bool
+    share_error: float
 
 
 @dataclass(frozen=True)
@@ -47,6 +62,7 @@ class FeatureEvaluation:
     quantiles_current: tuple[float, ...] | None
     quantiles_baseline: tuple[float, ...] | None
     in_baseline: bool = True
+    bins: BinShares | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "type": self.type, "n": self.n, "m": self.m,
@@ -93,17 +109,27 @@ def evaluate_feature(cur: NumericSketch | CategoricalSketch,
     if base is not None and type(base) is not type(cur):
         raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
                         f"{type(base).__name__} in the baseline")
+    shares: BinShares | None = None
     if base is None:
         scores = {
             m: with_status(DriftScore(m, float("nan"), cur.n, 0, float("nan"),
                                       "insufficient_data", 0.0), 0.0, min_samples, alpha)
             for m in metrics if m in metrics_for(cur)}
     else:
-        scores = compare(cur, base, metrics, thresholds, min_samples, alpha)
+        table = bin_table(cur, base) if cur.n and base.n else None
+        scores = compare(cur, base, metrics, thresholds, min_samples, alpha, table)
+        if table is not None:
+            shares = BinShares(table.labels, _shares(table.current), _shares(table.baseline),
+                               table.exact, table.share_error)
     qc = qb = None
     if isinstance(cur, NumericSketch):
         qc = tuple(float(v) for v in cur.quantiles(QUANTILE_LEVELS))
         qb = (tuple(float(v) for v in base.quantiles(QUANTILE_LEVELS))
               if isinstance(base, NumericSketch) else tuple([float(np.nan)] * 5))
     return FeatureEvaluation(cur.spec.name, kind, cur.n, 0 if base is None else base.n, scores,
-                             QualityRates.of(cur), qc, qb, base is not None)
+                             QualityRates.of(cur), qc, qb, base is not None, shares)
+
+
+def _shares(counts: np.ndarray) -> tuple[float, ...]:
+    total = float(counts.sum())
+    return tuple((counts / total).tolist()) if total > 0 else tuple([0.0] * len(counts))

@@ -73,3 +73,13 @@ def test_demo_detects_every_injected_problem(tmp_path: Path) -> None:
     assert summary["metrics_scrapes"] >= 1
     out = tmp_path / "out"
     assert any((out / "dashboards").glob("*.json")), "the demo writes the Grafana dashboards"
+    # the HTML report is in the output folder, and the summary says where
+    assert summary["report"] == str(out / "report.html")
+    printed = "".join(lines).replace("\n", "")
+    assert "HTML report" in printed and str(out / "report.html") in printed
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and 'id="driftline-data"' in page
+    data = json.loads(page.split('type="application/json">', 1)[1].split("</script>", 1)[0]
+                      .replace("<\\/", "</"))
+    assert len(data["alerts"]) == len(summary["alerts"])
+    assert data["windows"] == summary["windows"]

@@ -5,6 +5,7 @@ From top to bottom (a module may import its own layer's package and the layers b
     stream.cli          the command line: the only place that may import everything
     stream.demo         the embedded demo (source generator + runner)
     grafana             dashboards, provisioning, Prometheus rules generated from the config
+    stream.report       the self-contained HTML report (backtests, results-topic ranges)
     stream.kafka        the Kafka runtime        | stream.sources   files: backtest, baselines
     stream.monitor      monitor = engine + alerting + results; freshness; Prometheus exporter
     stream.engine       windows, cohorts, aggregation, partials, merge, evaluation, results
@@ -28,6 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("stream.cli",),
     ("stream.demo",),
     ("grafana",),
+    ("stream.report",),
     ("stream.kafka", "stream.sources"),
     ("stream.monitor",),
     ("stream.engine", "alerts"),

@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="exit 1 if an alert of this severity (critical|warning) fired")
         ] = None,
+        html: Annotated[Path | None, typer.Option(
+            "--html", help="also write the self-contained HTML report to this file")] = None,
     ) -> None:
         """Replay EVENTS in event-time order through the same engine and alert rules."""
         from driftline.stream.cli.preflight import preflight
@@ -64,5 +66,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{inp['events']} events, {sum(inp['dead_letters'].values())} dead letters, "
                    f"{len(report['windows'])} windows, {len(fired)} alerts fired "
                    f"({crit} critical) -> {out}")
+        if html is not None:
+            from driftline.stream.report import write_report
+
+            write_report(report, html)
+            typer.echo(f"html report -> {html}")
         if fail_on == "critical" and crit or fail_on == "warning" and fired:
             raise typer.Exit(EXIT_CHECK_FAILED)

@@ -157,6 +157,8 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
     for det in summary["detections"]:
         console.print(f"  {det['problem'].replace('_', ' ')}: {look[det['problem']]}")
     console.print(f"dashboards and provisioning files: {summary['out']}")
+    if summary.get("report"):
+        console.print(f"HTML report (open it in a browser, works offline): {summary['report']}")
     if summary.get("metrics_url"):
         console.print(f"metrics were served at {summary['metrics_url']} "
                       f"({summary['metrics_scrapes']} scrapes)")

@@ -9,6 +9,7 @@ URLs, routing keys and header values (``*_env`` fields).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -112,6 +113,11 @@ class DeliveryConfig(StrictModel):
 _DEFAULT_ROUTES: dict[str, list[str]] = {"critical": ["pagerduty", "slack"], "warning": ["slack"]}
 
 
+REPORT_URL_FIELDS = frozenset({"monitor", "check", "feature", "segment", "cohort", "window",
+                               "date"})
+"""The placeholders ``alerts.report_url`` may contain."""
+
+
 class AlertsConfig(StrictModel):
     """Channels, routing by severity, re-notification and links.
 
@@ -131,6 +137,11 @@ class AlertsConfig(StrictModel):
     """Grafana base URL for the drill-down link in notifications."""
     grafana_dashboard_uid: str | None = None
     """Dashboard the link opens; default the generated dashboard of the alert's kind."""
+    report_url: str | None = None
+    """URL of a driftline HTML report (`driftline report`) published where responders can open
+    it; Slack digests, PagerDuty links and webhook/PagerDuty details carry it next to the
+    Grafana link. May contain {monitor}, {check}, {feature}, {segment}, {cohort}, {window} and
+    {date} (the window end's UTC day, YYYY-MM-DD), filled in per alert."""
     state_dir: str | None = None
     """Where alert state and the outbox live; default `<state_dir>/alerts`."""
     delivery: DeliveryConfig = DeliveryConfig()
@@ -138,6 +149,12 @@ class AlertsConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> AlertsConfig:
+        if self.report_url is not None:
+            unknown = sorted(set(re.findall(r"{([^{}]*)}", self.report_url)) - REPORT_URL_FIELDS)
+            if unknown:
+                raise ValueError(
+                    f"report_url has unknown placeholders {unknown}; known: "
+                    f"{sorted(REPORT_URL_FIELDS)}")
         for severity, names in (self.routes or {}).items():
             unknown = [n for n in names if n not in self.channels]
             if unknown:

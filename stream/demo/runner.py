@@ -259,6 +259,24 @@ class Demo:
         self.results.extend(self.monitor.flush())
         self.alerts = list(self.monitor.alert_log)
         self.alerting.flush(timeout=10)
+        self.report_path = self.write_report()
+
+    def write_report(self) -> Path:
+        """The self-contained HTML report of the run (``report.html`` in the output folder)."""
+        from driftline.stream.report import write_report
+        from driftline.stream.sources.backtest import alert_record, drift_rules
+
+        report = {
+            "monitor": self.config.monitor, "drift": drift_rules(self.config),
+            "input": {"file": f"{TOPIC} (generated)", "events": self.events,
+                      "dead_letters": ({"malformed": self.malformed_counted}
+                                       if self.malformed_counted else {}), "late": 0},
+            "windows": [r.to_report() for r in self.results],
+            "alerts": [alert_record(e) for e in self.alerts],
+        }
+        path = write_report(report, self.opts.out / "report.html", source="demo")
+        self.log(f"report: {path}")
+        return path
 
     def close(self) -> None:
         self.alerting.close()
@@ -283,4 +301,5 @@ class Demo:
             "metrics_url": self.exporter_url,
             "metrics_scrapes": getattr(getattr(self, "collector", None), "scrapes", 0),
             "out": str(self.opts.out),
+            "report": str(getattr(self, "report_path", "")) or None,
         }

@@ -105,6 +105,11 @@ class WindowResult:
                 "current": [_num(v) for v in fe.quantiles_current],
                 "baseline": [_num(v) for v in fe.quantiles_baseline or ()],
             }
+        if fe.bins is not None:  # the distribution on the baseline's bins, both sides
+            rec["bins"] = {"labels": list(fe.bins.labels),
+                           "baseline": [round(v, 6) for v in fe.bins.baseline],
+                           "current": [round(v, 6) for v in fe.bins.current],
+                           "exact": fe.bins.exact, "share_error": _num(fe.bins.share_error)}
         return rec
 
     def primary_score(self, fe: FeatureEvaluation) -> DriftScore | None:

@@ -45,6 +45,17 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
             "threshold": e.threshold, "n": e.n, "p_value": e.p_value}
 
 
+def drift_rules(config: DriftlineConfig) -> dict[str, Any]:
+    """The drift rules the windows were judged by: metrics, significance level, minimum samples
+    and, per feature and metric, the resolved warning/critical/clear thresholds."""
+    thresholds: dict[str, dict[str, dict[str, float | None]]] = {}
+    for f in config.features:
+        rules = config.drift.for_feature(f.name)
+        thresholds[f.name] = {m: rules.tiers(m)._asdict() for m in rules.metric_names}
+    return {"metrics": config.drift.metric_names, "alpha": config.drift.alpha,
+            "min_samples": config.drift.min_samples, "thresholds": thresholds}
+
+
 def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Path | str,
                  alerting: bool = True, progress: Progress | None = None,
                  chunk: int = CHUNK) -> dict[str, Any]:
@@ -80,6 +91,7 @@ def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Pat
         reasons[dl.reason] = reasons.get(dl.reason, 0) + 1
     return {
         "monitor": config.monitor,
+        "drift": drift_rules(config),
         "input": {"file": Path(events).name, "events": d.n, "dead_letters": reasons,
                   "late": late},
         "windows": [r.to_report() for r in results],

@@ -46,6 +46,14 @@ class KafkaSettings(StrictModel):
     """Verify the brokers' host names."""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     """Where a partition without a checkpoint starts."""
+    isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
+    """How records of transactional producers are read: `read_committed` returns only committed
+    transactions (aborted ones are never counted; records of an open transaction wait for its
+    end), `read_uncommitted` returns every record as soon as it is written, aborted ones too.
+    """
+    max_clock_skew: Duration = 3600.0
+    """Events whose event time is more than this ahead of the worker's clock (or before 1970)
+    go to the DLQ with reason `event_time_out_of_range` instead of moving the watermark."""
     max_batch_records: int = Field(50_000, ge=1)
     """Records per consumer fetch (the engine works on whole batches)."""
     dlq_topic: str | None = None

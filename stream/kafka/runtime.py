@@ -149,6 +149,7 @@ class Runtime(mode.Service):
             session_timeout_ms=self.session_timeout_ms,
             instance_id=f"{self.instance_id}.source" if self.instance_id else None,
             observer=self.sinks.observe_batch,
+            isolation_level=self.k.isolation_level, max_clock_skew=self.k.max_clock_skew,
         )
         self.merger = MergerSide(
             self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,
@@ -196,6 +197,10 @@ class Runtime(mode.Service):
         for (topic, reason), n in c.invalid.items():
             out.setdefault(topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
             out[topic]["invalid"][reason] = n
+        kinds = self.source.record_counters
+        for topic in kinds.topics():
+            out.setdefault(topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
+            out[topic].update(kinds.for_topic(topic))
         return out
 
     def _merger_cohorts(self) -> list[Cohorts]:

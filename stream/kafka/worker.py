@@ -41,6 +41,7 @@ from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from stream.kafka.consumer import BatchConsumer, PartitionRecords
 from stream.kafka.partials import PartialSender
 from stream.kafka.producer import DeadLetter, DeadLetterWriter
+from stream.kafka.records import RecordCounters, screen_event_times, without_tombstones
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class SourceSide:
         observer: BatchObserver | None = None,
         coalesce_records: int = 20_000,
         coalesce_seconds: float = 0.5,
+        isolation_level: str = "read_committed",
+        max_clock_skew: float = 3600.0,
     ) -> None:
         self.monitor = monitor
         self.schema = schema
@@ -125,6 +128,8 @@ class SourceSide:
         self._generation = 0  # bumped by every rebalance callback
         self.aggs: dict[TopicPartition, PartitionAggregator] = {}
         self.counters = SourceCounters()
+        self.record_counters = RecordCounters()
+        self.max_clock_skew = max_clock_skew
         self.checkpoints = 0
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
@@ -138,6 +143,7 @@ class SourceSide:
             max_records=max_records, auto_offset_reset=auto_offset_reset,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+            isolation_level=isolation_level,
         )
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -211,6 +217,7 @@ class SourceSide:
                 fetched = []
             for records in self._coalesce(fetched):
                 processed += self._ingest(records, now)
+            self._advance_to_positions()
             await self._emit(now)
             if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.aggs))
@@ -245,8 +252,9 @@ class SourceSide:
                 held[1].extend(f)
         ready = []
         for tp, (since, buf) in list(self._buffers.items()):
-            high = self.consumer.highwater(tp)
-            caught_up = high is None or buf.next_offset >= high
+            high = self.consumer.fetchable_end(tp)
+            pos = self.consumer.fetch_position(tp)
+            caught_up = high is None or max(buf.next_offset, pos or 0) >= high
             if (len(buf.offsets) >= self.coalesce_records or caught_up
                     or mono - since >= self.coalesce_seconds):
                 ready.append(buf)
@@ -262,26 +270,56 @@ class SourceSide:
             fetched = fetched.after(agg.next_offset)
         if not fetched.offsets:
             return 0
-        ts = np.asarray(fetched.timestamps_ms, dtype=np.float64)
-        decoded = self.decoder.decode(fetched.values, ts)
-        report = agg.ingest_decoded(decoded, records=len(fetched.values), now=now)
+        self.record_counters.add(fetched)
+        base = fetched.offsets[0] if agg.next_offset is None else agg.next_offset
+        self.record_counters.skipped(  # offsets inside the fetch without a record
+            fetched.topic, fetched.next_offset - base - len(fetched.offsets))
+        usable = without_tombstones(fetched)  # delete markers are not events
+        if not usable.offsets:
+            agg.clock.touch(now)
+            agg.next_offset = fetched.next_offset
+            return len(fetched.offsets)
+        ts = np.asarray(usable.timestamps_ms, dtype=np.float64)
+        decoded = screen_event_times(self.decoder.decode(usable.values, ts), now,
+                                     self.max_clock_skew)
+        report = agg.ingest_decoded(decoded, records=len(usable.values), now=now)
         agg.next_offset = fetched.next_offset
         if self.dlq is not None:
+            keys = usable.keys
             for dl in report.dead_letters:
                 self.dlq.write(DeadLetter(
-                    fetched.values[dl.index], dl.reason, fetched.topic, fetched.partition,
-                    fetched.offsets[dl.index], timestamp_ms=fetched.timestamps_ms[dl.index],
+                    usable.values[dl.index], dl.reason, usable.topic, usable.partition,
+                    usable.offsets[dl.index], key=keys[dl.index] if keys else None,
+                    timestamp_ms=usable.timestamps_ms[dl.index],
                 ))
         self.counters.add(report)
         if self.observer is not None:
-            self.observer(fetched, decoded, report)
+            self.observer(usable, decoded, report)
         return len(fetched.offsets)
+
+    def _advance_to_positions(self) -> None:
+        """Move each partition's next offset to the consumer's position when nothing fetched is
+        still buffered: the offsets in between held no record for this consumer (transaction
+        markers, aborted transactions, compaction), and a partition whose position reached the
+        fetchable end is caught up even though its last offset was a marker."""
+        for tp, agg in self.aggs.items():
+            if tp in self._buffers:
+                continue
+            pos = self.consumer.fetch_position(tp)
+            if pos is None:
+                continue
+            if agg.next_offset is None:
+                agg.next_offset = pos
+            elif pos > agg.next_offset:
+                self.record_counters.skipped(tp.topic, pos - agg.next_offset)
+                agg.next_offset = pos
 
     async def _emit(self, now: float) -> None:
         """Send closed windows, then the watermarks that say so (in this order)."""
         for tp, agg in self.aggs.items():
-            high = self.consumer.highwater(tp)
-            caught_up = high is not None and (agg.next_offset or 0) >= high
+            end = self.consumer.fetchable_end(tp)
+            caught_up = (end is not None and tp not in self._buffers
+                         and (agg.next_offset or 0) >= end)
             for partial in agg.ready(now if caught_up else None):
                 # The merger advances a source's watermark to the one a partial carries. All
                 # windows a ready() call closes carry the same (latest) watermark, and a fetch
@@ -323,12 +361,14 @@ class SourceSide:
 
     # -- introspection ----------------------------------------------------------------------
     def lag(self) -> dict[tuple[str, int], int]:
-        """Records behind the partition end, per owned partition (as of the last fetch)."""
+        """Offsets between the consumer's position and the end of what it can read (the last
+        stable offset under ``read_committed``), per owned partition, as of the last fetch; a
+        trailing transaction marker is behind the position, so a caught-up partition has 0."""
         out = {}
         for tp, agg in self.aggs.items():
-            high = self.consumer.highwater(tp)
-            if high is not None:
-                out[(tp.topic, tp.partition)] = max(0, high - (agg.next_offset or 0))
+            end = self.consumer.fetchable_end(tp)
+            if end is not None:
+                out[(tp.topic, tp.partition)] = max(0, end - (agg.next_offset or 0))
         return out
 
     def caught_up(self) -> bool:

@@ -91,7 +91,8 @@ def _produce_codec_topics(bootstrap: str, topics: dict[str, str], ev: Events,
         for i in range(PER_CODEC):
             key = f"user-{i % 7}".encode() if i % 2 else None
             headers = [("trace", str(i).encode())] if i % 3 == 0 else None
-            p.produce(topic, ev.make(True, i / PER_CODEC), key=key, partition=i % 2, headers=headers)
+            p.produce(topic, ev.make(True, i / PER_CODEC), key=key, partition=i % 2,
+                      headers=headers)
         _flush(p)
     zstd = topics["zstd"]
     p = _librdkafka(bootstrap, **{"compression.type": "zstd"})
@@ -114,8 +115,8 @@ def _produce_transactions(bootstrap: str, topic: str, ev: Events) -> int:
         p.begin_transaction()
         for i in range(n):
             sent += 1
-            p.produce(topic, ev.make(commit, sent / 800), key=f"k{i % 11}".encode(), partition=i % 2,
-                      headers=[("tx", b"1")])
+            p.produce(topic, ev.make(commit, sent / 800), key=f"k{i % 11}".encode(),
+                      partition=i % 2, headers=[("tx", b"1")])
         for i in range(tombstones):
             p.produce(topic, None, key=f"k{i}".encode(), partition=i % 2)
         if commit:
@@ -173,7 +174,8 @@ def test_third_party_producers_are_counted_exactly(kafka: Any, tmp_path: Path,
     monitor = kafka.unique_topic("third-party")
     cfg_path = write_config(tmp_path / "cfg.yaml", {
         "monitor": monitor,
-        "source": {"kafka": kafka.source_config(topics), "event_time": {"field": "ts", "unit": "s"}},
+        "source": {"kafka": kafka.source_config(topics),
+                   "event_time": {"field": "ts", "unit": "s"}},
         "features": [{"name": "x_normal", "type": "numeric"},
                      {"name": "channel", "type": "categorical"}],
         "segments": ["region"],

@@ -3,7 +3,9 @@
 Both read the same 4-partition topic of the 25-field workload from the beginning and hand the
 worker what it needs per partition: offsets, timestamps, values (plus keys, tombstones and
 header flags on the worker's path). Reported per path: events/s wall and events per CPU-second
-of this process (librdkafka's own fetch threads included, since they are threads of it).
+of this process (librdkafka's own fetch threads included, since they are threads of it), for
+the fetch alone and for the worker's source side (fetch, then decode and aggregate into the
+partition's window profiles with the 25-feature monitor, as ``SourceSide`` does).
 
 1. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany`` (the worker's path);
 2. ``librdkafka``: confluent-kafka ``Consumer.consume(num_messages=50000)``, the same lists
@@ -26,7 +28,59 @@ from bench.bench_e2e import produce_workload
 from bench.broker import broker
 
 
-async def _aiokafka(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
+class _Sink:
+    """Decode + aggregate per partition (the source side's work), or nothing."""
+
+    def __init__(self, aggregate: bool) -> None:
+        self.aggs: dict[int, Any] = {}
+        self.held: dict[int, tuple[list[int], list[bytes]]] = {}
+        self.batches = 0
+        self.cfg: Any = None
+        if aggregate:
+            from bench.workloads import monitor_config
+            from stream.config import parse_config
+            from stream.decode import Decoder
+            from stream.engine import schema_for
+
+            raw = monitor_config(name="bench", window="1m")
+            raw["source"] = {**raw["source"],  # type: ignore[dict-item]
+                             "kafka": {"bootstrap_servers": "x", "topics": ["x"]}}
+            self.cfg = parse_config(raw)
+            self.schema = schema_for(self.cfg, None)
+            self.decoder = Decoder.from_config(self.cfg)
+
+    def __call__(self, partition: int, timestamps_ms: list[int], values: list[bytes]) -> None:
+        """Buffer a partition's records up to 20,000 (the worker's coalescing), then ingest."""
+        if self.cfg is None:
+            return
+        held = self.held.setdefault(partition, ([], []))
+        held[0].extend(timestamps_ms)
+        held[1].extend(values)
+        if len(held[1]) >= 20_000:
+            self._ingest(partition, *self.held.pop(partition))
+
+    def finish(self) -> None:
+        for partition, (ts, values) in list(self.held.items()):
+            self._ingest(partition, ts, values)
+        self.held.clear()
+
+    def _ingest(self, partition: int, timestamps_ms: list[int], values: list[bytes]) -> None:
+        import numpy as np
+
+        from stream.aggregator import PartitionAggregator
+
+        agg = self.aggs.get(partition)
+        if agg is None:
+            w = self.cfg.windows
+            agg = self.aggs[partition] = PartitionAggregator(
+                "x", partition, self.schema, self.decoder, w.size, w.allowed_lateness,
+                w.idle_timeout, None, 100)
+        self.batches += 1
+        d = self.decoder.decode(values, np.asarray(timestamps_ms, dtype=np.float64))
+        agg.ingest_decoded(d, records=len(values), now=time.time())
+
+
+async def _aiokafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
     from stream.kafka.consumer import BatchConsumer
 
     async def noop(_: Any) -> None:
@@ -42,14 +96,17 @@ async def _aiokafka(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
             batch = await consumer.getmany(timeout_ms=500)
             if batch and not seen:
                 t0, c0 = time.perf_counter(), time.process_time()
+            for b in batch:
+                sink(b.partition, b.timestamps_ms, b.values)
             seen += sum(len(b.offsets) for b in batch)
+        sink.finish()
     finally:
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         await consumer.stop()
     return n / wall, n / cpu
 
 
-def _librdkafka(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
+def _librdkafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
     from confluent_kafka import Consumer
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-rdk-{uuid.uuid4().hex[:6]}",
@@ -66,10 +123,13 @@ def _librdkafka(bootstrap: str, topic: str, n: int) -> tuple[float, float]:
             per: dict[int, list[Any]] = {}
             for m in msgs:
                 per.setdefault(m.partition(), []).append(m)
-            for records in per.values():  # what PartitionRecords holds, as in getmany
-                _ = ([m.offset() for m in records], [m.timestamp()[1] for m in records],
-                     [m.value() for m in records], [m.key() for m in records])
+            for p, records in per.items():  # what PartitionRecords holds, as in getmany
+                ts = [m.timestamp()[1] for m in records]
+                values = [m.value() for m in records]
+                _ = ([m.offset() for m in records], [m.key() for m in records])
+                sink(p, ts, values)
             seen += len(msgs)
+        sink.finish()
     finally:
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         c.close()
@@ -87,14 +147,17 @@ def main(argv: list[str] | None = None) -> None:
         size, _ = produce_workload(bootstrap, topic, args.events, args.partitions)
         print(f"{args.events:,} events, {size / args.events:.0f} bytes each, "
               f"{args.partitions} partitions")
-        rows = [("aiokafka BatchConsumer.getmany (worker path)",
-                 asyncio.run(_aiokafka(bootstrap, topic, args.events))),
-                ("librdkafka Consumer.consume(50000) + lists",
-                 _librdkafka(bootstrap, topic, args.events))]
-        print("| consumer | events/s wall | events per CPU-second |")
-        print("|---|---|---|")
-        for name, (wall, cpu) in rows:
-            print(f"| {name} | {wall:,.0f} | {cpu:,.0f} |")
+        rows = []
+        for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
+            aggregate = work != "fetch only"
+            rows += [("aiokafka `BatchConsumer.getmany` (the worker's)", work,
+                      asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))),
+                     ("librdkafka `Consumer.consume(50000)`", work,
+                      _librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))]
+        print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")
+        print("|---|---|---|---|---|")
+        for name, work, (wall, cpu) in rows:
+            print(f"| {name} | {work} | {wall:,.0f} | {cpu:,.0f} | {1e6 / cpu:.2f} |")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ OTHERS = [
      ["--repeat", "5"]),
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
+    ("kafka_consumers", "Kafka consumers: aiokafka against librdkafka", "bench.bench_consumers",
+     [], ["--events", "50000"]),
 ]
 TIMEOUT = 1500
 READING = [

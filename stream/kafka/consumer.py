@@ -180,7 +180,6 @@ class BatchConsumer:
                 tombstones = [i for i, v in enumerate(values) if v is None]
                 for i in tombstones:
                     values[i] = b""
-            headers = [r.headers for r in records]
             out.append(
                 PartitionRecords(
                     tp.topic,
@@ -190,7 +189,7 @@ class BatchConsumer:
                     values,
                     [r.key for r in records],
                     tombstones,
-                    [i for i, h in enumerate(headers) if h] if any(headers) else [],
+                    [i for i, r in enumerate(records) if r.headers],
                 )
             )
         return out

@@ -61,3 +61,23 @@ def test_event_times_before_1970_or_ahead_of_the_clock_are_dead_letters() -> Non
     reasons = {dl.index: dl.reason for dl in out.dead_letters}
     assert reasons == {5: "invalid_json", 1: OUT_OF_RANGE, 2: OUT_OF_RANGE}
     assert screen_event_times(out, NOW, 3600.0) is out
+
+
+def test_isolation_level_and_clock_skew_are_validated_with_the_field_and_the_choices() -> None:
+    import pytest
+
+    from stream.config import ConfigError, parse_config
+
+    def cfg(**kafka: object) -> dict[str, object]:
+        return {"monitor": "m", "source": {"kafka": {"topics": ["t"], **kafka}},
+                "features": [{"name": "x", "type": "numeric"}]}
+
+    parsed = parse_config(cfg())
+    assert parsed.kafka.isolation_level == "read_committed"
+    assert parsed.kafka.max_clock_skew == 3600.0
+    assert parse_config(cfg(isolation_level="read_uncommitted", max_clock_skew="5m")
+                        ).kafka.max_clock_skew == 300.0
+    with pytest.raises(ConfigError) as err:
+        parse_config(cfg(isolation_level="serializable"))
+    text = str(err.value)
+    assert "source.kafka.isolation_level" in text and "read_committed" in text

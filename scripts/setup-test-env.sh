@@ -11,6 +11,8 @@ command -v prometheus-alertmanager >/dev/null 2>&1 || need_apt+=(prometheus-aler
 command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 # Validates docker-compose.yml in the tests (no Docker engine is needed for `config`).
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+# The Java-client producer of the Kafka tests is compiled in the test set-up (javac, JDK 17).
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

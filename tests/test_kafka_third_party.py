@@ -157,7 +157,8 @@ def _by_topic(metrics: str, name: str) -> dict[str, float]:
     return {lab["topic"]: v for lab, v in metric_samples(metrics, name)}
 
 
-def test_third_party_producers_are_counted_exactly(kafka: Any, tmp_path: Path,
+@pytest.mark.parametrize("consumer", ["aiokafka", "librdkafka"])
+def test_third_party_producers_are_counted_exactly(kafka: Any, tmp_path: Path, consumer: str,
                                                    java_producer: list[str]) -> None:
     codec_topics = {c: kafka.create_topic(kafka.unique_topic(f"rdk-{c}"), partitions=2)
                     for c in CODECS}
@@ -174,7 +175,7 @@ def test_third_party_producers_are_counted_exactly(kafka: Any, tmp_path: Path,
     monitor = kafka.unique_topic("third-party")
     cfg_path = write_config(tmp_path / "cfg.yaml", {
         "monitor": monitor,
-        "source": {"kafka": kafka.source_config(topics),
+        "source": {"kafka": {**kafka.source_config(topics), "consumer": consumer},
                    "event_time": {"field": "ts", "unit": "s"}},
         "features": [{"name": "x_normal", "type": "numeric"},
                      {"name": "channel", "type": "categorical"}],

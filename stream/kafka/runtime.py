@@ -34,6 +34,7 @@ from stream.engine import schema_for
 from stream.evaluation import WindowEvaluator
 from stream.kafka.admin import TopicSpec, ensure_topics, max_message_bytes, partition_counts
 from stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from stream.kafka.consumer_rdkafka import rdkafka_config
 from stream.kafka.partials import MergerSide, PartialSender
 from stream.kafka.producer import DeadLetterWriter, Producer
 from stream.kafka.sinks import Sinks
@@ -150,6 +151,7 @@ class Runtime(mode.Service):
             instance_id=f"{self.instance_id}.source" if self.instance_id else None,
             observer=self.sinks.observe_batch,
             isolation_level=self.k.isolation_level, max_clock_skew=self.k.max_clock_skew,
+            rdkafka_conf=rdkafka_config(self.k) if self.k.consumer == "librdkafka" else None,
         )
         self.merger = MergerSide(
             self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,

@@ -39,6 +39,7 @@ from stream.cohorts import AdmittedView
 from stream.decode import DecodedBatch, Decoder
 from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from stream.kafka.consumer import BatchConsumer, PartitionRecords
+from stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer
 from stream.kafka.partials import PartialSender
 from stream.kafka.producer import DeadLetter, DeadLetterWriter
 from stream.kafka.records import RecordCounters, screen_event_times, without_tombstones
@@ -110,6 +111,7 @@ class SourceSide:
         coalesce_seconds: float = 0.5,
         isolation_level: str = "read_committed",
         max_clock_skew: float = 3600.0,
+        rdkafka_conf: dict[str, Any] | None = None,
     ) -> None:
         self.monitor = monitor
         self.schema = schema
@@ -137,6 +139,15 @@ class SourceSide:
         extra: dict[str, Any] = {}
         if instance_id:
             extra["group_instance_id"] = instance_id
+        self.consumer: BatchConsumer | RdkafkaBatchConsumer
+        if rdkafka_conf is not None:  # source.kafka.consumer: librdkafka
+            self.consumer = RdkafkaBatchConsumer(
+                topics, group_id, rdkafka_conf, on_assigned=self._on_assigned,
+                on_revoked=self._on_revoked, max_records=max_records,
+                auto_offset_reset=auto_offset_reset, session_timeout_ms=session_timeout_ms,
+                heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+                isolation_level=isolation_level, instance_id=instance_id)
+            return
         self.consumer = BatchConsumer(
             topics, group_id, {**client, **extra},
             on_assigned=self._on_assigned, on_revoked=self._on_revoked,

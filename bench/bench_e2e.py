@@ -9,7 +9,8 @@ each from a fresh consumer group reading the whole topic:
    run``, faust's process wrapper aside): batched aiokafka -> decode -> cohorts -> windows ->
    sketches, with closed windows sent as partials, merged, evaluated and published to the
    results topic concurrently; timed from the first fetched record until every record is
-   aggregated (the final checkpoint is timed separately).
+   aggregated (the final checkpoint is timed separately); with the worker's aiokafka consumer
+   and, beside it in the same run, with ``source.kafka.consumer: librdkafka``.
 
 Run (starts its own broker with scripts/kafka.sh unless --bootstrap is given)::
 
@@ -104,7 +105,7 @@ async def measure_faust(bootstrap: str, topic: str, n: int) -> float:
 
 
 def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
-                   features: int = 25) -> dict[str, float]:
+                   features: int = 25, consumer: str = "aiokafka") -> dict[str, float]:
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
     from driftline.stream.config.model import parse_config
     from driftline.stream.demo.workloads import FEATURES, monitor_config
@@ -115,7 +116,7 @@ def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
                              features=FEATURES[-features:])
         raw["source"] = {
             **raw["source"],  # type: ignore[dict-item]
-            "kafka": {"bootstrap_servers": bootstrap, "topics": [topic]},
+            "kafka": {"bootstrap_servers": bootstrap, "topics": [topic], "consumer": consumer},
         }
         raw["windows"] = {"size": "1m", "allowed_lateness": "0s", "idle_timeout": "1s"}
         raw["state_dir"] = d
@@ -134,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="events per second of event time (sets events per 1m window)")
     ap.add_argument("--features", type=int, action="append",
                     help="monitored features of the 25 (repeatable; default 25 and 5)")
+    ap.add_argument("--consumer", choices=["aiokafka", "librdkafka"], action="append",
+                    help="the worker's consumer (repeatable; default both, 25 features only "
+                         "for librdkafka)")
     args = ap.parse_args(argv)
     modes = args.only or ["raw", "faust", "worker"]
     with broker(args.bootstrap) as bootstrap:
@@ -156,10 +160,16 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(measure_faust(bootstrap, topic, args.events)))
             print(json.dumps(out), flush=True)
         if "worker" in modes:
+            consumers = args.consumer or ["aiokafka", "librdkafka"]
             for nf in args.features or [25, 5]:
-                stats = measure_worker(bootstrap, topic, args.events, args.partitions, nf)
-                out.update({f"worker_{nf}f_{k}": v for k, v in stats.items()})
-                print(json.dumps(out), flush=True)
+                for consumer in consumers:
+                    if consumer != "aiokafka" and not args.consumer and nf != 25:
+                        continue
+                    stats = measure_worker(bootstrap, topic, args.events, args.partitions, nf,
+                                           consumer)
+                    tag = f"{nf}f" if consumer == "aiokafka" else f"{nf}f_{consumer}"
+                    out.update({f"worker_{tag}_{k}": v for k, v in stats.items()})
+                    print(json.dumps(out), flush=True)
         print(json.dumps(out, indent=2))
     sys.stdout.flush()
 

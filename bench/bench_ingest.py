@@ -111,8 +111,9 @@ def _worker_rates(e2e: dict[str, Any]) -> list[tuple[str, float, float | None]]:
     out: list[tuple[str, float, float | None]] = []
     for key, value in e2e.items():
         if key.startswith("worker") and key.endswith("_events_per_s") and value:
-            variant = key[len("worker_"):-len("_events_per_s")]
+            variant, _, consumer = key[len("worker_"):-len("_events_per_s")].partition("_")
             label = f"{variant[:-1]} features" if variant.endswith("f") else "25 features"
+            label += f", {consumer} consumer" if consumer else ""
             cpu = e2e.get(key.replace("_events_per_s", "_events_per_cpu_s"))
             out.append((label, float(value), float(cpu) if cpu else None))
     return out

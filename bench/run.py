@@ -50,6 +50,8 @@ OTHERS = [
      ["--events", "20000"]),
     ("formats", "Decode throughput by record format", "bench.bench_formats", [], ["--quick"]),
     ("report", "HTML report at scale", "bench.bench_report", [], ["--quick"]),
+    ("kafka_consumers", "Kafka consumers: aiokafka against librdkafka", "bench.bench_consumers",
+     [], ["--events", "50000"]),
 ]
 TIMEOUT = 1500
 READING = [

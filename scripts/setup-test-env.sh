@@ -13,6 +13,8 @@ command -v amtool >/dev/null 2>&1 || need_apt+=(prometheus-alertmanager)
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 # Renders the HTML report in the tests (headless, driven through the DevTools protocol).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+# The Java-client producer of the Kafka tests is compiled in the test set-up (javac, JDK 17).
+command -v javac >/dev/null 2>&1 || need_apt+=(openjdk-17-jdk-headless)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

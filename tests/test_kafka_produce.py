@@ -101,3 +101,19 @@ def test_produce_csv_keeps_timestamps_as_iso_8601(kafka, tmp_path: Path) -> None
     assert [datetime.fromisoformat(v["ts"]).timestamp() for v in values] == [
         1795255200.0, 1795255201.25,
     ]
+
+
+def test_produce_with_every_codec_reads_back_exactly(kafka, tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(e) for e in EVENTS) + "\n")
+    topic = kafka.unique_topic("produce-codec")
+    cfg = str(_config(tmp_path, kafka, topic))
+    for codec in ("gzip", "snappy", "lz4", "zstd"):
+        target = f"{topic}-{codec}"
+        proc = _driftline("produce", "-c", cfg, "--file", str(events), "--topic", target,
+                          "--compression", codec, "-q")
+        assert proc.returncode == 0, (codec, proc.stderr)
+        records = consume_until(kafka.bootstrap, target, 300, group_id=None)
+        assert sorted(json.loads(r.value)["ts"] for r in records) == list(range(300)), codec
+    proc = _driftline("produce", "-c", cfg, "--file", str(events), "--compression", "brotli")
+    assert proc.returncode == 2 and "gzip, snappy, lz4 or zstd" in proc.stderr

@@ -16,6 +16,7 @@ import yaml
 from driftline.stream.config.model import load_config
 from driftline.stream.kafka.probes import end_offsets, latest_topic_timestamps
 from driftline.stream.kafka.producer import Producer
+from tests.fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.kafka
 
@@ -61,6 +62,23 @@ def test_produce_and_probes_over_scram(kafka, tmp_path: Path, mechanism: str) ->
     assert producer.delivered == 1
     assert sum(end_offsets(client, [topic]).values()) == 51
     assert latest_topic_timestamps(client, [topic])[topic] is not None
+
+    # the worker's librdkafka consumer authenticates with the same settings
+    import confluent_kafka
+
+    from driftline.stream.kafka.consumer_rdkafka import rdkafka_config
+
+    conf = rdkafka_config(load_config(config).kafka, env)
+    consumer = confluent_kafka.Consumer({**conf, "group.id": f"{topic}-rdk",
+                                         "auto.offset.reset": "earliest"})
+    try:
+        consumer.subscribe([topic])
+        got: list[bytes] = []
+        wait_until(lambda: got.extend(m.value() for m in consumer.consume(100, 0.5)
+                                      if m.error() is None) or len(got) >= 51,
+                   60, 0.0, "51 records over SASL with librdkafka")
+    finally:
+        consumer.close()
 
 
 def test_missing_password_variable_is_a_config_error(kafka, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import random
 from typing import Any
 
 import numpy as np
+import pytest
 
 from driftline.stream.config.model import load_config
 from driftline.stream.demo.workloads import generate, to_json_lines
@@ -59,13 +60,15 @@ def _drained(address: str, producer: PacedProducer) -> bool:
     return len(lag) == 4 and not any(v for _, v in lag)
 
 
-def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_path: Any) -> None:
+@pytest.mark.parametrize("consumer", ["aiokafka", "librdkafka"])
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_path: Any,
+                                                              consumer: str) -> None:
     rng = random.Random(20261122)
     w = generate(N, seed=5, events_per_second=RATE, start_ts=START)
     topic = kafka.create_topic(kafka.unique_topic("exact"), partitions=4)
     address = f"127.0.0.1:{free_port()}"
     cfg_path = small_worker_config(kafka, tmp_path, topic, kafka.unique_topic("exact"), address,
-                                   checkpoint_interval="0.5s")
+                                   checkpoint_interval="0.5s", consumer=consumer)
     cfg = load_config(cfg_path)
     expected = exact_counts(w.columns["ts"], WINDOW, {"region": w.columns["region"]})
     producer = PacedProducer(kafka.bootstrap, topic, to_json_lines(w), 4, chunk=2000,

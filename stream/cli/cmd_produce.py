@@ -138,7 +138,8 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--partitions", min=1, help="if the topic has to be created")
         ] = 1,
         compression: Annotated[
-            str | None, typer.Option("--compression", help="gzip (lz4/zstd/snappy if installed)")
+            str | None,
+            typer.Option("--compression", help="gzip, snappy, lz4 or zstd (default: none)"),
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     ) -> None:
@@ -155,6 +156,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG) from None
         if not file.is_file():
             typer.echo(f"no such file: {file}", err=True)
+            raise typer.Exit(EXIT_CONFIG)
+        if compression not in (None, "gzip", "snappy", "lz4", "zstd"):
+            typer.echo(f"--compression {compression!r}: use gzip, snappy, lz4 or zstd", err=True)
             raise typer.Exit(EXIT_CONFIG)
         fmt = _file_format(file)
         target = topic or settings.topics[0]

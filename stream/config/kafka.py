@@ -46,6 +46,15 @@ class KafkaSettings(StrictModel):
     """Verify the brokers' host names."""
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     """Where a partition without a checkpoint starts."""
+    isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
+    """How records of transactional producers are read: `read_committed` returns only committed
+    transactions (aborted ones are never counted; records of an open transaction wait for its
+    end), `read_uncommitted` returns every record as soon as it is written, aborted ones too.
+    """
+    consumer: Literal["librdkafka", "aiokafka"] = "librdkafka"
+    """Client that reads the event topics: `librdkafka` (confluent-kafka, less CPU per record),
+    or `aiokafka` (pure Python; caught up at the last stable offset while a transaction is open).
+    Same checkpoints and rebalances with both."""
     max_batch_records: int = Field(50_000, ge=1)
     """Records per consumer fetch (the engine works on whole batches)."""
     dlq_topic: str | None = None

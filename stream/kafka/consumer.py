@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -29,13 +29,21 @@ PartitionsCallback = Callable[[set[TopicPartition]], Awaitable[None]]
 
 @dataclass(slots=True)
 class PartitionRecords:
-    """Records fetched from one partition, as parallel lists (in offset order)."""
+    """Records fetched from one partition, as parallel lists (in offset order).
+
+    A null value (a tombstone) is ``b""`` in ``values`` and its index is in ``tombstones``;
+    ``keys`` holds the record keys and ``with_headers`` the indices of the records that carry
+    headers.
+    """
 
     topic: str
     partition: int
     offsets: list[int]
     timestamps_ms: list[int]
     values: list[bytes]
+    keys: list[bytes | None] = field(default_factory=list)
+    tombstones: list[int] = field(default_factory=list)
+    with_headers: list[int] = field(default_factory=list)
 
     @property
     def next_offset(self) -> int:
@@ -43,9 +51,13 @@ class PartitionRecords:
 
     def extend(self, more: PartitionRecords) -> None:
         """Append the next records of the same partition (coalescing small fetches)."""
+        base = len(self.offsets)
         self.offsets.extend(more.offsets)
         self.timestamps_ms.extend(more.timestamps_ms)
         self.values.extend(more.values)
+        self.keys.extend(more.keys)
+        self.tombstones.extend(i + base for i in more.tombstones)
+        self.with_headers.extend(i + base for i in more.with_headers)
 
     def after(self, offset: int) -> PartitionRecords:
         """Only the records at ``offset`` or later (drops what a state already covers)."""
@@ -55,7 +67,9 @@ class PartitionRecords:
 
         i = bisect.bisect_left(self.offsets, offset)
         return PartitionRecords(
-            self.topic, self.partition, self.offsets[i:], self.timestamps_ms[i:], self.values[i:]
+            self.topic, self.partition, self.offsets[i:], self.timestamps_ms[i:], self.values[i:],
+            self.keys[i:], [t - i for t in self.tombstones if t >= i],
+            [h - i for h in self.with_headers if h >= i],
         )
 
 
@@ -99,8 +113,10 @@ class BatchConsumer:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 2_000,
         max_partition_fetch_bytes: int = 8 * 1024 * 1024,
+        isolation_level: str = "read_committed",
     ) -> None:
         self.topics = list(topics)
+        self.isolation_level = isolation_level
         self.group_id = group_id
         self.max_records = max_records
         self.auto_offset_reset = auto_offset_reset
@@ -115,6 +131,7 @@ class BatchConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             max_poll_interval_ms=300_000,
+            isolation_level=isolation_level,
         )
 
     @property
@@ -157,16 +174,51 @@ class BatchConsumer:
         for tp, records in data.items():
             if not records:
                 continue
+            values = [r.value for r in records]
+            tombstones: list[int] = []
+            if None in values:  # a C-level scan; tombstones are rare outside compacted topics
+                tombstones = [i for i, v in enumerate(values) if v is None]
+                for i in tombstones:
+                    values[i] = b""
             out.append(
                 PartitionRecords(
                     tp.topic,
                     tp.partition,
                     [r.offset for r in records],
                     [r.timestamp for r in records],
-                    [r.value if r.value is not None else b"" for r in records],
+                    values,
+                    [r.key for r in records],
+                    tombstones,
+                    [i for i, r in enumerate(records) if r.headers],
                 )
             )
         return out
+
+    def fetch_position(self, tp: TopicPartition) -> int | None:
+        """The offset after everything the last fetches returned *or skipped* (transaction
+        markers, aborted transactions under ``read_committed``, offsets removed by compaction);
+        None while the partition has no position (just assigned, or being reset)."""
+        try:
+            state = self._consumer._subscription.subscription.assignment.state_value(tp)
+        except AttributeError:
+            return None
+        if state is None or not state.has_valid_position:
+            return None
+        return int(state.position)
+
+    def fetchable_end(self, tp: TopicPartition) -> int | None:
+        """The end of what this consumer can read, as of the last fetch: the last stable offset
+        under ``read_committed`` (records of open transactions are not readable yet), the high
+        watermark under ``read_uncommitted``; None before the first fetch."""
+        high = self.highwater(tp)
+        if self.isolation_level == "read_committed":
+            try:
+                lso = self._consumer.last_stable_offset(tp)
+            except (AssertionError, KeyError):
+                lso = None
+            if lso is not None and lso >= 0:
+                return int(lso) if high is None else min(int(lso), int(high))
+        return high
 
     def highwater(self, tp: TopicPartition) -> int | None:
         """The partition's end offset as of the last fetch (None before the first fetch)."""

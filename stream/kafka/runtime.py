@@ -42,6 +42,7 @@ from driftline.stream.kafka.admin import (
     partition_counts,
 )
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.consumer_rdkafka import rdkafka_config
 from driftline.stream.kafka.partials import MergerSide, PartialSender
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.sinks import Sinks
@@ -158,6 +159,8 @@ class Runtime(mode.Service):
             session_timeout_ms=self.session_timeout_ms,
             instance_id=f"{self.instance_id}.source" if self.instance_id else None,
             observer=self.sinks.observe_batch,
+            isolation_level=self.k.isolation_level,
+            rdkafka_conf=rdkafka_config(self.k) if self.k.consumer == "librdkafka" else None,
         )
         self.merger = MergerSide(
             self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,
@@ -205,6 +208,10 @@ class Runtime(mode.Service):
         for (topic, reason), n in c.invalid.items():
             out.setdefault(topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
             out[topic]["invalid"][reason] = n
+        kinds = self.source.record_counters
+        for topic in kinds.topics():
+            out.setdefault(topic, {"records": 0, "events": 0, "late": 0, "invalid": {}})
+            out[topic].update(kinds.for_topic(topic))
         return out
 
     def _merger_cohorts(self) -> list[Cohorts]:

@@ -40,8 +40,10 @@ from driftline.stream.engine.cohorts import AdmittedView
 from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from driftline.stream.kafka.consumer import BatchConsumer, PartitionRecords
+from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer
 from driftline.stream.kafka.partials import PartialSender
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter
+from driftline.stream.kafka.records import RecordCounters, without_tombstones
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ class SourceSide:
         coalesce_records: int = 20_000,
         coalesce_seconds: float = 0.5,
         plausible: PlausibleTimes | None = None,
+        isolation_level: str = "read_committed",
+        rdkafka_conf: dict[str, Any] | None = None,
     ) -> None:
         self.monitor = monitor
         self.schema = schema
@@ -128,6 +132,7 @@ class SourceSide:
         self._generation = 0  # bumped by every rebalance callback
         self.aggs: dict[TopicPartition, PartitionAggregator] = {}
         self.counters = SourceCounters()
+        self.record_counters = RecordCounters()
         self.checkpoints = 0
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
@@ -135,12 +140,22 @@ class SourceSide:
         extra: dict[str, Any] = {}
         if instance_id:
             extra["group_instance_id"] = instance_id
+        self.consumer: BatchConsumer | RdkafkaBatchConsumer
+        if rdkafka_conf is not None:  # source.kafka.consumer: librdkafka
+            self.consumer = RdkafkaBatchConsumer(
+                topics, group_id, rdkafka_conf, on_assigned=self._on_assigned,
+                on_revoked=self._on_revoked, max_records=max_records,
+                auto_offset_reset=auto_offset_reset, session_timeout_ms=session_timeout_ms,
+                heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+                isolation_level=isolation_level, instance_id=instance_id)
+            return
         self.consumer = BatchConsumer(
             topics, group_id, {**client, **extra},
             on_assigned=self._on_assigned, on_revoked=self._on_revoked,
             max_records=max_records, auto_offset_reset=auto_offset_reset,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(500, session_timeout_ms // 5),
+            isolation_level=isolation_level,
         )
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -214,6 +229,7 @@ class SourceSide:
                 fetched = []
             for records in self._coalesce(fetched):
                 processed += self._ingest(records, now)
+            self._advance_to_positions()
             await self._emit(now)
             if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.aggs))
@@ -248,8 +264,9 @@ class SourceSide:
                 held[1].extend(f)
         ready = []
         for tp, (since, buf) in list(self._buffers.items()):
-            high = self.consumer.highwater(tp)
-            caught_up = high is None or buf.next_offset >= high
+            high = self.consumer.fetchable_end(tp)
+            pos = self.consumer.fetch_position(tp)
+            caught_up = high is None or max(buf.next_offset, pos or 0) >= high
             if (len(buf.offsets) >= self.coalesce_records or caught_up
                     or mono - since >= self.coalesce_seconds):
                 ready.append(buf)
@@ -265,26 +282,55 @@ class SourceSide:
             fetched = fetched.after(agg.next_offset)
         if not fetched.offsets:
             return 0
-        ts = np.asarray(fetched.timestamps_ms, dtype=np.float64)
-        decoded = self.decoder.decode(fetched.values, ts)
-        report = agg.ingest_decoded(decoded, records=len(fetched.values), now=now)
+        self.record_counters.add(fetched)
+        base = fetched.offsets[0] if agg.next_offset is None else agg.next_offset
+        self.record_counters.skipped(  # offsets inside the fetch without a record
+            fetched.topic, fetched.next_offset - base - len(fetched.offsets))
+        usable = without_tombstones(fetched)  # delete markers are not events
+        if not usable.offsets:
+            agg.clock.touch(now)
+            agg.next_offset = fetched.next_offset
+            return len(fetched.offsets)
+        ts = np.asarray(usable.timestamps_ms, dtype=np.float64)
+        decoded = self.decoder.decode(usable.values, ts)
+        report = agg.ingest_decoded(decoded, records=len(usable.values), now=now)
         agg.next_offset = fetched.next_offset
         if self.dlq is not None:
+            keys = usable.keys
             for dl in report.dead_letters:
                 self.dlq.write(DeadLetter(
-                    fetched.values[dl.index], dl.reason, fetched.topic, fetched.partition,
-                    fetched.offsets[dl.index], timestamp_ms=fetched.timestamps_ms[dl.index],
+                    usable.values[dl.index], dl.reason, usable.topic, usable.partition,
+                    usable.offsets[dl.index], key=keys[dl.index] if keys else None,
+                    timestamp_ms=usable.timestamps_ms[dl.index],
                 ))
         self.counters.add(report)
         if self.observer is not None:
-            self.observer(fetched, decoded, report)
+            self.observer(usable, decoded, report)
         return len(fetched.offsets)
+
+    def _advance_to_positions(self) -> None:
+        """Move each partition's next offset to the consumer's position when nothing fetched is
+        still buffered: the offsets in between held no record for this consumer (transaction
+        markers, aborted transactions, compaction), and a partition whose position reached the
+        fetchable end is caught up even though its last offset was a marker."""
+        for tp, agg in self.aggs.items():
+            if tp in self._buffers:
+                continue
+            pos = self.consumer.fetch_position(tp)
+            if pos is None:
+                continue
+            if agg.next_offset is None:
+                agg.next_offset = pos
+            elif pos > agg.next_offset:
+                self.record_counters.skipped(tp.topic, pos - agg.next_offset)
+                agg.next_offset = pos
 
     async def _emit(self, now: float) -> None:
         """Send closed windows, then the watermarks that say so (in this order)."""
         for tp, agg in self.aggs.items():
-            high = self.consumer.highwater(tp)
-            caught_up = high is not None and (agg.next_offset or 0) >= high
+            end = self.consumer.fetchable_end(tp)
+            caught_up = (end is not None and tp not in self._buffers
+                         and (agg.next_offset or 0) >= end)
             for partial in agg.ready(now if caught_up else None):
                 # The merger advances a source's watermark to the one a partial carries. All
                 # windows a ready() call closes carry the same (latest) watermark, and a fetch
@@ -326,12 +372,14 @@ class SourceSide:
 
     # -- introspection ----------------------------------------------------------------------
     def lag(self) -> dict[tuple[str, int], int]:
-        """Records behind the partition end, per owned partition (as of the last fetch)."""
+        """Offsets between the consumer's position and the end of what it can read (the last
+        stable offset under ``read_committed``), per owned partition, as of the last fetch; a
+        trailing transaction marker is behind the position, so a caught-up partition has 0."""
         out = {}
         for tp, agg in self.aggs.items():
-            high = self.consumer.highwater(tp)
-            if high is not None:
-                out[(tp.topic, tp.partition)] = max(0, high - (agg.next_offset or 0))
+            end = self.consumer.fetchable_end(tp)
+            if end is not None:
+                out[(tp.topic, tp.partition)] = max(0, end - (agg.next_offset or 0))
         return out
 
     def caught_up(self) -> bool:

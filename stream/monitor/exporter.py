@@ -53,6 +53,19 @@ _OUTCOME_MAP = {"sent": "sent", "resent": "sent", "retried": "retried",
                 "dropped": "dropped"}
 
 
+# Kafka record kinds counted by the worker (see stream.kafka.records), by counters key
+RECORD_KIND_COUNTERS = {
+    "tombstones": ("driftline_records_tombstone",
+                   "Records with a null value (tombstones), skipped: not events."),
+    "keyed": ("driftline_records_keyed", "Records that carry a key (ignored for statistics)."),
+    "with_headers": ("driftline_records_with_headers",
+                     "Records that carry headers (ignored for statistics)."),
+    "skipped_offsets": ("driftline_offsets_skipped",
+                        "Offsets passed without a record: transaction markers, aborted "
+                        "transactions (read_committed), offsets removed by compaction."),
+}
+
+
 def _ok(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
@@ -167,12 +180,17 @@ class DriftlineCollector(Collector):
         late = CounterMetricFamily("driftline_events_late",
                                    "Events dropped because their window had closed.",
                                    labels=["monitor", "topic"])
+        kinds = {key: CounterMetricFamily(name, doc, labels=["monitor", "topic"])
+                 for key, (name, doc) in RECORD_KIND_COUNTERS.items()}
         for topic, c in self.counters().items():
             total.add_metric([m, topic], c.get("records", 0))
             late.add_metric([m, topic], c.get("late", 0))
             for reason, n in dict(c.get("invalid", {})).items():
                 invalid.add_metric([m, topic, reason], n)
-        yield from (total, invalid, late)
+            for key, fam in kinds.items():
+                if key in c:
+                    fam.add_metric([m, topic], c[key])
+        yield from (total, invalid, late, *kinds.values())
 
     def _freshness(self) -> Iterator[Metric]:
         labels = ["monitor", "rule", "kind", "target"]

@@ -1,0 +1,164 @@
+"""The worker's consumer against librdkafka's batch consume (a benchmark, not a test).
+
+Both read the same 4-partition topic of the 25-field workload from the beginning and hand the
+worker what it needs per partition: offsets, timestamps, values (plus keys, tombstones and
+header flags on the worker's path). Reported per path: events/s wall and events per CPU-second
+of this process (librdkafka's own fetch threads included, since they are threads of it), for
+the fetch alone and for the worker's source side (fetch, then decode and aggregate into the
+partition's window profiles with the 25-feature monitor, as ``SourceSide`` does).
+
+1. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany`` (the worker's path);
+2. ``librdkafka``: confluent-kafka ``Consumer.consume(num_messages=50000)``, the same lists
+   built from its ``Message`` objects.
+
+Run (starts its own broker unless --bootstrap is given)::
+
+    .venv/bin/python -m bench.bench_consumers --events 300000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from typing import Any
+
+from bench.bench_e2e import produce_workload
+from bench.broker import broker
+
+
+class _Sink:
+    """Decode + aggregate per partition (the source side's work), or nothing."""
+
+    def __init__(self, aggregate: bool) -> None:
+        self.aggs: dict[int, Any] = {}
+        self.held: dict[int, tuple[list[int], list[bytes]]] = {}
+        self.batches = 0
+        self.cfg: Any = None
+        if aggregate:
+            from driftline.stream.config.model import parse_config
+            from driftline.stream.decode.decoder import Decoder
+            from driftline.stream.demo.workloads import monitor_config
+            from driftline.stream.engine.core import schema_for
+
+            raw = monitor_config(name="bench", window="1m")
+            raw["source"] = {**raw["source"],  # type: ignore[dict-item]
+                             "kafka": {"bootstrap_servers": "x", "topics": ["x"]}}
+            self.cfg = parse_config(raw)
+            self.schema = schema_for(self.cfg, None)
+            self.decoder = Decoder.from_config(self.cfg)
+
+    def __call__(self, partition: int, timestamps_ms: list[int], values: list[bytes]) -> None:
+        """Buffer a partition's records up to 20,000 (the worker's coalescing), then ingest."""
+        if self.cfg is None:
+            return
+        held = self.held.setdefault(partition, ([], []))
+        held[0].extend(timestamps_ms)
+        held[1].extend(values)
+        if len(held[1]) >= 20_000:
+            self._ingest(partition, *self.held.pop(partition))
+
+    def finish(self) -> None:
+        for partition, (ts, values) in list(self.held.items()):
+            self._ingest(partition, ts, values)
+        self.held.clear()
+
+    def _ingest(self, partition: int, timestamps_ms: list[int], values: list[bytes]) -> None:
+        import numpy as np
+
+        from driftline.stream.engine.aggregator import PartitionAggregator
+
+        agg = self.aggs.get(partition)
+        if agg is None:
+            w = self.cfg.windows
+            agg = self.aggs[partition] = PartitionAggregator(
+                "x", partition, self.schema, self.decoder, w.size, w.allowed_lateness,
+                w.idle_timeout, None, 100)
+        self.batches += 1
+        d = self.decoder.decode(values, np.asarray(timestamps_ms, dtype=np.float64))
+        agg.ingest_decoded(d, records=len(values), now=time.time())
+
+
+async def _aiokafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
+    from driftline.stream.kafka.consumer import BatchConsumer
+
+    async def noop(_: Any) -> None:
+        return None
+
+    consumer = BatchConsumer([topic], f"bench-aio-{uuid.uuid4().hex[:6]}",
+                             {"bootstrap_servers": bootstrap}, on_assigned=noop,
+                             on_revoked=noop)
+    await consumer.start()
+    seen, t0, c0 = 0, 0.0, 0.0
+    try:
+        while seen < n:
+            batch = await consumer.getmany(timeout_ms=500)
+            if batch and not seen:
+                t0, c0 = time.perf_counter(), time.process_time()
+            for b in batch:
+                sink(b.partition, b.timestamps_ms, b.values)
+            seen += sum(len(b.offsets) for b in batch)
+        sink.finish()
+    finally:
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        await consumer.stop()
+    return n / wall, n / cpu
+
+
+def _librdkafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-rdk-{uuid.uuid4().hex[:6]}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                  "isolation.level": "read_committed", "fetch.max.bytes": 64 * 1024 * 1024,
+                  "max.partition.fetch.bytes": 8 * 1024 * 1024})
+    c.subscribe([topic])
+    seen, t0, c0 = 0, 0.0, 0.0
+    try:
+        while seen < n:
+            msgs = c.consume(num_messages=50_000, timeout=0.5)
+            if msgs and not seen:
+                t0, c0 = time.perf_counter(), time.process_time()
+            per: dict[int, list[Any]] = {}
+            for m in msgs:
+                per.setdefault(m.partition(), []).append(m)
+            for p, records in per.items():  # what PartitionRecords holds, as in getmany
+                ts = [m.timestamp()[1] for m in records]
+                values = [m.value() for m in records]
+                _ = ([m.offset() for m in records], [m.key() for m in records])
+                sink(p, ts, values)
+            seen += len(msgs)
+        sink.finish()
+    finally:
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        c.close()
+    return n / wall, n / cpu
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=300_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--bootstrap", default=None)
+    args = ap.parse_args(argv)
+    with broker(args.bootstrap) as bootstrap:
+        topic = f"bench-consumers-{uuid.uuid4().hex[:6]}"
+        size, _ = produce_workload(bootstrap, topic, args.events, args.partitions)
+        print(f"{args.events:,} events, {size / args.events:.0f} bytes each, "
+              f"{args.partitions} partitions")
+        rows = []
+        for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
+            aggregate = work != "fetch only"
+            rows += [("aiokafka `BatchConsumer.getmany` (the worker's)", work,
+                      asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))),
+                     ("librdkafka `Consumer.consume(50000)`", work,
+                      _librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))]
+        print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")
+        print("|---|---|---|---|---|")
+        for name, work, (wall, cpu) in rows:
+            print(f"| {name} | {work} | {wall:,.0f} | {cpu:,.0f} | {1e6 / cpu:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

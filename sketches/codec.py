@@ -41,6 +41,8 @@ class Kind(IntEnum):
     CATEGORICAL = 3
     PROFILE = 4
     BASELINE = 5
+    PERFORMANCE = 6
+    CALIBRATION = 7
 
 
 def frame(kind: Kind, payload: bytes, flags: int = 0) -> bytes:

@@ -156,6 +156,9 @@ class Reader:
             raise SketchFormatError(f"corrupt {self._what}: array length not a multiple of {size}")
         return np.frombuffer(raw, dtype=dtype).copy()
 
+    def at_end(self) -> bool:
+        return self._pos >= len(self._data)
+
     def done(self) -> None:
         if self._pos != len(self._data):
             raise SketchFormatError(f"corrupt {self._what}: {len(self._data) - self._pos} "

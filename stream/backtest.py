@@ -44,7 +44,9 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
 
 def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
                  alerting: bool = True, progress: Progress | None = None,
-                 chunk: int = CHUNK) -> dict[str, Any]:
+                 chunk: int = CHUNK, labels: Path | str | None = None) -> dict[str, Any]:
+    """Replay ``events`` (and, with ``model:`` in the config, the model's performance; with
+    ``labels``, the label events joined to it: :mod:`stream.backtest_labels`)."""
     if not config.source.event_time.field:
         raise ValueError("a backtest replays events in event-time order: set "
                          "source.event_time.field in the config (files carry no Kafka "
@@ -72,10 +74,18 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
     reasons: dict[str, int] = {}
     for dl in d.dead_letters:
         reasons[dl.reason] = reasons.get(dl.reason, 0) + 1
-    return {
+    report = {
         "monitor": config.monitor,
         "input": {"file": Path(events).name, "events": d.n, "dead_letters": reasons,
                   "late": late},
         "windows": [r.to_report() for r in results],
         "alerts": [alert_record(e) for e in monitor.alert_log],
     }
+    if config.model is not None or labels is not None:
+        from stream.backtest_labels import attach_performance, replay_performance
+
+        tracker, info = replay_performance(config, baseline, events, labels)
+        attach_performance(report["windows"], tracker)
+        info["outcomes"] = tracker.counters()
+        report["input"]["labels"] = info
+    return report

@@ -64,8 +64,14 @@ def build_baseline(config: Any, data: Path | str, bins: int = 10, min_cohort_row
             "segment_rows": segment_rows, "dead_letters": len(d.dead_letters),
             "time_from": float(t.min()) if t.shape[0] else None,
             "time_to": float(t.max()) if t.shape[0] else None}
-    return Baseline.build(feature_specs(config), d.columns(), segments, bins=bins,
+    base = Baseline.build(feature_specs(config), d.columns(), segments, bins=bins,
                           min_cohort_rows=min_cohort_rows, meta=meta)
+    if config.model is not None and config.labels is not None:
+        # the reference performance and the estimator's calibration, per cohort with labels
+        from stream.performance_io import reference_attachments
+
+        base.attachments.update(reference_attachments(config, data, min_cohort_rows))
+    return base
 
 
 def save_baseline(baseline: Baseline, path: Path | str) -> int:

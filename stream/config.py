@@ -36,6 +36,7 @@ from alerts.config import (
 )
 from stream.config_base import ConfigError, Duration, StrictModel, format_duration
 from stream.config_kafka import KafkaSettings
+from stream.config_model import LabelsConfig, ModelConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
@@ -165,6 +166,10 @@ class DriftlineConfig(StrictModel):
     """Prometheus exporter."""
     state_dir: Path | None = None
     """Local state (alert state, outbox). Default `.driftline/<monitor>`."""
+    model: ModelConfig | None = None
+    """The model's prediction and join key: enables model-quality monitoring."""
+    labels: LabelsConfig | None = None
+    """The ground truth (delayed labels) joined to the predictions by id; needs `model`."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
@@ -175,6 +180,8 @@ class DriftlineConfig(StrictModel):
         clash = sorted(set(self.segments) & set(names))
         if clash:
             raise ValueError(f"a segment field cannot also be a monitored feature: {clash}")
+        if self.labels is not None and self.model is None:
+            raise ValueError("labels needs model: set model.prediction and model.id")
         return self
 
     @property

@@ -20,6 +20,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="report.json to write")],
         baseline: Annotated[Path | None, typer.Option(
             "--baseline", help="baseline.dlb (default: the config's baseline)")] = None,
+        labels: Annotated[Path | None, typer.Option(
+            "--labels", help="label events .jsonl/.csv/.parquet joined to the predictions")
+        ] = None,
         fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="exit 1 if an alert of this severity (critical|warning) fired")
         ] = None,
@@ -43,7 +46,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG) from None
         try:
             with progress_bar(f"replaying {events.name}") as progress:
-                report = run_backtest(cfg, base, events, progress=progress)
+                report = run_backtest(cfg, base, events, progress=progress, labels=labels)
         except (OSError, ValueError) as exc:
             typer.echo(f"backtest failed: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
@@ -55,5 +58,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{inp['events']} events, {sum(inp['dead_letters'].values())} dead letters, "
                    f"{len(report['windows'])} windows, {len(fired)} alerts fired "
                    f"({crit} critical) -> {out}")
+        lab = inp.get("labels")
+        if lab and lab.get("file"):
+            o = lab["outcomes"]
+            typer.echo(f"{lab['events']} label events: {o['joined'] + o['joined_early']} joined, "
+                       f"{o['duplicate']} duplicates, {o['unknown_id']} unknown ids, "
+                       f"{o['malformed']} malformed, {o['never_labeled']} never labelled")
         if fail_on == "critical" and crit or fail_on == "warning" and fired:
             raise typer.Exit(EXIT_CHECK_FAILED)

@@ -34,6 +34,7 @@ from alerts.config import (
     QualityConfig,
     VolumeConfig,
 )
+from alerts.config_performance import PerformanceAlertConfig
 from alerts.control_chart import ChartState
 from alerts.delivery import ChannelWorker, DeliveryStats
 from alerts.lifecycle import AlertStatus, step
@@ -100,6 +101,7 @@ class Alerting:
         state_dir: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
         deliver: bool = True,
+        performance: PerformanceAlertConfig | None = None,
     ) -> None:
         self.monitor = monitor
         self.cfg = alerts or AlertsConfig()
@@ -107,7 +109,7 @@ class Alerting:
             if rule.alert_channels:
                 self.cfg.check_channels(rule.alert_channels, f"freshness rule {rule.name}")
         self.rules = Rules(drift or DriftConfig(), quality or QualityConfig(),
-                           volume or VolumeConfig(), freshness)
+                           volume or VolumeConfig(), freshness, performance)
         self.router = Router(monitor, self.cfg)
         self.deliver = deliver
         env = os.environ if environ is None else environ
@@ -146,7 +148,7 @@ class Alerting:
         if directory is None and getattr(cfg, "state_path", None) is not None:
             directory = Path(cfg.state_path) / "alerts"
         return cls(cfg.monitor, cfg.drift, cfg.quality, cfg.volume, cfg.freshness, cfg.alerts,
-                   directory, environ, deliver)
+                   directory, environ, deliver, getattr(cfg, "performance", None))
 
     # -- delivery ---------------------------------------------------------------------------
     def _notifier(self, name: str, ch: ChannelConfig) -> Notifier:

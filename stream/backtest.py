@@ -58,6 +58,12 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
 
         alert = Alerting.from_config(config, deliver=False)
     monitor = Monitor(engine, alert)
+    replay = None
+    if config.model is not None or labels is not None:
+        from stream.backtest_labels import PerformanceReplay
+
+        replay = PerformanceReplay(config=config, baseline=baseline, events=events, labels=labels)
+        monitor.measurement_sources.append(replay.on_close)
     results: list[WindowResult] = []
     monitor.subscribe(results.append)
     d = read_events(Path(events), engine.decoder, progress)
@@ -69,8 +75,16 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
         part = take(d, np.arange(lo, min(lo + chunk, d.n)))
         part.dead_letters = []
         late += engine.ingest_decoded(topic, 0, part).late
+        if replay is not None:
+            replay.feed_until(float(part.event_time[-1]))
         monitor.tick()
+        if replay is not None:
+            replay.mature(monitor)
+    if replay is not None:
+        replay.finish()
     monitor.flush()
+    if replay is not None:
+        replay.mature(monitor, final=True)
     reasons: dict[str, int] = {}
     for dl in d.dead_letters:
         reasons[dl.reason] = reasons.get(dl.reason, 0) + 1
@@ -81,11 +95,10 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
         "windows": [r.to_report() for r in results],
         "alerts": [alert_record(e) for e in monitor.alert_log],
     }
-    if config.model is not None or labels is not None:
-        from stream.backtest_labels import attach_performance, replay_performance
+    if replay is not None:
+        from stream.backtest_labels import attach_performance
 
-        tracker, info = replay_performance(config, baseline, events, labels)
-        attach_performance(report["windows"], tracker)
-        info["outcomes"] = tracker.counters()
-        report["input"]["labels"] = info
+        attach_performance(report["windows"], replay.tracker)
+        report["input"]["labels"] = {**replay.info, "outcomes": replay.tracker.counters()}
+        report["performance_timeline"] = replay.timeline
     return report

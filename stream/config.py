@@ -34,6 +34,7 @@ from alerts.config import (
     QualityConfig,
     VolumeConfig,
 )
+from alerts.config_performance import PerformanceAlertConfig
 from stream.config_base import ConfigError, Duration, StrictModel, format_duration
 from stream.config_kafka import KafkaSettings
 from stream.config_model import LabelsConfig, ModelConfig
@@ -170,6 +171,8 @@ class DriftlineConfig(StrictModel):
     """The model's prediction and join key: enables model-quality monitoring."""
     labels: LabelsConfig | None = None
     """The ground truth (delayed labels) joined to the predictions by id; needs `model`."""
+    performance: PerformanceAlertConfig = PerformanceAlertConfig()
+    """Model-performance drop rules (material and significant drops versus the baseline)."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:

@@ -114,6 +114,8 @@ class PerformanceReplay:
                                    result.end, c["segment"], c["cohort"], adm, "estimated",
                                    list(self.config.performance.metrics))
             out.extend(ms)
+            self.tracker.publish("estimated", result.tier, result.start, result.end,
+                                 c["segment"], c["cohort"], adm)
             if c["segment"] == "all":
                 self.timeline.append(_point(result, "estimated", ms, self.tracker.join.clock))
         return adjusted(out)
@@ -131,6 +133,8 @@ class PerformanceReplay:
                                         w["start_ts"], w["end_ts"], c["segment"], c["cohort"],
                                         adm, "realized", list(self.config.performance.metrics))
                 ms.extend(got)
+                self.tracker.publish("realized", w["tier"], w["start_ts"], w["end_ts"],
+                                     c["segment"], c["cohort"], adm)
                 if c["segment"] == "all":
                     self.timeline.append(_point(w, "realized", got, clock))
             if ms and monitor.alerting is not None:

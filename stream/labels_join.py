@@ -39,11 +39,14 @@ before a kept-above prediction whose id hash is outside the sample is counted ``
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 
+# label lag (label time - prediction time) histogram buckets, seconds (le)
+LAG_BUCKETS = (1.0, 60.0, 600.0, 3600.0, 21600.0, 86400.0, 604800.0, 2592000.0)
 OUTCOMES = ("joined", "joined_early", "duplicate", "unknown_id", "malformed",
             "never_labeled", "duplicate_prediction", "unsampled")
 
@@ -84,11 +87,17 @@ class LabelJoin:
         self._seq = 0
         self.counts: Counter[str] = Counter()
         self.clock = float("-inf")
-        self.lags: list[float] = []  # label time - prediction time of joined pairs (drained)
+        # label lag of joined pairs: counts per LAG_BUCKETS bucket (last = +Inf) and their sum
+        self.lag_counts = [0] * (len(LAG_BUCKETS) + 1)
+        self.lag_sum = 0.0
 
     def _schedule(self, deadline: float, kind: str, key: str) -> None:
         self._seq += 1
         heapq.heappush(self._expiry, (deadline, self._seq, kind, key))
+
+    def _lag(self, lag: float) -> None:
+        self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
+        self.lag_sum += lag
 
     def weight_for(self, key: str, score: float) -> float | None:
         """The join weight of a prediction, or None when the sample leaves it out."""
@@ -106,7 +115,7 @@ class LabelJoin:
         held = self.early.pop(key, None)
         if held is not None:
             self.counts["joined_early"] += 1
-            self.lags.append(held[0] - p.time)
+            self._lag(held[0] - p.time)
             self.done[key] = p.time + self.max_delay
             self._schedule(p.time + self.max_delay, "done", key)
             return [(p, held[1])]
@@ -119,7 +128,7 @@ class LabelJoin:
         p = self.pending.pop(key, None)
         if p is not None:
             self.counts["joined"] += 1
-            self.lags.append(time - p.time)
+            self._lag(time - p.time)
             self.done[key] = p.time + self.max_delay
             self._schedule(p.time + self.max_delay, "done", key)
             return [(p, label)]

@@ -77,6 +77,9 @@ class PerformanceTracker:
         self.reference = dict(reference or {})
         self.calibration = dict(calibration or {})
         self.without_id = 0
+        # newest published record per (tier, segment, cohort, kind): kind "estimated" at
+        # window close, "realized" once matured (what the Prometheus collector renders)
+        self.latest: dict[tuple[str, str, str, str], tuple[float, dict[str, Any]]] = {}
 
     def _state(self, key: StateKey) -> PerformanceState:
         st = self.states.get(key)
@@ -243,6 +246,15 @@ class PerformanceTracker:
                                   for k, v in label_shift(st, ref).items()}
             rec["prediction_drift"] = {k: _num(v) if isinstance(v, float) else v
                                        for k, v in prediction_shift(st, ref).items()}
+        return rec
+
+    def publish(self, kind: str, tier: str, start: float, end: float, segment: str,
+                cohort: str, admitted: set[str] | None = None) -> dict[str, Any]:
+        """Compute a window x cohort's record and keep it as the newest of its ``kind``."""
+        rec = self.record(start, end, segment, cohort, admitted)
+        key = (tier, segment, cohort, kind)
+        if start >= self.latest.get(key, (-math.inf, {}))[0]:
+            self.latest[key] = (start, rec)
         return rec
 
     def counters(self) -> dict[str, int]:

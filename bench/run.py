@@ -48,6 +48,8 @@ OTHERS = [
      ["--repeat", "5"]),
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
+    ("quality", "Model quality: label join, join state, estimated vs realized (NannyML CBPE)",
+     "bench.bench_quality", [], ["--quick"]),
 ]
 TIMEOUT = 1500
 READING = [

@@ -64,6 +64,18 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
 
         replay = PerformanceReplay(config=config, baseline=baseline, events=events, labels=labels)
         monitor.measurement_sources.append(replay.on_close)
+    triggers = None
+    if config.retraining.triggers:
+        from stream.retraining import RetrainingTriggers
+
+        triggers = RetrainingTriggers(monitor=config.monitor, config=config.retraining,
+                                      min_samples=config.drift.min_samples)
+        if replay is not None:
+            replay.triggers = triggers
+        else:
+            base_tier = config.windows.tiers[0]
+            monitor.subscribe(lambda r: triggers.observe_closed(r.to_report(), None)
+                              if r.tier == base_tier else None)
     results: list[WindowResult] = []
     monitor.subscribe(results.append)
     d = read_events(Path(events), engine.decoder, progress)
@@ -101,4 +113,6 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
         attach_performance(report["windows"], replay.tracker)
         report["input"]["labels"] = {**replay.info, "outcomes": replay.tracker.counters()}
         report["performance_timeline"] = replay.timeline
+    if triggers is not None:
+        report["retraining"] = triggers.events
     return report

@@ -33,6 +33,7 @@ from stream.performance_io import (
     segment_values,
     tracker_for,
 )
+from stream.retraining import RetrainingTriggers
 from stream.sources.files import read_events
 
 
@@ -77,6 +78,7 @@ class PerformanceReplay:
         self.done = 0
         self.pi = self.li = 0
         self.windows: list[dict[str, Any]] = []  # closed base windows waiting to mature
+        self.triggers: RetrainingTriggers | None = None
         self.timeline: list[dict[str, Any]] = []
 
     def feed_until(self, t: float) -> None:
@@ -108,6 +110,10 @@ class PerformanceReplay:
         recs = result.to_report()
         if result.tier == self.config.windows.tiers[0]:
             self.windows.append(recs)
+            if self.triggers is not None:
+                glob = self.tracker.record(result.start, result.end, "all", "all")
+                shift = glob["prediction_drift"] or {}
+                self.triggers.observe_closed(recs, shift.get("psi"))
         out: list[Measurement] = []
         for c, adm in _cohorts(recs):
             ms = drop_measurements(self.tracker, result.monitor, result.tier, result.start,
@@ -137,6 +143,11 @@ class PerformanceReplay:
                                      c["segment"], c["cohort"], adm)
                 if c["segment"] == "all":
                     self.timeline.append(_point(w, "realized", got, clock))
+            if self.triggers is not None:
+                self.triggers.observe_matured(
+                    w["start_ts"], w["end_ts"], w["tier"],
+                    self.tracker.state_for(w["start_ts"], w["end_ts"], "all", "all"),
+                    self.tracker._reference("all", "all")[0], clock)
             if ms and monitor.alerting is not None:
                 monitor.observe_alert_events(monitor.alerting.observe_window(adjusted(ms)))
 

@@ -38,6 +38,7 @@ from alerts.config_performance import PerformanceAlertConfig
 from stream.config_base import ConfigError, Duration, StrictModel, format_duration
 from stream.config_kafka import KafkaSettings
 from stream.config_model import LabelsConfig, ModelConfig
+from stream.retraining import RetrainingConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
 
@@ -173,6 +174,9 @@ class DriftlineConfig(StrictModel):
     """The ground truth (delayed labels) joined to the predictions by id; needs `model`."""
     performance: PerformanceAlertConfig = PerformanceAlertConfig()
     """Model-performance drop rules (material and significant drops versus the baseline)."""
+    retraining: RetrainingConfig = RetrainingConfig()
+    """Retraining triggers (accuracy drop over a period, feature PSI, prediction shift) and
+    where their JSON events go."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from sketches.performance_tests import accuracy_drop_p, auc_drop_p, hanley_mcnei
 from stream.backtest import run_backtest
 from stream.baseline_io import build_baseline
 from stream.config import parse_config
+from stream.retraining import post_webhook
 
 PER_WINDOW = 1500
 
@@ -125,3 +128,46 @@ def test_drop_tests_against_simulation() -> None:
     assert hanley_mcneil_se(0.5, 100, 100) ** 2 == pytest.approx(201 / (12 * 100 * 100))
     assert auc_drop_p(0.70, 500, 500, 0.80, 5000, 5000) < 1e-6
     assert auc_drop_p(0.70, 10, 10, 0.80, 5000, 5000) > 0.05
+
+
+def test_retraining_triggers_fire_once_each_and_post_json(tmp_path: Path) -> None:
+    files = shifted_data(tmp_path)
+    raw = cfg().model_dump(mode="json", exclude_none=True)
+    raw["drift"] = {"enabled": True, "min_samples": 500}
+    raw["retraining"] = {"triggers": [
+        {"metric": "accuracy", "threshold": 0.05, "window": "30m"},
+        {"metric": "feature_drift_psi", "threshold": 0.2, "features": ["x"]},
+        {"metric": "prediction_distribution_shift", "threshold": 0.1}]}
+    config = parse_config(raw)
+    base = build_baseline(config, files["train"])
+    rep = run_backtest(config, base, files["events"], labels=files["labels"], chunk=500)
+    got = [(e["metric"], e["window"]["start_ts"]) for e in rep["retraining"]]
+    # the shift starts at t = 2400: the score and x distributions move in that window; the
+    # 30-minute pooled accuracy (windows 1200-2400) drops by > 0.05 once its labels are in;
+    # each trigger fires once (cooldown 7 d)
+    assert sorted(got) == [("accuracy", 1200.0), ("feature_drift_psi", 2400.0),
+                           ("prediction_distribution_shift", 2400.0)]
+    acc = next(e for e in rep["retraining"] if e["metric"] == "accuracy")
+    assert acc["window"]["end_ts"] == 3000.0 and acc["value"] >= 0.05
+    assert acc["details"]["p_value"] <= 0.01
+
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append(orjson.loads(body))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/retrain"
+    assert post_webhook(acc, url) == 204
+    thread.join(10)
+    server.server_close()
+    assert received == [orjson.loads(orjson.dumps(acc))]

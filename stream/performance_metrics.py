@@ -1,13 +1,15 @@
 """Prometheus metrics of model quality, rendered from a
 :class:`~stream.performance.PerformanceTracker` at scrape time (no stale series).
 
+``window`` is the window tier, as on every driftline metric.
+
 ======================================  =========================================================
 metric                                  labels / meaning
 ======================================  =========================================================
-``driftline_model_performance``         monitor, tier, segment, cohort, kind (realized |
+``driftline_model_performance``         monitor, window, segment, cohort, kind (realized |
                                         estimated), metric: the newest window's value
 ``driftline_model_performance_reference``  monitor, segment, cohort, metric: the baseline's
-``driftline_label_coverage``            monitor, tier, segment, cohort: labelled share of the
+``driftline_label_coverage``            monitor, window, segment, cohort: labelled share of the
                                         newest matured window's predictions
 ``driftline_labels``                    counter; monitor, outcome: label join outcomes
                                         (joined, joined_early, duplicate, unknown_id, malformed,
@@ -56,13 +58,13 @@ class PerformanceCollector(Collector):
         mon, t = self.monitor, self.tracker
         perf = GaugeMetricFamily("driftline_model_performance",
                                  "Model performance of the newest window (realized or estimated).",
-                                 labels=["monitor", "tier", "segment", "cohort", "kind", "metric"])
+                                 labels=["monitor", "window", "segment", "cohort", "kind", "metric"])
         ref = GaugeMetricFamily("driftline_model_performance_reference",
                                 "The baseline's reference performance.",
                                 labels=["monitor", "segment", "cohort", "metric"])
         cov = GaugeMetricFamily("driftline_label_coverage",
                                 "Labelled share of the newest matured window's predictions.",
-                                labels=["monitor", "tier", "segment", "cohort"])
+                                labels=["monitor", "window", "segment", "cohort"])
         refs_done: set[tuple[str, str]] = set()
         for (tier, seg, cohort, kind), (_, rec) in sorted(t.latest.items()):
             for metric, v in rec[kind].items():

@@ -37,11 +37,11 @@ def test_performance_metrics_exact() -> None:
     reg.register(PerformanceCollector("m", t))
     got = scrape(reg)
     base = (("cohort", "all"), ("kind", "realized"), ("monitor", "m"), ("segment", "all"),
-            ("tier", "1m"))
+            ("window", "1m"))
     acc = got[("driftline_model_performance", tuple(sorted((*base, ("metric", "accuracy")))))]
     assert acc == 0.75  # p0 right, p1 wrong, p2 right, p3 right
     cov = got[("driftline_label_coverage", (("cohort", "all"), ("monitor", "m"),
-                                            ("segment", "all"), ("tier", "1m")))]
+                                            ("segment", "all"), ("window", "1m")))]
     assert cov == 4 / 6
     outcome = {k[1][1][1]: v for k, v in got.items() if k[0] == "driftline_labels_total"}
     assert (outcome["joined"], outcome["duplicate"], outcome["unknown_id"]) == (4, 1, 1)

@@ -56,9 +56,10 @@ class PerformanceCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily
                                   | HistogramMetricFamily]:
         mon, t = self.monitor, self.tracker
-        perf = GaugeMetricFamily("driftline_model_performance",
-                                 "Model performance of the newest window (realized or estimated).",
-                                 labels=["monitor", "window", "segment", "cohort", "kind", "metric"])
+        perf = GaugeMetricFamily(
+            "driftline_model_performance",
+            "Model performance of the newest window (realized or estimated).",
+            labels=["monitor", "window", "segment", "cohort", "kind", "metric"])
         ref = GaugeMetricFamily("driftline_model_performance_reference",
                                 "The baseline's reference performance.",
                                 labels=["monitor", "segment", "cohort", "metric"])

@@ -78,7 +78,9 @@ def bench_state(n: int) -> float:
     before = tracemalloc.get_traced_memory()[0]
     j = LabelJoin(max_delay=86400.0)
     for i in range(n):
-        j.add_prediction(f"req-{i:012d}", Pending(float(i), 0.0, 0.5, True, 1.0, ("eu",)))
+        j.add_prediction(f"req-{i:012d}", Pending(time=float(i), window=0.0, score=0.5,
+                                                        predicted=True, weight=1.0,
+                                                        keys=("eu",)))
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     return used / n

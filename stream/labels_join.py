@@ -51,7 +51,7 @@ OUTCOMES = ("joined", "joined_early", "duplicate", "unknown_id", "malformed",
             "never_labeled", "duplicate_prediction", "unsampled")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class Pending:
     """A prediction waiting for its label: event time, its window's start, score, predicted
     class, weight (1 / sample rate) and its raw segment values (in the config's order)."""

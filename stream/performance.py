@@ -140,7 +140,8 @@ class PerformanceTracker:
                 continue
             keys = tuple(MISSING if c[i] is None else str(c[i]) for c in seg_cols)
             joined += self.join.add_prediction(pid, Pending(
-                float(t[i]), float(win[i]), float(s[i]), bool(yhat[i]), weight, keys))
+                time=float(t[i]), window=float(win[i]), score=float(s[i]),
+                predicted=bool(yhat[i]), weight=weight, keys=keys))
         self._apply(joined)
 
     def add_labels(self, times: np.ndarray, ids: Sequence[str | None], labels: np.ndarray

@@ -22,7 +22,7 @@ metric                                  labels / meaning
 >>> from stream.config_model import ModelConfig, LabelsConfig
 >>> t = PerformanceTracker(model=ModelConfig(prediction="s", id="i"),
 ...     labels=LabelsConfig(id="i", label="y"), window_size=60.0)
->>> reg = CollectorRegistry(); reg.register(PerformanceCollector("m", t))
+>>> reg = CollectorRegistry(); reg.register(PerformanceCollector(monitor="m", tracker=t))
 >>> b'driftline_labels_total{monitor="m",outcome="joined"} 0.0' in generate_latest(reg)
 True
 """
@@ -46,7 +46,7 @@ def _ok(x: object) -> bool:
 class PerformanceCollector(Collector):
     """Renders the tracker's newest records and join counters; see the module doc."""
 
-    def __init__(self, monitor: str, tracker: PerformanceTracker) -> None:
+    def __init__(self, *, monitor: str, tracker: PerformanceTracker) -> None:
         self.monitor = monitor
         self.tracker = tracker
 

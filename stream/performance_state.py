@@ -64,7 +64,8 @@ def restore(t: PerformanceTracker, data: bytes) -> None:
     j.lag_counts, j.lag_sum = [int(x) for x in meta["lag"][0]], float(meta["lag"][1])
     t.without_id = int(meta["without_id"])
     keys, times, wins, scores, pred, weights, segs = meta["pending"]
-    j.pending = {k: Pending(float(a), float(b), float(c), bool(d), float(e), tuple(f))
+    j.pending = {k: Pending(time=float(a), window=float(b), score=float(c), predicted=bool(d),
+                            weight=float(e), keys=tuple(f))
                  for k, a, b, c, d, e, f in zip(keys, times, wins, scores, pred, weights, segs,
                                                 strict=True)}
     j.early = {k: (float(a), float(b)) for k, a, b in meta["early"]}

@@ -34,7 +34,7 @@ def test_performance_metrics_exact() -> None:
     t.finish()
     t.publish("realized", "1m", 0.0, 60.0, "all", "all")
     reg = CollectorRegistry()
-    reg.register(PerformanceCollector("m", t))
+    reg.register(PerformanceCollector(monitor="m", tracker=t))
     got = scrape(reg)
     base = (("cohort", "all"), ("kind", "realized"), ("monitor", "m"), ("segment", "all"),
             ("window", "1m"))

@@ -93,6 +93,7 @@ def run_backtest(config: Any, baseline: Baseline | None, events: Path | str,
         if replay is not None:
             replay.mature(monitor)
     if replay is not None:
+        replay.drain(monitor, config.windows.size)
         replay.finish()
     monitor.flush()
     if replay is not None:

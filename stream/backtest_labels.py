@@ -100,6 +100,18 @@ class PerformanceReplay:
                 self.li += n
         self.done = end
 
+    def drain(self, monitor: Any, step: float) -> None:
+        """After the last prediction: feed the remaining labels in event-time steps, maturing
+        windows as the clock passes them (so the timeline shows when each matured)."""
+        if self.done >= self.times.shape[0]:
+            return
+        t = float(self.times[self.done])
+        last = float(self.times[-1])
+        while t < last:
+            t = min(t + step, last)
+            self.feed_until(t)
+            self.mature(monitor)
+
     def finish(self) -> None:
         self.feed_until(math.inf)
         self.tracker.finish()

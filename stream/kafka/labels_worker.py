@@ -1,0 +1,236 @@
+"""The label join on Kafka: predictions and delayed labels, co-partitioned by id.
+
+The predictions topic (``source.kafka.topics[0]``) and the labels topic (``labels.topic``) must
+be keyed (partitioned) by the prediction id with the same number of partitions, so that
+partition *p* of both holds the same ids. Workers of one consumer group
+(``<group_id>-labels``) split the partition numbers with the range assignor (partition *p* of
+both topics to the same worker) and keep one :class:`~stream.performance.PerformanceTracker`
+per partition number: the join table of its ids and its per-window × cohort states.
+
+Exactness under kill -9 and rebalances: every ``checkpoint_interval`` seconds, and when a
+partition is revoked, the tracker's snapshot (:mod:`stream.performance_state`) and the next
+offset of BOTH topic-partitions are written as ONE record to the compacted checkpoint topic
+``<prefix>.labels-checkpoints``. A worker that gets partition *p* restores that record and seeks
+both topics to its offsets, so every prediction and label counts exactly once. The
+checkpoints are also the output: :func:`read_states` merges the latest one of every partition.
+
+Run: ``python -m stream.kafka.labels_worker -c driftline.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+
+from stream.framing import pack, unpack
+from stream.kafka.admin import ensure_topics, partition_counts
+from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
+from stream.performance import PerformanceTracker
+from stream.performance_io import (
+    ID,
+    ids,
+    label_column,
+    label_decoder,
+    predicted_of,
+    prediction_decoder,
+    scores_of,
+    segment_values,
+    tracker_for,
+)
+from stream.performance_state import restore, snapshot
+
+_MAGIC = b"DLLW"
+log = logging.getLogger(__name__)
+
+
+def checkpoint_topic(config: Any) -> str:
+    return f"{config.kafka.internal_topic_prefix}.labels-checkpoints"
+
+
+def _key(config: Any, partition: int) -> str:
+    return f"{config.monitor}|labels|{partition}"
+
+
+class LabelWorker:
+    """One member of the label-join group; see the module doc."""
+
+    def __init__(self, *, config: Any, baseline: Any = None,
+                 checkpoint_interval: float = 2.0) -> None:
+        if config.model is None or config.labels is None or not config.labels.topic:
+            raise ValueError("the label worker needs model:, labels: and labels.topic")
+        self.config = config
+        self.baseline = baseline
+        self.interval = checkpoint_interval
+        k = config.kafka
+        self.client = k.aiokafka_kwargs()
+        self.pred_topic, self.label_topic = k.topics[0], config.labels.topic
+        self.trackers: dict[int, PerformanceTracker] = {}
+        self.offsets: dict[int, list[int]] = {}  # partition -> [predictions, labels] next offsets
+        self.pred_decoder = prediction_decoder(config)
+        self.lab_decoder = label_decoder(config)
+        self.store = CheckpointStore(checkpoint_topic(config), self.client)
+        self.consumer: AIOKafkaConsumer | None = None
+
+    # -- state ------------------------------------------------------------------------------
+    async def _assigned(self, tps: Iterable[TopicPartition]) -> None:
+        parts = sorted({tp.partition for tp in tps} - set(self.trackers))
+        found = await self.store.load([_key(self.config, p) for p in parts])
+        assert self.consumer is not None
+        for p in parts:
+            tracker = tracker_for(self.config, self.baseline)
+            offsets = [0, 0]
+            ck = found.get(_key(self.config, p))
+            if ck is not None:
+                _, meta, blobs = unpack(ck.state, _MAGIC, {1})
+                restore(tracker, blobs[0])
+                offsets = [int(meta["predictions"]), int(meta["labels"])]
+            self.trackers[p], self.offsets[p] = tracker, offsets
+            self.consumer.seek(TopicPartition(self.pred_topic, p), offsets[0])
+            self.consumer.seek(TopicPartition(self.label_topic, p), offsets[1])
+            log.info("label worker %d: partition %d from offsets %s (%s)", os.getpid(), p,
+                     offsets, "checkpoint" if ck is not None else "start")
+
+    async def _revoked(self, tps: Iterable[TopicPartition]) -> None:
+        parts = sorted({tp.partition for tp in tps} & set(self.trackers))
+        await self.checkpoint(parts)
+        for p in parts:
+            self.trackers.pop(p, None)
+            self.offsets.pop(p, None)
+            log.info("label worker %d: partition %d revoked", os.getpid(), p)
+
+    async def checkpoint(self, parts: Iterable[int] | None = None) -> None:
+        todo = sorted(self.trackers if parts is None else parts)
+        if not todo:
+            return
+        await self.store.save({
+            _key(self.config, p): Checkpoint(0, pack(
+                _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1]},
+                [snapshot(self.trackers[p])]))
+            for p in todo})
+
+    # -- data -------------------------------------------------------------------------------
+    def _feed(self, tp: TopicPartition, records: list[Any]) -> None:
+        p = tp.partition
+        tracker = self.trackers.get(p)
+        if tracker is None or not records:
+            return
+        values = [r.value for r in records]
+        stamps = np.array([r.timestamp for r in records], dtype=np.float64)
+        if tp.topic == self.pred_topic:
+            d = self.pred_decoder.decode(values, stamps)
+            tracker.add_predictions(d.event_time, ids(d.categorical[ID]), scores_of(d),
+                                    predicted_of(d, self.config),
+                                    segment_values(d, self.config.segments))
+            self.offsets[p][0] = records[-1].offset + 1
+        else:
+            d = self.lab_decoder.decode(values, stamps)
+            tracker.count_malformed(len(d.dead_letters))
+            tracker.add_labels(d.event_time, ids(d.categorical[ID]),
+                               label_column(d, self.config.model.task))
+            self.offsets[p][1] = records[-1].offset + 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        counts = partition_counts(self.client, [self.pred_topic, self.label_topic])
+        if counts[self.pred_topic] != counts[self.label_topic]:
+            raise ValueError(f"{self.pred_topic} has {counts[self.pred_topic]} partitions and "
+                             f"{self.label_topic} {counts[self.label_topic]}: the label join "
+                             "needs both keyed by id with the same partition count")
+        ensure_topics(self.client, [checkpoint_topic_spec(checkpoint_topic(self.config))])
+        await self.store.start()
+        worker = self
+
+        class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+            async def on_partitions_revoked(self, revoked: Any) -> None:
+                await worker._revoked(revoked)
+
+            async def on_partitions_assigned(self, assigned: Any) -> None:
+                await worker._assigned(assigned)
+
+        self.consumer = AIOKafkaConsumer(
+            **self.client, group_id=f"{self.config.kafka.group_id}-labels",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=6000, heartbeat_interval_ms=1000)
+        await self.consumer.start()
+        self.consumer.subscribe([self.pred_topic, self.label_topic], listener=Listener())
+        last = time.monotonic()
+        try:
+            while not stop.is_set():
+                batch = await self.consumer.getmany(timeout_ms=200, max_records=20_000)
+                # predictions before labels of the same fetch: a label rarely waits for nothing
+                for tp in sorted(batch, key=lambda t: (t.topic != self.pred_topic, t.partition)):
+                    self._feed(tp, batch[tp])
+                if time.monotonic() - last >= self.interval:
+                    await self.checkpoint()
+                    last = time.monotonic()
+        finally:
+            await self.checkpoint()
+            await self.consumer.stop()
+            await self.store.stop()
+
+
+async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict[str, int],
+                                                                             PerformanceTracker]]:
+    """The latest checkpoint of every partition: its offsets and its restored tracker."""
+    k = config.kafka
+    store = CheckpointStore(checkpoint_topic(config), k.aiokafka_kwargs())
+    await store.start()
+    try:
+        n = partition_counts(k.aiokafka_kwargs(), [k.topics[0]])[k.topics[0]]
+        found = await store.load([_key(config, p) for p in range(n)])
+    finally:
+        await store.stop()
+    out = {}
+    for p in range(n):
+        ck = found.get(_key(config, p))
+        if ck is None:
+            continue
+        _, meta, blobs = unpack(ck.state, _MAGIC, {1})
+        tracker = tracker_for(config, baseline)
+        restore(tracker, blobs[0])
+        out[p] = ({"predictions": int(meta["predictions"]), "labels": int(meta["labels"])},
+                  tracker)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    from stream.baseline_io import load_baseline
+    from stream.config import load_config
+
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-c", "--config", required=True)
+    a = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    for noisy in ("aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    config = load_config(a.config)
+    base = load_baseline(config.baseline) if config.baseline else None
+    worker = LabelWorker(config=config, baseline=base)
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        log.info("label worker %d started", os.getpid())
+        await worker.run(stop)
+
+    asyncio.run(go())
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -46,6 +46,25 @@ def produce(kafka: Any, topic: str, rows: list[tuple[int, dict[str, Any]]]) -> N
     producer.close(timeout=10)
 
 
+def produce_raw(kafka: Any, topic: str, partition: int, value: bytes) -> None:
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap)
+    producer.send(topic, value, partition=partition)
+    producer.flush(timeout=30)
+    producer.close(timeout=10)
+
+
+def dlq_headers(kafka: Any, config: Any) -> list[list[tuple[str, bytes]]]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(config.kafka.dlq_topic, bootstrap_servers=kafka.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=1000)
+    out = [list(m.headers) for m in consumer]
+    consumer.close()
+    return out
+
+
 def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path) -> None:
     preds = kafka.create_topic(kafka.unique_topic("preds"), partitions=2)
     labs = kafka.create_topic(kafka.unique_topic("labels"), partitions=2)
@@ -101,8 +120,11 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
         a.send_signal(signal.SIGKILL)
         a.wait(timeout=10)
         produce(kafka, preds, pred_rows[N // 2:])
-        produce(kafka, labs, [label[i] for i in late.tolist()] + dups + unknown)
-        total_labels = len(lab_ids) + len(dups) + len(unknown)
+        bad = [(0, {"request_id": "1", "repaid": "maybe", "label_ts": 5.0}),
+               (1, {"repaid": 1, "label_ts": 5.0})]
+        produce(kafka, labs, [label[i] for i in late.tolist()] + dups + unknown + bad)
+        produce_raw(kafka, labs, 0, b"not json")
+        total_labels = len(lab_ids) + len(dups) + len(unknown) + len(bad) + 1
 
         def done() -> dict[int, Any] | None:
             st = asyncio.run(read_states(config))
@@ -123,7 +145,14 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
     counts = {k: sum(t.counters()[k] for t in trackers) for k in trackers[0].counters()}
     assert counts["joined"] + counts["joined_early"] == len(lab_ids)
     assert counts["joined_early"] == len(early)
-    assert (counts["duplicate"], counts["held_labels"], counts["malformed"]) == (25, 9, 0)
+    assert (counts["duplicate"], counts["held_labels"], counts["malformed"]) == (25, 9, 3)
+    def three_letters() -> list[list[tuple[str, bytes]]] | None:
+        got = dlq_headers(kafka, config)
+        return got if len(got) >= 3 else None
+
+    letters = wait_until(three_letters, timeout=30, message="three dead letters on the DLQ")
+    reasons = sorted(dict(h)["driftline.reason"].decode() for h in letters)
+    assert reasons == ["invalid_json", "invalid_label", "missing_label_id"]
     assert counts["pending"] == N - len(lab_ids)
     for start in np.arange(0, 3600, 600.0):
         in_win = (ts >= start) & (ts < start + 600)

@@ -7,6 +7,10 @@ partition *p* of both holds the same ids. Workers of one consumer group
 both topics to the same worker) and keep one :class:`~stream.performance.PerformanceTracker`
 per partition number: the join table of its ids and its per-window × cohort states.
 
+Malformed label records go to the dead-letter topic (``source.kafka.dlq_topic``) with their
+reason (the decoder's, or ``missing_label_id`` / ``invalid_label``) and are counted
+``malformed``; the worker goes on.
+
 Exactness under kill -9 and rebalances: every ``checkpoint_interval`` seconds, and when a
 partition is revoked, the tracker's snapshot (:mod:`stream.performance_state`) and the next
 offset of BOTH topic-partitions are written as ONE record to the compacted checkpoint topic
@@ -35,8 +39,9 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 
 from stream.framing import pack, unpack
-from stream.kafka.admin import ensure_topics, partition_counts
+from stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
 from stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
+from stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from stream.performance import PerformanceTracker
 from stream.performance_io import (
     ID,
@@ -82,6 +87,8 @@ class LabelWorker:
         self.lab_decoder = label_decoder(config)
         self.store = CheckpointStore(checkpoint_topic(config), self.client)
         self.consumer: AIOKafkaConsumer | None = None
+        self.dlq_producer = Producer(k.client_kwargs(), acks="all")
+        self.dlq = DeadLetterWriter(self.dlq_producer, str(k.dlq_topic))
 
     # -- state ------------------------------------------------------------------------------
     async def _assigned(self, tps: Iterable[TopicPartition]) -> None:
@@ -114,6 +121,8 @@ class LabelWorker:
         todo = sorted(self.trackers if parts is None else parts)
         if not todo:
             return
+        # dead letters sent before this checkpoint are acknowledged before it is written
+        await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
         await self.store.save({
             _key(self.config, p): Checkpoint(0, pack(
                 _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1]},
@@ -137,8 +146,20 @@ class LabelWorker:
         else:
             d = self.lab_decoder.decode(values, stamps)
             tracker.count_malformed(len(d.dead_letters))
-            tracker.add_labels(d.event_time, ids(d.categorical[ID]),
-                               label_column(d, self.config.model.task))
+            key, y = ids(d.categorical[ID]), label_column(d, self.config.model.task)
+            bad = [(dl.index, dl.reason) for dl in d.dead_letters]
+            rows = d.rows.tolist()
+            ok_y = np.isfinite(y)
+            if self.config.model.task != "regression":
+                ok_y &= (y == 0.0) | (y == 1.0)
+            no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
+            bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
+                    for i in np.flatnonzero(~ok_y | no_id).tolist()]
+            for i, reason in bad:
+                r = records[i]
+                self.dlq.write(DeadLetter(r.value, reason, tp.topic, p, r.offset, r.key,
+                                          r.timestamp))
+            tracker.add_labels(d.event_time, key, y)
             self.offsets[p][1] = records[-1].offset + 1
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -147,7 +168,8 @@ class LabelWorker:
             raise ValueError(f"{self.pred_topic} has {counts[self.pred_topic]} partitions and "
                              f"{self.label_topic} {counts[self.label_topic]}: the label join "
                              "needs both keyed by id with the same partition count")
-        ensure_topics(self.client, [checkpoint_topic_spec(checkpoint_topic(self.config))])
+        ensure_topics(self.client, [checkpoint_topic_spec(checkpoint_topic(self.config)),
+                                    TopicSpec(str(self.config.kafka.dlq_topic), partitions=1)])
         await self.store.start()
         worker = self
 
@@ -179,6 +201,7 @@ class LabelWorker:
             await self.checkpoint()
             await self.consumer.stop()
             await self.store.stop()
+            self.dlq_producer.close(timeout=10)
 
 
 async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict[str, int],

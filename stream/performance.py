@@ -74,6 +74,8 @@ class PerformanceTracker:
             sample_rate=labels.sample_rate if labels is not None else 1.0,
             keep_above=labels.keep_above if labels is not None else None)
         self.states: dict[StateKey, PerformanceState] = {}
+        # (segment, window start) -> its state keys, so a record does not scan every state
+        self._index: dict[tuple[str, float], list[StateKey]] = {}
         self.reference = dict(reference or {})
         self.calibration = dict(calibration or {})
         self.without_id = 0
@@ -81,10 +83,17 @@ class PerformanceTracker:
         # window close, "realized" once matured (what the Prometheus collector renders)
         self.latest: dict[tuple[str, str, str, str], tuple[float, dict[str, Any]]] = {}
 
+    def reindex(self) -> None:
+        """Rebuild the lookup index after ``states`` was replaced (a restore)."""
+        self._index = {}
+        for key in self.states:
+            self._index.setdefault((key[1], key[0]), []).append(key)
+
     def _state(self, key: StateKey) -> PerformanceState:
         st = self.states.get(key)
         if st is None:
             st = self.states[key] = PerformanceState(task=self.task, grid=self.grid)
+            self._index.setdefault((key[1], key[0]), []).append(key)
         return st
 
     def _keyed_groups(self, win: np.ndarray, seg: Mapping[str, np.ndarray]
@@ -205,11 +214,15 @@ class PerformanceTracker:
         """The merged state of a window (any tier) and cohort; ``__other__`` merges the raw
         values outside ``admitted``."""
         out = PerformanceState(task=self.task, grid=self.grid)
-        for (w, seg, value), st in self.states.items():
-            if not (start <= w < end) or seg != segment:
+        step = self.size
+        for k in range(math.floor(start / step), math.ceil(end / step)):
+            w = k * step  # the same float as a prediction's floor(t / size) * size
+            if not start <= w < end:
                 continue
-            if value == cohort or (cohort == OTHER and value not in (admitted or set())):
-                out.merge(st)
+            for key in self._index.get((segment, w), ()):
+                value = key[2]
+                if value == cohort or (cohort == OTHER and value not in (admitted or set())):
+                    out.merge(self.states[key])
         return out
 
     def _reference(self, segment: str, cohort: str) -> tuple[PerformanceState | None,

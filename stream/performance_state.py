@@ -74,3 +74,4 @@ def restore(t: PerformanceTracker, data: bytes) -> None:
     heapq.heapify(j._expiry)
     t.states = {(float(w), str(seg), str(value)): PerformanceState.from_bytes(blob)
                 for (w, seg, value), blob in zip(meta["states"], blobs, strict=True)}
+    t.reindex()

@@ -24,8 +24,10 @@ outcome                    when
 
 The join sample keeps a prediction when a hash of its id falls under ``sample_rate`` (so the
 label side makes the same decision without the prediction) or its score is at least
-``keep_above``; sampled ones weigh ``1 / sample_rate``, kept-above ones 1. A label that comes
-before a kept-above prediction whose id hash is outside the sample is counted ``unsampled``.
+``keep_above``; kept-above ones weigh 1 (always kept), the others ``1 / sample_rate`` (their
+inclusion probability's inverse, Horvitz-Thompson), so weighted sums stay unbiased. A label
+that comes before a kept-above prediction whose id hash is outside the sample is counted
+``unsampled``.
 
 >>> j = LabelJoin(max_delay=100.0)
 >>> j.add_prediction("a", Pending(time=0.0, window=0.0, score=0.9, predicted=True, weight=1.0,
@@ -100,11 +102,13 @@ class LabelJoin:
         self.lag_sum += lag
 
     def weight_for(self, key: str, score: float) -> float | None:
-        """The join weight of a prediction, or None when the sample leaves it out."""
-        if in_sample(key, self.sample_rate):
-            return 1.0 / self.sample_rate
+        """The join weight of a prediction (1 / its inclusion probability: 1 when its score is
+        at least ``keep_above``, else ``1 / sample_rate``), or None when the sample leaves it
+        out."""
         if self.keep_above is not None and score >= self.keep_above:
             return 1.0
+        if in_sample(key, self.sample_rate):
+            return 1.0 / self.sample_rate
         return None
 
     def add_prediction(self, key: str, p: Pending) -> list[Joined]:

@@ -217,3 +217,42 @@ def test_tracker_checkpoint_restore_is_exact(tmp_path: Path) -> None:
         for seg, cohort in (("all", "all"), ("region", "eu"), ("region", "us")):
             assert (second.record(start, start + 600, seg, cohort)
                     == whole.record(start, start + 600, seg, cohort))
+
+
+def test_join_sample_is_weighted_exactly_and_reports_effective_n(tmp_path: Path) -> None:
+    """sample_rate 0.2 + keep_above 0.9: the kept pairs are exactly those the id hash (or the
+    score) selects, weighted 1/0.2 and 1; the weighted metrics equal the exact weighted ones,
+    stay close to the unsampled truth, and n_eff is Kish's."""
+    from stream.labels_join import in_sample
+    from stream.performance_io import tracker_for
+
+    raw = config(tmp_path).model_dump(mode="json", exclude_none=True)
+    raw["labels"].update(sample_rate=0.2, keep_above=0.9)
+    cfg = parse_config(raw)
+    rng = np.random.default_rng(4)
+    n = 20_000
+    t = np.sort(rng.uniform(0, 600, n))
+    ids = [f"q{i}" for i in range(n)]
+    s = rng.uniform(0, 1, n)
+    y = (rng.uniform(0, 1, n) < s).astype(float)
+    tr = tracker_for(cfg, None)
+    tr.add_predictions(t, ids, s, None, {"region": np.array(["eu"] * n, dtype=object)})
+    tr.add_labels(t + 1.0, ids, y)
+    hashed = np.array([in_sample(i, 0.2) for i in ids])
+    kept = hashed | (s >= 0.9)
+    w = np.where(s >= 0.9, 1.0, 5.0)[kept]  # 1 / inclusion probability
+    c = tr.counters()
+    assert (c["joined"], c["unsampled"]) == (int(kept.sum()), 2 * int((~kept).sum()))
+    st = tr.state_for(0.0, 600.0, "all", "all")
+    r = st.realized()
+    yk, sk = y[kept], s[kept]
+    assert st.predictions == n and st.labeled == int(kept.sum())
+    assert r["accuracy"] == pytest.approx(np.sum(w * ((sk >= 0.5) == (yk == 1))) / w.sum())
+    assert r["effective_n"] == pytest.approx(w.sum() ** 2 / (w * w).sum())
+    assert r["effective_n"] < st.labeled
+    full = float(np.mean((s >= 0.5) == (y == 1)))
+    assert abs(r["accuracy"] - full) < 4 * np.sqrt(full * (1 - full) / r["effective_n"])
+    rec = tr.record(0.0, 600.0, "all", "all")
+    # coverage = the estimated labelled share (sum of weights / predictions): all are labelled
+    assert rec["coverage"] == pytest.approx(min(w.sum() / n, 1.0))
+    assert abs(w.sum() / n - 1.0) < 0.05

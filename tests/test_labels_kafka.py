@@ -17,8 +17,10 @@ import numpy as np
 import orjson
 import pytest
 from scipy import stats
+from typer.testing import CliRunner
 
 from sketches.performance import PerformanceState
+from stream.cli import app
 from stream.config import load_config
 from stream.kafka.labels_worker import read_states
 from tests.fixtures.waiting import stop_process, wait_until
@@ -138,6 +140,16 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
         for p in (a, b):
             if p.poll() is None:
                 stop_process(p, timeout=20)
+    # the CLI report merges the same checkpoints
+    report = tmp_path / "labels-report.json"
+    res = CliRunner().invoke(app, ["labels", "report", "-c", str(cfg_path), "-o", str(report)])
+    assert res.exit_code == 0, res.output
+    rep = orjson.loads(report.read_bytes())
+    whole = [c["performance"] for w in rep["windows"] for c in w["cohorts"]
+             if c["segment"] == "all"]
+    assert sum(p["predictions"] for p in whole) == N
+    assert sum(p["labeled"] for p in whole) == len(lab_ids)
+    assert rep["labels"]["duplicate"] == 25
     # the survivor took the victim's partition over from its checkpoint
     assert re.search(rf"label worker {b.pid}: partition {victim} from offsets \[[1-9]\d*, \d+\] "
                      r"\(checkpoint\)", logs.read_text())

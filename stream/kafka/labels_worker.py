@@ -228,6 +228,34 @@ async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict
     return out
 
 
+def merged_report(config: Any, baseline: Any,
+                  states: dict[int, tuple[dict[str, int], PerformanceTracker]]
+                  ) -> dict[str, Any]:
+    """One report of the merged partition states: per base window, a ``performance`` record
+    for the whole population and every raw segment value, plus the join counters."""
+    merged = tracker_for(config, baseline)
+    counters: dict[str, int] = {}
+    for _, t in states.values():
+        for key, st in t.states.items():
+            if key in merged.states:
+                merged.states[key].merge(st)
+            else:
+                merged.states[key] = st.copy()
+        merged.join.clock = max(merged.join.clock, t.join.clock)
+        for k, v in t.counters().items():
+            counters[k] = counters.get(k, 0) + v
+    merged.reindex()
+    size = config.windows.size
+    windows = []
+    for w in sorted({k[0] for k in merged.states}):
+        cohorts = sorted({(k[1], k[2]) for k in merged.states if k[0] == w})
+        windows.append({"start_ts": w, "end_ts": w + size, "cohorts": [
+            {"segment": seg, "cohort": c, "performance": merged.record(w, w + size, seg, c)}
+            for seg, c in cohorts]})
+    return {"monitor": config.monitor, "labels": counters,
+            "offsets": {p: o for p, (o, _) in sorted(states.items())}, "windows": windows}
+
+
 def main(argv: list[str] | None = None) -> None:
     from stream.baseline_io import load_baseline
     from stream.config import load_config

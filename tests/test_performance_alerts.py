@@ -171,3 +171,17 @@ def test_retraining_triggers_fire_once_each_and_post_json(tmp_path: Path) -> Non
     thread.join(10)
     server.server_close()
     assert received == [orjson.loads(orjson.dumps(acc))]
+
+
+def test_performance_alert_text_and_link() -> None:
+    from alerts.model import AlertEvent
+    from alerts.render import grafana_link, summary
+
+    e = AlertEvent("loans", "performance", "accuracy", "realized", "all", "all", "10m+labels",
+                   "critical", "firing", "new", 0.18, 0.05, 1500, 2400.0, 3000.0, 2400.0, 1e-9,
+                   details={"current": 0.65, "reference": 0.83})
+    assert summary(e) == ("[CRITICAL] loans: realized accuracy dropped by 0.18 (0.65 vs "
+                          "baseline 0.83) on all traffic (10m+labels window, n=1500)")
+    link = grafana_link(e, "http://grafana", None)
+    assert link is not None and "/d/driftline-loans-model-quality?" in link
+    assert "var-window=10m&" in link

@@ -182,3 +182,14 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
             auc = stats.mannwhitneyu(s[yy == 1], s[yy == 0]).statistic / (
                 (yy == 1).sum() * (yy == 0).sum())
             assert abs(r["roc_auc"] - auc) <= r["roc_auc_error_bound"] + 1e-12
+
+
+def test_label_worker_refuses_a_config_without_labels_topic(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "bad.yaml", {
+        "monitor": "m", "features": [{"name": "x", "type": "numeric"}],
+        "source": {"kafka": {"bootstrap_servers": "127.0.0.1:1", "topics": ["p"]}},
+        "model": {"prediction": "s", "id": "i"}, "labels": {"id": "i", "label": "y"}})
+    res = subprocess.run([sys.executable, "-m", "stream", "labels", "run", "-c", str(cfg)],
+                         capture_output=True, text=True, cwd=str(REPO), timeout=60)
+    assert res.returncode == 2
+    assert "labels.topic" in res.stderr and "Traceback" not in res.stderr

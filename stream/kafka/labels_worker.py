@@ -74,7 +74,9 @@ class LabelWorker:
     def __init__(self, *, config: Any, baseline: Any = None,
                  checkpoint_interval: float = 2.0) -> None:
         if config.model is None or config.labels is None or not config.labels.topic:
-            raise ValueError("the label worker needs model:, labels: and labels.topic")
+            raise ValueError("the label worker needs model: (prediction, id), labels: (id, "
+                             "label) and labels.topic (the Kafka topic of the label events) "
+                             "in the config")
         self.config = config
         self.baseline = baseline
         self.interval = checkpoint_interval
@@ -266,9 +268,16 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
     for noisy in ("aiokafka", "kafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    config = load_config(a.config)
-    base = load_baseline(config.baseline) if config.baseline else None
-    worker = LabelWorker(config=config, baseline=base)
+    from stream.baseline_io import BaselineError
+    from stream.config_base import ConfigError
+
+    try:
+        config = load_config(a.config)
+        base = load_baseline(config.baseline) if config.baseline else None
+        worker = LabelWorker(config=config, baseline=base)
+    except (ConfigError, BaselineError, ValueError) as exc:
+        print(f"cannot start the label worker: {exc}", file=sys.stderr)
+        sys.exit(2)
 
     async def go() -> None:
         stop = asyncio.Event()

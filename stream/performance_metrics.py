@@ -81,25 +81,39 @@ class PerformanceCollector(Collector):
         yield perf
         yield ref
         yield cov
-        counts = CounterMetricFamily("driftline_labels", "Label join outcomes.",
-                                     labels=["monitor", "outcome"])
-        c = t.counters()
-        for outcome, n in c.items():
-            if outcome not in ("pending", "held_labels"):
-                counts.add_metric([mon, outcome], float(n))
-        yield counts
-        pend = GaugeMetricFamily("driftline_label_pending", "Join state: pending predictions "
-                                 "and labels held for their prediction.",
-                                 labels=["monitor", "state"])
-        pend.add_metric([mon, "predictions"], float(c["pending"]))
-        pend.add_metric([mon, "labels"], float(c["held_labels"]))
-        yield pend
-        lag = HistogramMetricFamily("driftline_label_lag_seconds",
-                                    "Label time minus prediction time of joined pairs.",
-                                    labels=["monitor"])
-        cum, buckets = 0, []
-        for le, n in zip([*map(str, LAG_BUCKETS), "+Inf"], t.join.lag_counts, strict=True):
-            cum += n
-            buckets.append((le, float(cum)))
-        lag.add_metric([mon], buckets, t.join.lag_sum)
-        yield lag
+        yield from join_families(mon, [t])
+
+
+def join_families(monitor: str, trackers: list[PerformanceTracker]
+                  ) -> Iterator[CounterMetricFamily | GaugeMetricFamily | HistogramMetricFamily]:
+    """The join's outcome counters, state size and label-lag histogram, summed over
+    ``trackers`` (a label worker has one per partition)."""
+    counts = CounterMetricFamily("driftline_labels", "Label join outcomes.",
+                                 labels=["monitor", "outcome"])
+    total: dict[str, int] = {}
+    lag_counts = [0] * (len(LAG_BUCKETS) + 1)
+    lag_sum = 0.0
+    for t in trackers:
+        for k, v in t.counters().items():
+            total[k] = total.get(k, 0) + v
+        lag_counts = [a + b for a, b in zip(lag_counts, t.join.lag_counts, strict=True)]
+        lag_sum += t.join.lag_sum
+    for outcome, n in total.items():
+        if outcome not in ("pending", "held_labels"):
+            counts.add_metric([monitor, outcome], float(n))
+    yield counts
+    pend = GaugeMetricFamily("driftline_label_pending", "Join state: pending predictions "
+                             "and labels held for their prediction.",
+                             labels=["monitor", "state"])
+    pend.add_metric([monitor, "predictions"], float(total.get("pending", 0)))
+    pend.add_metric([monitor, "labels"], float(total.get("held_labels", 0)))
+    yield pend
+    lag = HistogramMetricFamily("driftline_label_lag_seconds",
+                                "Label time minus prediction time of joined pairs.",
+                                labels=["monitor"])
+    cum, buckets = 0, []
+    for le, n in zip([*map(str, LAG_BUCKETS), "+Inf"], lag_counts, strict=True):
+        cum += n
+        buckets.append((le, float(cum)))
+    lag.add_metric([monitor], buckets, lag_sum)
+    yield lag

@@ -10,12 +10,14 @@ import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -74,7 +76,7 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
         "monitor": kafka.unique_topic("quality"),
         "source": {"kafka": kafka.source_config([preds]), "event_time": {"field": "ts"}},
         "features": [{"name": "x", "type": "numeric"}], "segments": ["region"],
-        "windows": {"size": "10m"}, "metrics": {"listen": None},
+        "windows": {"size": "10m"}, "metrics": {"listen": "127.0.0.1:0"},
         "model": {"prediction": "score", "id": "request_id"},
         "labels": {"topic": labs, "id": "request_id", "label": "repaid", "time": "label_ts",
                    "max_delay": "30d"}})
@@ -136,6 +138,22 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
 
         states = wait_until(done, timeout=90, interval=0.5,
                             message="the surviving worker consumed and checkpointed everything")
+        # the survivor's /metrics count the same outcomes (it owns both partitions now)
+        url = re.search(rf"label worker {b.pid}: metrics on (\S+)", logs.read_text())
+        assert url is not None
+        with urllib.request.urlopen(url.group(1), timeout=10) as resp:
+            body = resp.read().decode()
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for fam in text_string_to_metric_families(body) for s in fam.samples}
+
+        def outcome(name: str) -> float:
+            return samples[("driftline_labels_total",
+                            (("monitor", config.monitor), ("outcome", name)))]
+
+        assert outcome("joined") + outcome("joined_early") == len(lab_ids)
+        assert (outcome("duplicate"), outcome("malformed")) == (25, 3)
+        assert samples[("driftline_label_pending", (("monitor", config.monitor),
+                                                    ("state", "labels")))] == 9
     finally:
         for p in (a, b):
             if p.poll() is None:

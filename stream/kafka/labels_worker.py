@@ -17,6 +17,8 @@ offset of BOTH topic-partitions are written as ONE record to the compacted check
 ``<prefix>.labels-checkpoints``. A worker that gets partition *p* restores that record and seeks
 both topics to its offsets, so every prediction and label counts exactly once. The
 checkpoints are also the output: :func:`read_states` merges the latest one of every partition.
+With ``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total``
+by outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions.
 
 Run: ``python -m stream.kafka.labels_worker -c driftline.yaml``.
 """
@@ -31,12 +33,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
+from prometheus_client.registry import Collector
 
 from stream.framing import pack, unpack
 from stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
@@ -174,6 +177,18 @@ class LabelWorker:
                                     TopicSpec(str(self.config.kafka.dlq_topic), partitions=1)])
         await self.store.start()
         worker = self
+        server = None
+        where = self.config.metrics.host_port
+        if where is not None:
+            from stream.exporter import serve
+            from stream.performance_metrics import join_families
+
+            class JoinCollector(Collector):
+                def collect(self) -> Iterator[Any]:
+                    return join_families(worker.config.monitor, list(worker.trackers.values()))
+
+            server = serve(JoinCollector(), where)
+            log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -204,6 +219,8 @@ class LabelWorker:
             await self.consumer.stop()
             await self.store.stop()
             self.dlq_producer.close(timeout=10)
+            if server is not None:
+                server.close()
 
 
 async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict[str, int],

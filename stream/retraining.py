@@ -150,3 +150,22 @@ def post_webhook(event: dict[str, Any], url: str, timeout: float = 10.0) -> int:
     import httpx
 
     return httpx.post(url, json=event, timeout=timeout).status_code
+
+
+def kafka_sink(client: Any, topic: str) -> Callable[[dict[str, Any]], None]:
+    """A sink that produces each event to ``topic`` (JSON value, key = monitor) and waits
+    for the acknowledgement, so a trigger is not lost silently."""
+    import orjson
+
+    from stream.kafka.producer import Producer
+
+    producer = Producer(client, acks="all", linger_ms=0)
+
+    def send(event: dict[str, Any]) -> None:
+        producer.send(topic, orjson.dumps(event), key=str(event["monitor"]).encode())
+        producer.flush(30.0)
+        if producer.failed:
+            raise RuntimeError(f"retraining event not delivered to {topic}: "
+                               f"{producer.last_error}")
+
+    return send

@@ -211,3 +211,19 @@ def test_label_worker_refuses_a_config_without_labels_topic(tmp_path: Path) -> N
                          capture_output=True, text=True, cwd=str(REPO), timeout=60)
     assert res.returncode == 2
     assert "labels.topic" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_retraining_event_to_a_kafka_topic(kafka: Any) -> None:
+    from kafka import KafkaConsumer
+
+    from stream.retraining import kafka_sink
+
+    topic = kafka.create_topic(kafka.unique_topic("retrain"))
+    event = {"type": "retraining_trigger", "monitor": "loans", "metric": "accuracy",
+             "threshold": 0.05, "value": 0.07}
+    kafka_sink({"bootstrap_servers": kafka.bootstrap}, topic)(event)
+    consumer = KafkaConsumer(topic, bootstrap_servers=kafka.bootstrap,
+                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
+    got = [(m.key, orjson.loads(m.value)) for m in consumer]
+    consumer.close()
+    assert got == [(b"loans", event)]

@@ -70,7 +70,13 @@ def build_baseline(config: Any, data: Path | str, bins: int = 10, min_cohort_row
         # the reference performance and the estimator's calibration, per cohort with labels
         from stream.performance_io import reference_attachments
 
-        base.attachments.update(reference_attachments(config, data, min_cohort_rows))
+        try:
+            base.attachments.update(reference_attachments(config, data, min_cohort_rows))
+            cohorts = sorted(k.partition(":")[2] for k in base.attachments
+                             if k.startswith("performance:"))
+            base.meta["model_quality"] = {"cohorts": cohorts}
+        except ValueError as exc:  # no labels in the training data: features only
+            base.meta["model_quality"] = {"cohorts": [], "skipped": str(exc)}
     return base
 
 

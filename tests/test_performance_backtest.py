@@ -256,3 +256,12 @@ def test_join_sample_is_weighted_exactly_and_reports_effective_n(tmp_path: Path)
     # coverage = the estimated labelled share (sum of weights / predictions): all are labelled
     assert rec["coverage"] == pytest.approx(min(w.sum() / n, 1.0))
     assert abs(w.sum() / n - 1.0) < 0.05
+
+
+def test_baseline_without_labels_still_builds_and_says_why(tmp_path: Path) -> None:
+    rows = [{"ts": float(i), "request_id": f"t{i}", "region": "eu", "x": 1.0,
+             "model": {"score": 0.5}} for i in range(200)]
+    base = build_baseline(config(tmp_path), write(tmp_path / "train.jsonl", rows))
+    assert base.attachments == {}
+    assert base.meta["model_quality"]["cohorts"] == []
+    assert "no row has both a valid prediction" in base.meta["model_quality"]["skipped"]

@@ -275,7 +275,8 @@ class PerformanceTracker:
         """Join outcomes (see :mod:`stream.labels_join`) plus pending/held sizes."""
         out = {k: int(self.join.counts.get(k, 0)) for k in
                ("joined", "joined_early", "duplicate", "unknown_id", "malformed",
-                "never_labeled", "duplicate_prediction", "unsampled")}
+                "never_labeled", "duplicate_prediction", "unsampled",
+                "undecodable_prediction")}
         out["prediction_without_id"] = self.without_id
         out["pending"] = len(self.join.pending)
         out["held_labels"] = len(self.join.early)

@@ -144,6 +144,8 @@ class LabelWorker:
         stamps = np.array([r.timestamp for r in records], dtype=np.float64)
         if tp.topic == self.pred_topic:
             d = self.pred_decoder.decode(values, stamps)
+            # undecodable predictions are the feature worker's dead letters; counted here
+            tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
             tracker.add_predictions(d.event_time, ids(d.categorical[ID]), scores_of(d),
                                     predicted_of(d, self.config),
                                     segment_values(d, self.config.segments))

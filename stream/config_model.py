@@ -65,6 +65,9 @@ class LabelsConfig(StrictModel):
     unlabeled_as: Literal["missing", "negative"] = "missing"
     """What a prediction never labelled within max_delay counts as: missing (only counted),
     or negative (silence means the negative class, e.g. no chargeback within 90 days)."""
+    retention: Duration = 7 * 86400.0
+    """The label worker keeps a window's performance state this long after it matured (its end
+    plus max_delay), then drops it from memory and checkpoints."""
     sample_rate: float = Field(1.0, gt=0.0, le=1.0)
     """Join sample: the fraction of predictions kept for the join (weighted 1/rate); 1 keeps
     every prediction."""

@@ -83,6 +83,17 @@ class PerformanceTracker:
         # window close, "realized" once matured (what the Prometheus collector renders)
         self.latest: dict[tuple[str, str, str, str], tuple[float, dict[str, Any]]] = {}
 
+    def evict(self, retention: float) -> int:
+        """Drop the states of windows that matured (end + max_delay) more than ``retention``
+        ago in event time; returns how many were dropped."""
+        limit = self.join.clock - self.max_delay - retention - self.size
+        old = [k for k in self.states if k[0] < limit]
+        for k in old:
+            del self.states[k]
+        if old:
+            self.reindex()
+        return len(old)
+
     def reindex(self) -> None:
         """Rebuild the lookup index after ``states`` was replaced (a restore)."""
         self._index = {}

@@ -265,3 +265,20 @@ def test_baseline_without_labels_still_builds_and_says_why(tmp_path: Path) -> No
     assert base.attachments == {}
     assert base.meta["model_quality"]["cohorts"] == []
     assert "no row has both a valid prediction" in base.meta["model_quality"]["skipped"]
+
+
+def test_matured_windows_are_evicted_after_retention(tmp_path: Path) -> None:
+    from stream.performance_io import tracker_for
+
+    raw = config(tmp_path).model_dump(mode="json", exclude_none=True)
+    raw["labels"].update(max_delay="1h", retention="2h")
+    tr = tracker_for(parse_config(raw), None)
+    t = np.arange(0.0, 6 * 3600, 60.0)  # six hours, one prediction a minute
+    tr.add_predictions(t, [str(i) for i in range(t.shape[0])], np.full(t.shape[0], 0.7), None,
+                       {"region": np.array(["eu"] * t.shape[0], dtype=object)})
+    assert {k[0] for k in tr.states} == set(np.arange(0.0, 6 * 3600, 600.0))
+    dropped = tr.evict(2 * 3600.0)
+    # clock 21540 s: windows ending (start + 600) before 21540 - 3600 - 7200 are dropped
+    kept = sorted({k[0] for k in tr.states})
+    assert kept[0] == 10200.0 and dropped == 2 * 17  # 17 windows x (all, region=eu)
+    assert tr.record(10200.0, 10800.0, "all", "all")["predictions"] == 10

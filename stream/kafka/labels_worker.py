@@ -126,6 +126,8 @@ class LabelWorker:
         todo = sorted(self.trackers if parts is None else parts)
         if not todo:
             return
+        for p in todo:  # matured windows past their retention leave memory and checkpoints
+            self.trackers[p].evict(self.config.labels.retention)
         # dead letters sent before this checkpoint are acknowledged before it is written
         await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
         await self.store.save({

@@ -52,6 +52,7 @@ from driftline.stream.config.alerts import (
     VolumeConfig,
 )
 from driftline.stream.config.model import DriftlineConfig
+from driftline.stream.config.performance import PerformanceAlertConfig
 
 _LOGGERS = ("driftline.alerts",)
 WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash
@@ -102,6 +103,7 @@ class Alerting:
         state_dir: Path | str | None = None,
         environ: Mapping[str, str] | None = None,
         deliver: bool = True,
+        performance: PerformanceAlertConfig | None = None,
     ) -> None:
         self.monitor = monitor
         self.cfg = alerts or AlertsConfig()
@@ -109,7 +111,7 @@ class Alerting:
             if rule.alert_channels:
                 self.cfg.check_channels(rule.alert_channels, f"freshness rule {rule.name}")
         self.rules = Rules(drift or DriftConfig(), quality or QualityConfig(),
-                           volume or VolumeConfig(), freshness)
+                           volume or VolumeConfig(), freshness, performance)
         self.router = Router(monitor, self.cfg)
         self.deliver = deliver
         env = os.environ if environ is None else environ
@@ -149,7 +151,8 @@ class Alerting:
             directory = cfg.state_path / "alerts"
         return cls(cfg.monitor, drift=cfg.drift, quality=cfg.quality, volume=cfg.volume,
                    freshness=cfg.freshness, alerts=cfg.alerts, state_dir=directory,
-                   environ=environ, deliver=deliver)
+                   environ=environ, deliver=deliver,
+                   performance=cfg.performance)
 
     # -- delivery ---------------------------------------------------------------------------
     def _notifier(self, name: str, ch: ChannelConfig) -> Notifier:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Check = Literal["drift", "quality", "volume", "freshness"]
+Check = Literal["drift", "quality", "volume", "freshness", "performance"]
 Status = Literal["ok", "drift", "insufficient_data"]
 
 
@@ -28,6 +28,9 @@ class Measurement:
                                                            details["expected"] = baseline rate)
       freshness: staleness_seconds                        (feature = the freshness rule's name;
                                                            details["max_staleness"] = SLA seconds)
+      performance: accuracy, roc_auc                      (feature = realized|estimated; value =
+                                                           the drop below the baseline; p_value
+                                                           one-sided; n = labels/predictions)
     ``feature`` is "" where a check is not about one feature (volume).
     ``segment``/``cohort`` are "all"/"all" for the global cohort.
     ``window`` is the window tier ("5m", "1h"), "" for freshness.

@@ -89,6 +89,12 @@ def summary(e: AlertEvent) -> str:
             f"{head} volume {_fmt(e.value)} events vs {_fmt(expected)} expected{ratio} "
             f"in {where(e)} ({window.rstrip(', ')})"
         )
+    if e.check == "performance":
+        cur, ref = e.details.get("current"), e.details.get("reference")
+        levels = f" ({_fmt(cur)} vs baseline {_fmt(ref)})" if cur is not None else ""
+        return (f"{head} {e.feature} {e.metric} dropped by {_fmt(e.value)}{levels} "
+                f"on {'all traffic' if e.segment == 'all' else f'{e.segment}={e.cohort}'} "
+                f"({window}n={e.n})")
     compare = "now" if e.state == "resolved" else ">="
     value = f"{e.metric}={_fmt(e.value)}"
     threshold = _fmt(e.threshold)
@@ -127,7 +133,8 @@ def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) 
     around the alert: the feature drill-down for drift and quality, else the overview."""
     if not grafana_url:
         return None
-    kind = "feature" if e.check in ("drift", "quality") else "overview"
+    kind = {"drift": "feature", "quality": "feature",
+            "performance": "model-quality"}.get(e.check, "overview")
     uid = dashboard or dashboard_uid(e.monitor, kind)
     span = max(e.window_end - e.window_start, 300.0)
     params = {
@@ -135,7 +142,7 @@ def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) 
         "var-feature": e.feature if e.check in ("drift", "quality") else "$__all",
         "var-segment": e.segment,
         "var-cohort": e.cohort,
-        "var-window": e.window or "$__all",
+        "var-window": e.window.removesuffix("+labels") or "$__all",
         "from": int((min(e.since, e.window_start) - 6 * span) * 1000),
         "to": int((e.window_end + 2 * span) * 1000),
     }
@@ -273,6 +280,7 @@ ALERTNAMES = {
     "quality": "DriftlineDataQuality",
     "volume": "DriftlineVolume",
     "freshness": "DriftlineFreshness",
+    "performance": "DriftlineModelPerformance",
 }
 
 

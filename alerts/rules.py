@@ -33,6 +33,7 @@ from driftline.stream.config.alerts import (
     Tiers,
     VolumeConfig,
 )
+from driftline.stream.config.performance import PerformanceAlertConfig
 
 
 @dataclass(slots=True)
@@ -91,7 +92,9 @@ class Rules:
         quality: QualityConfig,
         volume: VolumeConfig,
         freshness: Sequence[FreshnessRule],
+        performance: PerformanceAlertConfig | None = None,
     ) -> None:
+        self.performance = performance or PerformanceAlertConfig()
         self.drift = drift
         self.quality = quality
         self.volume = volume
@@ -142,6 +145,8 @@ class Rules:
                 c = self._volume(m)
             elif m.check == "freshness":
                 c = self._freshness(m)
+            elif m.check == "performance":
+                c = self._performance(m)
             else:
                 c = None
             if c is not None and (
@@ -275,6 +280,28 @@ class Rules:
         channels = list(rule.alert_channels) if rule and rule.alert_channels else None
         return _Candidate(m, severity, threshold, severity is None, not math.isfinite(m.value),
                           1, 1, channels)
+
+
+    def _performance(self, m: Measurement) -> _Candidate | None:
+        """A drop alerts when material (>= warning/critical) AND significant (p <= alpha) with
+        enough labels; it clears below ``clear``."""
+        cfg = self.performance
+        if not cfg.enabled or m.metric not in cfg.metrics:
+            return None
+        if m.feature == "estimated" and not cfg.estimated:
+            return None
+        insufficient = m.n < cfg.min_labeled or not math.isfinite(m.value)
+        severity: Severity | None = None
+        threshold: float | None = None
+        significant = m.p_value is not None and m.p_value <= cfg.alpha
+        if not insufficient and significant:
+            if cfg.critical is not None and m.value >= cfg.critical:
+                severity, threshold = "critical", cfg.critical
+            elif m.value >= cfg.warning:
+                severity, threshold = "warning", cfg.warning
+        clear = not insufficient and m.value < cfg.clear
+        return _Candidate(m, severity, threshold, clear, insufficient, cfg.for_windows,
+                          cfg.clear_windows)
 
 
 def _combine(candidates: list[_Candidate]) -> list[Finding]:

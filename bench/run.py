@@ -52,6 +52,8 @@ OTHERS = [
     ("report", "HTML report at scale", "bench.bench_report", [], ["--quick"]),
     ("kafka_consumers", "Kafka consumers: aiokafka against librdkafka", "bench.bench_consumers",
      [], ["--events", "50000"]),
+    ("quality", "Model quality: label join, join state, estimated vs realized (NannyML CBPE)",
+     "bench.bench_quality", [], ["--quick"]),
 ]
 TIMEOUT = 1500
 READING = [

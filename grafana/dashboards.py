@@ -72,9 +72,15 @@ def build_dashboards(
     cfg: DriftlineConfig, datasource_uid: str = DATASOURCE_UID
 ) -> dict[str, dict[str, Any]]:
     """``{file name: dashboard JSON}`` for the overview, the feature drill-down and the data
-    quality and freshness dashboards of ``cfg``'s monitor."""
+    quality and freshness dashboards of ``cfg``'s monitor (and, with ``model:``, its model
+    quality dashboard)."""
     out: dict[str, dict[str, Any]] = {}
-    for make in (overview_dashboard, drilldown_dashboard, quality_dashboard):
+    makers: list[Any] = [overview_dashboard, drilldown_dashboard, quality_dashboard]
+    if cfg.model is not None:
+        from driftline.grafana.model_quality import model_quality_dashboard
+
+        makers.append(model_quality_dashboard)
+    for make in makers:
         data = to_json(make(cfg, datasource_uid))
         data["annotations"] = {"list": alert_annotations(datasource_uid)}
         data["id"] = None

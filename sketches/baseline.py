@@ -61,13 +61,17 @@ class Baseline:
 
     def __init__(self, schema: ProfileSchema, global_profile: CohortProfile,
                  cohort_profiles: Mapping[tuple[str, str], CohortProfile] | None = None,
-                 created_at: datetime | None = None, meta: dict[str, Any] | None = None) -> None:
+                 created_at: datetime | None = None, meta: dict[str, Any] | None = None,
+                 attachments: Mapping[str, bytes] | None = None) -> None:
         self.schema = schema
         self.profile_schema = global_profile.schema
         self.global_profile = global_profile
         self._cohorts = dict(cohort_profiles or {})
         self.created_at = created_at or datetime.now(UTC)
         self.meta: dict[str, Any] = dict(meta or {})
+        # named blobs stored with the baseline (e.g. the reference model performance and
+        # calibration per cohort, sketches.performance); absent in older files
+        self.attachments: dict[str, bytes] = dict(attachments or {})
 
     @property
     def rows(self) -> int:
@@ -146,6 +150,11 @@ class Baseline:
         w.blob(self.global_profile.to_bytes(include_schema=False))
         for key in self.cohorts:
             w.blob(self._cohorts[key].to_bytes(include_schema=False))
+        if self.attachments:
+            names = sorted(self.attachments)
+            w.text(json.dumps(names))
+            for name in names:
+                w.blob(self.attachments[name])
         return frame(Kind.BASELINE, w.getvalue())
 
     @classmethod
@@ -164,8 +173,15 @@ class Baseline:
             raise SketchFormatError("corrupt baseline: profile schema does not match the schema")
         glob = CohortProfile.from_bytes(r.blob(), own)
         cohorts = {k: CohortProfile.from_bytes(r.blob(), own) for k in keys}
+        attachments: dict[str, bytes] = {}
+        if not r.at_end():
+            try:
+                names = [str(n) for n in json.loads(r.text())]
+            except (json.JSONDecodeError, TypeError) as exc:
+                raise SketchFormatError(f"corrupt baseline attachments: {exc}") from exc
+            attachments = {n: r.blob() for n in names}
         r.done()
-        return cls(schema, glob, cohorts, created, meta)
+        return cls(schema, glob, cohorts, created, meta, attachments)
 
     def __repr__(self) -> str:
         return (f"Baseline(rows={self.rows}, features={list(self.schema.names)}, "

@@ -41,6 +41,8 @@ class Kind(IntEnum):
     CATEGORICAL = 3
     PROFILE = 4
     BASELINE = 5
+    PERFORMANCE = 6
+    CALIBRATION = 7
 
 
 def frame(kind: Kind, payload: bytes, flags: int = 0) -> bytes:
@@ -153,6 +155,9 @@ class Reader:
         if len(raw) % size:
             raise SketchFormatError(f"corrupt {self._what}: array length not a multiple of {size}")
         return np.frombuffer(raw, dtype=dtype).copy()
+
+    def at_end(self) -> bool:
+        return self._pos >= len(self._data)
 
     def done(self) -> None:
         if self._pos != len(self._data):

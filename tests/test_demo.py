@@ -53,6 +53,9 @@ def test_demo_detects_every_injected_problem(tmp_path: Path) -> None:
         reader.join(timeout=5)
 
     summary = json.loads(summary_path.read_text())
+    quality = summary["model_quality"]  # estimated drop first, realized when labels come
+    assert quality["estimated_alert_window"] == quality["realized_alert_window"] == 4
+    assert quality["estimated_before_labels"]
     by_problem = {d["problem"]: d for d in summary["detections"]}
     assert set(by_problem) == {"drift", "new_category", "stalled_feature", "malformed"}
     drift = by_problem["drift"]

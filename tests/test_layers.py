@@ -8,6 +8,8 @@ From top to bottom (a module may import its own layer's package and the layers b
     stream.report       the self-contained HTML report (backtests, results-topic ranges)
     stream.kafka        the Kafka runtime        | stream.sources   files: backtest, baselines
     stream.monitor      monitor = engine + alerting + results; freshness; Prometheus exporter
+    stream.performance  model quality: prediction-label join, realized and estimated performance,
+                        performance alerts, retraining triggers
     stream.engine       windows, cohorts, aggregation, partials, merge, evaluation, results
       | alerts          rules, significance, alert state, routing, notifiers
     stream.decode       record bytes -> feature columns (and the native decoder)
@@ -32,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("stream.report",),
     ("stream.kafka", "stream.sources"),
     ("stream.monitor",),
+    ("stream.performance",),
     ("stream.engine", "alerts"),
     ("stream.decode",),
     ("stream.config",),

@@ -1,4 +1,5 @@
-"""Peers (whylogs, Evidently, River), each in its own virtual environment, run as subprocesses.
+"""Peers (whylogs, Evidently, River, NannyML), each in its own virtual environment, run as
+subprocesses.
 
 A peer's pins can conflict with driftline's (whylogs needs numpy < 2), so each peer gets a venv
 under ``.cache/bench/venvs/<peer>`` built from ``bench/peers/requirements-<peer>.txt``; it is
@@ -6,7 +7,7 @@ rebuilt only when that file changes. A peer script reads the same data files as 
 prints one JSON object on its last stdout line.
 
 >>> sorted(PEERS)
-['evidently', 'river', 'whylogs']
+['evidently', 'nannyml', 'river', 'whylogs']
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 CACHE = ROOT / ".cache" / "bench"
-PEERS = ("whylogs", "evidently", "river")
+PEERS = ("whylogs", "evidently", "river", "nannyml")
 
 
 class PeerUnavailable(RuntimeError):

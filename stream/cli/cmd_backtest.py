@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Path, typer.Option("--out", "-o", help="report.json to write")],
         baseline: Annotated[Path | None, typer.Option(
             "--baseline", help="baseline.dlb (default: the config's baseline)")] = None,
+        labels: Annotated[Path | None, typer.Option(
+            "--labels", help="label events .jsonl/.csv/.parquet joined to the predictions")
+        ] = None,
         fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="exit 1 if an alert of this severity (critical|warning) fired")
         ] = None,
@@ -51,7 +54,8 @@ def register(app: typer.Typer) -> None:
         assert found.baseline is not None
         try:
             with progress_bar(f"replaying {events.name}") as progress:
-                report = run_backtest(cfg, found.baseline, events, progress=progress)
+                report = run_backtest(cfg, found.baseline, events, progress=progress,
+                                      labels=labels)
         except Exception as exc:  # one line; the traceback only with --log-level debug
             logging.getLogger(__name__).debug("backtest failed", exc_info=True)
             found.baseline = None  # nothing native left alive at exit
@@ -71,5 +75,11 @@ def register(app: typer.Typer) -> None:
 
             write_report(report, html)
             typer.echo(f"html report -> {html}")
+        lab = inp.get("labels")
+        if lab and lab.get("file"):
+            o = lab["outcomes"]
+            typer.echo(f"{lab['events']} label events: {o['joined'] + o['joined_early']} joined, "
+                       f"{o['duplicate']} duplicates, {o['unknown_id']} unknown ids, "
+                       f"{o['malformed']} malformed, {o['never_labeled']} never labelled")
         if fail_on == "critical" and crit or fail_on == "warning" and fired:
             raise typer.Exit(EXIT_CHECK_FAILED)

@@ -40,4 +40,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"rows: {base.rows}")
         typer.echo(f"features: {len(base.schema.names)}")
         typer.echo(f"cohorts with their own baseline ({len(base.cohorts)}): {cohorts}")
+        mq = base.meta.get("model_quality")
+        if mq is not None:
+            typer.echo("model quality reference: " + (", ".join(mq["cohorts"]) or
+                                                      f"none ({mq.get('skipped', '')})"))
         typer.echo(f"size: {size} bytes -> {out}")

@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
 
         Problems are injected on purpose: drift in one cohort, a category that never existed,
         a stalled feature source and malformed events. Ends with what was injected, what was
-        detected, when, and where to look."""
+        detected, when, and where to look; then a model whose inputs shift: its estimated
+        performance drops when the window closes, the realized one when the labels come."""
         from driftline.stream.demo.runner import Demo, DemoOptions
 
         console = Console(highlight=False, force_terminal=None if not plain else False)
@@ -59,6 +60,10 @@ def register(app: typer.Typer) -> None:
             d.finish()
             summary = d.summary()
             _print_summary(summary, console)
+            from driftline.stream.demo.quality import run_quality_story
+
+            summary["model_quality"] = run_quality_story(
+                opts.out / "model-quality", log=lambda s: console.print(s, markup=False))
             if summary_json:
                 summary_json.write_text(json.dumps(summary, indent=2))
             if forever:

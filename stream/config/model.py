@@ -37,6 +37,9 @@ from driftline.stream.config.alerts import (
 from driftline.stream.config.cohorts import CohortsConfig
 from driftline.stream.config.formats import ProtobufConfig, SchemaRegistryConfig
 from driftline.stream.config.kafka import KafkaSettings
+from driftline.stream.config.labels import LabelsConfig, ModelConfig
+from driftline.stream.config.performance import PerformanceAlertConfig
+from driftline.stream.config.retraining import RetrainingConfig
 from driftline.stream.config.semantics import name_problems
 from driftline.stream.config.types import (
     ConfigError,
@@ -238,6 +241,15 @@ class DriftlineConfig(StrictModel):
     """Prometheus exporter."""
     state_dir: Path | None = None
     """Local state (alert state, outbox). Default `.driftline/<monitor>`."""
+    model: ModelConfig | None = None
+    """The model's prediction and join key: enables model-quality monitoring."""
+    labels: LabelsConfig | None = None
+    """The ground truth (delayed labels) joined to the predictions by id; needs `model`."""
+    performance: PerformanceAlertConfig = PerformanceAlertConfig()
+    """Model-performance drop rules (material and significant drops versus the baseline)."""
+    retraining: RetrainingConfig = RetrainingConfig()
+    """Retraining triggers (accuracy drop over a period, feature PSI, prediction shift) and
+    where their JSON events go."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
@@ -253,6 +265,8 @@ class DriftlineConfig(StrictModel):
         if clash:
             problems.append(("segments", "a segment field cannot also be a monitored feature: "
                                          f"{clash}"))
+        if self.labels is not None and self.model is None:
+            problems.append(("labels", "labels needs model: set model.prediction and model.id"))
         problems += name_problems(self)
         if problems:
             raise ConfigProblems(problems)

@@ -94,6 +94,9 @@ class Publisher:
         self.store = ResultsStore()
         self.callbacks: list[ResultCallback] = [on_result] if on_result else []
         self.alert_log: list[AlertEvent] = []
+        # more measurements of a closed window (e.g. estimated model performance), alerted on
+        # together with the window's own
+        self.measurement_sources: list[Callable[[WindowResult], list[Any]]] = []
         self.active_alerts: dict[Any, AlertEvent] = {}
         self._alerts_lock = threading.Lock()  # alert bookkeeping (read by the exporter)
 
@@ -113,7 +116,10 @@ class Publisher:
         for r in results:
             self.store.update(r)
             if self.alerting is not None and r.complete:
-                events = self.alerting.observe_window(to_measurements(r))
+                ms = to_measurements(r)
+                for source in self.measurement_sources:
+                    ms.extend(source(r))
+                events = self.alerting.observe_window(ms)
                 self._track(events)
             for cb in self.callbacks:
                 cb(r)

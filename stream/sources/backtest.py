@@ -58,7 +58,9 @@ def drift_rules(config: DriftlineConfig) -> dict[str, Any]:
 
 def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Path | str,
                  alerting: bool = True, progress: Progress | None = None,
-                 chunk: int = CHUNK) -> dict[str, Any]:
+                 chunk: int = CHUNK, labels: Path | str | None = None) -> dict[str, Any]:
+    """Replay ``events`` (and, with ``model:`` in the config, the model's performance; with
+    ``labels``, the label events joined to it: :mod:`stream.sources.backtest_labels`)."""
     if not config.source.event_time.field:
         raise ValueError("a backtest replays events in event-time order: set "
                          "source.event_time.field in the config (files carry no Kafka "
@@ -70,6 +72,24 @@ def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Pat
 
         alert = Alerting.from_config(config, deliver=False)
     monitor = Monitor(engine, alert)
+    replay = None
+    if config.model is not None or labels is not None:
+        from driftline.stream.sources.backtest_labels import PerformanceReplay
+
+        replay = PerformanceReplay(config=config, baseline=baseline, events=events, labels=labels)
+        monitor.measurement_sources.append(replay.on_close)
+    triggers = None
+    if config.retraining.triggers:
+        from driftline.stream.performance.retraining import RetrainingTriggers
+
+        triggers = RetrainingTriggers(monitor=config.monitor, config=config.retraining,
+                                      min_samples=config.drift.min_samples)
+        if replay is not None:
+            replay.triggers = triggers
+        else:
+            base_tier = config.windows.tiers[0]
+            monitor.subscribe(lambda r: triggers.observe_closed(r.to_report(), None)
+                              if r.tier == base_tier else None)
     results: list[WindowResult] = []
     monitor.subscribe(results.append)
     d = read_events(Path(events), engine.decoder, progress)
@@ -84,12 +104,21 @@ def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Pat
         part = take(d, np.arange(lo, min(lo + chunk, d.n)))
         part.dead_letters = []
         late += engine.ingest_decoded(topic, 0, part).late
+        if replay is not None:
+            replay.feed_until(float(part.event_time[-1]))
         monitor.tick()
+        if replay is not None:
+            replay.mature(monitor)
+    if replay is not None:
+        replay.drain(monitor, config.windows.size)
+        replay.finish()
     monitor.flush()
+    if replay is not None:
+        replay.mature(monitor, final=True)
     reasons: dict[str, int] = {}
     for dl in d.dead_letters:
         reasons[dl.reason] = reasons.get(dl.reason, 0) + 1
-    return {
+    report: dict[str, Any] = {
         "monitor": config.monitor,
         "drift": drift_rules(config),
         "input": {"file": Path(events).name, "events": d.n, "dead_letters": reasons,
@@ -97,3 +126,12 @@ def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Pat
         "windows": [r.to_report() for r in results],
         "alerts": [alert_record(e) for e in monitor.alert_log],
     }
+    if replay is not None:
+        from driftline.stream.sources.backtest_labels import attach_performance
+
+        attach_performance(report["windows"], replay.tracker)
+        report["input"]["labels"] = {**replay.info, "outcomes": replay.tracker.counters()}
+        report["performance_timeline"] = replay.timeline
+    if triggers is not None:
+        report["retraining"] = triggers.events
+    return report

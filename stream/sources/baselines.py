@@ -64,8 +64,20 @@ def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
             "segment_rows": segment_rows, "dead_letters": len(d.dead_letters),
             "time_from": float(t.min()) if t.shape[0] else None,
             "time_to": float(t.max()) if t.shape[0] else None}
-    return Baseline.build(feature_specs(config), d.columns(), segments, bins=bins,
+    base = Baseline.build(feature_specs(config), d.columns(), segments, bins=bins,
                           min_cohort_rows=min_cohort_rows, meta=meta)
+    if config.model is not None and config.labels is not None:
+        # the reference performance and the estimator's calibration, per cohort with labels
+        from driftline.stream.sources.labels import reference_attachments
+
+        try:
+            base.attachments.update(reference_attachments(config, data, min_cohort_rows))
+            cohorts = sorted(k.partition(":")[2] for k in base.attachments
+                             if k.startswith("performance:"))
+            base.meta["model_quality"] = {"cohorts": cohorts}
+        except ValueError as exc:  # no labels in the training data: features only
+            base.meta["model_quality"] = {"cohorts": [], "skipped": str(exc)}
+    return base
 
 
 def save_baseline(baseline: Baseline, path: Path | str) -> int:

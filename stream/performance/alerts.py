@@ -1,0 +1,78 @@
+"""Performance drops as alert measurements (``check: performance``).
+
+For a window x cohort, one measurement per metric in ``performance.metrics`` (accuracy,
+roc_auc) and kind: ``feature: estimated`` at window close (CBPE from the predictions, ``n`` =
+predictions) and ``feature: realized`` once the window's labels are in (``n`` = the effective
+number of labels; window tier ``<tier>+labels``, a separate alert key). ``value`` is the drop
+below the baseline's reference (positive = worse), ``p_value`` the one-sided test of
+:mod:`sketches.performance_tests`; the rules (:class:`alerts.config_performance.
+PerformanceAlertConfig`) decide materiality, significance and the minimum sample. The
+p-values of one window's cohorts x metrics are adjusted together (Benjamini-Hochberg,
+:func:`adjusted`), as the drift tests are, so many cohorts do not mean many false pages.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+from driftline.alerts.model import Measurement
+from driftline.sketches.calibration import estimate
+from driftline.sketches.fdr import bh_adjust
+from driftline.sketches.performance_tests import accuracy_drop_p, auc_drop_p
+from driftline.stream.performance.tracker import PerformanceTracker
+
+LABELED_SUFFIX = "+labels"
+
+
+def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, start: float,
+                      end: float, segment: str, cohort: str, admitted: set[str] | None,
+                      kind: str, metrics: list[str]) -> list[Measurement]:
+    """The drop measurements of one window x cohort (``kind``: estimated | realized)."""
+    if not tracker.binary:
+        return []
+    ref, cal = tracker._reference(segment, cohort)
+    if ref is None or ref.labeled == 0:
+        return []
+    st = tracker.state_for(start, end, segment, cohort, admitted)
+    rr = ref.realized()
+    n_ref = ref.effective_n
+    pos_ref = rr["positive_rate"] * n_ref
+    if kind == "estimated":
+        if cal is None or not tracker.estimate_enabled or st.predictions == 0:
+            return []
+        cur: dict[str, Any] = estimate(st, cal)
+        n = float(st.predictions)
+        window = tier
+    else:
+        if st.labeled == 0:
+            return []
+        cur = st.realized()
+        n = st.effective_n
+        window = tier + LABELED_SUFFIX
+    pos = cur["positive_rate"] * n
+    out: list[Measurement] = []
+    for metric in metrics:
+        value, reference = cur.get(metric, math.nan), rr.get(metric, math.nan)
+        if metric == "accuracy":
+            p = accuracy_drop_p(value, n, reference, n_ref)
+        else:
+            p = auc_drop_p(value, pos, n - pos, reference, pos_ref, n_ref - pos_ref)
+        drop = reference - value
+        out.append(Measurement(
+            monitor, "performance", metric, kind, segment, cohort, window, start, end,
+            float(drop) if math.isfinite(drop) else math.nan, int(round(n)), int(round(n_ref)),
+            None if not math.isfinite(p) else p, "ok",
+            {"current": value, "reference": reference, "kind": kind,
+             "labeled": st.labeled, "predictions": st.predictions}))
+    return out
+
+
+def adjusted(ms: list[Measurement]) -> list[Measurement]:
+    """The same measurements with Benjamini-Hochberg q-values as ``p_value`` (the raw one in
+    ``details["p_raw"]``)."""
+    q = bh_adjust([math.nan if m.p_value is None else m.p_value for m in ms])
+    return [replace(m, p_value=None if math.isnan(qi) else float(qi),
+                    details={**m.details, "p_raw": m.p_value})
+            for m, qi in zip(ms, q.tolist(), strict=True)]

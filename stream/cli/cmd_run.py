@@ -13,7 +13,6 @@ from pathlib import Path
 import typer
 
 from driftline.stream.cli import EXIT_CONFIG, EXIT_RUNTIME
-from driftline.stream.config.model import ConfigError, load_config
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +28,8 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("info", "--log-level", help="debug|info|warning|error"),
     ) -> None:
         """Run the always-on worker against Kafka (SIGTERM = graceful stop)."""
+        from driftline.stream.config.model import ConfigError, load_config
+
         try:
             cfg = load_config(config)
             _ = cfg.kafka  # fails early without source.kafka

@@ -1,7 +1,7 @@
-"""Start-up time of the command line: wall seconds of ``driftline --help`` (target <= 0.3 s; on a loaded machine the CPU seconds are
-the steadier number)
-and of ``driftline check-config`` on the demo workload's config, each the median of fresh
-processes (imports included: that is what a user waits for).
+"""Start-up time of the command line: ``driftline --help`` (target <= 0.3 s) and
+``driftline check-config`` on the demo workload's config, each the median wall and CPU seconds
+of fresh processes (imports included: that is what a user waits for; on a loaded machine the
+CPU seconds are the steadier number).
 
     python -m bench.bench_startup [--runs 7]
 """

@@ -1,0 +1,331 @@
+"""Evaluate many cohort profiles of one window at once: the same results as
+:func:`~driftline.sketches.evaluate.evaluate_profile` per profile, computed metric by metric over
+all series together instead of one Python call chain per feature x cohort.
+
+* PSI, JS and chi-square: every series' bin table is stacked into one zero-padded matrix
+  (bins empty on both sides masked out), the values, the top contributions, the sparse-bin
+  pooling of the p-value tables and the Bartlett-corrected chi-square p-values
+  (``scipy.special.chdtrc``) are each one pass over the matrix.
+* KS and Wasserstein: the two step CDFs of a series are built once and shared by both
+  statistics; the Kolmogorov p-values are one ``scipy.special.kolmogorov`` call for all series.
+
+The per-series functions of :mod:`~driftline.sketches.drift` stay the reference definitions;
+tests compare both paths on random profiles. docs/statistics.md describes the statistics.
+
+Example:
+    >>> import numpy as np
+    >>> from driftline.sketches.baseline import Baseline
+    >>> from driftline.sketches.column import Column
+    >>> from driftline.sketches.schema import NumericSpec
+    >>> rng = np.random.default_rng(3)
+    >>> b = Baseline.build([NumericSpec("x")], {"x": Column(rng.normal(size=20_000))})
+    >>> cur = CohortProfile(b.schema)
+    >>> cur.update({"x": Column(rng.normal(1.0, 1.0, 2_000))}, events=2_000)
+    >>> [ev] = evaluate_profiles([(cur, b.global_profile)], ["psi"], {"psi": 0.2}, 500)
+    >>> ev.features["x"].scores["psi"].status
+    'drift'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
+
+import numpy as np
+from scipy import special
+
+from driftline.sketches.bins import MIN_EXPECTED, BinTable, bin_table
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.drift import (
+    BINNED_METRICS,
+    DEFAULT_THRESHOLDS,
+    METRICS,
+    TOP_CONTRIBUTIONS,
+    DriftScore,
+    _anchored_w1,
+    _cdfs,
+    _effective_size,
+    _ks_pvalue,
+    metrics_for,
+    with_status,
+)
+from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.quality import QualityRates
+
+Sketch = NumericSketch | CategoricalSketch
+_NAN = float("nan")
+_LN2_8 = 8.0 * math.log(2.0)
+
+
+def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
+                      metrics: Iterable[str], thresholds: Mapping[str, float], min_samples: int,
+                      alpha: float = 0.05) -> list[ProfileEvaluation]:
+    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized."""
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
+    limits = {m: thresholds.get(m, DEFAULT_THRESHOLDS[m]) for m in metrics}
+    series: list[tuple[Sketch, Sketch]] = []  # (cur, base); base = cur when it is missing
+    binned: list[int] = []  # series with data on both sides
+    cdf: list[int] = []  # ... of which numeric
+    for cur_p, base_p in pairs:
+        for name, cur in cur_p.features.items():
+            base = base_p.features.get(name)
+            if base is not None and type(base) is not type(cur):
+                kind = "numeric" if isinstance(cur, NumericSketch) else "categorical"
+                raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
+                                f"{type(base).__name__} in the baseline")
+            if base is not None and cur.n and base.n:
+                binned.append(len(series))
+                if isinstance(cur, NumericSketch):
+                    cdf.append(len(series))
+            series.append((cur, base if base is not None else cur))
+    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
+    computed: list[dict[str, DriftScore]] = [{} for _ in series]
+    if wanted_binned and binned:
+        _binned_scores([series[j] for j in binned], [computed[j] for j in binned], wanted_binned)
+    if wanted_cdf and cdf:
+        _cdf_scores([series[j] for j in cdf], [computed[j] for j in cdf], wanted_cdf)
+    out: list[ProfileEvaluation] = []
+    i = 0
+    for cur_p, base_p in pairs:
+        feats: dict[str, FeatureEvaluation] = {}
+        for name, cur in cur_p.features.items():
+            base = base_p.features.get(name)
+            feats[name] = _feature(cur, base, metrics, computed[i], limits, min_samples,
+                                   alpha)
+            i += 1
+        out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
+    return out
+
+
+def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
+             computed: dict[str, DriftScore], limits: Mapping[str, float], min_samples: int, alpha: float) -> FeatureEvaluation:
+    allowed = metrics_for(cur)
+    scores: dict[str, DriftScore] = {}
+    for m in metrics:
+        if m not in allowed:
+            continue
+        if base is None:
+            raw = DriftScore(m, _NAN, cur.n, 0, _NAN, "insufficient_data", 0.0)
+            scores[m] = with_status(raw, 0.0, min_samples, alpha)
+            continue
+        raw = computed.get(m) or DriftScore(m, _NAN, cur.n, base.n, _NAN,
+                                            "insufficient_data", 0.0)
+        scores[m] = with_status(raw, limits[m], min_samples, alpha)
+    kind: Literal["numeric", "categorical"] = "categorical"
+    qc = qb = None
+    if isinstance(cur, NumericSketch):
+        kind = "numeric"
+        qc = tuple(cur.quantiles(QUANTILE_LEVELS).tolist())
+        qb = (tuple(base.quantiles(QUANTILE_LEVELS).tolist())
+              if isinstance(base, NumericSketch) else (_NAN,) * len(QUANTILE_LEVELS))
+    return FeatureEvaluation(cur.spec.name, kind, cur.n, 0 if base is None else base.n, scores,
+                             QualityRates.of(cur), qc, qb, base is not None)
+
+
+# -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------
+
+def _stack(tables: list[BinTable]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    width = max(len(t.labels) for t in tables)
+    c = np.zeros((len(tables), width))
+    b = np.zeros((len(tables), width))
+    for r, t in enumerate(tables):
+        c[r, :len(t.current)] = t.current
+        b[r, :len(t.baseline)] = t.baseline
+    return c, b, (c + b) > 0
+
+
+def _rowsum(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, x, 0.0).sum(axis=1)
+
+
+def _pool(c: np.ndarray, b: np.ndarray, valid: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise ``pool_sparse``: the pooled tables as ``(c, b, mask)``, the pooled bin in an
+    extra last column."""
+    cs, bs = c.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    expected = (c + b) / (cs + bs) * np.minimum(cs, bs)
+    expected = np.where(valid, expected, np.inf)
+    order = np.argsort(expected, axis=1, kind="stable")
+    ordered = np.take_along_axis(expected, order, axis=1)
+    length = valid.sum(axis=1)
+    below = (ordered < MIN_EXPECTED).sum(axis=1)
+    cum = np.cumsum(np.where(np.isfinite(ordered), ordered, 0.0), axis=1)
+    cum = np.where(np.isfinite(ordered), cum, np.inf)
+    k = np.maximum(below, (cum < MIN_EXPECTED).sum(axis=1) + 1)
+    k = np.where(below == 0, 0, np.minimum(k, length))
+    rank = np.arange(c.shape[1])[None, :]
+    head = rank < k[:, None]
+    tail = (~head) & (rank < length[:, None])
+    co = np.take_along_axis(c, order, axis=1)
+    bo = np.take_along_axis(b, order, axis=1)
+    pc = np.concatenate([np.where(tail, co, 0.0), _rowsum(co, head)[:, None]], axis=1)
+    pb = np.concatenate([np.where(tail, bo, 0.0), _rowsum(bo, head)[:, None]], axis=1)
+    mask = np.concatenate([tail, (k > 0)[:, None]], axis=1)
+    return pc, pb, mask
+
+
+def _psi_terms(c: np.ndarray, b: np.ndarray, mask: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cs = np.where(mask, np.where(c > 0, c, 0.5), 0.0)
+    bs = np.where(mask, np.where(b > 0, b, 0.5), 0.0)
+    p = cs / cs.sum(axis=1, keepdims=True)
+    q = bs / bs.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(mask, (p - q) * np.log(p / q), 0.0)
+    return terms, p, q
+
+
+def _js_terms(c: np.ndarray, b: np.ndarray, mask: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = c / c.sum(axis=1, keepdims=True)
+    q = b / b.sum(axis=1, keepdims=True)
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        tq = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    return np.where(mask, 0.5 * (tp + tq), 0.0), p, q
+
+
+def _pearson(c: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    rc, rb = c.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    col = c + b
+    total = rc + rb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ec, eb = rc * col / total, rb * col / total
+        cells = (c - ec) ** 2 / ec + (b - eb) ** 2 / eb
+    return np.where(mask, cells, 0.0)
+
+
+def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
+                   wanted: list[str]) -> None:
+    tables = [bin_table(cur, base) for cur, base in series]
+    c, b, valid = _stack(tables)
+    n = np.array([cur.n for cur, _ in series], dtype=np.float64)
+    m = np.array([base.n for _, base in series], dtype=np.float64)
+    scale = n * m / (n + m)
+    inv2 = 1.0 / n**2 + 1.0 / m**2
+    pc, pb, pmask = _pool(c, b, valid)
+    dof = pmask.sum(axis=1) - 1
+    has = dof > 0
+    safe_dof = np.maximum(dof, 1)
+    tot = pc.sum(axis=1, keepdims=True) + pb.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = np.where(pmask, (pc + pb) / tot, 1.0)
+    ctx = (tables, series, out)
+    if "psi" in wanted:
+        terms, p, q = _psi_terms(c, b, valid)
+        s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
+        stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        _emit_divergence("psi", terms.sum(axis=1), terms, p, q, stat, s, scale, inv2, dof, has,
+                         safe_dof, valid, ctx)
+    if "js" in wanted:
+        terms, p, q = _js_terms(c, b, valid)
+        value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
+        s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
+        stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        _emit_divergence("js", value, terms, p, q, stat, s, scale, inv2, dof, has, safe_dof,
+                         valid, ctx)
+    if "chi2" in wanted:
+        rows = [r for r, (cur, _) in enumerate(series) if isinstance(cur, CategoricalSketch)]
+        if rows:
+            cells = _pearson(c[rows], b[rows], valid[rows])
+            stat = _pearson(pc[rows], pb[rows], pmask[rows]).sum(axis=1)
+            d = dof[rows]
+            pv = np.where(d > 0, special.chdtrc(np.maximum(d, 1), stat), 1.0)
+            value = np.sqrt(stat / (c[rows].sum(axis=1) + b[rows].sum(axis=1)))
+            share_b = b[rows] / b[rows].sum(axis=1, keepdims=True)
+            share_c = c[rows] / c[rows].sum(axis=1, keepdims=True)
+            top = _tops(cells, valid[rows])
+            for j, r in enumerate(rows):
+                out[r]["chi2"] = _make("chi2", value[j], series[r], pv[j], tables[r],
+                                       _contrib(tables[r], top[j], share_b[j], share_c[j],
+                                                cells[j]), stat[j], int(d[j]))
+
+
+def _emit_divergence(metric: str, value: np.ndarray, terms: np.ndarray, p: np.ndarray,
+                     q: np.ndarray, stat: np.ndarray, s: np.ndarray, scale: np.ndarray,
+                     inv2: np.ndarray, dof: np.ndarray, has: np.ndarray, safe_dof: np.ndarray,
+                     valid: np.ndarray,
+                     ctx: tuple[list[BinTable], list[tuple[Sketch, Sketch]],
+                                list[dict[str, DriftScore]]]) -> None:
+    tables, series, out = ctx
+    bartlett = 1.0 + scale * inv2 * s / safe_dof
+    pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
+    stat = np.where(has, stat, 0.0)
+    top = _tops(terms, valid)
+    for r in range(len(series)):
+        out[r][metric] = _make(metric, value[r], series[r], pv[r], tables[r],
+                               _contrib(tables[r], top[r], q[r], p[r], terms[r]), stat[r],
+                               int(dof[r]) if has[r] else 0)
+
+
+def _tops(terms: np.ndarray, valid: np.ndarray) -> list[list[int]]:
+    key = np.where(valid, -np.abs(terms), np.inf)
+    order = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
+    return [row[:k] for row, k in zip(order.tolist(), count, strict=True)]
+
+
+def _contrib(table: BinTable, top: list[int], q: np.ndarray, p: np.ndarray, c: np.ndarray
+             ) -> tuple[tuple[str, float, float, float], ...]:
+    qs, ps, cs = q[top].tolist(), p[top].tolist(), c[top].tolist()
+    return tuple((table.labels[i], qs[j], ps[j], cs[j]) for j, i in enumerate(top))
+
+
+def _make(metric: str, value: float, pair: tuple[Sketch, Sketch], pv: float, table: BinTable,
+          contrib: tuple[tuple[str, float, float, float], ...], stat: float, dof: int
+          ) -> DriftScore:
+    return DriftScore(metric, float(value), pair[0].n, pair[1].n, float(pv), "ok",
+                      float(table.share_error), contrib, float(stat), dof)
+
+
+# -- KS and Wasserstein from the two CDFs --------------------------------------------------------
+
+def _cdf_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
+                wanted: list[str]) -> None:
+    d = np.empty(len(series))
+    en = np.empty(len(series))
+    parts = []
+    for r, (cur, base) in enumerate(series):
+        assert isinstance(cur, NumericSketch) and isinstance(base, NumericSketch)
+        z, fc, fb = _cdfs(cur, base)
+        diff = np.abs(fc - fb)
+        i = int(np.argmax(diff))
+        d[r] = diff[i]
+        en[r] = _effective_size(cur, base)
+        parts.append((z, fc, fb, i))
+    pv = _ks_pvalues(d, en)
+    for r, (cur, base) in enumerate(series):
+        assert isinstance(cur, NumericSketch) and isinstance(base, NumericSketch)
+        z, fc, fb, i = parts[r]
+        dr = float(d[r])
+        contrib = ((f"x={z[i]:.6g}", float(fb[i]), float(fc[i]), dr),)
+        err = cur.rank_error + base.rank_error
+        if "ks" in wanted:
+            out[r]["ks"] = DriftScore("ks", dr, cur.n, base.n, float(pv[r]), "ok", float(err),
+                                      contrib, dr * math.sqrt(float(en[r])), None)
+        if "wasserstein" in wanted:
+            w = _anchored_w1(z, fc, fb, cur.mean - base.mean)
+            spread = base.std
+            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
+            werr = err * float(z[-1] - z[0]) / spread if spread > 0 and err else 0.0
+            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, base.n,
+                                               float(pv[r]), "ok", float(werr), contrib,
+                                               float(w), None)
+
+
+def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:
+    """``_ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50."""
+    root = np.sqrt(np.maximum(en, 1.0))
+    p = np.clip(special.kolmogorov((root + 0.12 + 0.11 / root) * d), 0.0, 1.0)
+    p = np.where(en < 1, 1.0, p)
+    for r in np.flatnonzero((en >= 1) & (en < 50)).tolist():
+        p[r] = _ks_pvalue(float(d[r]), float(en[r]))
+    return p

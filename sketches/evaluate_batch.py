@@ -44,7 +44,6 @@ from driftline.sketches.drift import (
     TOP_CONTRIBUTIONS,
     DriftScore,
     _anchored_w1,
-    _cdfs,
     _effective_size,
     _ks_pvalue,
     metrics_for,
@@ -92,20 +91,22 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
     if wanted_cdf and cdf:
         _cdf_scores([series[j] for j in cdf], [computed[j] for j in cdf], wanted_cdf)
     out: list[ProfileEvaluation] = []
+    base_q: dict[int, tuple[float, ...]] = {}
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
         for name, cur in cur_p.features.items():
             base = base_p.features.get(name)
             feats[name] = _feature(cur, base, metrics, computed[i], limits, min_samples,
-                                   alpha)
+                                   alpha, base_q)
             i += 1
         out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
     return out
 
 
 def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
-             computed: dict[str, DriftScore], limits: Mapping[str, float], min_samples: int, alpha: float) -> FeatureEvaluation:
+             computed: dict[str, DriftScore], limits: Mapping[str, float], min_samples: int,
+             alpha: float, base_q: dict[int, tuple[float, ...]]) -> FeatureEvaluation:
     allowed = metrics_for(cur)
     scores: dict[str, DriftScore] = {}
     for m in metrics:
@@ -123,8 +124,12 @@ def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
     if isinstance(cur, NumericSketch):
         kind = "numeric"
         qc = tuple(cur.quantiles(QUANTILE_LEVELS).tolist())
-        qb = (tuple(base.quantiles(QUANTILE_LEVELS).tolist())
-              if isinstance(base, NumericSketch) else (_NAN,) * len(QUANTILE_LEVELS))
+        if isinstance(base, NumericSketch):  # one baseline serves many cohorts
+            qb = base_q.get(id(base))
+            if qb is None:
+                qb = base_q[id(base)] = tuple(base.quantiles(QUANTILE_LEVELS).tolist())
+        else:
+            qb = (_NAN,) * len(QUANTILE_LEVELS)
     return FeatureEvaluation(cur.spec.name, kind, cur.n, 0 if base is None else base.n, scores,
                              QualityRates.of(cur), qc, qb, base is not None)
 
@@ -295,7 +300,7 @@ def _cdf_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftSc
     parts = []
     for r, (cur, base) in enumerate(series):
         assert isinstance(cur, NumericSketch) and isinstance(base, NumericSketch)
-        z, fc, fb = _cdfs(cur, base)
+        z, fc, fb = _grid(cur, base)
         diff = np.abs(fc - fb)
         i = int(np.argmax(diff))
         d[r] = diff[i]
@@ -319,6 +324,28 @@ def _cdf_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftSc
             out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, base.n,
                                                float(pv[r]), "ok", float(werr), contrib,
                                                float(w), None)
+
+
+def _grid(cur: NumericSketch, base: NumericSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``drift._cdfs`` without sorting: the current items are placed into the baseline's
+    sorted items (one ``searchsorted``), and both CDFs are read at the last item of each run of
+    equal values. Equal to the reference bit for bit (the same cumulative sums are read)."""
+    xc, wc = cur.sorted_view()
+    xb, wb = base.sorted_view()
+    nc = xc.shape[0]
+    size = nc + xb.shape[0]
+    pos = np.searchsorted(xb, xc, side="left") + np.arange(nc)
+    is_cur = np.zeros(size, dtype=bool)
+    is_cur[pos] = True
+    merged = np.empty(size)
+    merged[pos] = xc
+    merged[~is_cur] = xb
+    base_upto = np.cumsum(~is_cur)
+    cur_upto = np.arange(1, size + 1) - base_upto
+    last = np.flatnonzero(np.append(merged[1:] != merged[:-1], True))
+    fc = np.concatenate(([0.0], wc))[cur_upto[last]] / wc[-1]
+    fb = np.concatenate(([0.0], wb))[base_upto[last]] / wb[-1]
+    return merged[last], fc, fb
 
 
 def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:

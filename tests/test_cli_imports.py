@@ -60,3 +60,17 @@ def test_check_config_and_backtest_load_no_kafka_faust_or_scipy_stats(tmp_path: 
     assert res["loaded"] == []
     report = json.loads(out.read_text())
     assert report["input"]["events"] == int(np.asarray(cols["ts"]).shape[0])
+
+
+def test_streamed_report_parses_back_to_the_report(tmp_path: Path) -> None:
+    """The report written window by window parses back to exactly the report dict."""
+    from driftline.stream.cli.engine_common import write_report
+
+    report = {"input": {"events": 3, "dead_letters": {}}, "windows": [
+        {"start": "a", "cohorts": [{"n": 1, "x": [1.5, None]}]}, {"start": "b", "cohorts": []}],
+        "alerts": [], "empty": []}
+    path = tmp_path / "r" / "report.json"
+    write_report(report, path)
+    assert json.loads(path.read_text()) == report
+    write_report({**report, "windows": []}, path)
+    assert json.loads(path.read_text())["windows"] == []

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
 from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
-from driftline.stream.cli.engine_common import load_or_exit, progress_bar
+from driftline.stream.cli.engine_common import load_or_exit, progress_bar, write_report
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +22,9 @@ def register(app: typer.Typer) -> None:
         fail_on: Annotated[str | None, typer.Option(
             "--fail-on", help="exit 1 if an alert of this severity (critical|warning) fired")
         ] = None,
+        quiet: Annotated[bool, typer.Option(
+            "--quiet", "-q", help="no progress bar (it is shown on stderr for inputs of 20 MB "
+                                  "or more, only when stderr is a terminal)")] = False,
     ) -> None:
         """Replay EVENTS in event-time order through the same engine and alert rules."""
         from driftline.stream.sources.backtest import run_backtest
@@ -42,13 +44,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(str(exc), err=True)
             raise typer.Exit(EXIT_CONFIG) from None
         try:
-            with progress_bar(f"replaying {events.name}") as progress:
+            with progress_bar(f"replaying {events.name}", quiet=quiet) as progress:
                 report = run_backtest(cfg, base, events, progress=progress)
         except (OSError, ValueError) as exc:
             typer.echo(f"backtest failed: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        write_report(report, out)
         fired = [a for a in report["alerts"] if a["state"] == "firing"]
         crit = sum(1 for a in fired if a["severity"] == "critical")
         inp = report["input"]

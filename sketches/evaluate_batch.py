@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 from scipy import special
@@ -43,13 +43,11 @@ from driftline.sketches.drift import (
     METRICS,
     TOP_CONTRIBUTIONS,
     DriftScore,
-    _anchored_w1,
-    _effective_size,
-    _ks_pvalue,
     metrics_for,
     with_status,
 )
 from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
+from driftline.sketches.evaluate_cdf import cdf_scores
 from driftline.sketches.numeric import NumericSketch
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.quality import QualityRates
@@ -89,7 +87,8 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
     if wanted_binned and binned:
         _binned_scores([series[j] for j in binned], [computed[j] for j in binned], wanted_binned)
     if wanted_cdf and cdf:
-        _cdf_scores([series[j] for j in cdf], [computed[j] for j in cdf], wanted_cdf)
+        numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
+        cdf_scores(numeric, [computed[j] for j in cdf], wanted_cdf)
     out: list[ProfileEvaluation] = []
     base_q: dict[int, tuple[float, ...]] = {}
     i = 0
@@ -109,29 +108,41 @@ def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
              alpha: float, base_q: dict[int, tuple[float, ...]]) -> FeatureEvaluation:
     allowed = metrics_for(cur)
     scores: dict[str, DriftScore] = {}
+    n = cur.n
+    m_base = 0 if base is None else base.n
     for m in metrics:
         if m not in allowed:
             continue
-        if base is None:
-            raw = DriftScore(m, _NAN, cur.n, 0, _NAN, "insufficient_data", 0.0)
-            scores[m] = with_status(raw, 0.0, min_samples, alpha)
-            continue
-        raw = computed.get(m) or DriftScore(m, _NAN, cur.n, base.n, _NAN,
-                                            "insufficient_data", 0.0)
-        scores[m] = with_status(raw, limits[m], min_samples, alpha)
+        raw = computed.get(m)
+        if raw is None:  # no data on one side: NaN, which ``with_status`` maps to this
+            scores[m] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data", 0.0)
+        else:
+            scores[m] = with_status(raw, limits[m], min_samples, alpha)
     kind: Literal["numeric", "categorical"] = "categorical"
     qc = qb = None
     if isinstance(cur, NumericSketch):
         kind = "numeric"
-        qc = tuple(cur.quantiles(QUANTILE_LEVELS).tolist())
+        qc = _quantiles(cur)
         if isinstance(base, NumericSketch):  # one baseline serves many cohorts
             qb = base_q.get(id(base))
             if qb is None:
-                qb = base_q[id(base)] = tuple(base.quantiles(QUANTILE_LEVELS).tolist())
+                qb = base_q[id(base)] = _quantiles(base)
         else:
             qb = (_NAN,) * len(QUANTILE_LEVELS)
-    return FeatureEvaluation(cur.spec.name, kind, cur.n, 0 if base is None else base.n, scores,
+    return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,
                              QualityRates.of(cur), qc, qb, base is not None)
+
+
+_LEVELS = np.asarray(QUANTILE_LEVELS, dtype=np.float64)
+
+
+def _quantiles(s: NumericSketch) -> tuple[float, ...]:
+    """``s.quantiles(QUANTILE_LEVELS)`` without re-checking the constant levels."""
+    if not s.n:
+        return (_NAN,) * len(QUANTILE_LEVELS)
+    items, cum = s.sorted_view()
+    idx = np.searchsorted(cum, _LEVELS * cum[-1], side="left")
+    return tuple(items[np.minimum(idx, items.shape[0] - 1)].tolist())
 
 
 # -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------
@@ -289,70 +300,3 @@ def _make(metric: str, value: float, pair: tuple[Sketch, Sketch], pv: float, tab
           ) -> DriftScore:
     return DriftScore(metric, float(value), pair[0].n, pair[1].n, float(pv), "ok",
                       float(table.share_error), contrib, float(stat), dof)
-
-
-# -- KS and Wasserstein from the two CDFs --------------------------------------------------------
-
-def _cdf_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
-                wanted: list[str]) -> None:
-    d = np.empty(len(series))
-    en = np.empty(len(series))
-    parts = []
-    for r, (cur, base) in enumerate(series):
-        assert isinstance(cur, NumericSketch) and isinstance(base, NumericSketch)
-        z, fc, fb = _grid(cur, base)
-        diff = np.abs(fc - fb)
-        i = int(np.argmax(diff))
-        d[r] = diff[i]
-        en[r] = _effective_size(cur, base)
-        parts.append((z, fc, fb, i))
-    pv = _ks_pvalues(d, en)
-    for r, (cur, base) in enumerate(series):
-        assert isinstance(cur, NumericSketch) and isinstance(base, NumericSketch)
-        z, fc, fb, i = parts[r]
-        dr = float(d[r])
-        contrib = ((f"x={z[i]:.6g}", float(fb[i]), float(fc[i]), dr),)
-        err = cur.rank_error + base.rank_error
-        if "ks" in wanted:
-            out[r]["ks"] = DriftScore("ks", dr, cur.n, base.n, float(pv[r]), "ok", float(err),
-                                      contrib, dr * math.sqrt(float(en[r])), None)
-        if "wasserstein" in wanted:
-            w = _anchored_w1(z, fc, fb, cur.mean - base.mean)
-            spread = base.std
-            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
-            werr = err * float(z[-1] - z[0]) / spread if spread > 0 and err else 0.0
-            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, base.n,
-                                               float(pv[r]), "ok", float(werr), contrib,
-                                               float(w), None)
-
-
-def _grid(cur: NumericSketch, base: NumericSketch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``drift._cdfs`` without sorting: the current items are placed into the baseline's
-    sorted items (one ``searchsorted``), and both CDFs are read at the last item of each run of
-    equal values. Equal to the reference bit for bit (the same cumulative sums are read)."""
-    xc, wc = cur.sorted_view()
-    xb, wb = base.sorted_view()
-    nc = xc.shape[0]
-    size = nc + xb.shape[0]
-    pos = np.searchsorted(xb, xc, side="left") + np.arange(nc)
-    is_cur = np.zeros(size, dtype=bool)
-    is_cur[pos] = True
-    merged = np.empty(size)
-    merged[pos] = xc
-    merged[~is_cur] = xb
-    base_upto = np.cumsum(~is_cur)
-    cur_upto = np.arange(1, size + 1) - base_upto
-    last = np.flatnonzero(np.append(merged[1:] != merged[:-1], True))
-    fc = np.concatenate(([0.0], wc))[cur_upto[last]] / wc[-1]
-    fb = np.concatenate(([0.0], wb))[base_upto[last]] / wb[-1]
-    return merged[last], fc, fb
-
-
-def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:
-    """``_ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50."""
-    root = np.sqrt(np.maximum(en, 1.0))
-    p = np.clip(special.kolmogorov((root + 0.12 + 0.11 / root) * d), 0.0, 1.0)
-    p = np.where(en < 1, 1.0, p)
-    for r in np.flatnonzero((en >= 1) & (en < 50)).tolist():
-        p[r] = _ks_pvalue(float(d[r]), float(en[r]))
-    return p

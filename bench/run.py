@@ -48,6 +48,11 @@ OTHERS = [
      ["--repeat", "5"]),
     ("kafka_produce", "Producing to the local broker", "bench.bench_kafka_produce", [],
      ["--events", "20000"]),
+    ("startup", "Command line start-up", "bench.bench_startup", [], ["--runs", "3"]),
+    ("evaluation", "Window evaluation per series", "bench.bench_evaluation", [],
+     ["--repeat", "1"]),
+    ("backtest", "Whole-process backtest beside whylogs", "bench.bench_backtest", [],
+     ["--events", "50000"]),
 ]
 TIMEOUT = 1500
 READING = [

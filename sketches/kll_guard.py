@@ -14,6 +14,7 @@ num_levels u8 | unused u8 | level offsets u32 * num_levels | min f64 | max f64 |
 from __future__ import annotations
 
 import functools
+import math
 import struct
 
 import numpy as np
@@ -74,23 +75,23 @@ def check_kll_doubles(raw: bytes, k: int, what: str) -> None:
     rest = len(raw) - off - 16
     if rest < 8 or rest % 8:
         raise bad("item array length")
-    levels = np.frombuffer(raw, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
+    levels = struct.unpack_from(f"<{num_levels}I", raw, 20)  # at most 61: plain ints
     retained = rest // 8
     capacity = total_capacity(k, m, num_levels)
-    if int(levels[0]) + retained != capacity:
+    if levels[0] + retained != capacity:
         raise bad("level offsets do not match the item count")
-    bounds = np.append(levels, capacity)
-    sizes = np.diff(bounds)
-    if np.any(sizes < 0):
+    bounds = (*levels, capacity)
+    sizes = [bounds[h + 1] - bounds[h] for h in range(num_levels)]
+    if min(sizes) < 0:
         raise bad("level offsets not increasing")
-    weight = int(np.sum(sizes.astype(object) * [1 << h for h in range(num_levels)]))
+    weight = sum(size << h for h, size in enumerate(sizes))
     if weight != n:
         raise bad(f"weighted item count {weight} != n {n}")
     lo, hi = struct.unpack_from("<dd", raw, off)
     items = np.frombuffer(raw, dtype="<f8", count=retained, offset=off + 16)
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
         raise bad("min/max")
-    if not np.all(np.isfinite(items)) or items.min() < lo or items.max() > hi:
+    if not np.isfinite(items).all() or items.min() < lo or items.max() > hi:
         raise bad("items outside [min, max]")
 
 

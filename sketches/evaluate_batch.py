@@ -133,16 +133,9 @@ def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
                              QualityRates.of(cur), qc, qb, base is not None)
 
 
-_LEVELS = np.asarray(QUANTILE_LEVELS, dtype=np.float64)
-
-
 def _quantiles(s: NumericSketch) -> tuple[float, ...]:
-    """``s.quantiles(QUANTILE_LEVELS)`` without re-checking the constant levels."""
-    if not s.n:
-        return (_NAN,) * len(QUANTILE_LEVELS)
-    items, cum = s.sorted_view()
-    idx = np.searchsorted(cum, _LEVELS * cum[-1], side="left")
-    return tuple(items[np.minimum(idx, items.shape[0] - 1)].tolist())
+    """``s.quantiles(QUANTILE_LEVELS)``, computed by the KLL (see ``kll_quantiles``)."""
+    return s.kll_quantiles(QUANTILE_LEVELS)
 
 
 # -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------

@@ -15,6 +15,7 @@ from driftline.sketches.baseline import Baseline
 from driftline.sketches.column import Column
 from driftline.sketches.evaluate import evaluate_profile
 from driftline.sketches.evaluate_batch import evaluate_profiles
+from driftline.sketches.numeric import NumericSketch
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
 
@@ -114,3 +115,18 @@ def test_unknown_metric_is_refused(baseline: Baseline) -> None:
     with pytest.raises(ValueError, match="unknown drift metric 'kl'"):
         evaluate_profiles([(CohortProfile(baseline.schema), baseline.global_profile)], ["kl"],
                           {}, 10)
+
+
+def test_kll_quantiles_equal_the_sorted_view_quantiles() -> None:
+    """The KLL's own quantiles (used by the window evaluation) equal ``quantiles()`` read from
+    the sorted view, exact and in estimation mode, with and without ties."""
+    rng = np.random.default_rng(5)
+    levels = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
+    for trial in range(400):
+        n = int(rng.choice([0, 1, 2, 7, 50, 167, 999, 5_000, 60_000]))
+        sketch = NumericSketch(NumericSpec("x", k=int(rng.choice([8, 200, 800]))))
+        values = rng.integers(0, 5, n).astype(float) if trial % 3 == 0 else rng.normal(size=n)
+        sketch.update(values)
+        ref = sketch.quantiles(levels)
+        got = np.array(sketch.kll_quantiles(levels))
+        assert np.array_equal(ref, got, equal_nan=True), (trial, n)

@@ -43,8 +43,8 @@ from driftline.sketches.drift import (
     METRICS,
     TOP_CONTRIBUTIONS,
     DriftScore,
+    Status,
     metrics_for,
-    with_status,
 )
 from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
 from driftline.sketches.evaluate_cdf import cdf_scores
@@ -90,43 +90,75 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
         numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
         cdf_scores(numeric, [computed[j] for j in cdf], wanted_cdf)
     out: list[ProfileEvaluation] = []
-    base_q: dict[int, tuple[float, ...]] = {}
+    ctx = _Context(metrics, limits, min_samples, alpha)
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
         for name, cur in cur_p.features.items():
             base = base_p.features.get(name)
-            feats[name] = _feature(cur, base, metrics, computed[i], limits, min_samples,
-                                   alpha, base_q)
+            feats[name] = _feature(cur, base, computed[i], ctx)
             i += 1
         out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
     return out
 
 
-def _feature(cur: Sketch, base: Sketch | None, metrics: tuple[str, ...],
-             computed: dict[str, DriftScore], limits: Mapping[str, float], min_samples: int,
-             alpha: float, base_q: dict[int, tuple[float, ...]]) -> FeatureEvaluation:
+class _Context:
+    """What every feature of one call shares, and two caches: baseline quantiles by sketch and
+    the (immutable) ``insufficient_data`` scores by ``(metric, n, m)``."""
+
+    __slots__ = ("metrics", "limits", "min_samples", "alpha", "base_q", "empty")
+
+    def __init__(self, metrics: tuple[str, ...], limits: dict[str, float], min_samples: int,
+                 alpha: float) -> None:
+        self.metrics = metrics
+        self.limits = limits
+        self.min_samples = min_samples
+        self.alpha = alpha
+        self.base_q: dict[int, tuple[float, ...]] = {}
+        self.empty: dict[tuple[str, int, int], DriftScore] = {}
+
+
+def _status(raw: DriftScore, threshold: float, ctx: _Context) -> DriftScore:
+    """``with_status(raw, ...)``, reusing ``raw`` when its status (``ok``) stands."""
+    status: Status
+    if raw.n < ctx.min_samples or raw.m < ctx.min_samples or math.isnan(raw.value):
+        status = "insufficient_data"
+    elif raw.value >= threshold and raw.p_value < ctx.alpha:
+        status = "drift"
+    else:
+        return raw
+    return DriftScore(raw.metric, raw.value, raw.n, raw.m, raw.p_value, status,
+                      raw.error_bound, raw.contributions, raw.statistic, raw.dof)
+
+
+def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], ctx: _Context
+             ) -> FeatureEvaluation:
     allowed = metrics_for(cur)
     scores: dict[str, DriftScore] = {}
     n = cur.n
     m_base = 0 if base is None else base.n
-    for m in metrics:
+    for m in ctx.metrics:
         if m not in allowed:
             continue
         raw = computed.get(m)
-        if raw is None:  # no data on one side: NaN, which ``with_status`` maps to this
-            scores[m] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data", 0.0)
-        else:
-            scores[m] = with_status(raw, limits[m], min_samples, alpha)
+        if raw is not None:
+            scores[m] = _status(raw, ctx.limits[m], ctx)
+            continue
+        key = (m, n, m_base)  # no data on one side: NaN, which ``with_status`` maps to this
+        score = ctx.empty.get(key)
+        if score is None:
+            score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data",
+                                                0.0)
+        scores[m] = score
     kind: Literal["numeric", "categorical"] = "categorical"
     qc = qb = None
     if isinstance(cur, NumericSketch):
         kind = "numeric"
         qc = _quantiles(cur)
         if isinstance(base, NumericSketch):  # one baseline serves many cohorts
-            qb = base_q.get(id(base))
+            qb = ctx.base_q.get(id(base))
             if qb is None:
-                qb = base_q[id(base)] = _quantiles(base)
+                qb = ctx.base_q[id(base)] = _quantiles(base)
         else:
             qb = (_NAN,) * len(QUANTILE_LEVELS)
     return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,

@@ -53,6 +53,8 @@ OTHERS = [
      ["--repeat", "1"]),
     ("backtest", "Whole-process backtest beside whylogs", "bench.bench_backtest", [],
      ["--events", "50000"]),
+    ("window_cost", "Per-window cost: small windows, many cohorts", "bench.bench_window_cost",
+     [], ["--windows", "1m", "--cohorts", "100"]),
 ]
 TIMEOUT = 1500
 READING = [

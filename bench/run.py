@@ -54,6 +54,13 @@ OTHERS = [
      [], ["--events", "50000"]),
     ("quality", "Model quality: label join, join state, estimated vs realized (NannyML CBPE)",
      "bench.bench_quality", [], ["--quick"]),
+    ("startup", "Command line start-up", "bench.bench_startup", [], ["--runs", "3"]),
+    ("evaluation", "Window evaluation per series", "bench.bench_evaluation", [],
+     ["--repeat", "1"]),
+    ("backtest", "Whole-process backtest beside whylogs", "bench.bench_backtest", [],
+     ["--events", "50000"]),
+    ("window_cost", "Per-window cost: small windows, many cohorts", "bench.bench_window_cost",
+     [], ["--windows", "1m", "--cohorts", "100"]),
 ]
 TIMEOUT = 1500
 READING = [

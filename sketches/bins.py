@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,6 +120,11 @@ def _numeric_table(cur: NumericSketch, base: NumericSketch) -> BinTable:
 
 def numeric_bin_labels(edges: tuple[float, ...] | list[float]) -> tuple[str, ...]:
     """Human-readable bin labels ``(-inf, e0)``, ``[e0, e1)``, ..., ``[e_last, inf)``."""
+    return _labels(tuple(edges))
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(edges: tuple[float, ...]) -> tuple[str, ...]:
     bounds = [-np.inf, *edges, np.inf]
     out = [f"[{lo:.6g}, {hi:.6g})" for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
     out[0] = "(" + out[0][1:]

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from driftline.sketches.bins import BinTable, bin_table, pool_sparse, smoothed_shares
 from driftline.sketches.categorical import CategoricalSketch
@@ -256,6 +256,8 @@ def _ks_pvalue(d: float, en: float) -> float:
     if en < 1:
         return 1.0
     if en < 50:
+        from scipy import stats  # only for tiny samples: importing scipy.stats costs ~1 s
+
         p = stats.kstwo.sf(d, round(en))
     else:
         root = math.sqrt(en)

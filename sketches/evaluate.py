@@ -119,7 +119,7 @@ def evaluate_feature(cur: NumericSketch | CategoricalSketch,
         table = bin_table(cur, base) if cur.n and base.n else None
         scores = compare(cur, base, metrics, thresholds, min_samples, alpha, table)
         if table is not None:
-            shares = BinShares(table.labels, _shares(table.current), _shares(table.baseline),
+            shares = BinShares(table.labels, bin_shares(table.current), bin_shares(table.baseline),
                                table.exact, table.share_error)
     qc = qb = None
     if isinstance(cur, NumericSketch):
@@ -130,6 +130,7 @@ def evaluate_feature(cur: NumericSketch | CategoricalSketch,
                              QualityRates.of(cur), qc, qb, base is not None, shares)
 
 
-def _shares(counts: np.ndarray) -> tuple[float, ...]:
+def bin_shares(counts: np.ndarray) -> tuple[float, ...]:
+    """Counts over their total (all zeros when there are none)."""
     total = float(counts.sum())
     return tuple((counts / total).tolist()) if total > 0 else tuple([0.0] * len(counts))

@@ -13,6 +13,8 @@ num_levels u8 | unused u8 | level offsets u32 * num_levels | min f64 | max f64 |
 
 from __future__ import annotations
 
+import functools
+import math
 import struct
 
 import numpy as np
@@ -38,6 +40,7 @@ def _cap_aux(k: int, depth: int) -> int:
     return _cap_aux_aux(_cap_aux_aux(k, half), depth - half)
 
 
+@functools.lru_cache(maxsize=1024)
 def total_capacity(k: int, m: int, num_levels: int) -> int:
     """Items a KLL with ``num_levels`` levels can hold (datasketches' compute_total_capacity)."""
     return sum(max(m, _cap_aux(k, num_levels - h - 1)) for h in range(num_levels))
@@ -72,23 +75,23 @@ def check_kll_doubles(raw: bytes, k: int, what: str) -> None:
     rest = len(raw) - off - 16
     if rest < 8 or rest % 8:
         raise bad("item array length")
-    levels = np.frombuffer(raw, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
+    levels = struct.unpack_from(f"<{num_levels}I", raw, 20)  # at most 61: plain ints
     retained = rest // 8
     capacity = total_capacity(k, m, num_levels)
-    if int(levels[0]) + retained != capacity:
+    if levels[0] + retained != capacity:
         raise bad("level offsets do not match the item count")
-    bounds = np.append(levels, capacity)
-    sizes = np.diff(bounds)
-    if np.any(sizes < 0):
+    bounds = (*levels, capacity)
+    sizes = [bounds[h + 1] - bounds[h] for h in range(num_levels)]
+    if min(sizes) < 0:
         raise bad("level offsets not increasing")
-    weight = int(np.sum(sizes.astype(object) * [1 << h for h in range(num_levels)]))
+    weight = sum(size << h for h, size in enumerate(sizes))
     if weight != n:
         raise bad(f"weighted item count {weight} != n {n}")
     lo, hi = struct.unpack_from("<dd", raw, off)
     items = np.frombuffer(raw, dtype="<f8", count=retained, offset=off + 16)
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
         raise bad("min/max")
-    if not np.all(np.isfinite(items)) or items.min() < lo or items.max() > hi:
+    if not np.isfinite(items).all() or items.min() < lo or items.max() > hi:
         raise bad("items outside [min, max]")
 
 
@@ -101,8 +104,13 @@ def kll_items(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     if flags & _FLAG_SINGLE:
         return np.frombuffer(raw, dtype="<f8", count=1, offset=8).copy(), np.ones(1, np.int64)
     num_levels = raw[18]
-    levels = np.frombuffer(raw, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
-    sizes = np.diff(np.append(levels, total_capacity(k, m, num_levels)))
     off = 20 + 4 * num_levels + 16
+    capacity = total_capacity(k, m, num_levels)
+    if num_levels == 1:  # exact mode: every item has weight 1
+        first = struct.unpack_from("<I", raw, 20)[0]
+        items = np.frombuffer(raw, dtype="<f8", count=capacity - first, offset=off)
+        return items, np.ones(items.shape[0], dtype=np.int64)
+    levels = np.frombuffer(raw, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
+    sizes = np.diff(np.append(levels, capacity))
     items = np.frombuffer(raw, dtype="<f8", count=int(sizes.sum()), offset=off)
     return items, np.repeat(np.left_shift(1, np.arange(num_levels, dtype=np.int64)), sizes)

@@ -6,11 +6,15 @@ import logging
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
 from driftline.stream.cli import EXIT_CHECK_FAILED, EXIT_CONFIG, EXIT_RUNTIME
-from driftline.stream.cli.engine_common import load_or_exit, progress_bar, report_preflight
+from driftline.stream.cli.engine_common import (
+    load_or_exit,
+    progress_bar,
+    report_preflight,
+    write_report,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +33,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         html: Annotated[Path | None, typer.Option(
             "--html", help="also write the self-contained HTML report to this file")] = None,
+        quiet: Annotated[bool, typer.Option(
+            "--quiet", "-q", help="no progress bar (it is shown on stderr for inputs of 20 MB "
+                                  "or more, only when stderr is a terminal)")] = False,
     ) -> None:
         """Replay EVENTS in event-time order through the same engine and alert rules."""
         from driftline.stream.cli.preflight import preflight
@@ -53,7 +60,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(EXIT_CONFIG)
         assert found.baseline is not None
         try:
-            with progress_bar(f"replaying {events.name}") as progress:
+            with progress_bar(f"replaying {events.name}", quiet=quiet) as progress:
                 report = run_backtest(cfg, found.baseline, events, progress=progress,
                                       labels=labels)
         except Exception as exc:  # one line; the traceback only with --log-level debug
@@ -62,8 +69,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"backtest failed: {type(exc).__name__}: {exc} (the traceback: "
                        "driftline --log-level debug backtest ...)", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        write_report(report, out)
         fired = [a for a in report["alerts"] if a["state"] == "firing"]
         crit = sum(1 for a in fired if a["severity"] == "critical")
         inp = report["input"]
@@ -71,9 +77,9 @@ def register(app: typer.Typer) -> None:
                    f"{len(report['windows'])} windows, {len(fired)} alerts fired "
                    f"({crit} critical) -> {out}")
         if html is not None:
-            from driftline.stream.report import write_report
+            from driftline.stream.report import write_report as write_html
 
-            write_report(report, html)
+            write_html(report, html)
             typer.echo(f"html report -> {html}")
         lab = inp.get("labels")
         if lab and lab.get("file"):

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.drift import DEFAULT_THRESHOLDS
-from driftline.sketches.evaluate import evaluate_profile
+from driftline.sketches.evaluate_batch import evaluate_profiles
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import ProfileSchema
 from driftline.stream.config.alerts import DriftConfig
@@ -79,13 +79,12 @@ class WindowEvaluator:
                  profiles: Mapping[CohortKey, CohortProfile], complete: bool = True,
                  sources: int = 0) -> WindowResult:
         t0 = time.perf_counter()
-        cohorts: list[CohortResult] = []
-        for key in sorted(profiles, key=lambda k: (k != GLOBAL, k)):
-            prof = profiles[key]
-            base, own = self.baseline_for(key)
-            ev = evaluate_profile(prof, base, ALL_METRICS, self.thresholds, self.min_samples,
-                                  self.alpha)
-            cohorts.append(CohortResult(key[0], key[1], prof.events, ev, prof, own,
-                                        self.expected(key, end - start)))
+        keys = sorted(profiles, key=lambda k: (k != GLOBAL, k))
+        bases = [self.baseline_for(key) for key in keys]
+        evals = evaluate_profiles([(profiles[k], b[0]) for k, b in zip(keys, bases, strict=True)],
+                                  ALL_METRICS, self.thresholds, self.min_samples, self.alpha)
+        cohorts = [CohortResult(key[0], key[1], profiles[key].events, ev, profiles[key], own,
+                                self.expected(key, end - start))
+                   for key, (_, own), ev in zip(keys, bases, evals, strict=True)]
         return WindowResult(self.monitor, start, end, tier, cohorts, self.primary, complete,
                             sources, time.perf_counter() - t0)

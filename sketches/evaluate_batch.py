@@ -1,0 +1,339 @@
+"""Evaluate many cohort profiles of one window at once: the same results as
+:func:`~driftline.sketches.evaluate.evaluate_profile` per profile, computed metric by metric over
+all series together instead of one Python call chain per feature x cohort.
+
+* PSI, JS and chi-square: every series' bin table is stacked into one zero-padded matrix
+  (bins empty on both sides masked out), the values, the top contributions, the sparse-bin
+  pooling of the p-value tables and the Bartlett-corrected chi-square p-values
+  (``scipy.special.chdtrc``) are each one pass over the matrix.
+* KS and Wasserstein: the two step CDFs of a series are built once and shared by both
+  statistics; the Kolmogorov p-values are one ``scipy.special.kolmogorov`` call for all series.
+
+The per-series functions of :mod:`~driftline.sketches.drift` stay the reference definitions;
+tests compare both paths on random profiles. docs/statistics.md describes the statistics.
+
+Example:
+    >>> import numpy as np
+    >>> from driftline.sketches.baseline import Baseline
+    >>> from driftline.sketches.column import Column
+    >>> from driftline.sketches.schema import NumericSpec
+    >>> rng = np.random.default_rng(3)
+    >>> b = Baseline.build([NumericSpec("x")], {"x": Column(rng.normal(size=20_000))})
+    >>> cur = CohortProfile(b.schema)
+    >>> cur.update({"x": Column(rng.normal(1.0, 1.0, 2_000))}, events=2_000)
+    >>> [ev] = evaluate_profiles([(cur, b.global_profile)], ["psi"], {"psi": 0.2}, 500)
+    >>> ev.features["x"].scores["psi"].status
+    'drift'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, cast
+
+import numpy as np
+from scipy import special
+
+from driftline.sketches.bins import MIN_EXPECTED, BinTable, bin_table
+from driftline.sketches.categorical import CategoricalSketch
+from driftline.sketches.drift import (
+    BINNED_METRICS,
+    DEFAULT_THRESHOLDS,
+    METRICS,
+    TOP_CONTRIBUTIONS,
+    DriftScore,
+    Status,
+    metrics_for,
+)
+from driftline.sketches.evaluate import (
+    QUANTILE_LEVELS,
+    BinShares,
+    FeatureEvaluation,
+    ProfileEvaluation,
+    bin_shares,
+)
+from driftline.sketches.evaluate_cdf import cdf_scores
+from driftline.sketches.numeric import NumericSketch
+from driftline.sketches.profile import CohortProfile
+from driftline.sketches.quality import QualityRates
+
+Sketch = NumericSketch | CategoricalSketch
+_NAN = float("nan")
+_LN2_8 = 8.0 * math.log(2.0)
+
+
+def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
+                      metrics: Iterable[str], thresholds: Mapping[str, float], min_samples: int,
+                      alpha: float = 0.05) -> list[ProfileEvaluation]:
+    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized."""
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
+    limits = {m: thresholds.get(m, DEFAULT_THRESHOLDS[m]) for m in metrics}
+    series: list[tuple[Sketch, Sketch]] = []  # (cur, base); base = cur when it is missing
+    binned: list[int] = []  # series with data on both sides
+    cdf: list[int] = []  # ... of which numeric
+    for cur_p, base_p in pairs:
+        for name, cur in cur_p.features.items():
+            base = base_p.features.get(name)
+            if base is not None and type(base) is not type(cur):
+                kind = "numeric" if isinstance(cur, NumericSketch) else "categorical"
+                raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
+                                f"{type(base).__name__} in the baseline")
+            if base is not None and cur.n and base.n:
+                binned.append(len(series))
+                if isinstance(cur, NumericSketch):
+                    cdf.append(len(series))
+            series.append((cur, base if base is not None else cur))
+    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
+    computed: list[dict[str, DriftScore]] = [{} for _ in series]
+    # the baseline's bins both sides, for every series with data on both sides (scores and the
+    # shares the report draws)
+    tables: dict[int, BinTable] = {j: bin_table(*series[j]) for j in binned}
+    if wanted_binned and binned:
+        _binned_scores([series[j] for j in binned], [computed[j] for j in binned], wanted_binned,
+                       [tables[j] for j in binned])
+    if wanted_cdf and cdf:
+        numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
+        cdf_scores(numeric, [computed[j] for j in cdf], wanted_cdf)
+    out: list[ProfileEvaluation] = []
+    ctx = _Context(metrics, limits, min_samples, alpha)
+    i = 0
+    for cur_p, base_p in pairs:
+        feats: dict[str, FeatureEvaluation] = {}
+        for name, cur in cur_p.features.items():
+            base = base_p.features.get(name)
+            feats[name] = _feature(cur, base, computed[i], ctx, tables.get(i))
+            i += 1
+        out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
+    return out
+
+
+class _Context:
+    """What every feature of one call shares, and two caches: baseline quantiles by sketch and
+    the (immutable) ``insufficient_data`` scores by ``(metric, n, m)``."""
+
+    __slots__ = ("metrics", "limits", "min_samples", "alpha", "base_q", "empty")
+
+    def __init__(self, metrics: tuple[str, ...], limits: dict[str, float], min_samples: int,
+                 alpha: float) -> None:
+        self.metrics = metrics
+        self.limits = limits
+        self.min_samples = min_samples
+        self.alpha = alpha
+        self.base_q: dict[int, tuple[float, ...]] = {}
+        self.empty: dict[tuple[str, int, int], DriftScore] = {}
+
+
+def _status(raw: DriftScore, threshold: float, ctx: _Context) -> DriftScore:
+    """``with_status(raw, ...)``, reusing ``raw`` when its status (``ok``) stands."""
+    status: Status
+    if raw.n < ctx.min_samples or raw.m < ctx.min_samples or math.isnan(raw.value):
+        status = "insufficient_data"
+    elif raw.value >= threshold and raw.p_value < ctx.alpha:
+        status = "drift"
+    else:
+        return raw
+    return DriftScore(raw.metric, raw.value, raw.n, raw.m, raw.p_value, status,
+                      raw.error_bound, raw.contributions, raw.statistic, raw.dof)
+
+
+def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], ctx: _Context,
+             table: BinTable | None) -> FeatureEvaluation:
+    allowed = metrics_for(cur)
+    scores: dict[str, DriftScore] = {}
+    n = cur.n
+    m_base = 0 if base is None else base.n
+    for m in ctx.metrics:
+        if m not in allowed:
+            continue
+        raw = computed.get(m)
+        if raw is not None:
+            scores[m] = _status(raw, ctx.limits[m], ctx)
+            continue
+        key = (m, n, m_base)  # no data on one side: NaN, which ``with_status`` maps to this
+        score = ctx.empty.get(key)
+        if score is None:
+            score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data",
+                                                0.0)
+        scores[m] = score
+    kind: Literal["numeric", "categorical"] = "categorical"
+    qc = qb = None
+    if isinstance(cur, NumericSketch):
+        kind = "numeric"
+        qc = _quantiles(cur)
+        if isinstance(base, NumericSketch):  # one baseline serves many cohorts
+            qb = ctx.base_q.get(id(base))
+            if qb is None:
+                qb = ctx.base_q[id(base)] = _quantiles(base)
+        else:
+            qb = (_NAN,) * len(QUANTILE_LEVELS)
+    shares = None if table is None else BinShares(
+        table.labels, bin_shares(table.current), bin_shares(table.baseline), table.exact,
+        table.share_error)
+    return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,
+                             QualityRates.of(cur), qc, qb, base is not None, shares)
+
+
+def _quantiles(s: NumericSketch) -> tuple[float, ...]:
+    """``s.quantiles(QUANTILE_LEVELS)``, computed by the KLL (see ``kll_quantiles``)."""
+    return s.kll_quantiles(QUANTILE_LEVELS)
+
+
+# -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------
+
+def _stack(tables: list[BinTable]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    width = max(len(t.labels) for t in tables)
+    c = np.zeros((len(tables), width))
+    b = np.zeros((len(tables), width))
+    for r, t in enumerate(tables):
+        c[r, :len(t.current)] = t.current
+        b[r, :len(t.baseline)] = t.baseline
+    return c, b, (c + b) > 0
+
+
+def _rowsum(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.where(mask, x, 0.0).sum(axis=1)
+
+
+def _pool(c: np.ndarray, b: np.ndarray, valid: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise ``pool_sparse``: the pooled tables as ``(c, b, mask)``, the pooled bin in an
+    extra last column."""
+    cs, bs = c.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    expected = (c + b) / (cs + bs) * np.minimum(cs, bs)
+    expected = np.where(valid, expected, np.inf)
+    order = np.argsort(expected, axis=1, kind="stable")
+    ordered = np.take_along_axis(expected, order, axis=1)
+    length = valid.sum(axis=1)
+    below = (ordered < MIN_EXPECTED).sum(axis=1)
+    cum = np.cumsum(np.where(np.isfinite(ordered), ordered, 0.0), axis=1)
+    cum = np.where(np.isfinite(ordered), cum, np.inf)
+    k = np.maximum(below, (cum < MIN_EXPECTED).sum(axis=1) + 1)
+    k = np.where(below == 0, 0, np.minimum(k, length))
+    rank = np.arange(c.shape[1])[None, :]
+    head = rank < k[:, None]
+    tail = (~head) & (rank < length[:, None])
+    co = np.take_along_axis(c, order, axis=1)
+    bo = np.take_along_axis(b, order, axis=1)
+    pc = np.concatenate([np.where(tail, co, 0.0), _rowsum(co, head)[:, None]], axis=1)
+    pb = np.concatenate([np.where(tail, bo, 0.0), _rowsum(bo, head)[:, None]], axis=1)
+    mask = np.concatenate([tail, (k > 0)[:, None]], axis=1)
+    return pc, pb, mask
+
+
+def _psi_terms(c: np.ndarray, b: np.ndarray, mask: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    cs = np.where(mask, np.where(c > 0, c, 0.5), 0.0)
+    bs = np.where(mask, np.where(b > 0, b, 0.5), 0.0)
+    p = cs / cs.sum(axis=1, keepdims=True)
+    q = bs / bs.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(mask, (p - q) * np.log(p / q), 0.0)
+    return terms, p, q
+
+
+def _js_terms(c: np.ndarray, b: np.ndarray, mask: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    p = c / c.sum(axis=1, keepdims=True)
+    q = b / b.sum(axis=1, keepdims=True)
+    mid = (p + q) / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp = np.where(p > 0, p * np.log2(p / mid), 0.0)
+        tq = np.where(q > 0, q * np.log2(q / mid), 0.0)
+    return np.where(mask, 0.5 * (tp + tq), 0.0), p, q
+
+
+def _pearson(c: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    rc, rb = c.sum(axis=1, keepdims=True), b.sum(axis=1, keepdims=True)
+    col = c + b
+    total = rc + rb
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ec, eb = rc * col / total, rb * col / total
+        cells = (c - ec) ** 2 / ec + (b - eb) ** 2 / eb
+    return np.where(mask, cells, 0.0)
+
+
+def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
+                   wanted: list[str], tables: list[BinTable]) -> None:
+    c, b, valid = _stack(tables)
+    n = np.array([cur.n for cur, _ in series], dtype=np.float64)
+    m = np.array([base.n for _, base in series], dtype=np.float64)
+    scale = n * m / (n + m)
+    inv2 = 1.0 / n**2 + 1.0 / m**2
+    pc, pb, pmask = _pool(c, b, valid)
+    dof = pmask.sum(axis=1) - 1
+    has = dof > 0
+    safe_dof = np.maximum(dof, 1)
+    tot = pc.sum(axis=1, keepdims=True) + pb.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pi = np.where(pmask, (pc + pb) / tot, 1.0)
+    ctx = (tables, series, out)
+    if "psi" in wanted:
+        terms, p, q = _psi_terms(c, b, valid)
+        s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
+        stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        _emit_divergence("psi", terms.sum(axis=1), terms, p, q, stat, s, scale, inv2, dof, has,
+                         safe_dof, valid, ctx)
+    if "js" in wanted:
+        terms, p, q = _js_terms(c, b, valid)
+        value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
+        s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
+        stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        _emit_divergence("js", value, terms, p, q, stat, s, scale, inv2, dof, has, safe_dof,
+                         valid, ctx)
+    if "chi2" in wanted:
+        rows = [r for r, (cur, _) in enumerate(series) if isinstance(cur, CategoricalSketch)]
+        if rows:
+            cells = _pearson(c[rows], b[rows], valid[rows])
+            stat = _pearson(pc[rows], pb[rows], pmask[rows]).sum(axis=1)
+            d = dof[rows]
+            pv = np.where(d > 0, special.chdtrc(np.maximum(d, 1), stat), 1.0)
+            value = np.sqrt(stat / (c[rows].sum(axis=1) + b[rows].sum(axis=1)))
+            share_b = b[rows] / b[rows].sum(axis=1, keepdims=True)
+            share_c = c[rows] / c[rows].sum(axis=1, keepdims=True)
+            top = _tops(cells, valid[rows])
+            for j, r in enumerate(rows):
+                out[r]["chi2"] = _make("chi2", value[j], series[r], pv[j], tables[r],
+                                       _contrib(tables[r], top[j], share_b[j], share_c[j],
+                                                cells[j]), stat[j], int(d[j]))
+
+
+def _emit_divergence(metric: str, value: np.ndarray, terms: np.ndarray, p: np.ndarray,
+                     q: np.ndarray, stat: np.ndarray, s: np.ndarray, scale: np.ndarray,
+                     inv2: np.ndarray, dof: np.ndarray, has: np.ndarray, safe_dof: np.ndarray,
+                     valid: np.ndarray,
+                     ctx: tuple[list[BinTable], list[tuple[Sketch, Sketch]],
+                                list[dict[str, DriftScore]]]) -> None:
+    tables, series, out = ctx
+    bartlett = 1.0 + scale * inv2 * s / safe_dof
+    pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
+    stat = np.where(has, stat, 0.0)
+    top = _tops(terms, valid)
+    for r in range(len(series)):
+        out[r][metric] = _make(metric, value[r], series[r], pv[r], tables[r],
+                               _contrib(tables[r], top[r], q[r], p[r], terms[r]), stat[r],
+                               int(dof[r]) if has[r] else 0)
+
+
+def _tops(terms: np.ndarray, valid: np.ndarray) -> list[list[int]]:
+    key = np.where(valid, -np.abs(terms), np.inf)
+    order = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
+    return [row[:k] for row, k in zip(order.tolist(), count, strict=True)]
+
+
+def _contrib(table: BinTable, top: list[int], q: np.ndarray, p: np.ndarray, c: np.ndarray
+             ) -> tuple[tuple[str, float, float, float], ...]:
+    qs, ps, cs = q[top].tolist(), p[top].tolist(), c[top].tolist()
+    return tuple((table.labels[i], qs[j], ps[j], cs[j]) for j, i in enumerate(top))
+
+
+def _make(metric: str, value: float, pair: tuple[Sketch, Sketch], pv: float, table: BinTable,
+          contrib: tuple[tuple[str, float, float, float], ...], stat: float, dof: int
+          ) -> DriftScore:
+    return DriftScore(metric, float(value), pair[0].n, pair[1].n, float(pv), "ok",
+                      float(table.share_error), contrib, float(stat), dof)

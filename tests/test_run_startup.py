@@ -117,9 +117,23 @@ def test_a_broker_that_comes_up_late_is_waited_for(kafka: Any, tmp_path: Path) -
         forwarder = _Forwarder(port, kafka.bootstrap)
         forwarder.start()
         worker.wait_ready(90)
+        # the process host (faust) joins no consumer group of its own: only the event and
+        # merger groups exist
+        groups = _groups(kafka.bootstrap)
+        assert not [g for g in groups if g.endswith((".faust", ".host"))], groups
     finally:
         code = worker.terminate()
         if forwarder is not None:
             forwarder.server.close()
     assert code == 0, worker.tail()
     assert "Traceback" not in worker.output()
+
+
+def _groups(bootstrap: str) -> list[str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        return [g["group_id"] if isinstance(g, dict) else g[0] for g in admin.list_groups()]
+    finally:
+        admin.close()

@@ -1,79 +1,51 @@
-"""The faust-streaming application that hosts ``driftline run``.
+"""The faust-streaming application that hosts ``driftline run``: the process, not the data.
 
 faust provides the worker process: signal handling (SIGTERM/SIGINT = graceful stop), the
 service tree and its lifecycle, timers and logging. The event topics themselves are NOT read
 through faust agents (its stream path costs ~60 µs per event, see docs/runtime.md); the
-:class:`~stream.kafka.worker.Runtime` service reads them with batched aiokafka consumers in
-the same event loop.
+:class:`~stream.kafka.runtime.Runtime` service reads them with batched consumers in the same
+event loop. So the app starts no Kafka client of its own (:class:`ProcessOnly`): no producer,
+no consumer, no consumer group of its own that a restart would wait for, no web server.
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate({
 ...     "monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}],
 ...     "source": {"kafka": {"bootstrap_servers": "127.0.0.1:9092", "topics": ["tx"]}}})
->>> faust_settings(cfg)["broker"]
-['kafka://127.0.0.1:9092']
+>>> app = build_app(cfg)
+>>> app.boot_strategy.enable_kafka, app.boot_strategy.enable_web
+(False, False)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 import faust
+from faust.app.base import BootStrategy
 
 from driftline.stream.config.model import DriftlineConfig
 
 
-def _credentials(cfg: DriftlineConfig, environ: Mapping[str, str] | None) -> Any:
-    k = cfg.kafka
-    kw = k.aiokafka_kwargs(environ)
-    if k.security_protocol.startswith("SASL"):
-        return faust.SASLCredentials(
-            username=kw["sasl_plain_username"],
-            password=kw["sasl_plain_password"],
-            mechanism=kw["sasl_mechanism"],
-            ssl_context=kw.get("ssl_context"),
-        )
-    if k.security_protocol == "SSL":
-        return faust.SSLCredentials(kw["ssl_context"])
-    return None
+class ProcessOnly(BootStrategy):
+    """Start the app's service tree only: no Kafka clients, tables, web server or sensors."""
+
+    enable_kafka = False
+    enable_web = False
+    enable_sensors = False
 
 
-def faust_settings(
-    cfg: DriftlineConfig,
-    environ: Mapping[str, str] | None = None,
-    session_timeout_s: float = 10.0,
-) -> dict[str, Any]:
-    """Keyword arguments for ``faust.App`` from the monitor config (no secrets logged)."""
-    k = cfg.kafka
-    settings: dict[str, Any] = {
-        "broker": [f"kafka://{server}" for server in k.bootstrap],
-        "web_enabled": False,
-        "store": "memory://",
-        "datadir": str(cfg.state_path / "faust"),
-        "consumer_auto_offset_reset": k.auto_offset_reset,
-        "producer_acks": -1,
-        # faust waits for its own group at start: a crashed worker's membership must expire
-        # quickly for a restart to be quick (Kafka's minimum session timeout is 6 s).
-        "broker_session_timeout": session_timeout_s,
-        "broker_heartbeat_interval": max(0.5, session_timeout_s / 5),
-    }
-    creds = _credentials(cfg, environ)
-    if creds is not None:
-        settings["broker_credentials"] = creds
-    return settings
+class HostApp(faust.App):
+    """A faust app that hosts services and nothing else (see :class:`ProcessOnly`)."""
+
+    BootStrategy = ProcessOnly
 
 
-def build_app(
-    cfg: DriftlineConfig,
-    environ: Mapping[str, str] | None = None,
-    session_timeout_s: float = 10.0,
-) -> faust.App:
-    """A faust app named after the monitor's group id; the runtime is added as a service."""
+def build_app(cfg: DriftlineConfig) -> faust.App:
+    """The host app of ``cfg``'s monitor; the runtime is added as a service."""
     (cfg.state_path / "faust").mkdir(parents=True, exist_ok=True)
-    return faust.App(
-        f"{cfg.kafka.group_id}.faust", **faust_settings(cfg, environ, session_timeout_s)
+    return HostApp(
+        f"{cfg.kafka.group_id}.host", broker=[f"kafka://{s}" for s in cfg.kafka.bootstrap],
+        web_enabled=False, store="memory://", datadir=str(cfg.state_path / "faust"),
     )
 
 

@@ -258,7 +258,7 @@ def run_worker(
     """Run the worker under faust until SIGTERM/SIGINT (blocking)."""
     from driftline.stream.kafka.app import build_app, run_app
 
-    app = build_app(cfg, session_timeout_s=session_timeout_s)
+    app = build_app(cfg)
     runtime_kwargs: dict[str, Any] = {
         "instance_id": instance_id, "session_timeout_s": session_timeout_s,
         "exit_on_failure": True,

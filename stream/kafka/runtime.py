@@ -42,10 +42,10 @@ from driftline.stream.kafka.admin import (
     partition_counts,
 )
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
-from driftline.stream.kafka.consumer_rdkafka import rdkafka_config
 from driftline.stream.kafka.partials import MergerSide, PartialSender
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.sinks import Sinks
+from driftline.stream.kafka.source_settings import Aggregation, EventConsumer
 from driftline.stream.kafka.worker import SourceSide
 
 log = logging.getLogger(__name__)
@@ -149,18 +149,14 @@ class Runtime(mode.Service):
         dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
         await self.sinks.start(aclient, kclient, self._lag, self._counters, self._cohorts)
         self.source = SourceSide(
-            self.cfg.monitor, list(self.k.topics), str(self.k.group_id), aclient,
-            self.schema, self.decoder, self.cfg.windows, store=self.store, sender=self.sender,
-            dlq=dlq, max_cohorts=self.cfg.max_cohorts_per_segment,
+            consumer=EventConsumer.from_config(
+                self.cfg, client=aclient, session_timeout_ms=self.session_timeout_ms,
+                instance_id=f"{self.instance_id}.source" if self.instance_id else None),
+            aggregation=Aggregation.from_config(self.cfg, schema=self.schema,
+                                                decoder=self.decoder),
+            store=self.store, sender=self.sender, dlq=dlq,
             admitted=AdmittedView(self._merger_cohorts, self.cfg.max_cohorts_per_segment),
-            plausible=PlausibleTimes.from_config(self.cfg),
-            checkpoint_interval=self.k.checkpoint_interval,
-            max_records=self.k.max_batch_records, auto_offset_reset=self.k.auto_offset_reset,
-            session_timeout_ms=self.session_timeout_ms,
-            instance_id=f"{self.instance_id}.source" if self.instance_id else None,
-            observer=self.sinks.observe_batch,
-            isolation_level=self.k.isolation_level,
-            rdkafka_conf=rdkafka_config(self.k) if self.k.consumer == "librdkafka" else None,
+            observer=self.sinks.observe_batch, checkpoint_interval=self.k.checkpoint_interval,
         )
         self.merger = MergerSide(
             self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,

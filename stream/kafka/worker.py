@@ -27,23 +27,20 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from aiokafka import TopicPartition
 
-from driftline.sketches.schema import ProfileSchema
-from driftline.stream.decode.decoder import DecodedBatch, Decoder
+from driftline.stream.decode.decoder import DecodedBatch
 from driftline.stream.engine.aggregator import PartitionAggregator
 from driftline.stream.engine.batch import IngestReport
 from driftline.stream.engine.cohorts import AdmittedView
-from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
-from driftline.stream.kafka.consumer import BatchConsumer, PartitionRecords
-from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer
+from driftline.stream.kafka.consumer import PartitionRecords
 from driftline.stream.kafka.partials import PartialSender
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter
 from driftline.stream.kafka.records import RecordCounters, without_tombstones
+from driftline.stream.kafka.source_settings import Aggregation, EventConsumer
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +76,8 @@ class SourceSide:
 
     Example (needs a broker; the runtime wires it)::
 
-        side = SourceSide(monitor, topics, group_id, client, schema, decoder, windows,
+        side = SourceSide(consumer=EventConsumer.from_config(cfg, client=client, ...),
+                          aggregation=Aggregation.from_config(cfg, schema=schema, decoder=decoder),
                           store=store, sender=sender, dlq=writer)
         await side.start()
         while running:
@@ -89,45 +87,31 @@ class SourceSide:
 
     def __init__(
         self,
-        monitor: str,
-        topics: list[str],
-        group_id: str,
-        client: dict[str, Any],
-        schema: ProfileSchema,
-        decoder: Decoder,
-        windows: Any,
         *,
+        consumer: EventConsumer,
+        aggregation: Aggregation,
         store: CheckpointStore,
         sender: PartialSender,
         dlq: DeadLetterWriter | None,
-        max_cohorts: int = 50,
         admitted: AdmittedView | None = None,
-        checkpoint_interval: float = 10.0,
-        max_records: int = 50_000,
-        auto_offset_reset: str = "earliest",
-        session_timeout_ms: int = 10_000,
-        instance_id: str | None = None,
         observer: BatchObserver | None = None,
-        coalesce_records: int = 20_000,
-        coalesce_seconds: float = 0.5,
-        plausible: PlausibleTimes | None = None,
-        isolation_level: str = "read_committed",
-        rdkafka_conf: dict[str, Any] | None = None,
+        checkpoint_interval: float = 10.0,
     ) -> None:
-        self.monitor = monitor
-        self.schema = schema
-        self.decoder = decoder
-        self.windows = windows
+        a = aggregation
+        self.monitor = a.monitor
+        self.schema = a.schema
+        self.decoder = a.decoder
+        self.windows = a.windows
+        self.local_cap = 2 * a.max_cohorts
+        self.plausible = a.plausible
+        self.coalesce_records = a.coalesce_records
+        self.coalesce_seconds = a.coalesce_seconds
         self.store = store
         self.sender = sender
         self.dlq = dlq
-        self.local_cap = 2 * max_cohorts
-        self.plausible = plausible
         self.admitted = admitted  # the cohorts this process's mergers admitted (routing hints)
         self.checkpoint_interval = checkpoint_interval
         self.observer = observer
-        self.coalesce_records = coalesce_records
-        self.coalesce_seconds = coalesce_seconds
         self._buffers: dict[TopicPartition, tuple[float, PartitionRecords]] = {}
         self._generation = 0  # bumped by every rebalance callback
         self.aggs: dict[TopicPartition, PartitionAggregator] = {}
@@ -137,26 +121,7 @@ class SourceSide:
         self._lock = asyncio.Lock()
         self._last_checkpoint = time.monotonic()
         self._sent_watermark: dict[TopicPartition, float] = {}
-        extra: dict[str, Any] = {}
-        if instance_id:
-            extra["group_instance_id"] = instance_id
-        self.consumer: BatchConsumer | RdkafkaBatchConsumer
-        if rdkafka_conf is not None:  # source.kafka.consumer: librdkafka
-            self.consumer = RdkafkaBatchConsumer(
-                topics, group_id, rdkafka_conf, on_assigned=self._on_assigned,
-                on_revoked=self._on_revoked, max_records=max_records,
-                auto_offset_reset=auto_offset_reset, session_timeout_ms=session_timeout_ms,
-                heartbeat_interval_ms=max(500, session_timeout_ms // 5),
-                isolation_level=isolation_level, instance_id=instance_id)
-            return
-        self.consumer = BatchConsumer(
-            topics, group_id, {**client, **extra},
-            on_assigned=self._on_assigned, on_revoked=self._on_revoked,
-            max_records=max_records, auto_offset_reset=auto_offset_reset,
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(500, session_timeout_ms // 5),
-            isolation_level=isolation_level,
-        )
+        self.consumer = consumer.build(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:

@@ -43,6 +43,7 @@ class Kind(IntEnum):
     BASELINE = 5
     PERFORMANCE = 6
     CALIBRATION = 7
+    STATE = 8
 
 
 def frame(kind: Kind, payload: bytes, flags: int = 0) -> bytes:

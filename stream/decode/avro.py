@@ -44,6 +44,7 @@ import numpy as np
 from fastavro import parse_schema, schemaless_reader
 
 from driftline.stream.decode.avro_native import NativeRecordsReader, compile_program
+from driftline.stream.decode.batchops import take
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch, Decoder, FieldSpec
 from driftline.stream.decode.native import longest
 from driftline.stream.decode.schema_registry import (
@@ -150,7 +151,7 @@ class AvroDecoder(Decoder):
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-        from driftline.stream.decode.batchops import take  # batchops imports stream.decode
+
 
         dead: list[DeadLetter] = []
         vals = values if isinstance(values, list) else list(values)

@@ -151,8 +151,6 @@ class AvroDecoder(Decoder):
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-
-
         dead: list[DeadLetter] = []
         vals = values if isinstance(values, list) else list(values)
         most = longest(vals)

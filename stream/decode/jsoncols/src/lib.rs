@@ -106,6 +106,25 @@ fn leaf_kind(kind: &str) -> PyResult<Kind> {
     }
 }
 
+/// The columns a schema node writes its value to, checked against the column counts.
+fn parse_captures(caps: Vec<(String, usize)>, n_numeric: usize, n_category: usize)
+                  -> PyResult<Vec<(Kind, usize)>> {
+    let mut captures = Vec::with_capacity(caps.len());
+    for (kind, col) in caps {
+        let kind = leaf_kind(&kind)?;
+        let limit = match kind {
+            Kind::Numeric => n_numeric,
+            Kind::Category => n_category,
+            Kind::Time => 1,
+        };
+        if col >= limit {
+            return Err(PyValueError::new_err("capture column out of range"));
+        }
+        captures.push((kind, col));
+    }
+    Ok(captures)
+}
+
 /// Reads chunks of Avro binary records of one writer schema into columns.
 #[pyclass(module = "stream._jsoncols")]
 struct AvroReader {
@@ -126,19 +145,7 @@ impl AvroReader {
             if children.iter().any(|&c| c >= usize::MAX / 2) {
                 return Err(PyValueError::new_err("bad child index"));
             }
-            let mut captures = Vec::with_capacity(caps.len());
-            for (kind, col) in caps {
-                let kind = leaf_kind(&kind)?;
-                let limit = match kind {
-                    Kind::Numeric => n_numeric,
-                    Kind::Category => n_category,
-                    Kind::Time => 1,
-                };
-                if col >= limit {
-                    return Err(PyValueError::new_err("capture column out of range"));
-                }
-                captures.push((kind, col));
-            }
+            let captures = parse_captures(caps, n_numeric, n_category)?;
             out.push(avro::Node { op, size, children, symbols, captures });
         }
         let n = out.len();
@@ -211,19 +218,7 @@ impl ProtoReader {
                 if ty == proto::Ty::Message && sub >= n_msgs {
                     return Err(PyValueError::new_err("bad sub-message index"));
                 }
-                let mut captures = Vec::with_capacity(caps.len());
-                for (kind, col) in caps {
-                    let kind = leaf_kind(&kind)?;
-                    let limit = match kind {
-                        Kind::Numeric => n_numeric,
-                        Kind::Category => n_category,
-                        Kind::Time => 1,
-                    };
-                    if col >= limit {
-                        return Err(PyValueError::new_err("capture column out of range"));
-                    }
-                    captures.push((kind, col));
-                }
+                let captures = parse_captures(caps, n_numeric, n_category)?;
                 fs.push(proto::Field { number, ty, sub, names, implicit, default_num,
                                        default_label, captures });
             }

@@ -23,10 +23,11 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from driftline.alerts.alerting import _wanted_secrets
 from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.config.semantics import metric_warnings
 from driftline.stream.config.types import ConfigError
 from driftline.stream.decode.factory import decoder_for
@@ -46,7 +47,7 @@ class Preflight:
 
 
 def preflight(
-    cfg: Any,
+    cfg: DriftlineConfig,
     *,
     command: Command,
     environ: Mapping[str, str] | None = None,
@@ -73,7 +74,7 @@ def preflight(
     return out
 
 
-def _decoder(cfg: Any) -> list[str]:
+def _decoder(cfg: DriftlineConfig) -> list[str]:
     """The record decoder builds: schema file, descriptor set, registry settings."""
     try:
         decoder_for(cfg)
@@ -82,7 +83,7 @@ def _decoder(cfg: Any) -> list[str]:
     return []
 
 
-def _baseline(cfg: Any, path: Path | None, command: Command, out: Preflight) -> None:
+def _baseline(cfg: DriftlineConfig, path: Path | None, command: Command, out: Preflight) -> None:
     if path is None:
         if command != "backtest":
             out.warnings.append("baseline: not set; drift and volume are not checked without "
@@ -113,7 +114,7 @@ def _baseline(cfg: Any, path: Path | None, command: Command, out: Preflight) -> 
         out.baseline = base
 
 
-def _secrets(cfg: Any, env: Mapping[str, str]) -> list[str]:
+def _secrets(cfg: DriftlineConfig, env: Mapping[str, str]) -> list[str]:
     unset = "is not set; export it"
     out = []
     for channel, fields in _wanted_secrets(cfg.alerts.channels).items():
@@ -124,7 +125,7 @@ def _secrets(cfg: Any, env: Mapping[str, str]) -> list[str]:
                 out.append(f"alerts.channels.{channel}.{path}: environment variable {var} {unset}")
     k = cfg.source.kafka
     if k is not None:
-        wanted = []
+        wanted: list[tuple[str, str | None]] = []
         if k.security_protocol.startswith("SASL"):
             wanted.append(("sasl_password_env", k.sasl_password_env))
         if k.security_protocol in ("SSL", "SASL_SSL"):
@@ -133,9 +134,9 @@ def _secrets(cfg: Any, env: Mapping[str, str]) -> list[str]:
                 p = getattr(k, key)
                 if p is not None and not os.access(p, os.R_OK):
                     out.append(f"source.kafka.{key}: cannot read {p}")
-        for key, var in wanted:
-            if var and not env.get(var):
-                out.append(f"source.kafka.{key}: environment variable {var} {unset}")
+        for key, env_var in wanted:
+            if env_var and not env.get(env_var):
+                out.append(f"source.kafka.{key}: environment variable {env_var} {unset}")
         if not out and k.security_protocol in ("SSL", "SASL_SSL"):
             try:
                 k.aiokafka_kwargs(env)  # loads the CA, certificate and key (offline)
@@ -145,7 +146,7 @@ def _secrets(cfg: Any, env: Mapping[str, str]) -> list[str]:
     return out
 
 
-def _listen(cfg: Any) -> str | None:
+def _listen(cfg: DriftlineConfig) -> str | None:
     """A problem line when ``metrics.listen`` cannot be bound now, else None."""
     hp = cfg.metrics.host_port
     if hp is None or hp[1] == 0:
@@ -169,7 +170,7 @@ def _listen(cfg: Any) -> str | None:
     return None
 
 
-def _state_dir(cfg: Any) -> list[str]:
+def _state_dir(cfg: DriftlineConfig) -> list[str]:
     out = []
     dirs = [("state_dir", Path(cfg.state_path))]
     if cfg.alerts.state_dir:

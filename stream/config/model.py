@@ -293,6 +293,20 @@ class DriftlineConfig(StrictModel):
     def state_path(self) -> Path:
         return self.state_dir or Path(".driftline") / self.monitor
 
+    @property
+    def prediction_model(self) -> ModelConfig:
+        """The ``model:`` section, for the model-quality code that only runs when it is set."""
+        if self.model is None:
+            raise ValueError("model quality needs the model: section (prediction, id)")
+        return self.model
+
+    @property
+    def label_source(self) -> LabelsConfig:
+        """The ``labels:`` section, for the code that joins labels."""
+        if self.labels is None:
+            raise ValueError("the label join needs the labels: section (id, label)")
+        return self.labels
+
 
 def _all_field_names(model: type[BaseModel] | None = None) -> set[str]:
     """Every field name of the config and its sub-models (for "did you mean" hints)."""

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from fastavro import parse_schema, schemaless_reader
 
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.avro_native import NativeRecordsReader, compile_program
 from driftline.stream.decode.batchops import take
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch, Decoder, FieldSpec
@@ -132,7 +133,7 @@ class AvroDecoder(Decoder):
         return [(lf.name, lf.kind, lf.attr_path) for lf in self._leaves]
 
     @classmethod
-    def for_config(cls, config: Any, require_event_time: bool = True,
+    def for_config(cls, config: DriftlineConfig, require_event_time: bool = True,
                    environ: Mapping[str, str] | None = None) -> AvroDecoder:
         """The decoder of a config with ``source.format: avro``."""
         import os
@@ -143,7 +144,7 @@ class AvroDecoder(Decoder):
         if src.schema_registry is not None:
             registry = SchemaRegistryClient.from_config(
                 src.schema_registry, os.environ if environ is None else environ)
-        else:
+        elif src.avro_schema is not None:
             schema = _schema_file(Path(src.avro_schema))
         return cls(specs, config.segments, src.event_time.field, src.event_time.unit,
                    src.max_record_bytes, require_event_time, registry=registry, schema=schema)

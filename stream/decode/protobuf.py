@@ -36,6 +36,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError
 
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.config.types import ConfigError
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch, Decoder, FieldSpec
 from driftline.stream.decode.native import longest
@@ -120,7 +121,7 @@ class ProtobufDecoder(Decoder):
                         if native else None)
 
     @classmethod
-    def for_config(cls, config: Any, require_event_time: bool = True,
+    def for_config(cls, config: DriftlineConfig, require_event_time: bool = True,
                    environ: Mapping[str, str] | None = None) -> ProtobufDecoder:
         """The decoder of a config with ``source.format: protobuf``."""
         src = config.source
@@ -129,16 +130,19 @@ class ProtobufDecoder(Decoder):
         if src.schema_registry is not None:
             registry = SchemaRegistryClient.from_config(
                 src.schema_registry, os.environ if environ is None else environ)
+        proto = src.protobuf
+        if proto is None:  # the config model requires it with format protobuf
+            raise ConfigError("(config)", ["source.protobuf: required with format protobuf"])
         try:
-            msg = message_class(src.protobuf.descriptor_file, src.protobuf.message)
+            msg = message_class(proto.descriptor_file, proto.message)
         except OSError as exc:
             raise ConfigError("(config)", [f"source.protobuf.descriptor_file: cannot read "
-                                           f"{src.protobuf.descriptor_file}: {exc.strerror}"]
+                                           f"{proto.descriptor_file}: {exc.strerror}"]
                               ) from None
         except KeyError:
             raise ConfigError("(config)", [
-                f"source.protobuf.message: {src.protobuf.message} is not in "
-                f"{src.protobuf.descriptor_file} (give the full name, package included)"]
+                f"source.protobuf.message: {proto.message} is not in "
+                f"{proto.descriptor_file} (give the full name, package included)"]
                               ) from None
         except Exception as exc:  # noqa: BLE001 - a file that is no descriptor set
             raise ConfigError("(config)", [

@@ -22,10 +22,11 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+
+from driftline.stream.config.formats import SchemaRegistryConfig
 
 
 class RegistryError(Exception):
@@ -90,7 +91,8 @@ class SchemaRegistryClient:
         self.lookups = 0  # HTTP requests made (a cache hit makes none)
 
     @classmethod
-    def from_config(cls, cfg: Any, environ: Mapping[str, str]) -> SchemaRegistryClient:
+    def from_config(cls, cfg: SchemaRegistryConfig, environ: Mapping[str, str]
+                    ) -> SchemaRegistryClient:
         """A client for a ``source.schema_registry`` section (secrets read from ``environ``)."""
         from driftline.stream.config.types import ConfigError
 

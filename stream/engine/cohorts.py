@@ -37,6 +37,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from driftline.stream.config.model import DriftlineConfig
+
 OTHER = "__other__"
 MISSING = "__missing__"
 GLOBAL = ("all", "all")
@@ -129,7 +131,7 @@ class Cohorts:
                            for s in self.segments}
 
     @classmethod
-    def from_config(cls, config: Any) -> Cohorts:
+    def from_config(cls, config: DriftlineConfig) -> Cohorts:
         """The registries of a ``DriftlineConfig`` (its ``cohorts`` admission policy)."""
         c = config.cohorts
         return cls(list(config.segments), config.max_cohorts_per_segment,

@@ -22,12 +22,14 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
+from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.kafka.consumer import PartitionRecords, PartitionsCallback
 
 log = logging.getLogger(__name__)
 
 
-def rdkafka_config(settings: Any, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def rdkafka_config(settings: KafkaSettings, environ: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
     """librdkafka connection settings for a ``KafkaSettings`` (secrets from the environment)."""
     kw = settings.client_kwargs(environ)
     conf: dict[str, Any] = {"bootstrap.servers": ",".join(kw["bootstrap_servers"]),

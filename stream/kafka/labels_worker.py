@@ -39,6 +39,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from prometheus_client.registry import Collector
 
+from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
@@ -61,20 +63,20 @@ _MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
 
 
-def checkpoint_topic(config: Any) -> str:
+def checkpoint_topic(config: DriftlineConfig) -> str:
     return f"{config.kafka.internal_topic_prefix}.labels-checkpoints"
 
 
-def _key(config: Any, partition: int) -> str:
+def _key(config: DriftlineConfig, partition: int) -> str:
     return f"{config.monitor}|labels|{partition}"
 
 
 class LabelWorker:
     """One member of the label-join group; see the module doc."""
 
-    def __init__(self, *, config: Any, baseline: Any = None,
+    def __init__(self, *, config: DriftlineConfig, baseline: Baseline | None = None,
                  checkpoint_interval: float = 2.0) -> None:
-        if config.model is None or config.labels is None or not config.labels.topic:
+        if config.model is None or config.labels is None or not config.label_source.topic:
             raise ValueError("the label worker needs model: (prediction, id), labels: (id, "
                              "label) and labels.topic (the Kafka topic of the label events) "
                              "in the config")
@@ -83,7 +85,7 @@ class LabelWorker:
         self.interval = checkpoint_interval
         k = config.kafka
         self.client = k.aiokafka_kwargs()
-        self.pred_topic, self.label_topic = k.topics[0], config.labels.topic
+        self.pred_topic, self.label_topic = k.topics[0], config.label_source.topic
         self.trackers: dict[int, PerformanceTracker] = {}
         self.offsets: dict[int, list[int]] = {}  # partition -> [predictions, labels] next offsets
         self.pred_decoder = prediction_decoder(config)
@@ -125,7 +127,7 @@ class LabelWorker:
         if not todo:
             return
         for p in todo:  # matured windows past their retention leave memory and checkpoints
-            self.trackers[p].evict(self.config.labels.retention)
+            self.trackers[p].evict(self.config.label_source.retention)
         # dead letters sent before this checkpoint are acknowledged before it is written
         await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
         await self.store.save({
@@ -153,11 +155,11 @@ class LabelWorker:
         else:
             d = self.lab_decoder.decode(values, stamps)
             tracker.count_malformed(len(d.dead_letters))
-            key, y = ids(d.categorical[ID]), label_column(d, self.config.model.task)
+            key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
             bad = [(dl.index, dl.reason) for dl in d.dead_letters]
             rows = d.rows.tolist()
             ok_y = np.isfinite(y)
-            if self.config.model.task != "regression":
+            if self.config.prediction_model.task != "regression":
                 ok_y &= (y == 0.0) | (y == 1.0)
             no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
             bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
@@ -225,8 +227,8 @@ class LabelWorker:
                 server.close()
 
 
-async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict[str, int],
-                                                                             PerformanceTracker]]:
+async def read_states(config: DriftlineConfig, baseline: Baseline | None = None
+                      ) -> dict[int, tuple[dict[str, int], PerformanceTracker]]:
     """The latest checkpoint of every partition: its offsets and its restored tracker."""
     k = config.kafka
     store = CheckpointStore(checkpoint_topic(config), k.aiokafka_kwargs())
@@ -249,7 +251,7 @@ async def read_states(config: Any, baseline: Any = None) -> dict[int, tuple[dict
     return out
 
 
-def merged_report(config: Any, baseline: Any,
+def merged_report(config: DriftlineConfig, baseline: Baseline | None,
                   states: dict[int, tuple[dict[str, int], PerformanceTracker]]
                   ) -> dict[str, Any]:
     """One report of the merged partition states: per base window, a ``performance`` record

@@ -11,14 +11,13 @@ number ``7`` and the string ``"7"`` join.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.calibration import Calibration
 from driftline.sketches.codec import SketchFormatError
 from driftline.sketches.performance import PerformanceState, ScoreGrid
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.categories import CategoricalCodes
 from driftline.stream.decode.decoder import DecodedBatch, Decoder, FieldSpec
 from driftline.stream.engine.cohorts import MISSING
@@ -28,10 +27,10 @@ SCORE, ID, PCLASS, LABEL = "dl_model_score", "dl_model_id", "dl_model_class", "d
 _TRUE, _FALSE = frozenset({"1", "true"}), frozenset({"0", "false"})
 
 
-def prediction_decoder(config: Any, with_label: bool = False,
+def prediction_decoder(config: DriftlineConfig, with_label: bool = False,
                        require_event_time: bool = True) -> Decoder:
     """Decoder of the model fields (+ the label for training files) and the segments."""
-    m = config.model
+    m = config.prediction_model
     specs = [FieldSpec(SCORE, "numeric", m.prediction), FieldSpec(ID, "categorical", m.id)]
     if m.predicted_class:
         specs.append(FieldSpec(PCLASS, "categorical", m.predicted_class))
@@ -42,14 +41,14 @@ def prediction_decoder(config: Any, with_label: bool = False,
                    require_event_time)
 
 
-def _label_spec(config: Any) -> FieldSpec:
-    kind = "numeric" if config.model.task == "regression" else "categorical"
-    return FieldSpec(LABEL, kind, config.labels.label)  # type: ignore[arg-type]
+def _label_spec(config: DriftlineConfig) -> FieldSpec:
+    kind = "numeric" if config.prediction_model.task == "regression" else "categorical"
+    return FieldSpec(LABEL, kind, config.label_source.label)  # type: ignore[arg-type]
 
 
-def label_decoder(config: Any) -> Decoder:
+def label_decoder(config: DriftlineConfig) -> Decoder:
     """Decoder of label events: id, label and the label's event time."""
-    lab = config.labels
+    lab = config.label_source
     return Decoder([FieldSpec(ID, "categorical", lab.id), _label_spec(config)], [],
                    lab.time, lab.time_unit, config.source.max_record_bytes, True)
 
@@ -96,17 +95,17 @@ def label_column(d: DecodedBatch, task: str) -> np.ndarray:
     return binary_values(d.categorical[LABEL])
 
 
-def predicted_of(d: DecodedBatch, config: Any) -> np.ndarray | None:
+def predicted_of(d: DecodedBatch, config: DriftlineConfig) -> np.ndarray | None:
     """The model's own predicted class (malformed ones fall back to score >= threshold)."""
-    if not config.model.predicted_class:
+    if not config.prediction_model.predicted_class:
         return None
     v = binary_values(d.categorical[PCLASS])
     with np.errstate(invalid="ignore"):
-        fallback = scores_of(d) >= config.model.threshold
+        fallback = scores_of(d) >= config.prediction_model.threshold
     return np.where(np.isnan(v), fallback, v == 1.0)
 
 
-def tracker_for(config: Any, baseline: Baseline | None) -> PerformanceTracker:
+def tracker_for(config: DriftlineConfig, baseline: Baseline | None) -> PerformanceTracker:
     """A tracker with the baseline's reference states and calibrations (if any)."""
     refs: dict[tuple[str, str], PerformanceState] = {}
     cals: dict[tuple[str, str], Calibration] = {}
@@ -120,10 +119,11 @@ def tracker_for(config: Any, baseline: Baseline | None) -> PerformanceTracker:
                 cals[(seg, cohort)] = Calibration.from_bytes(blob)
         except SketchFormatError as exc:
             raise ValueError(f"baseline attachment {name}: {exc}") from None
-    grid = ScoreGrid(bins=config.model.score_bins)
+    grid = ScoreGrid(bins=config.prediction_model.score_bins)
     if any(c.grid != grid for c in cals.values()):
         raise ValueError("the baseline's calibration uses another score grid than "
-                         f"model.score_bins={config.model.score_bins}; rebuild the baseline")
+                         f"model.score_bins={config.prediction_model.score_bins}; "
+                         "rebuild the baseline")
     return PerformanceTracker(model=config.model, labels=config.labels,
                               window_size=config.windows.size, segments=config.segments,
                               reference=refs, calibration=cals)

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from driftline.alerts.model import Measurement
+from driftline.sketches.baseline import Baseline
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.cohorts import OTHER
 from driftline.stream.performance.alerts import adjusted, drop_measurements
@@ -42,13 +44,13 @@ class PerformanceReplay:
     (:meth:`feed_until`), so estimated performance is known when a window closes and realized
     performance when its labels have come (:meth:`mature`)."""
 
-    def __init__(self, *, config: Any, baseline: Any, events: Path | str,
+    def __init__(self, *, config: DriftlineConfig, baseline: Baseline | None, events: Path | str,
                  labels: Path | str | None) -> None:
         if config.model is None:
             raise ValueError("model quality needs `model:` in the config (prediction and id)")
         if labels is not None and config.labels is None:
             raise ValueError("--labels needs `labels:` in the config (id, label, time)")
-        if labels is not None and not config.labels.time:
+        if labels is not None and not config.label_source.time:
             raise ValueError("a backtest replays labels at their own time: set labels.time "
                              "(files carry no Kafka timestamps)")
         self.config = config
@@ -68,7 +70,7 @@ class PerformanceReplay:
                          "dead_letters": reasons}
             self.lab = take(lab, np.argsort(lab.event_time, kind="stable"))
             self.lid = ids(self.lab.categorical[ID])
-            self.ly = label_column(self.lab, config.model.task)
+            self.ly = label_column(self.lab, config.prediction_model.task)
             lab_times = self.lab.event_time
         # one timeline: kind 0 = prediction, 1 = label; ties put the prediction first
         times = np.concatenate([self.p.event_time, lab_times])
@@ -178,7 +180,7 @@ def _point(w: Any, kind: str, ms: list[Measurement], clock: float) -> dict[str, 
             **{m.metric: m.details["current"] for m in ms}}
 
 
-def _feed_predictions(tracker: PerformanceTracker, config: Any, d: Any, lo: int, hi: int
+def _feed_predictions(tracker: PerformanceTracker, config: DriftlineConfig, d: Any, lo: int, hi: int
                       ) -> None:
     part = take(d, np.arange(lo, hi))
     tracker.add_predictions(part.event_time, ids(part.categorical[ID]), scores_of(part),

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from driftline.sketches.calibration import Calibration
 from driftline.sketches.performance import PerformanceState, ScoreGrid
+from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.performance.columns import (
     label_column,
     predicted_of,
@@ -28,13 +28,13 @@ from driftline.stream.performance.tracker import ALL, PerformanceTracker
 from driftline.stream.sources.files import Progress, read_events
 
 
-def reference_attachments(config: Any, data: Path | str, min_cohort_rows: int = 1000,
+def reference_attachments(config: DriftlineConfig, data: Path | str, min_cohort_rows: int = 1000,
                           progress: Progress | None = None) -> dict[str, bytes]:
     """Reference performance and calibration per cohort with labelled data (module doc)."""
     d = read_events(Path(data), prediction_decoder(config, with_label=True,
                                                    require_event_time=False), progress)
-    task = config.model.task
-    grid = ScoreGrid(bins=config.model.score_bins)
+    task = config.prediction_model.task
+    grid = ScoreGrid(bins=config.prediction_model.score_bins)
     s, y = scores_of(d), label_column(d, task)
     tracker = PerformanceTracker(model=config.model, labels=None, window_size=1.0,
                                  segments=config.segments)
@@ -58,6 +58,7 @@ def reference_attachments(config: Any, data: Path | str, min_cohort_rows: int = 
             with contextlib.suppress(ValueError):  # one class only: no calibration here
                 out[f"calibration:{seg}={cohort}"] = Calibration.fit(st).to_bytes()
     if "performance:all=all" not in out:
-        raise ValueError(f"{data}: no row has both a valid prediction ({config.model.prediction}"
-                         f") and a valid label ({config.labels.label})")
+        raise ValueError(f"{data}: no row has both a valid prediction "
+                         f"({config.prediction_model.prediction}) and a valid label "
+                         f"({config.label_source.label})")
     return out

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 
@@ -43,6 +42,7 @@ from driftline.stream.engine.cohorts import GLOBAL, MISSING, OTHER, AdmittedView
 from driftline.stream.engine.feed import feed
 from driftline.stream.engine.framing import StateFormatError, pack, unpack
 from driftline.stream.engine.grouping import busiest_first, unique_small
+from driftline.stream.engine.open_windows import Cell, Window, decode_windows, encode_windows
 from driftline.stream.engine.partial import CohortKey, PartialWindow
 from driftline.stream.engine.plausible import PlausibleTimes, drop_implausible, repair_aggregator
 from driftline.stream.engine.windows import WindowClock
@@ -50,20 +50,6 @@ from driftline.stream.engine.windows import WindowClock
 _MAGIC = b"DLAG"
 _VERSION = 2  # 2: cells and routed values per window; 1 (no cells) restores too
 MAX_CELLS = 128  # cells per window before it is split into per-segment profiles
-
-Cell = tuple[str, ...]
-
-
-class _Window:
-    __slots__ = ("profiles", "tracked", "own", "cells")
-
-    def __init__(self, cells: bool) -> None:
-        self.profiles: dict[CohortKey, CohortProfile] = {}
-        self.tracked: dict[str, int] = {}  # per segment: raw (not admitted) values held
-        self.own: set[CohortKey] = set()  # (segment, value)s with a cohort of their own here
-        # one profile per cell (a cohort of every segment), or None: one per segment and cohort
-        self.cells: dict[Cell, CohortProfile] | None = {} if cells else None
-
 
 class PartitionAggregator:
     """Open windows of one source partition; see the module doc."""
@@ -91,7 +77,7 @@ class PartitionAggregator:
         self.cohorts = cohorts
         max_k = cohorts.max_cohorts if cohorts is not None else 50
         self.local_cap = local_cap if local_cap is not None else 2 * max_k
-        self.windows: dict[int, _Window] = {}
+        self.windows: dict[int, Window] = {}
         self.next_offset: int | None = None
         self.records = 0
         self.events = 0
@@ -254,14 +240,14 @@ class PartitionAggregator:
         other = np.flatnonzero(skipped)
         return other if other.shape[0] else None
 
-    def _split(self, w: _Window) -> None:
+    def _split(self, w: Window) -> None:
         """Turn a window's cells into its per-segment profiles (cell mode ends)."""
         cells, w.cells = w.cells, None
         for s, seg in enumerate(self.segments):
             for cell, p in (cells or {}).items():
                 self._profile(w, (seg, cell[s])).merge(p)
 
-    def _route(self, w: _Window, segment: str, value: str) -> str:
+    def _route(self, w: Window, segment: str, value: str) -> str:
         """The cohort of ``value`` in this window: itself, or ``__other__`` past the caps."""
         if (segment, value) in w.own:
             return value
@@ -274,16 +260,16 @@ class PartitionAggregator:
         w.own.add((segment, value))
         return value
 
-    def _profile(self, w: _Window, key: CohortKey) -> CohortProfile:
+    def _profile(self, w: Window, key: CohortKey) -> CohortProfile:
         p = w.profiles.get(key)
         if p is None:
             p = w.profiles[key] = CohortProfile(self.schema)
         return p
 
-    def _window(self, index: int) -> _Window:
+    def _window(self, index: int) -> Window:
         w = self.windows.get(index)
         if w is None:
-            w = self.windows[index] = _Window(len(self.segments) > 1)
+            w = self.windows[index] = Window(len(self.segments) > 1)
         return w
 
     def _note_seen(self, d: DecodedBatch) -> None:
@@ -354,16 +340,7 @@ class PartitionAggregator:
     # -- state ------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
         """Versioned bytes of the whole state (open windows, watermark, counters, offset)."""
-        wins: list[dict[str, Any]] = []
-        blobs: list[bytes] = []
-        for idx in sorted(self.windows):
-            w = self.windows[idx]
-            cells = w.cells or {}
-            wins.append({"index": idx, "keys": [list(k) for k in w.profiles],
-                         "tracked": w.tracked, "own": sorted(map(list, w.own)),
-                         "cells": None if w.cells is None else [list(c) for c in cells]})
-            blobs.extend(p.to_bytes(include_schema=False) for p in w.profiles.values())
-            blobs.extend(p.to_bytes(include_schema=False) for p in cells.values())
+        wins, blobs = encode_windows(self.windows)
         meta = {
             "topic": self.topic, "partition": self.partition, "next_offset": self.next_offset,
             "schema": self.schema.fingerprint, "clock": self.clock.state(),
@@ -384,20 +361,7 @@ class PartitionAggregator:
             raise StateFormatError("snapshot was taken with a different feature schema/baseline")
         if float(meta["window_size"]) != self.clock.size:
             raise StateFormatError("snapshot was taken with a different window size")
-        profiles = iter(blobs)
-        self.windows = {}
-        for wm in meta["windows"]:
-            w = _Window(wm.get("cells") is not None)
-            w.tracked = {str(k): int(v) for k, v in wm["tracked"].items()}
-            for key in wm["keys"]:
-                w.profiles[(key[0], key[1])] = CohortProfile.from_bytes(next(profiles), self.schema)
-            for cell in wm.get("cells") or []:
-                w.cells[tuple(cell)] = CohortProfile.from_bytes(  # type: ignore[index]
-                    next(profiles), self.schema)
-            # version 1 kept no routes: a value had its own cohort iff it had a profile
-            w.own = ({(str(k[0]), str(k[1])) for k in wm["own"]} if "own" in wm
-                     else set(w.profiles))
-            self.windows[int(wm["index"])] = w
+        self.windows = decode_windows(meta["windows"], blobs, self.schema)
         self.next_offset = meta["next_offset"]
         self.clock.load(meta["clock"])
         self.records, self.events, self.late = meta["records"], meta["events"], meta["late"]

@@ -47,7 +47,6 @@ from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.avro_native import NativeRecordsReader, compile_program
 from driftline.stream.decode.batchops import take
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch, Decoder, FieldSpec
-from driftline.stream.decode.native import longest
 from driftline.stream.decode.schema_registry import (
     RegistryUnavailable,
     SchemaRegistryClient,
@@ -152,16 +151,12 @@ class AvroDecoder(Decoder):
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-        dead: list[DeadLetter] = []
         vals = values if isinstance(values, list) else list(values)
-        most = longest(vals)
-        if most is None or most > self.max_bytes:
+        dead = self.too_large(vals)
+        if dead:
             vals = list(vals)
-            lengths = np.fromiter(map(len, vals), dtype=np.int64, count=len(vals))
-            for i in np.flatnonzero(lengths > self.max_bytes).tolist():
-                dead.append(DeadLetter(i, "too_large",
-                                       f"{int(lengths[i])} bytes > {self.max_bytes}"))
-                vals[i] = b""
+            for d in dead:
+                vals[d.index] = b""
         groups, offset = self._groups(vals, dead)
         parts = []
         for sid, positions in groups.items():

@@ -131,24 +131,29 @@ class Decoder:
         (:mod:`stream.decode.avro`, :mod:`stream.decode.protobuf`) override it."""
         return self.decode_json(values, timestamps_ms)
 
+    def too_large(self, vals: list[bytes]) -> list[DeadLetter]:
+        """A ``too_large`` dead letter for each value longer than ``max_bytes`` (one native
+        scan of the lengths when none is; every decoder screens its batch with this)."""
+        most = longest(vals)  # no Python call per record
+        if most is not None and most <= self.max_bytes:
+            return []
+        lengths = np.fromiter(map(len, vals), dtype=np.int64, count=len(vals))
+        return [DeadLetter(i, "too_large", f"{int(lengths[i])} bytes > {self.max_bytes}")
+                for i in np.flatnonzero(lengths > self.max_bytes).tolist()]
+
     def decode_json(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
         """Decode one batch of JSON values (also for JSON Lines files whatever the format)."""
         n_in = len(values)
-        dead: list[DeadLetter] = []
         vals = list(values)
-        most = longest(vals) if self._fast is not None else None  # no Python call per record
-        if most is not None and most <= self.max_bytes:
-            ok_idx = np.arange(n_in, dtype=np.int64)
-        else:
-            lengths = np.fromiter(map(len, vals), dtype=np.int64, count=n_in)
-            ok_idx = np.flatnonzero(lengths <= self.max_bytes)
-            if ok_idx.shape[0] < n_in:
-                for i in np.flatnonzero(lengths > self.max_bytes).tolist():
-                    size = f"{int(lengths[i])} bytes > {self.max_bytes}"
-                    dead.append(DeadLetter(i, "too_large", size))
-                vals = [vals[i] for i in ok_idx.tolist()]
+        dead = self.too_large(vals)
+        ok_idx = np.arange(n_in, dtype=np.int64)
+        if dead:
+            keep = np.ones(n_in, dtype=bool)
+            keep[[d.index for d in dead]] = False
+            ok_idx = np.flatnonzero(keep)
+            vals = [vals[i] for i in ok_idx.tolist()]
         parts: list[_Part] = []
         for start in range(0, len(vals), _CHUNK):
             chunk = vals[start : start + _CHUNK]

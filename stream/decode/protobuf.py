@@ -39,7 +39,6 @@ from google.protobuf.message import DecodeError
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.config.types import ConfigError
 from driftline.stream.decode.decoder import DeadLetter, DecodedBatch, Decoder, FieldSpec
-from driftline.stream.decode.native import longest
 from driftline.stream.decode.protobuf_native import compile_proto
 from driftline.stream.decode.schema_registry import (
     RegistryUnavailable,
@@ -155,14 +154,10 @@ class ProtobufDecoder(Decoder):
     def decode(
         self, values: Sequence[bytes], timestamps_ms: np.ndarray | Sequence[float] | None = None
     ) -> DecodedBatch:
-        dead: list[DeadLetter] = []
         vals = list(values)
-        most = longest(vals)
-        if most is None or most > self.max_bytes:
-            for i, v in enumerate(vals):
-                if len(v) > self.max_bytes:
-                    dead.append(DeadLetter(i, "too_large", f"{len(v)} bytes > {self.max_bytes}"))
-                    vals[i] = b""
+        dead = self.too_large(vals)
+        for d in dead:
+            vals[d.index] = b""
         skip = {d.index for d in dead}
         head = vals[0][:5] if vals else b""
         if self.registry is None:

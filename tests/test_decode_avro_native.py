@@ -3,17 +3,17 @@ decoder's extraction), or declines the chunk; broken records still get their rea
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
 import pytest
-from fastavro import parse_schema, schemaless_writer
+from fastavro import parse_schema
 
 from driftline.stream.decode.avro import AvroDecoder
 from driftline.stream.decode.avro_native import compile_program
 from driftline.stream.decode.decoder import FieldSpec
 from driftline.stream.decode.native import native_available
+from tests.helpers_decode import assert_same_values, avro_bodies, dead
 
 pytestmark = pytest.mark.skipif(not native_available(), reason="stream._jsoncols not built")
 
@@ -59,59 +59,38 @@ def _records(n: int, seed: int) -> list[dict[str, Any]]:
     return out
 
 
-def _encode(rows: list[dict[str, Any]]) -> list[bytes]:
-    parsed = parse_schema(SCHEMA)
-    out = []
-    for r in rows:
-        buf = io.BytesIO()
-        schemaless_writer(buf, parsed, r)
-        out.append(buf.getvalue())
-    return out
 
 
-def _same(a: Any, b: Any) -> None:
-    assert a.rows.tolist() == b.rows.tolist()
-    np.testing.assert_array_equal(a.event_time, b.event_time)
-    for name, col in a.numeric.items():
-        other = b.numeric[name]
-        assert col.null.tolist() == other.null.tolist(), name
-        assert col.invalid.tolist() == other.invalid.tolist(), name
-        np.testing.assert_array_equal(col.values[~col.null], other.values[~col.null])
-    for group in ("categorical", "segments"):
-        for name, codes in getattr(a, group).items():
-            x, y = codes.column(), getattr(b, group)[name].column()
-            assert x.null.tolist() == y.null.tolist(), name
-            assert x.values[~x.null].tolist() == y.values[~y.null].tolist(), name
-    assert [(d.index, d.reason) for d in a.dead_letters] == \
-        [(d.index, d.reason) for d in b.dead_letters]
 
 
 def test_native_columns_equal_the_exact_path_on_every_type() -> None:
-    values = _encode(_records(9000, 1))  # three chunks
+    values = avro_bodies(SCHEMA, _records(9000, 1))  # three chunks
     native = AvroDecoder(*ARGS, schema=SCHEMA)
     exact = AvroDecoder(*ARGS, schema=SCHEMA, native=False)
     got, want = native.decode(values), exact.decode(values)
     assert native.fast_chunks == 3 and native.exact_chunks == 0
     assert got.n == 9000 and exact.fast_chunks == 0
-    _same(got, want)
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)
     assert got.categorical["flag"].column().values[:3].tolist() == ["false", "true", "true"]
     assert got.categorical["code"].column().values[:2].tolist() == ["-3", "-2"]
     assert got.numeric["absent"].null.all()
 
 
 def test_a_broken_chunk_goes_the_exact_way_and_keeps_its_reasons() -> None:
-    values = _encode(_records(5000, 2))
+    values = avro_bodies(SCHEMA, _records(5000, 2))
     values[10] = values[10][:7]            # truncated
     values[4200] = values[4200] + b"\x00"  # a byte left over: fastavro ignores it
     rows = _records(1, 3)
     rows[0]["d"] = float("nan")            # NaN in a monitored number
-    values[4300] = _encode(rows)[0]
+    values[4300] = avro_bodies(SCHEMA, rows)[0]
     native = AvroDecoder(*ARGS, schema=SCHEMA)
     got = native.decode(values)
     want = AvroDecoder(*ARGS, schema=SCHEMA, native=False).decode(values)
     assert native.fast_chunks == 0 and native.exact_chunks == 2
     assert [(d.index, d.reason) for d in got.dead_letters] == [(10, "invalid_avro")]
-    _same(got, want)
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)
     assert np.isnan(got.numeric["d"].values[4299]) and not got.numeric["d"].null[4299]
 
 
@@ -142,6 +121,7 @@ def test_container_files_read_natively_give_the_exact_columns(tmp_path: Any) -> 
         writer(fh, parse_schema(SCHEMA), rows, codec="deflate", sync_interval=20_000)
     dec = Decoder(*ARGS)
     got = read_events(path, dec)
-    want = AvroDecoder(*ARGS, schema=SCHEMA, native=False).decode(_encode(rows))
+    want = AvroDecoder(*ARGS, schema=SCHEMA, native=False).decode(avro_bodies(SCHEMA, rows))
     assert dec.fast_chunks >= 2 and got.n == 6000
-    _same(got, want)
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)

@@ -3,7 +3,6 @@ records are dead letters with their reason; configs without what a format needs 
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
-from fastavro import parse_schema, schemaless_writer, writer
+from fastavro import parse_schema, writer
 from google.protobuf import descriptor_pb2
 
 from driftline.stream.config.model import ConfigError, parse_config
@@ -22,6 +21,7 @@ from driftline.stream.decode.protobuf import ProtobufDecoder, message_class
 from driftline.stream.decode.schema_registry import SchemaRegistryClient
 from driftline.stream.sources.baselines import build_baseline
 from driftline.stream.sources.files import read_events
+from tests.helpers_decode import assert_same_values, avro_bodies
 from tests.helpers_kafka_worker import free_port
 
 FEATURES = [FieldSpec("amount", "numeric"), FieldSpec("score", "numeric", "model.score"),
@@ -50,42 +50,23 @@ def _events(n: int, seed: int = 0) -> list[dict[str, Any]]:
     return out
 
 
-def _avro(schema: Any, rows: list[dict[str, Any]]) -> list[bytes]:
-    parsed = parse_schema(schema)
-    out = []
-    for r in rows:
-        buf = io.BytesIO()
-        schemaless_writer(buf, parsed, r)
-        out.append(buf.getvalue())
-    return out
 
 
-def _same_columns(a: Any, b: Any) -> None:
-    assert a.rows.tolist() == b.rows.tolist()
-    np.testing.assert_array_equal(a.event_time, b.event_time)
-    for name, col in a.numeric.items():  # values under a null are no values (NaN or 0)
-        assert col.null.tolist() == b.numeric[name].null.tolist()
-        np.testing.assert_array_equal(col.values[~col.null], b.numeric[name].values[~col.null])
-        assert col.invalid.tolist() == b.numeric[name].invalid.tolist()
-    for name, codes in a.categorical.items():
-        assert codes.column().values.tolist() == b.categorical[name].column().values.tolist()
-    assert a.segments["region"].column().values.tolist() == \
-        b.segments["region"].column().values.tolist()
 
 
 def test_bare_avro_with_a_schema_file_gives_the_json_columns() -> None:
     rows = _events(500)
     avro = AvroDecoder(*ARGS, schema=V1)
-    got = avro.decode(_avro(V1, rows))
+    got = avro.decode(avro_bodies(V1, rows))
     want = Decoder(*ARGS).decode([orjson.dumps(r) for r in rows])
     assert got.n == 500 and not got.dead_letters
-    _same_columns(got, want)
+    assert_same_values(got, want)
     assert got.numeric["score"].null.sum() == 100  # model null in every 5th record
 
 
 def test_broken_avro_records_are_dead_letters_with_their_reason() -> None:
     rows = _events(10)
-    values = _avro(V1, rows)
+    values = avro_bodies(V1, rows)
     values[3] = values[3][:4]  # truncated
     values[6] = b"\x00" * 2_000_000  # over max_record_bytes
     d = AvroDecoder(*ARGS, schema=V1).decode(values)
@@ -99,7 +80,7 @@ def test_wire_format_without_a_reachable_registry_dead_letters_every_record() ->
     records of an unseen id to the DLQ (after ``retries`` attempts), nothing is lost."""
     reg = SchemaRegistryClient(url=f"http://127.0.0.1:{free_port()}", retries=1, timeout=1.0,
                                username="u", password="secret-pw")
-    body = _avro(V1, _events(2))
+    body = avro_bodies(V1, _events(2))
     values = [b"\x00" + struct.pack(">I", 9) + body[0], b"\x01" + body[1], b"\x00\x00"]
     d = AvroDecoder(*ARGS, registry=reg).decode(values)
     assert d.n == 0
@@ -150,7 +131,7 @@ def test_protobuf_messages_give_the_json_columns(tmp_path: Path) -> None:
     want = Decoder(*ARGS).decode([orjson.dumps(r) for r in json_rows])
     assert got.n == 300
     assert [(x.index, x.reason) for x in got.dead_letters] == [(300, "invalid_protobuf")]
-    _same_columns(got, want)
+    assert_same_values(got, want)
 
 
 def _cfg(source: dict[str, Any], tmp: Path | None = None) -> Any:
@@ -184,7 +165,7 @@ def test_baseline_and_backtest_files_can_be_avro_containers(tmp_path: Path) -> N
     got = read_events(path, dec)
     want = dec.decode([orjson.dumps(r) for r in rows])
     assert got.n == 1000
-    _same_columns(got, want)
+    assert_same_values(got, want)
     (tmp_path / "p.avsc").write_text(json.dumps(V1))
     cfg = parse_config({"monitor": "m", "source": {"format": "avro", "avro_schema": "p.avsc"},
                         "features": [{"name": "amount", "type": "numeric"},
@@ -224,10 +205,10 @@ def test_wire_format_schema_evolution_and_unknown_ids_decode_level() -> None:
 
     reg = SchemaRegistryClient(url="http://registry.test", transport=httpx.MockTransport(serve))
     rows = _events(40)
-    v1 = [struct.pack(">bI", 0, 1) + b for b in _avro(V1, rows[:20])]
+    v1 = [struct.pack(">bI", 0, 1) + b for b in avro_bodies(V1, rows[:20])]
     v2_rows = [{k: v for k, v in r.items() if k != "kind"} | {"channel": "app"}
                for r in rows[20:]]
-    v2 = [struct.pack(">bI", 0, 2) + b for b in _avro(V2, v2_rows)]
+    v2 = [struct.pack(">bI", 0, 2) + b for b in avro_bodies(V2, v2_rows)]
     values = v1[:10] + v2[:10] + v1[10:] + v2[10:]
     values.insert(5, struct.pack(">bI", 0, 3) + b"\x02")
     values.insert(7, struct.pack(">bI", 0, 4) + b"\x00\x02")

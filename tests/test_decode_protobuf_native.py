@@ -13,7 +13,7 @@ from driftline.stream.decode.decoder import FieldSpec
 from driftline.stream.decode.native import native_available
 from driftline.stream.decode.protobuf import ProtobufDecoder
 from driftline.stream.decode.protobuf_native import compile_proto
-from tests.test_decode_avro_native import _same
+from tests.helpers_decode import assert_same_values, dead
 
 pytestmark = pytest.mark.skipif(not native_available(), reason="stream._jsoncols not built")
 T = descriptor_pb2.FieldDescriptorProto
@@ -95,7 +95,8 @@ def test_native_columns_equal_the_exact_path_on_every_type() -> None:
     got = native.decode(values)
     want = ProtobufDecoder(*ARGS, message=M, native=False).decode(values)
     assert native.exact_chunks == 0 and got.n == 9200
-    _same(got, want)
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)
     assert got.categorical["color"].column().values[:3].tolist() == ["NONE", "RED", "GREEN"]
     assert got.numeric["xs"].null.all() and got.numeric["nothing"].null.all()
 
@@ -110,13 +111,16 @@ def test_a_chunk_the_native_reader_declines_gives_the_same_columns_and_reasons()
     got = native.decode(values)
     want = ProtobufDecoder(*ARGS, message=M, native=False).decode(values)
     assert native.exact_chunks == 2
-    _same(got, want)
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)
     assert [d.reason for d in got.dead_letters] == ["invalid_protobuf"]
     assert values[4501][0] == 0x09  # field 1 (d), 64-bit: really sent twice
     # chunk 2 alone with only the repeated field: still declined, still the same columns
     one = ProtobufDecoder(*ARGS, message=M)
-    _same(one.decode(values[4096:4600]), ProtobufDecoder(*ARGS, message=M, native=False)
-          .decode(values[4096:4600]))
+    exact = ProtobufDecoder(*ARGS, message=M, native=False)
+    got, want = one.decode(values[4096:4600]), exact.decode(values[4096:4600])
+    assert_same_values(got, want)
+    assert dead(got) == dead(want)
     assert one.exact_chunks == 1
 
 

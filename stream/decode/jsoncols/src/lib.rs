@@ -107,6 +107,24 @@ fn leaf_kind(kind: &str) -> PyResult<Kind> {
 }
 
 /// The columns a schema node writes its value to, checked against the column counts.
+/// Reads every record of `records` (bytes) into one row of columns with `read`; None when one
+/// is not bytes or `read` says it was not read cleanly. The Avro and Protobuf readers' loop.
+fn read_each<'py>(py: Python<'py>, records: &Bound<'py, PyList>, n_numeric: usize,
+                  n_category: usize, mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool)
+                  -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let n = records.len();
+    let mut cols = Columns::sized(n_numeric, n_category, n);
+    for (row, item) in records.iter().enumerate() {
+        let Ok(bytes) = item.cast::<PyBytes>() else {
+            return Ok(None);
+        };
+        if !read(bytes.as_bytes(), row, &mut cols) {
+            return Ok(None);
+        }
+    }
+    columns_tuple(py, &cols, n).map(Some)
+}
+
 fn parse_captures(caps: Vec<(String, usize)>, n_numeric: usize, n_category: usize)
                   -> PyResult<Vec<(Kind, usize)>> {
     let mut captures = Vec::with_capacity(caps.len());
@@ -161,17 +179,9 @@ impl AvroReader {
     /// the Confluent wire format), or None when a record is not read cleanly to its end.
     fn read<'py>(&self, py: Python<'py>, records: &Bound<'py, PyList>, offset: usize)
                  -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let n = records.len();
-        let mut cols = Columns::sized(self.n_numeric, self.n_category, n);
-        for (row, item) in records.iter().enumerate() {
-            let Ok(bytes) = item.cast::<PyBytes>() else {
-                return Ok(None);
-            };
-            if self.program.read(bytes.as_bytes(), offset, row, &mut cols).is_err() {
-                return Ok(None);
-            }
-        }
-        columns_tuple(py, &cols, n).map(Some)
+        let program = &self.program;
+        read_each(py, records, self.n_numeric, self.n_category,
+                  |rec, row, cols| program.read(rec, offset, row, cols).is_ok())
     }
 
     /// The same for `count` records written one after another in `data` (a container file's
@@ -231,17 +241,9 @@ impl ProtoReader {
     /// when a record is not one the exact path is sure to read the same way.
     fn read<'py>(&mut self, py: Python<'py>, records: &Bound<'py, PyList>, offset: usize)
                  -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let n = records.len();
-        let mut cols = Columns::sized(self.n_numeric, self.n_category, n);
-        for (row, item) in records.iter().enumerate() {
-            let Ok(bytes) = item.cast::<PyBytes>() else {
-                return Ok(None);
-            };
-            if self.program.read(bytes.as_bytes(), offset, row, &mut cols).is_err() {
-                return Ok(None);
-            }
-        }
-        columns_tuple(py, &cols, n).map(Some)
+        let program = &mut self.program;
+        read_each(py, records, self.n_numeric, self.n_category,
+                  |rec, row, cols| program.read(rec, offset, row, cols).is_ok())
     }
 }
 

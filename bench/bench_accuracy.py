@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
 import driftline.sketches as sk
-from bench.section import emit, section_args
+from bench.section import run_section
 
 Pair = tuple[np.ndarray, np.ndarray]
 LEVELS = np.array([f"merchant_{i:02d}" for i in range(50)], dtype=object)
@@ -148,9 +148,7 @@ def run(quick: bool = False) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = section_args(__doc__)
-    a = ap.parse_args()
-    emit(run(a.quick), a.json)
+    run_section(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import numpy as np
 from bench.bench_ingest import build_baseline
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
-from bench.section import emit, section_args
+from bench.section import run_section
 from driftline.stream.config.model import parse_config
 from driftline.stream.demo.workloads import (
     DRIFT_FEATURE,
@@ -251,9 +251,7 @@ def _river(path: Path, series: dict[str, np.ndarray], per_window: int, quick: bo
 
 
 def main() -> None:
-    ap = section_args(__doc__)
-    a = ap.parse_args()
-    emit(run(a.quick), a.json)
+    run_section(__doc__, run)
 
 
 if __name__ == "__main__":

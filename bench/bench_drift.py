@@ -20,7 +20,7 @@ import driftline.sketches as sk
 from bench.bench_accuracy import exact_scores
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
-from bench.section import emit, section_args
+from bench.section import run_section
 from driftline.stream.demo.workloads import (
     CATEGORICAL_FEATURES,
     NUMERIC_FEATURES,
@@ -170,9 +170,7 @@ def _evidently(ref: Path, cur: Path, repeat: int) -> tuple[dict[str, dict], str 
 
 
 def main() -> None:
-    ap = section_args(__doc__)
-    a = ap.parse_args()
-    emit(run(a.quick), a.json)
+    run_section(__doc__, run)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.bench_ingest import engine_throughput
 from bench.peers import CACHE, Peer, PeerUnavailable
-from bench.section import emit, section_args
+from bench.section import run_section
 from driftline.stream.config.model import parse_config
 from driftline.stream.demo.workloads import (
     FEATURES,
@@ -127,9 +127,7 @@ def run(quick: bool = False) -> dict[str, object]:
 
 
 def main() -> None:
-    ap = section_args(__doc__)
-    a = ap.parse_args()
-    emit(run(a.quick), a.json)
+    run_section(__doc__, run)
 
 
 if __name__ == "__main__":

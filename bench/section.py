@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -25,3 +26,9 @@ def emit(section: dict[str, Any], as_json: bool) -> None:
         print(t["headers"])
         for r in t["rows"]:
             print(r)
+
+
+def run_section(doc: str | None, run: Callable[[bool], dict[str, Any]]) -> None:
+    """The ``main()`` of a section whose only options are ``--quick`` and ``--json``."""
+    a = section_args(doc).parse_args()
+    emit(run(a.quick), a.json)

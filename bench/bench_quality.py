@@ -13,6 +13,11 @@ memory budget, and the estimate's error next to NannyML CBPE on a covariate shif
   predictions crowd at the boundary: accuracy and AUC fall). driftline's estimate (isotonic map
   from the baseline + expected confusion matrix over the score grid) and NannyML's CBPE (its own
   venv, ``bench/peers/nannyml_cbpe.py``) on the same rows; error = |estimated - realized|.
+* Regression: y = 2x + 1 + noise with sd 0.1 + x (the model predicts the mean 2x + 1);
+  reference x ~ U(0, 2), analysis windows of 1,000 predictions with x ~ U(0, 2) then U(1.5, 2)
+  (the noisy region: MAE and RMSE rise ~70 %). driftline's estimate (the baseline's error map
+  over 64 prediction-quantile bins, :mod:`sketches.regression`) and NannyML's DLE (LightGBM on
+  the feature and the prediction, its own venv, ``bench/peers/nannyml_dle.py``) on the same rows.
 
     python -m bench.bench_quality [--quick] [--json]
 """
@@ -34,6 +39,7 @@ from bench.peers._measure import Timer
 from bench.section import emit, section_args
 from driftline.sketches.calibration import Calibration, estimate
 from driftline.sketches.performance import PerformanceState
+from driftline.sketches.regression import ErrorMap
 from driftline.stream.config.labels import LabelsConfig, ModelConfig
 from driftline.stream.performance.join import LabelJoin, Pending
 from driftline.stream.performance.tracker import PerformanceTracker
@@ -128,6 +134,46 @@ def bench_estimation(windows: int, per: int, tmp: Path) -> dict[str, Any]:
                                    if k not in ("roc_auc", "accuracy")}}
 
 
+def heteroscedastic(rng: np.random.Generator, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pred = 2 * x + 1
+    return pred, pred + rng.normal(0, 1, x.shape[0]) * (0.1 + x)
+
+
+def bench_regression(windows: int, per: int, tmp: Path) -> dict[str, Any]:
+    rng = np.random.default_rng(11)
+    ref_x = rng.uniform(0, 2, 20 * per)
+    ref_p, ref_y = heteroscedastic(rng, ref_x)
+    half = windows // 2
+    x = np.concatenate([rng.uniform(0, 2, half * per), rng.uniform(1.5, 2, (windows - half) * per)])
+    p, y = heteroscedastic(rng, x)
+    emap = ErrorMap.fit(ref_p, ref_y, bins=64)
+    rows = []
+    for w in range(windows):
+        sl = slice(w * per, (w + 1) * per)
+        st = PerformanceState(task="regression", values=emap.grid)
+        st.add_predictions(p[sl])
+        est = emap.estimate(st.pred_hist[0])
+        st.add_labels(p[sl], None, y[sl])
+        real = st.realized()
+        rows.append({"window": w, "realized_mae": real["mae"], "est_mae": est["mae"],
+                     "realized_rmse": real["rmse"], "est_rmse": est["rmse"]})
+    for name, (xx, pp, yy) in {"ref": (ref_x, ref_p, ref_y), "ana": (x, p, y)}.items():
+        pq.write_table(pa.table({"x": xx, "pred": pp, "y": yy}), tmp / f"reg-{name}.parquet")
+    peer: dict[str, Any] = {}
+    try:
+        nml = Peer("nannyml")
+        nml.ensure()
+        peer = nml.run("nannyml_dle.py", [str(tmp / "reg-ref.parquet"),
+                                          str(tmp / "reg-ana.parquet"), "--chunk", str(per)])
+        for r, mae, rmse in zip(rows, peer["mae"], peer["rmse"], strict=False):
+            r["nml_mae"], r["nml_rmse"] = mae, rmse
+    except (PeerUnavailable, OSError, RuntimeError, KeyError, ValueError) as exc:
+        peer = {"error": str(exc)}
+    return {"rows": rows, "reference": {"mae": float(np.abs(ref_p - ref_y).mean()),
+                                        "rmse": float(np.sqrt(np.mean((ref_p - ref_y) ** 2)))},
+            "peer": {k: v for k, v in peer.items() if k not in ("mae", "rmse")}}
+
+
 def _mae(rows: list[dict[str, Any]], a: str, b: str) -> float | None:
     vals = [abs(r[a] - r[b]) for r in rows if a in r and b in r]
     return float(np.mean(vals)) if vals else None
@@ -140,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
     per_pending = bench_state(20_000 if a.quick else 200_000)
     with tempfile.TemporaryDirectory() as d:
         est = bench_estimation(8 if a.quick else 20, 1000, Path(d))
+        reg = bench_regression(8 if a.quick else 20, 1000, Path(d))
     rows = est["rows"]
     text = [
         f"Join: {join['events']:,} events (predictions + labels, {join['joined_early']:,} labels "
@@ -162,14 +209,32 @@ def main(argv: list[str] | None = None) -> None:
         f"{_mae(rows, 'nml_acc', 'realized_acc') or float('nan'):.4f}.")
     if est["peer"].get("error"):
         text.append(f"NannyML: {est['peer']['error']}")
+    rr = reg["rows"]
+    text.append(
+        "Regression |estimated - realized| per 1,000-prediction window, mean over windows: "
+        f"driftline MAE {_mae(rr, 'est_mae', 'realized_mae'):.4f}, RMSE "
+        f"{_mae(rr, 'est_rmse', 'realized_rmse'):.4f}; NannyML DLE MAE "
+        f"{_mae(rr, 'nml_mae', 'realized_mae') or float('nan'):.4f}, RMSE "
+        f"{_mae(rr, 'nml_rmse', 'realized_rmse') or float('nan'):.4f} (reference MAE "
+        f"{reg['reference']['mae']:.4f}, RMSE {reg['reference']['rmse']:.4f}).")
+    if reg["peer"].get("error"):
+        text.append(f"NannyML DLE: {reg['peer']['error']}")
     headers = ["window", "realized AUC", "driftline est.", "NannyML est.", "realized acc",
                "driftline est.", "NannyML est."]
     table = [[r["window"], round(r["realized_auc"], 4), round(r["est_auc"], 4),
               round(r["nml_auc"], 4) if "nml_auc" in r else None,
               round(r["realized_acc"], 4), round(r["est_acc"], 4),
               round(r["nml_acc"], 4) if "nml_acc" in r else None] for r in rows]
+    reg_headers = ["window", "realized MAE", "driftline est.", "NannyML est.", "realized RMSE",
+                   "driftline est.", "NannyML est."]
+    reg_table = [[r["window"], round(r["realized_mae"], 4), round(r["est_mae"], 4),
+                  round(r["nml_mae"], 4) if "nml_mae" in r else None,
+                  round(r["realized_rmse"], 4), round(r["est_rmse"], 4),
+                  round(r["nml_rmse"], 4) if "nml_rmse" in r else None] for r in rr]
     emit({"key": "quality", "text": text, "join": join, "bytes_per_pending": per_pending,
-          "estimation": est, "tables": [{"headers": headers, "rows": table}]}, a.json)
+          "estimation": est, "regression": reg,
+          "tables": [{"headers": headers, "rows": table},
+                     {"headers": reg_headers, "rows": reg_table}]}, a.json)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ predictions that move into a region where the model erred more on the baseline r
 estimate before any label. It cannot see concept drift (the error in a region changes), nor a
 covariate shift that leaves the prediction distribution unchanged; the realized error, once
 labels come, is the check. Predictions beyond the baseline's range take the end bin's error
-(no extrapolation). Each bin's values are shrunk toward its parent with ``SHRINK`` pseudo-rows
-(a cohort's bin toward the global bin; a global bin toward the global mean), so sparse bins
-and cohorts stay stable.
+(no extrapolation). The global map's bins hold at least ``MIN_ROWS_PER_BIN`` rows on average
+and take their own means (an empty bin, possible only with tied predictions, takes its nearest
+non-empty neighbour's); a cohort's bins shrink toward the global bin with ``SHRINK``
+pseudo-rows, so sparse cohorts stay stable.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -134,10 +135,15 @@ class ErrorMap:
         if parent is not None:
             if parent.grid != grid:
                 raise ValueError("a cohort's error map needs its parent's grid")
-            prior = parent.expected
-        else:
-            prior = (m[1:].sum(axis=1) / m[0].sum())[:, None] * np.ones((1, grid.bins))
-        expected = (m[1:] + SHRINK * prior) / (m[0] + SHRINK)
+            expected = (m[1:] + SHRINK * parent.expected) / (m[0] + SHRINK)
+        else:  # own means; an empty bin takes its nearest non-empty neighbour's
+            full = np.flatnonzero(m[0] > 0)
+            at = np.arange(grid.bins)
+            right = np.minimum(np.searchsorted(full, at), full.size - 1)
+            left = np.maximum(right - 1, 0)
+            near = np.where(np.abs(full[left] - at) <= np.abs(full[right] - at),
+                            full[left], full[right])
+            expected = m[1:, near] / m[0, near]
         return cls(grid=grid, weights=m[0], expected=expected)
 
     def estimate(self, counts: np.ndarray) -> dict[str, float]:

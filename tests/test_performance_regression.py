@@ -64,14 +64,13 @@ def data(tmp: Path) -> dict[str, Any]:
 
 
 def numpy_map(tp: np.ndarray, ty: np.ndarray, bins: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """The documented error map, in numpy: quantile cuts, per-bin mean |e| and e^2 shrunk
-    toward the global mean with SHRINK pseudo-rows."""
+    """The documented global error map, in numpy: quantile cuts, per-bin mean |e| and e^2."""
     cuts = np.unique(np.quantile(tp, np.arange(1, bins) / bins))
     b = np.searchsorted(cuts, tp, side="right")
     e = np.abs(tp - ty)
     n = np.bincount(b, minlength=bins)
-    ex = np.stack([(np.bincount(b, weights=v, minlength=bins) + SHRINK * v.mean()) / (n + SHRINK)
-                   for v in (e, e * e)])
+    assert n.min() > 0
+    ex = np.stack([np.bincount(b, weights=v, minlength=bins) / n for v in (e, e * e)])
     return cuts, ex
 
 
@@ -139,6 +138,12 @@ def test_regression_state_histogram_merges_and_reads_older_bytes() -> None:
     emap = ErrorMap.fit(p, y, grid=grid)
     assert ErrorMap.from_bytes(emap.to_bytes()).estimate(merged.pred_hist[0]) == pytest.approx(
         emap.estimate(whole.pred_hist[0]))
+    # a cohort's bins shrink toward the global map's with SHRINK pseudo-rows
+    sub = ErrorMap.fit(p[:200], y[:200], grid=grid, parent=emap)
+    b = np.searchsorted(grid.cuts, p[:200], side="right")
+    n = np.bincount(b, minlength=grid.bins)
+    sums = np.bincount(b, weights=np.abs(p[:200] - y[:200]), minlength=grid.bins)
+    assert sub.expected[0] == pytest.approx((sums + SHRINK * emap.expected[0]) / (n + SHRINK))
     with pytest.raises(ValueError, match="different tasks or grids"):
         merged.merge(PerformanceState(task="regression"))
     # a state written before the prediction histogram and the e^4 sum: still loads

@@ -8,7 +8,8 @@ predictions, so they are the same on every worker and a window's prediction hist
 them merges by addition. A window's estimate is the error map averaged over its prediction
 histogram ``c_b``::
 
-    MAE_est = sum_b c_b E[|e| | b] / n     MSE_est = sum_b c_b E[e^2 | b] / n     RMSE_est = sqrt(MSE_est)
+    MAE_est = sum_b c_b E[|e| | b] / n    MSE_est = sum_b c_b E[e^2 | b] / n
+    RMSE_est = sqrt(MSE_est)
 
 It holds when P(y | prediction) is unchanged (covariate shift seen through the prediction):
 predictions that move into a region where the model erred more on the baseline raise the
@@ -27,12 +28,13 @@ Example:
     >>> round(emap.estimate(emap.grid.histogram(x[x < 0.2]))["mae"], 2)
     0.12
     >>> round(emap.estimate(emap.grid.histogram(x[x > 0.8]))["mae"], 2)
-    0.76
+    0.74
 """
 
 from __future__ import annotations
 
 import math
+
 import numpy as np
 from scipy import stats
 

@@ -1,15 +1,17 @@
 """Performance drops as alert measurements (``check: performance``).
 
 For a window x cohort, one measurement per metric in ``performance.metrics`` that the task has
-(accuracy, roc_auc; regression: mae, rmse, mse) and kind: ``feature: estimated`` at window close (CBPE from the predictions, ``n`` =
-predictions) and ``feature: realized`` once the window's labels are in (``n`` = the effective
-number of labels; window tier ``<tier>+labels``, a separate alert key). ``value`` is the drop
-below the baseline's reference (positive = worse; regression: the relative rise of the error,
-``current / reference - 1``), ``p_value`` the one-sided test of
-:mod:`sketches.performance_tests` (regression: :func:`sketches.regression.error_rise_p`); the rules (:class:`alerts.config_performance.
-PerformanceAlertConfig`) decide materiality, significance and the minimum sample. The
-p-values of one window's cohorts x metrics are adjusted together (Benjamini-Hochberg,
-:func:`adjusted`), as the drift tests are, so many cohorts do not mean many false pages.
+(accuracy, roc_auc; regression: mae, rmse, mse) and kind: ``feature: estimated`` at window
+close (from the predictions before any label, ``n`` = predictions) and ``feature: realized``
+once the window's labels are in (``n`` = the effective number of labels; window tier
+``<tier>+labels``, a separate alert key). ``value`` is the drop below the baseline's reference
+(positive = worse; regression: the relative rise of the error, ``current / reference - 1``),
+``p_value`` the one-sided test of :mod:`sketches.performance_tests` (regression:
+:func:`sketches.regression.error_rise_p`); the rules
+(:class:`stream.config.performance.PerformanceAlertConfig`) decide materiality, significance
+and the minimum sample. The p-values of one window's cohorts x metrics are adjusted together
+(Benjamini-Hochberg, :func:`adjusted`), as the drift tests are, so many cohorts do not mean
+many false pages.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ import pytest
 from driftline.sketches.performance import PerformanceState
 from driftline.sketches.regression import SHRINK, ErrorMap, ValueGrid
 from driftline.stream.config.model import parse_config
+from driftline.stream.kafka.labels_worker import merged_report
+from driftline.stream.performance.columns import tracker_for
+from driftline.stream.performance.state import restore, snapshot
 from driftline.stream.sources.backtest import run_backtest
 from driftline.stream.sources.baselines import build_baseline
 
@@ -154,3 +157,37 @@ def test_regression_state_histogram_merges_and_reads_older_bytes() -> None:
     blob = old.to_bytes()
     assert PerformanceState.from_bytes(blob).realized()["mae"] == pytest.approx(
         np.abs(p - y).mean())
+
+
+def test_partitions_checkpoint_and_merge_keep_the_estimate(tmp_path: Path) -> None:
+    """The label worker's path: one tracker per partition, checkpointed, restored and merged
+    (``merged_report``) gives the estimate of one tracker fed everything."""
+    d = data(tmp_path)
+    config = cfg()
+    base = build_baseline(config, d["train"])
+    n = d["t"].shape[0]
+    ids = np.array([f"p{i}" for i in range(n)], dtype=object)
+    single = tracker_for(config, base)
+    single.add_predictions(d["t"], list(ids), d["pred"], None, {})
+    states = {}
+    for part in (0, 1):
+        rows = np.arange(part, n, 2)
+        t = tracker_for(config, base)
+        t.add_predictions(d["t"][rows], list(ids[rows]), d["pred"][rows], None, {})
+        back = tracker_for(config, base)
+        restore(back, snapshot(t))
+        states[part] = ({"predictions": rows.shape[0], "labels": 0}, back)
+    rep = merged_report(config, base, states)
+    assert len(rep["windows"]) == 8
+    for w in rep["windows"]:
+        want = single.record(w["start_ts"], w["end_ts"], "all", "all")
+        got = w["cohorts"][0]["performance"]
+        assert got["predictions"] == PER_WINDOW
+        assert got["estimated"] == pytest.approx(want["estimated"], abs=1e-12)
+        assert got["status"] == "pending"
+    # a checkpoint of another baseline's prediction bins is refused, not mixed
+    other = build_baseline(config, dump(tmp_path / "small.jsonl", [
+        {"ts": float(i), "id": f"s{i}", "x": 1.0, "pred": float(i % 7), "y": 0.0}
+        for i in range(600)]))
+    with pytest.raises(ValueError, match="another baseline's regression error map"):
+        restore(tracker_for(config, other), snapshot(single))

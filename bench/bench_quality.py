@@ -17,7 +17,10 @@ memory budget, and the estimate's error next to NannyML CBPE on a covariate shif
   reference x ~ U(0, 2), analysis windows of 1,000 predictions with x ~ U(0, 2) then U(1.5, 2)
   (the noisy region: MAE and RMSE rise ~70 %). driftline's estimate (the baseline's error map
   over 64 prediction-quantile bins, :mod:`sketches.regression`) and NannyML's DLE (LightGBM on
-  the feature and the prediction, its own venv, ``bench/peers/nannyml_dle.py``) on the same rows.
+  the features and the prediction, its own venv, ``bench/peers/nannyml_dle.py``) on the same
+  rows. A second run moves the noise to a feature z the model does not use (sd 0.1 + z, z
+  shifted to [1.5, 2], x unchanged): the prediction distribution does not move, so driftline's
+  estimate cannot see it, while DLE, which also reads z, can.
 
     python -m bench.bench_quality [--quick] [--json]
 """
@@ -134,18 +137,25 @@ def bench_estimation(windows: int, per: int, tmp: Path) -> dict[str, Any]:
                                    if k not in ("roc_auc", "accuracy")}}
 
 
-def heteroscedastic(rng: np.random.Generator, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def heteroscedastic(rng: np.random.Generator, x: np.ndarray, z: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
     pred = 2 * x + 1
-    return pred, pred + rng.normal(0, 1, x.shape[0]) * (0.1 + x)
+    return pred, pred + rng.normal(0, 1, x.shape[0]) * (0.1 + z)
 
 
-def bench_regression(windows: int, per: int, tmp: Path) -> dict[str, Any]:
+def bench_regression(windows: int, per: int, tmp: Path, hidden: bool = False
+                     ) -> dict[str, Any]:
+    """The noise grows with x (``hidden``: with z, a feature the model does not use); the
+    second half of the windows moves x (``hidden``: z) to [1.5, 2]."""
     rng = np.random.default_rng(11)
-    ref_x = rng.uniform(0, 2, 20 * per)
-    ref_p, ref_y = heteroscedastic(rng, ref_x)
+    ref_x, ref_z = rng.uniform(0, 2, 20 * per), rng.uniform(0, 2, 20 * per)
+    ref_p, ref_y = heteroscedastic(rng, ref_x, ref_z if hidden else ref_x)
     half = windows // 2
-    x = np.concatenate([rng.uniform(0, 2, half * per), rng.uniform(1.5, 2, (windows - half) * per)])
-    p, y = heteroscedastic(rng, x)
+    moved = np.concatenate([rng.uniform(0, 2, half * per),
+                            rng.uniform(1.5, 2, (windows - half) * per)])
+    still = rng.uniform(0, 2, windows * per)
+    x, z = (still, moved) if hidden else (moved, still)
+    p, y = heteroscedastic(rng, x, z if hidden else x)
     emap = ErrorMap.fit(ref_p, ref_y, bins=64)
     rows = []
     for w in range(windows):
@@ -157,8 +167,9 @@ def bench_regression(windows: int, per: int, tmp: Path) -> dict[str, Any]:
         real = st.realized()
         rows.append({"window": w, "realized_mae": real["mae"], "est_mae": est["mae"],
                      "realized_rmse": real["rmse"], "est_rmse": est["rmse"]})
-    for name, (xx, pp, yy) in {"ref": (ref_x, ref_p, ref_y), "ana": (x, p, y)}.items():
-        pq.write_table(pa.table({"x": xx, "pred": pp, "y": yy}), tmp / f"reg-{name}.parquet")
+    for name, cols in {"ref": (ref_x, ref_z, ref_p, ref_y), "ana": (x, z, p, y)}.items():
+        pq.write_table(pa.table(dict(zip(("x", "z", "pred", "y"), cols, strict=True))),
+                       tmp / f"reg-{name}.parquet")
     peer: dict[str, Any] = {}
     try:
         nml = Peer("nannyml")
@@ -187,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as d:
         est = bench_estimation(8 if a.quick else 20, 1000, Path(d))
         reg = bench_regression(8 if a.quick else 20, 1000, Path(d))
+        hid = bench_regression(8 if a.quick else 20, 1000, Path(d), hidden=True)
     rows = est["rows"]
     text = [
         f"Join: {join['events']:,} events (predictions + labels, {join['joined_early']:,} labels "
@@ -209,16 +221,19 @@ def main(argv: list[str] | None = None) -> None:
         f"{_mae(rows, 'nml_acc', 'realized_acc') or float('nan'):.4f}.")
     if est["peer"].get("error"):
         text.append(f"NannyML: {est['peer']['error']}")
+    for label, r in (("shift of x (seen in the prediction)", reg),
+                     ("shift of z (not seen in the prediction)", hid)):
+        rr = r["rows"]
+        text.append(
+            f"Regression, {label}: |estimated - realized| per 1,000-prediction window, mean "
+            f"over windows: driftline MAE {_mae(rr, 'est_mae', 'realized_mae'):.4f}, RMSE "
+            f"{_mae(rr, 'est_rmse', 'realized_rmse'):.4f}; NannyML DLE MAE "
+            f"{_mae(rr, 'nml_mae', 'realized_mae') or float('nan'):.4f}, RMSE "
+            f"{_mae(rr, 'nml_rmse', 'realized_rmse') or float('nan'):.4f} (reference MAE "
+            f"{r['reference']['mae']:.4f}, RMSE {r['reference']['rmse']:.4f}).")
+        if r["peer"].get("error"):
+            text.append(f"NannyML DLE: {r['peer']['error']}")
     rr = reg["rows"]
-    text.append(
-        "Regression |estimated - realized| per 1,000-prediction window, mean over windows: "
-        f"driftline MAE {_mae(rr, 'est_mae', 'realized_mae'):.4f}, RMSE "
-        f"{_mae(rr, 'est_rmse', 'realized_rmse'):.4f}; NannyML DLE MAE "
-        f"{_mae(rr, 'nml_mae', 'realized_mae') or float('nan'):.4f}, RMSE "
-        f"{_mae(rr, 'nml_rmse', 'realized_rmse') or float('nan'):.4f} (reference MAE "
-        f"{reg['reference']['mae']:.4f}, RMSE {reg['reference']['rmse']:.4f}).")
-    if reg["peer"].get("error"):
-        text.append(f"NannyML DLE: {reg['peer']['error']}")
     headers = ["window", "realized AUC", "driftline est.", "NannyML est.", "realized acc",
                "driftline est.", "NannyML est."]
     table = [[r["window"], round(r["realized_auc"], 4), round(r["est_auc"], 4),
@@ -232,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
                   round(r["realized_rmse"], 4), round(r["est_rmse"], 4),
                   round(r["nml_rmse"], 4) if "nml_rmse" in r else None] for r in rr]
     emit({"key": "quality", "text": text, "join": join, "bytes_per_pending": per_pending,
-          "estimation": est, "regression": reg,
+          "estimation": est, "regression": reg, "regression_hidden": hid,
           "tables": [{"headers": headers, "rows": table},
                      {"headers": reg_headers, "rows": reg_table}]}, a.json)
 

@@ -1,8 +1,8 @@
 """NannyML DLE (direct loss estimation) on reference vs analysis rows of a regression model.
 
 Usage: python nannyml_dle.py REF.parquet ANA.parquet --chunk N
-Both files have columns x (the feature), pred (the prediction) and y (the target). DLE fits its
-LightGBM loss models on the reference (features x and the prediction, default
+Both files have columns x and z (features), pred (the prediction) and y (the target). DLE fits
+its LightGBM loss models on the reference (features x, z and the prediction, default
 hyperparameters) and estimates MAE and RMSE for consecutive chunks of N analysis rows, without
 looking at the analysis targets. Prints one JSON object: the estimates per chunk, the fit and
 estimate seconds and the version.
@@ -30,7 +30,7 @@ def main() -> None:
     a = ap.parse_args()
     ref = pd.read_parquet(a.ref)
     ana = pd.read_parquet(a.ana).drop(columns=["y"])
-    est = nml.DLE(feature_column_names=["x"], y_pred="pred", y_true="y",
+    est = nml.DLE(feature_column_names=["x", "z"], y_pred="pred", y_true="y",
                   metrics=["mae", "rmse"], chunk_size=a.chunk)
     with Timer() as fit:
         est.fit(ref)

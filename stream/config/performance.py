@@ -13,7 +13,7 @@ routing, ``for_windows``/``clear_windows`` hysteresis and digests are the drift 
 >>> PerformanceAlertConfig().warning, PerformanceAlertConfig().metrics
 (0.02, ['accuracy', 'roc_auc', 'mae', 'rmse'])
 >>> PerformanceAlertConfig(thresholds={"mae": {"warning": 0.2}}).levels("mae")
-(0.2, 0.25, 0.05)
+(0.2, 0.25, 0.1)
 """
 
 from __future__ import annotations
@@ -22,19 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from driftline.stream.config.alerts import Tier
+
 Metric = Literal["accuracy", "roc_auc", "mae", "rmse", "mse"]
 REGRESSION_METRICS = ("mae", "rmse", "mse")
 # (warning, critical, clear) relative increases of the regression metrics
 REGRESSION_LEVELS = {"mae": (0.1, 0.25, 0.05), "rmse": (0.1, 0.25, 0.05),
                      "mse": (0.2, 0.5, 0.1)}
-
-
-class MetricLevels(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    warning: float | None = Field(default=None, gt=0, description="level that is a warning")
-    critical: float | None = Field(default=None, gt=0, description="level that is critical")
-    clear: float | None = Field(default=None, ge=0, description="the alert clears below this")
 
 
 class PerformanceAlertConfig(BaseModel):
@@ -46,7 +40,7 @@ class PerformanceAlertConfig(BaseModel):
         description="metrics whose drop versus the baseline alerts (each task uses those that "
                     "apply: accuracy, roc_auc for binary classification; mae, rmse, mse for "
                     "regression, where a rise is the drop)")
-    thresholds: dict[Metric, MetricLevels] = Field(
+    thresholds: dict[Metric, Tier] = Field(
         default_factory=dict,
         description="per-metric warning/critical/clear, e.g. {mae: {warning: 0.15}}; unset "
                     "levels: 0.1/0.25/0.05 relative increase for mae and rmse, 0.2/0.5/0.1 for "
@@ -73,7 +67,10 @@ class PerformanceAlertConfig(BaseModel):
         if own is not None:
             warning = own.warning if own.warning is not None else warning
             critical = own.critical if own.critical is not None else critical
-            clear = own.clear if own.clear is not None else clear
+            if own.clear is not None:
+                clear = own.clear
+            elif own.warning is not None:  # as every Tier: clear defaults to warning / 2
+                clear = own.warning / 2
         return warning, critical, clear
 
     @model_validator(mode="after")

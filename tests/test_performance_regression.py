@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 import orjson
 import pytest
+from scipy import stats
 
 from driftline.sketches.performance import PerformanceState
 from driftline.sketches.regression import SHRINK, ErrorMap, ValueGrid
 from driftline.stream.config.model import parse_config
 from driftline.stream.kafka.labels_worker import merged_report
+from driftline.stream.performance.alerts import drop_measurements
 from driftline.stream.performance.columns import tracker_for
 from driftline.stream.performance.state import restore, snapshot
 from driftline.stream.sources.backtest import run_backtest
@@ -191,3 +193,31 @@ def test_partitions_checkpoint_and_merge_keep_the_estimate(tmp_path: Path) -> No
         for i in range(600)]))
     with pytest.raises(ValueError, match="another baseline's regression error map"):
         restore(tracker_for(config, other), snapshot(single))
+
+
+def test_rise_measurements_equal_scipy_on_the_same_rows(tmp_path: Path) -> None:
+    d = data(tmp_path)
+    config = cfg()
+    base = build_baseline(config, d["train"])
+    t = tracker_for(config, base)
+    rows = np.flatnonzero((d["t"] >= 2400.0) & (d["t"] < 3000.0))  # the first shifted window
+    ids = [f"p{i}" for i in rows.tolist()]
+    t.add_predictions(d["t"][rows], ids, d["pred"][rows], None, {})
+    est = {m.metric: m for m in drop_measurements(t, "prices", "10m", 2400.0, 3000.0, "all",
+                                                  "all", None, "estimated", ["mae", "rmse"])}
+    t.add_labels(d["t"][rows] + DELAY, ids, d["y"][rows])
+    real = {m.metric: m for m in drop_measurements(t, "prices", "10m", 2400.0, 3000.0, "all",
+                                                   "all", None, "realized", ["mae", "rmse",
+                                                                             "accuracy"])}
+    assert sorted(real) == ["mae", "rmse"]  # accuracy does not apply to regression
+    e, r = np.abs(d["pred"][rows] - d["y"][rows]), np.abs(d["tp"] - d["ty"])
+    n, n_ref = e.shape[0], r.shape[0]
+    for metric, cur, ref in (("mae", e, r), ("rmse", e * e, r * r)):
+        z = (cur.mean() - ref.mean()) / np.sqrt(cur.var() / n + ref.var() / n_ref)
+        m = real[metric]
+        assert m.p_value == pytest.approx(stats.norm.sf(z), rel=1e-6, abs=1e-300)
+        want = cur.mean() / ref.mean() if metric == "mae" else np.sqrt(cur.mean() / ref.mean())
+        assert m.value == pytest.approx(want - 1, abs=1e-9)
+        assert (m.window, m.n, m.feature) == ("10m+labels", n, "realized")
+        assert est[metric].value > 0.4 and est[metric].n == n and est[metric].window == "10m"
+        assert est[metric].p_value is not None and est[metric].p_value < 1e-10

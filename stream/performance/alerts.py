@@ -77,10 +77,12 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
 
 
 def _moments(st: PerformanceState) -> dict[str, float]:
-    """Realized mean |e|, e^2 and their per-row second moments (e^2, e^4)."""
+    """Realized mean |e|, e^2 and their per-row second moments (e^2, e^4; NaN for a state
+    from before the sum of e^4 was kept, so its MSE/RMSE test is undefined, not overconfident)."""
     w = st.w_sum
     _, ae, se, _, _, qe = st.sums.tolist()
-    return {"mae": ae / w, "mse": se / w, "abs_sq": se / w, "sq_sq": qe / w}
+    return {"mae": ae / w, "mse": se / w, "abs_sq": se / w,
+            "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
 
 
 def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,

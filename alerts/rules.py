@@ -294,12 +294,13 @@ class Rules:
         severity: Severity | None = None
         threshold: float | None = None
         significant = m.p_value is not None and m.p_value <= cfg.alpha
+        warning, critical, clear_below = cfg.levels(m.metric)
         if not insufficient and significant:
-            if cfg.critical is not None and m.value >= cfg.critical:
-                severity, threshold = "critical", cfg.critical
-            elif m.value >= cfg.warning:
-                severity, threshold = "warning", cfg.warning
-        clear = not insufficient and m.value < cfg.clear
+            if critical is not None and m.value >= critical:
+                severity, threshold = "critical", critical
+            elif m.value >= warning:
+                severity, threshold = "warning", warning
+        clear = not insufficient and m.value < clear_below
         return _Candidate(m, severity, threshold, clear, insufficient, cfg.for_windows,
                           cfg.clear_windows)
 

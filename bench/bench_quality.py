@@ -13,6 +13,14 @@ memory budget, and the estimate's error next to NannyML CBPE on a covariate shif
   predictions crowd at the boundary: accuracy and AUC fall). driftline's estimate (isotonic map
   from the baseline + expected confusion matrix over the score grid) and NannyML's CBPE (its own
   venv, ``bench/peers/nannyml_cbpe.py``) on the same rows; error = |estimated - realized|.
+* Regression: y = 2x + 1 + noise with sd 0.1 + x (the model predicts the mean 2x + 1);
+  reference x ~ U(0, 2), analysis windows of 1,000 predictions with x ~ U(0, 2) then U(1.5, 2)
+  (the noisy region: MAE and RMSE rise ~70 %). driftline's estimate (the baseline's error map
+  over 64 prediction-quantile bins, :mod:`sketches.regression`) and NannyML's DLE (LightGBM on
+  the features and the prediction, its own venv, ``bench/peers/nannyml_dle.py``) on the same
+  rows. A second run moves the noise to a feature z the model does not use (sd 0.1 + z, z
+  shifted to [1.5, 2], x unchanged): the prediction distribution does not move, so driftline's
+  estimate cannot see it, while DLE, which also reads z, can.
 
     python -m bench.bench_quality [--quick] [--json]
 """
@@ -34,6 +42,7 @@ from bench.peers._measure import Timer
 from bench.section import emit, section_args
 from driftline.sketches.calibration import Calibration, estimate
 from driftline.sketches.performance import PerformanceState
+from driftline.sketches.regression import ErrorMap
 from driftline.stream.config.labels import LabelsConfig, ModelConfig
 from driftline.stream.performance.join import LabelJoin, Pending
 from driftline.stream.performance.tracker import PerformanceTracker
@@ -128,6 +137,55 @@ def bench_estimation(windows: int, per: int, tmp: Path) -> dict[str, Any]:
                                    if k not in ("roc_auc", "accuracy")}}
 
 
+def heteroscedastic(rng: np.random.Generator, x: np.ndarray, z: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    pred = 2 * x + 1
+    return pred, pred + rng.normal(0, 1, x.shape[0]) * (0.1 + z)
+
+
+def bench_regression(windows: int, per: int, tmp: Path, hidden: bool = False, seed: int = 0
+                     ) -> dict[str, Any]:
+    """The noise grows with x (``hidden``: with z, a feature the model does not use); the
+    second half of the windows moves x (``hidden``: z) to [1.5, 2]."""
+    rng = np.random.default_rng(11 + seed)
+    ref_x, ref_z = rng.uniform(0, 2, 20 * per), rng.uniform(0, 2, 20 * per)
+    ref_p, ref_y = heteroscedastic(rng, ref_x, ref_z if hidden else ref_x)
+    half = windows // 2
+    moved = np.concatenate([rng.uniform(0, 2, half * per),
+                            rng.uniform(1.5, 2, (windows - half) * per)])
+    still = rng.uniform(0, 2, windows * per)
+    x, z = (still, moved) if hidden else (moved, still)
+    p, y = heteroscedastic(rng, x, z if hidden else x)
+    emap = ErrorMap.fit(ref_p, ref_y, bins=64)
+    rows = []
+    for w in range(windows):
+        sl = slice(w * per, (w + 1) * per)
+        st = PerformanceState(task="regression", values=emap.grid)
+        st.add_predictions(p[sl])
+        est = emap.estimate(st.pred_hist[0])
+        st.add_labels(p[sl], None, y[sl])
+        real = st.realized()
+        rows.append({"seed": seed, "window": w, "realized_mae": float(real["mae"]),
+                     "est_mae": est["mae"], "realized_rmse": float(real["rmse"]),
+                     "est_rmse": est["rmse"]})
+    for name, cols in {"ref": (ref_x, ref_z, ref_p, ref_y), "ana": (x, z, p, y)}.items():
+        pq.write_table(pa.table(dict(zip(("x", "z", "pred", "y"), cols, strict=True))),
+                       tmp / f"reg-{name}.parquet")
+    peer: dict[str, Any] = {}
+    try:
+        nml = Peer("nannyml")
+        nml.ensure()
+        peer = nml.run("nannyml_dle.py", [str(tmp / "reg-ref.parquet"),
+                                          str(tmp / "reg-ana.parquet"), "--chunk", str(per)])
+        for r, mae, rmse in zip(rows, peer["mae"], peer["rmse"], strict=False):
+            r["nml_mae"], r["nml_rmse"] = mae, rmse
+    except (PeerUnavailable, OSError, RuntimeError, KeyError, ValueError) as exc:
+        peer = {"error": str(exc)}
+    return {"rows": rows, "reference": {"mae": float(np.abs(ref_p - ref_y).mean()),
+                                        "rmse": float(np.sqrt(np.mean((ref_p - ref_y) ** 2)))},
+            "peer": {k: v for k, v in peer.items() if k not in ("mae", "rmse")}}
+
+
 def _mae(rows: list[dict[str, Any]], a: str, b: str) -> float | None:
     vals = [abs(r[a] - r[b]) for r in rows if a in r and b in r]
     return float(np.mean(vals)) if vals else None
@@ -140,6 +198,14 @@ def main(argv: list[str] | None = None) -> None:
     per_pending = bench_state(20_000 if a.quick else 200_000)
     with tempfile.TemporaryDirectory() as d:
         est = bench_estimation(8 if a.quick else 20, 1000, Path(d))
+        seeds = range(2 if a.quick else 10)  # the realized value's own noise varies by seed
+        reg, hid = ({"rows": [], "peer": {}, "reference": {}} for _ in range(2))
+        for seed in seeds:
+            for acc, hidden in ((reg, False), (hid, True)):
+                r = bench_regression(8 if a.quick else 20, 1000, Path(d), hidden, seed)
+                acc["rows"] += r["rows"]
+                acc["peer"] = acc["peer"] or r["peer"]
+                acc["reference"] = acc["reference"] or r["reference"]
     rows = est["rows"]
     text = [
         f"Join: {join['events']:,} events (predictions + labels, {join['joined_early']:,} labels "
@@ -162,14 +228,37 @@ def main(argv: list[str] | None = None) -> None:
         f"{_mae(rows, 'nml_acc', 'realized_acc') or float('nan'):.4f}.")
     if est["peer"].get("error"):
         text.append(f"NannyML: {est['peer']['error']}")
+    for label, r in (("shift of x (seen in the prediction)", reg),
+                     ("shift of z (not seen in the prediction)", hid)):
+        rr = r["rows"]
+        text.append(
+            f"Regression, {label}: |estimated - realized| per 1,000-prediction window, mean "
+            f"over {len(seeds)} seeds x windows: driftline MAE "
+            f"{_mae(rr, 'est_mae', 'realized_mae'):.4f}, RMSE "
+            f"{_mae(rr, 'est_rmse', 'realized_rmse'):.4f}; NannyML DLE MAE "
+            f"{_mae(rr, 'nml_mae', 'realized_mae') or float('nan'):.4f}, RMSE "
+            f"{_mae(rr, 'nml_rmse', 'realized_rmse') or float('nan'):.4f}; the two estimates "
+            f"differ by {_mae(rr, 'est_mae', 'nml_mae') or float('nan'):.4f} (MAE) on average "
+            f"(reference MAE {r['reference']['mae']:.4f}, RMSE {r['reference']['rmse']:.4f}).")
+        if r["peer"].get("error"):
+            text.append(f"NannyML DLE: {r['peer']['error']}")
+    rr = [r for r in reg["rows"] if r["seed"] == 0]
     headers = ["window", "realized AUC", "driftline est.", "NannyML est.", "realized acc",
                "driftline est.", "NannyML est."]
     table = [[r["window"], round(r["realized_auc"], 4), round(r["est_auc"], 4),
               round(r["nml_auc"], 4) if "nml_auc" in r else None,
               round(r["realized_acc"], 4), round(r["est_acc"], 4),
               round(r["nml_acc"], 4) if "nml_acc" in r else None] for r in rows]
+    reg_headers = ["window", "realized MAE", "driftline est.", "NannyML est.", "realized RMSE",
+                   "driftline est.", "NannyML est."]
+    reg_table = [[r["window"], round(r["realized_mae"], 4), round(r["est_mae"], 4),
+                  round(r["nml_mae"], 4) if "nml_mae" in r else None,
+                  round(r["realized_rmse"], 4), round(r["est_rmse"], 4),
+                  round(r["nml_rmse"], 4) if "nml_rmse" in r else None] for r in rr]
     emit({"key": "quality", "text": text, "join": join, "bytes_per_pending": per_pending,
-          "estimation": est, "tables": [{"headers": headers, "rows": table}]}, a.json)
+          "estimation": est, "regression": reg, "regression_hidden": hid,
+          "tables": [{"headers": headers, "rows": table},
+                     {"headers": reg_headers, "rows": reg_table}]}, a.json)
 
 
 if __name__ == "__main__":

@@ -152,11 +152,13 @@ def _psi(cur: np.ndarray, ref: np.ndarray, eps: float = 1e-4) -> float:
 def prediction_shift(state: PerformanceState, reference: PerformanceState,
                      groups: int = 10) -> dict[str, Any]:
     """Prediction drift: PSI of the window's score distribution over the baseline's score
-    quantile groups (binary; shares smoothed by 1e-4), and the mean prediction of both."""
+    quantile groups (shares smoothed by 1e-4; regression: over the error map's value bins),
+    and the mean prediction of both."""
     out: dict[str, Any] = {"n": state.predictions, "mean": _nan(state.prediction_mean),
                            "baseline_mean": _nan(reference.prediction_mean), "psi": None}
-    if (state.binary and state.grid == reference.grid and state.predictions > 0
-            and reference.predictions > 0):
+    if (state.pred_hist.size > 0 and state.pred_hist.shape == reference.pred_hist.shape
+            and state.grid == reference.grid and state.values == reference.values
+            and state.predictions > 0 and reference.predictions > 0):
         ref = reference.pred_hist.sum(axis=0)
         cum = np.cumsum(ref) / ref.sum()
         cuts = np.unique(np.searchsorted(cum, np.arange(1, groups) / groups, side="left"))

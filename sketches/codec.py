@@ -44,6 +44,7 @@ class Kind(IntEnum):
     PERFORMANCE = 6
     CALIBRATION = 7
     STATE = 8
+    ERROR_MAP = 9
 
 
 def frame(kind: Kind, payload: bytes, flags: int = 0) -> bytes:

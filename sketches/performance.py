@@ -14,7 +14,10 @@ equals computing on the union:
   class-conditional score histograms on the same grid (realized ROC AUC), sums of log loss and
   Brier score, ten equal-width calibration bins (expected calibration error), and the sums
   of weights and squared weights (effective sample size, Kish 1965). Regression keeps the
-  weighted sums of errors, absolute errors and squared errors (MAE, RMSE, bias).
+  weighted sums of errors, absolute errors, squared errors and their squares (MAE, RMSE, MSE,
+  bias and the variance of the squared error) and, with the baseline's
+  :class:`~sketches.regression.ValueGrid`, a histogram of every prediction over it (the
+  estimated error, :mod:`sketches.regression`).
 
 ROC AUC from the class histograms is the Mann-Whitney statistic with pairs in the same grid
 bin counted one half; the pairs whose order the grid hides bound the error:
@@ -44,6 +47,7 @@ from typing import Any, Literal
 import numpy as np
 
 from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer, frame, unframe
+from driftline.sketches.regression import ValueGrid
 
 Task = Literal["binary_classification", "regression"]
 TASKS: tuple[str, ...] = ("binary_classification", "regression")
@@ -128,20 +132,23 @@ class PerformanceState:
     """Performance sums of one window x cohort; see the module docstring. ``add_predictions``
     takes every prediction, ``add_labels`` every joined (prediction, label) pair."""
 
-    __slots__ = ("task", "grid", "predictions", "invalid", "pred_hist", "pred_sum", "pred_sq",
+    __slots__ = ("task", "grid", "values", "predictions", "invalid", "pred_hist", "pred_sum",
+                 "pred_sq",
                  "labeled", "w_sum", "w_sq", "label_hist", "confusion", "sums", "ece")
 
     def __init__(self, *, task: str = "binary_classification",
-                 grid: ScoreGrid | None = None) -> None:
+                 grid: ScoreGrid | None = None, values: ValueGrid | None = None) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
         self.task = task
         self.grid = grid or ScoreGrid()
         binary = task == "binary_classification"
+        self.values = None if binary else values  # regression: bins of the predicted value
         b = self.grid.bins if binary else 0
         self.predictions = 0  # valid predictions seen
         self.invalid = 0  # predictions whose score was missing / not a probability
-        self.pred_hist = np.zeros((2, b))  # [predicted class, score bin] counts
+        # binary: [predicted class, score bin] counts; regression: [0, value bin] counts
+        self.pred_hist = np.zeros((2, b) if binary else (1, values.bins if values else 0))
         self.pred_sum = 0.0
         self.pred_sq = 0.0
         self.labeled = 0  # joined pairs (unweighted)
@@ -149,8 +156,8 @@ class PerformanceState:
         self.w_sq = 0.0
         self.label_hist = np.zeros((2, b))  # [true class, score bin] weights
         self.confusion = np.zeros(4)  # weighted tp, fp, tn, fn
-        # binary: log loss, Brier, positives; regression: err, |err|, err^2, y, y^2
-        self.sums = np.zeros(5)
+        # binary: log loss, Brier, positives; regression: err, |err|, err^2, y, y^2, err^4
+        self.sums = np.zeros(6)
         self.ece = np.zeros((3, ECE_BINS if binary else 0))  # weight, sum w*s, sum w*y
 
     @property
@@ -183,6 +190,8 @@ class PerformanceState:
                 raise ValueError("binary classification needs the predicted class")
             idx = self.grid.index(s) + self.grid.bins * np.asarray(predicted, dtype=np.int64)
             self.pred_hist += np.bincount(idx, minlength=2 * self.grid.bins).reshape(2, -1)
+        elif self.values is not None:
+            self.pred_hist[0] += self.values.histogram(s)
 
     def add_labels(self, scores: np.ndarray, predicted: np.ndarray | None, labels: np.ndarray,
                    weights: np.ndarray | None = None) -> None:
@@ -204,8 +213,9 @@ class PerformanceState:
         self.w_sq += float(np.dot(w, w))
         if not self.binary:
             e = s - y
-            self.sums += [np.dot(w, e), np.dot(w, np.abs(e)), np.dot(w, e * e), np.dot(w, y),
-                          np.dot(w, y * y)]
+            e2 = e * e
+            self.sums += [np.dot(w, e), np.dot(w, np.abs(e)), np.dot(w, e2), np.dot(w, y),
+                          np.dot(w, y * y), np.dot(w, e2 * e2)]
             return
         if predicted is None:
             raise ValueError("binary classification needs the predicted class")
@@ -227,7 +237,8 @@ class PerformanceState:
         """Add ``other`` into this state (in place) and return self."""
         if not isinstance(other, PerformanceState):
             raise TypeError(f"cannot merge PerformanceState with {type(other).__name__}")
-        if other.task != self.task or other.grid != self.grid:
+        if (other.task != self.task or other.grid != self.grid
+                or other.values != self.values):
             raise ValueError("cannot merge performance states of different tasks or grids")
         self.predictions += other.predictions
         self.invalid += other.invalid
@@ -258,9 +269,9 @@ class PerformanceState:
         out: dict[str, Any] = {"labeled": self.labeled, "effective_n": self.effective_n}
         w = self.w_sum
         if not self.binary:
-            e, ae, se, ys, _ = self.sums
+            e, ae, se, ys, _, _ = self.sums
             out.update(mae=_ratio(ae, w), rmse=float(np.sqrt(se / w)) if w > 0 else float("nan"),
-                       bias=_ratio(e, w), label_mean=_ratio(ys, w))
+                       mse=_ratio(se, w), bias=_ratio(e, w), label_mean=_ratio(ys, w))
             return out
         auc, bound = auc_from_histograms(self.label_hist[1], self.label_hist[0])
         out["roc_auc"], out["roc_auc_error_bound"] = auc, bound
@@ -296,6 +307,8 @@ class PerformanceState:
         w.array(self.confusion, "<f8")
         w.array(self.sums, "<f8")
         w.array(self.ece.ravel(), "<f8")
+        if self.values is not None:  # optional trailing field (absent in older states)
+            w.array(self.values.cuts, "<f8")
         return frame(Kind.PERFORMANCE, w.getvalue())
 
     @classmethod
@@ -311,15 +324,23 @@ class PerformanceState:
             raise SketchFormatError(f"corrupt performance state: {exc}") from exc
         out.predictions, out.invalid, out.labeled = r.u64(), r.u64(), r.u64()
         out.pred_sum, out.pred_sq, out.w_sum, out.w_sq = r.f64(), r.f64(), r.f64(), r.f64()
-        for hist in (out.pred_hist, out.label_hist):
-            nz, vals = r.array("<u4"), r.array("<f8")
+        sparse = [(r.array("<u4"), r.array("<f8")) for _ in range(2)]
+        out.confusion = _fixed(r.array("<f8"), out.confusion.shape)
+        sums = r.array("<f8")
+        out.sums = _fixed(np.concatenate([sums, np.zeros(1)]) if sums.size == 5 else sums,
+                          out.sums.shape)  # older states had no sum of err^4
+        out.ece = _fixed(r.array("<f8"), out.ece.shape)
+        if not r.at_end():
+            try:
+                out.values = ValueGrid(cuts=r.array("<f8"))
+            except ValueError as exc:
+                raise SketchFormatError(f"corrupt performance state: {exc}") from exc
+            out.pred_hist = np.zeros((1, out.values.bins))
+        r.done()
+        for hist, (nz, vals) in zip((out.pred_hist, out.label_hist), sparse, strict=True):
             if nz.shape != vals.shape or (nz.size and int(nz.max()) >= hist.size):
                 raise SketchFormatError("corrupt performance state: histogram out of range")
             hist.ravel()[nz.astype(np.int64)] = vals
-        out.confusion = _fixed(r.array("<f8"), out.confusion.shape)
-        out.sums = _fixed(r.array("<f8"), out.sums.shape)
-        out.ece = _fixed(r.array("<f8"), out.ece.shape)
-        r.done()
         return out
 
     def __repr__(self) -> str:

@@ -41,8 +41,12 @@ class ModelConfig(StrictModel):
     """Bins of the score grid (uniform in log-odds over [-10, 10]) behind ROC AUC, the
     calibration map and the estimated performance; 2048 keeps AUC within 0.005 of exact."""
     estimate: bool = True
-    """Estimate performance before labels arrive (confidence-based, from the score
-    distribution and the baseline's calibration; binary classification only)."""
+    """Estimate performance before labels arrive (binary: confidence-based, from the score
+    distribution and the baseline's calibration; regression: the baseline's expected error
+    per prediction bin over the window's predictions)."""
+    error_bins: int = Field(64, ge=1, le=4096)
+    """Regression: bins of the baseline's error map (quantiles of the baseline's
+    predictions, at least 50 baseline rows per bin on average) behind the estimated MAE/RMSE."""
 
 
 class LabelsConfig(StrictModel):

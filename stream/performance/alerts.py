@@ -1,14 +1,17 @@
 """Performance drops as alert measurements (``check: performance``).
 
-For a window x cohort, one measurement per metric in ``performance.metrics`` (accuracy,
-roc_auc) and kind: ``feature: estimated`` at window close (CBPE from the predictions, ``n`` =
-predictions) and ``feature: realized`` once the window's labels are in (``n`` = the effective
-number of labels; window tier ``<tier>+labels``, a separate alert key). ``value`` is the drop
-below the baseline's reference (positive = worse), ``p_value`` the one-sided test of
-:mod:`sketches.performance_tests`; the rules (:class:`alerts.config_performance.
-PerformanceAlertConfig`) decide materiality, significance and the minimum sample. The
-p-values of one window's cohorts x metrics are adjusted together (Benjamini-Hochberg,
-:func:`adjusted`), as the drift tests are, so many cohorts do not mean many false pages.
+For a window x cohort, one measurement per metric in ``performance.metrics`` that the task has
+(accuracy, roc_auc; regression: mae, rmse, mse) and kind: ``feature: estimated`` at window
+close (from the predictions before any label, ``n`` = predictions) and ``feature: realized``
+once the window's labels are in (``n`` = the effective number of labels; window tier
+``<tier>+labels``, a separate alert key). ``value`` is the drop below the baseline's reference
+(positive = worse; regression: the relative rise of the error, ``current / reference - 1``),
+``p_value`` the one-sided test of :mod:`sketches.performance_tests` (regression:
+:func:`sketches.regression.error_rise_p`); the rules
+(:class:`stream.config.performance.PerformanceAlertConfig`) decide materiality, significance
+and the minimum sample. The p-values of one window's cohorts x metrics are adjusted together
+(Benjamini-Hochberg, :func:`adjusted`), as the drift tests are, so many cohorts do not mean
+many false pages.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import replace
 from typing import Any
 
 from driftline.alerts.model import Measurement
-from driftline.sketches.calibration import estimate
 from driftline.sketches.fdr import bh_adjust
+from driftline.sketches.performance import PerformanceState
 from driftline.sketches.performance_tests import accuracy_drop_p, auc_drop_p
+from driftline.sketches.regression import error_rise_p
+from driftline.stream.config.performance import REGRESSION_METRICS
 from driftline.stream.performance.tracker import PerformanceTracker
 
 LABELED_SUFFIX = "+labels"
@@ -30,19 +35,21 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
                       end: float, segment: str, cohort: str, admitted: set[str] | None,
                       kind: str, metrics: list[str]) -> list[Measurement]:
     """The drop measurements of one window x cohort (``kind``: estimated | realized)."""
-    if not tracker.binary:
-        return []
-    ref, cal = tracker._reference(segment, cohort)
+    ref = tracker._reference(segment, cohort)[0]
     if ref is None or ref.labeled == 0:
         return []
     st = tracker.state_for(start, end, segment, cohort, admitted)
+    if not tracker.binary:
+        return _rise_measurements(tracker, st, ref, monitor, tier, start, end, segment, cohort,
+                                  kind, [m for m in metrics if m in REGRESSION_METRICS])
+    metrics = [m for m in metrics if m not in REGRESSION_METRICS]
     rr = ref.realized()
     n_ref = ref.effective_n
     pos_ref = rr["positive_rate"] * n_ref
     if kind == "estimated":
-        if cal is None or not tracker.estimate_enabled or st.predictions == 0:
+        cur: dict[str, Any] = tracker.estimated(st, segment, cohort)
+        if not cur or st.predictions == 0:
             return []
-        cur: dict[str, Any] = estimate(st, cal)
         n = float(st.predictions)
         window = tier
     else:
@@ -64,6 +71,48 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
             monitor, "performance", metric, kind, segment, cohort, window, start, end,
             float(drop) if math.isfinite(drop) else math.nan, int(round(n)), int(round(n_ref)),
             None if not math.isfinite(p) else p, "ok",
+            {"current": value, "reference": reference, "kind": kind,
+             "labeled": st.labeled, "predictions": st.predictions}))
+    return out
+
+
+def _moments(st: PerformanceState) -> dict[str, float]:
+    """Realized mean |e|, e^2 and their per-row second moments (e^2, e^4; NaN for a state
+    from before the sum of e^4 was kept, so its MSE/RMSE test is undefined, not overconfident)."""
+    w = st.w_sum
+    _, ae, se, _, _, qe = st.sums.tolist()
+    return {"mae": ae / w, "mse": se / w, "abs_sq": se / w,
+            "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
+
+
+def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
+                       ref: PerformanceState, monitor: str, tier: str, start: float, end: float,
+                       segment: str, cohort: str, kind: str, metrics: list[str]
+                       ) -> list[Measurement]:
+    """Regression: the relative rise of MAE / RMSE / MSE over the reference's, with the
+    one-sided Welch test of the mean loss (RMSE is tested as MSE, its square)."""
+    if kind == "estimated":
+        cur = tracker.estimated(st, segment, cohort)
+        n, window = float(st.predictions), tier
+    else:
+        cur = _moments(st) if st.w_sum > 0 else {}
+        n, window = st.effective_n, tier + LABELED_SUFFIX
+    if not cur or not metrics:
+        return []
+    rm, n_ref = _moments(ref), ref.effective_n
+    p_abs = error_rise_p(cur["mae"], cur["abs_sq"], n, rm["mae"], rm["abs_sq"], n_ref)
+    p_sq = error_rise_p(cur["mse"], cur["sq_sq"], n, rm["mse"], rm["sq_sq"], n_ref)
+    out: list[Measurement] = []
+    for metric in metrics:
+        value = cur["mae"] if metric == "mae" else cur["mse"]
+        reference = rm["mae"] if metric == "mae" else rm["mse"]
+        if metric == "rmse":
+            value, reference = math.sqrt(value), math.sqrt(reference)
+        p = p_abs if metric == "mae" else p_sq
+        rise = value / reference - 1.0 if reference > 0 else math.nan
+        out.append(Measurement(
+            monitor, "performance", metric, kind, segment, cohort, window, start, end,
+            rise, int(round(n)), int(round(n_ref)), None if not math.isfinite(p) else p, "ok",
             {"current": value, "reference": reference, "kind": kind,
              "labeled": st.labeled, "predictions": st.predictions}))
     return out

@@ -17,6 +17,7 @@ from driftline.sketches.baseline import Baseline
 from driftline.sketches.calibration import Calibration
 from driftline.sketches.codec import SketchFormatError
 from driftline.sketches.performance import PerformanceState, ScoreGrid
+from driftline.sketches.regression import ErrorMap
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.categories import CategoricalCodes
 from driftline.stream.decode.decoder import DecodedBatch, Decoder, FieldSpec
@@ -106,9 +107,11 @@ def predicted_of(d: DecodedBatch, config: DriftlineConfig) -> np.ndarray | None:
 
 
 def tracker_for(config: DriftlineConfig, baseline: Baseline | None) -> PerformanceTracker:
-    """A tracker with the baseline's reference states and calibrations (if any)."""
+    """A tracker with the baseline's reference states, calibrations and regression error
+    maps (if any)."""
     refs: dict[tuple[str, str], PerformanceState] = {}
     cals: dict[tuple[str, str], Calibration] = {}
+    errs: dict[tuple[str, str], ErrorMap] = {}
     for name, blob in (baseline.attachments.items() if baseline is not None else ()):
         kind, _, key = name.partition(":")
         seg, _, cohort = key.partition("=")
@@ -117,6 +120,8 @@ def tracker_for(config: DriftlineConfig, baseline: Baseline | None) -> Performan
                 refs[(seg, cohort)] = PerformanceState.from_bytes(blob)
             elif kind == "calibration":
                 cals[(seg, cohort)] = Calibration.from_bytes(blob)
+            elif kind == "errors":
+                errs[(seg, cohort)] = ErrorMap.from_bytes(blob)
         except SketchFormatError as exc:
             raise ValueError(f"baseline attachment {name}: {exc}") from None
     grid = ScoreGrid(bins=config.prediction_model.score_bins)
@@ -126,4 +131,4 @@ def tracker_for(config: DriftlineConfig, baseline: Baseline | None) -> Performan
                          "rebuild the baseline")
     return PerformanceTracker(model=config.model, labels=config.labels,
                               window_size=config.windows.size, segments=config.segments,
-                              reference=refs, calibration=cals)
+                              reference=refs, calibration=cals, errors=errs)

@@ -74,4 +74,7 @@ def restore(t: PerformanceTracker, data: bytes) -> None:
     heapq.heapify(j._expiry)
     t.states = {(float(w), str(seg), str(value)): PerformanceState.from_bytes(blob)
                 for (w, seg, value), blob in zip(meta["states"], blobs, strict=True)}
+    if any(st.values != t.values for st in t.states.values()):
+        raise ValueError("the performance checkpoint was written with another baseline's "
+                         "regression error map (prediction bins); start from an empty state")
     t.reindex()

@@ -15,7 +15,8 @@ The per-cohort ``performance`` record (names are a contract)::
      f1, log_loss, brier, calibration_error, ...}, "estimated": {roc_auc, accuracy, precision,
      recall, f1, ...}, "status", "effective_n", "label_drift", "prediction_drift"}
 
-(regression: ``realized`` has mae, rmse, bias; ``estimated`` is empty). ``status``:
+(regression: ``realized`` has mae, rmse, mse, bias, label_mean; ``estimated`` has mae, rmse
+and mse from the baseline's error map, :mod:`sketches.regression`). ``status``:
 ``no_predictions``, ``pending`` (no label yet), ``maturing`` (labels arriving),
 ``matured`` (max_delay has passed the window's end) or ``unlabeled`` (matured, no label).
 """
@@ -30,13 +31,15 @@ import numpy as np
 
 from driftline.sketches.calibration import Calibration, estimate, label_shift, prediction_shift
 from driftline.sketches.performance import PerformanceState, ScoreGrid
+from driftline.sketches.regression import ErrorMap
 from driftline.stream.engine.cohorts import MISSING, OTHER
 from driftline.stream.performance.join import Joined, LabelJoin, Pending
 
 ALL = "all"
 REALIZED_BINARY = ("roc_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
                    "calibration_error", "specificity", "positive_rate", "roc_auc_error_bound")
-REALIZED_REGRESSION = ("mae", "rmse", "bias", "label_mean")
+REALIZED_REGRESSION = ("mae", "rmse", "mse", "bias", "label_mean")
+ESTIMATED_REGRESSION = ("mae", "rmse", "mse")
 StateKey = tuple[float, str, str]
 
 
@@ -59,7 +62,8 @@ class PerformanceTracker:
     def __init__(self, *, model: Any, labels: Any | None, window_size: float,
                  segments: Sequence[str] = (),
                  reference: Mapping[tuple[str, str], PerformanceState] | None = None,
-                 calibration: Mapping[tuple[str, str], Calibration] | None = None) -> None:
+                 calibration: Mapping[tuple[str, str], Calibration] | None = None,
+                 errors: Mapping[tuple[str, str], ErrorMap] | None = None) -> None:
         self.task: str = model.task
         self.grid = ScoreGrid(bins=model.score_bins)
         self.threshold = float(model.threshold)
@@ -78,6 +82,10 @@ class PerformanceTracker:
         self._index: dict[tuple[str, float], list[StateKey]] = {}
         self.reference = dict(reference or {})
         self.calibration = dict(calibration or {})
+        self.errors = dict(errors or {})
+        glob = self.errors.get((ALL, ALL))
+        # regression: every state's prediction histogram uses the global error map's bins
+        self.values = glob.grid if glob is not None and self.task == "regression" else None
         self.without_id = 0
         # newest published record per (tier, segment, cohort, kind): kind "estimated" at
         # window close, "realized" once matured (what the Prometheus collector renders)
@@ -100,10 +108,13 @@ class PerformanceTracker:
         for key in self.states:
             self._index.setdefault((key[1], key[0]), []).append(key)
 
+    def new_state(self) -> PerformanceState:
+        return PerformanceState(task=self.task, grid=self.grid, values=self.values)
+
     def _state(self, key: StateKey) -> PerformanceState:
         st = self.states.get(key)
         if st is None:
-            st = self.states[key] = PerformanceState(task=self.task, grid=self.grid)
+            st = self.states[key] = self.new_state()
             self._index.setdefault((key[1], key[0]), []).append(key)
         return st
 
@@ -224,7 +235,7 @@ class PerformanceTracker:
                   admitted: set[str] | None = None) -> PerformanceState:
         """The merged state of a window (any tier) and cohort; ``__other__`` merges the raw
         values outside ``admitted``."""
-        out = PerformanceState(task=self.task, grid=self.grid)
+        out = self.new_state()
         step = self.size
         for k in range(math.floor(start / step), math.ceil(end / step)):
             w = k * step  # the same float as a prediction's floor(t / size) * size
@@ -243,14 +254,33 @@ class PerformanceTracker:
         return (self.reference.get(key, self.reference.get(glob)),
                 self.calibration.get(key, self.calibration.get(glob)))
 
+    def error_map(self, segment: str, cohort: str) -> ErrorMap | None:
+        """The cohort's regression error map, else the global one (None: no estimate)."""
+        return self.errors.get((segment, cohort), self.errors.get((ALL, ALL)))
+
+    def estimated(self, st: PerformanceState, segment: str, cohort: str) -> dict[str, float]:
+        """The estimate of a window x cohort state (CBPE or the regression error map; the
+        regression one also carries the second moments its tests need)."""
+        if not self.estimate_enabled:
+            return {}
+        if self.binary:
+            cal = self._reference(segment, cohort)[1]
+            return estimate(st, cal) if cal is not None else {}
+        emap = self.error_map(segment, cohort)
+        if emap is None or st.values != emap.grid:
+            return {}
+        return emap.estimate(st.pred_hist[0])
+
     def record(self, start: float, end: float, segment: str, cohort: str,
                admitted: set[str] | None = None) -> dict[str, Any]:
         """The ``performance`` entry of one window x cohort (see the module doc)."""
         st = self.state_for(start, end, segment, cohort, admitted)
-        ref, cal = self._reference(segment, cohort)
+        ref = self._reference(segment, cohort)[0]
         real = st.realized()
         names = REALIZED_BINARY if self.binary else REALIZED_REGRESSION
-        est = estimate(st, cal) if cal is not None and self.estimate_enabled else {}
+        est = self.estimated(st, segment, cohort)
+        if not self.binary:
+            est = {k: v for k, v in est.items() if k in ESTIMATED_REGRESSION}
         coverage = min(st.w_sum / st.predictions, 1.0) if st.predictions else None
         if st.predictions == 0:
             status = "no_predictions"

@@ -4,8 +4,9 @@ The worker reads its baseline file; events stream in; mid-stream the file is rep
 with a file that is not a baseline, then with one built for other features (both rejected and
 counted, the running baseline stays), then with a new baseline. Windows closed before the swap
 carry the old version, windows closed after it (also the one that was open at the swap) carry
-the new one and are evaluated against it; every window x cohort is published exactly once with
-the exact count of what was produced. A restart then starts with the new baseline.
+the new one and are evaluated against it (its own bins: the live windows are re-binned); every
+window x cohort is published exactly once with the exact count of what was produced. A restart
+then starts with the new baseline and restores the state profiled on the old bins.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from driftline.sketches.bins import numeric_bin_labels
 from driftline.sketches.evaluate import QUANTILE_LEVELS
 from driftline.stream.config.model import load_config
 from driftline.stream.demo.workloads import generate, to_json_lines
@@ -84,8 +86,10 @@ def test_swap_mid_stream_changes_the_version_and_loses_no_window(kafka: Any,
     cfg_path = _config(kafka, tmp_path / "cfg.yaml", topic, address, live)
     cfg = load_config(cfg_path)
     old = build_baseline(cfg, _training(tmp_path, "old", 1, 0.0), min_cohort_rows=500)
-    new = build_baseline(cfg, _training(tmp_path, "new", 2, 1.0), min_cohort_rows=500,
-                         bins_from=old)
+    # built from other data with its own bins: the live windows (profiled on the old bins)
+    # are re-binned onto them
+    new = build_baseline(cfg, _training(tmp_path, "new", 2, 1.0), min_cohort_rows=500)
+    assert new.schema.fingerprint != old.schema.fingerprint
     other_cfg = load_config(_config(kafka, tmp_path / "other.yaml", topic, address, live,
                                     [{"name": "x_normal", "type": "numeric"}]))
     other = build_baseline(other_cfg, _training(tmp_path, "other", 3, 0.0), min_cohort_rows=500)
@@ -160,12 +164,18 @@ def test_swap_mid_stream_changes_the_version_and_loses_no_window(kafka: Any,
             x = next(f for f in rec["features"] if f["name"] == "x_normal")
             want = base.global_profile["x_normal"].kll_quantiles(QUANTILE_LEVELS)
             assert np.allclose(x["quantiles"]["baseline"], want, rtol=0, atol=0), key
-            assert x["bins"]["exact"] is True  # --bins-from: the live bins are the new ones
+            assert x["bins"]["exact"] is (base is old), key  # re-binned after the swap
+            assert x["bins"]["labels"] == list(numeric_bin_labels(
+                base.schema["x_normal"].edges)), key  # type: ignore[union-attr]
 
-    # a restart starts with the current baseline
+    # a restart starts with the current baseline, and restores the state written on the old
+    # bins (the window of the sentinels is still open in it)
     again = Worker(cfg_path, tmp_path / "worker-2.log")
     try:
         again.wait_ready()
         assert _baseline_metrics(address)["versions"] == {new.version: 1.0}
+        wait_until(lambda: "(4 restored from checkpoints)" in again.output(), 60, 0.1,
+                   "the source partitions restored")
+        assert "live windows keep the bins of the monitor's state" in again.output()
     finally:
         assert again.terminate() == 0, again.tail()

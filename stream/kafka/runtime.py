@@ -42,6 +42,7 @@ from driftline.stream.kafka.admin import (
     partition_counts,
 )
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.live_schema import pinned_schema
 from driftline.stream.kafka.partials import MergerSide, PartialSender
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.sinks import Sinks
@@ -152,6 +153,7 @@ class Runtime(mode.Service):
         dlq_limit = await asyncio.to_thread(max_message_bytes, kclient, str(self.k.dlq_topic))
         self.store = CheckpointStore(self.checkpoint_topic, aclient)
         await self.store.start()
+        self.schema = await pinned_schema(self.store, self.cfg.monitor, self.schema)
         longest = max([self.cfg.windows.size, *self.cfg.windows.rollups])
         self.sender = PartialSender(self.partials_topic, aclient, longest)
         await self.sender.start()

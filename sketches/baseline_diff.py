@@ -122,15 +122,12 @@ def _structure(old: Baseline, new: Baseline) -> BaselineDiff:
     so, sn = _segments(old), _segments(new)
     co = {f"{s}={c}" for s, c in old.cohorts}
     cn = {f"{s}={c}" for s, c in new.cohorts}
-    meta: dict[str, list[Any]] = {}
-    for key, a, b in (("built_at", old.created_at.isoformat(), new.created_at.isoformat()),
-                      ("rows", old.rows, new.rows)):
-        if a != b:
-            meta[key] = [a, b]
-    for key in sorted(set(old.meta) | set(new.meta)):
-        a, b = old.meta.get(key), new.meta.get(key)
-        if key not in _BULKY_META and a != b:
-            meta[key] = [a, b]
+    pairs: list[tuple[str, Any, Any]] = [
+        ("built_at", old.created_at.isoformat(), new.created_at.isoformat()),
+        ("rows", old.rows, new.rows),
+        *((k, old.meta.get(k), new.meta.get(k)) for k in sorted(set(old.meta) | set(new.meta))
+          if k not in _BULKY_META)]
+    meta = {key: [a, b] for key, a, b in pairs if a != b}
     return BaselineDiff(
         old.version, new.version, sorted(set(fn) - set(fo)), sorted(set(fo) - set(fn)),
         sorted(n for n in set(fo) & set(fn) if fo[n] != fn[n]), sorted(sn - so),

@@ -104,7 +104,6 @@ def test_swap_mid_stream_changes_the_version_and_loses_no_window(kafka: Any,
                                "region": "eu"})] * 4
     expected = exact_counts(ts, WINDOW, {"region": w.columns["region"]})
     first = {k for k in expected if k[0] + WINDOW <= SWAP_AT - 5}  # windows 0..2
-    rest = set(expected) - first
 
     worker = Worker(cfg_path, tmp_path / "worker.log")
     try:

@@ -41,6 +41,7 @@ from driftline.stream.kafka.admin import (
     max_message_bytes,
     partition_counts,
 )
+from driftline.stream.kafka.baseline_swap import BaselinePoller, BaselineSwaps
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
 from driftline.stream.kafka.live_schema import pinned_schema
 from driftline.stream.kafka.partials import MergerSide, PartialSender
@@ -48,11 +49,6 @@ from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.sinks import Sinks
 from driftline.stream.kafka.source_settings import Aggregation, EventConsumer
 from driftline.stream.kafka.worker import SourceSide
-from driftline.stream.sources.baseline_watch import (
-    BaselineLocation,
-    BaselineRejected,
-    BaselineWatcher,
-)
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +82,7 @@ class Runtime(mode.Service):
         environ: Mapping[str, str] | None = None,
         announce: Callable[[str], None] | None = None,
         exit_on_failure: bool = False,
+        baseline_poller: BaselinePoller | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -109,11 +106,8 @@ class Runtime(mode.Service):
         self.exit_on_failure = exit_on_failure
         self.source: SourceSide | None = None
         self.merger: MergerSide | None = None
-        location = BaselineLocation.from_config(cfg, self.environ)
-        self.watcher = None if location is None else BaselineWatcher(
-            config=cfg, location=location, current=baseline)
-        self.baseline_swaps = 0
-        self.baseline_rejected: dict[str, int] = {}
+        self.baseline_poller = baseline_poller
+        self.swaps = BaselineSwaps(baseline)
 
     # -- construction -----------------------------------------------------------------------
     def _make_merger(self) -> Merger:
@@ -160,7 +154,7 @@ class Runtime(mode.Service):
         self.dlq_producer = Producer(kclient, linger_ms=20, max_request_size=dlq_limit)
         dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
         await self.sinks.start(aclient, kclient, self._lag, self._counters, self._cohorts,
-                               self._baseline_status)
+                               self.swaps.status)
         self.source = SourceSide(
             consumer=EventConsumer.from_config(
                 self.cfg, client=aclient, session_timeout_ms=self.session_timeout_ms,
@@ -185,8 +179,10 @@ class Runtime(mode.Service):
             asyncio.create_task(self._run_loop("merger", self.merger.step)),
             asyncio.create_task(self.sinks.run_freshness(self.stopping)),
         ]
-        if self.watcher is not None and self.cfg.baseline_reload.interval > 0:
-            self._loops.append(asyncio.create_task(self._watch_baseline()))
+        interval = self.cfg.baseline_reload.interval
+        if self.baseline_poller is not None and interval > 0:
+            self._loops.append(asyncio.create_task(self.swaps.run(
+                self.baseline_poller, interval, self.stopping, self.swap_baseline)))
         self.ready.set()
         where = self.sinks.metrics_address or "disabled"
         self.announce(f"{READY_LINE} monitor={self.cfg.monitor} metrics={where}")
@@ -203,31 +199,9 @@ class Runtime(mode.Service):
                     os._exit(3)
                 return
 
-    async def _watch_baseline(self) -> None:
-        """Check the baseline location every ``baseline_reload.interval``; swap in a new
-        baseline that passes the checks, count and log one that does not."""
-        assert self.watcher is not None
-        interval = self.cfg.baseline_reload.interval
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), interval)
-            if self.stopping.is_set():
-                return
-            try:
-                new = await asyncio.to_thread(self.watcher.poll)
-            except BaselineRejected as exc:
-                n = self.baseline_rejected.get(exc.reason, 0) + 1
-                self.baseline_rejected[exc.reason] = n
-                log.warning("baseline rejected (%s): %s; keeping version %s", exc.reason, exc,
-                            self.baseline.version if self.baseline is not None else "none")
-                continue
-            if new is not None:
-                await self.swap_baseline(new)
-
     async def swap_baseline(self, new: Baseline) -> None:
         """Evaluate every window that closes from now on against ``new`` (the mergers take it
         between two rounds; partitions assigned later start with it)."""
-        old = self.baseline
 
         def change() -> None:
             self.baseline = new
@@ -238,14 +212,6 @@ class Runtime(mode.Service):
             await self.merger.between_rounds(change)
         else:
             change()
-        self.baseline_swaps += 1
-        log.info("baseline swapped: version %s -> %s (%s, built %s); windows closing from "
-                    "now on are evaluated against it", old.version if old else "none",
-                    new.version, new.location, new.created_at.isoformat())
-
-    def _baseline_status(self) -> dict[str, Any]:
-        return {"version": self.baseline.version if self.baseline is not None else None,
-                "swaps": self.baseline_swaps, "rejected": dict(self.baseline_rejected)}
 
     async def _publish(self, results: list[WindowResult]) -> None:
         await self.sinks.publish(results)
@@ -309,14 +275,16 @@ def run_worker(
     instance_id: str | None = None,
     session_timeout_s: float = 10.0,
     loglevel: str = "info",
+    baseline_poller: BaselinePoller | None = None,
 ) -> None:
-    """Run the worker under faust until SIGTERM/SIGINT (blocking)."""
+    """Run the worker under faust until SIGTERM/SIGINT (blocking); ``baseline_poller`` checks
+    the baseline location for a new baseline every ``baseline_reload.interval``."""
     from driftline.stream.kafka.app import build_app, run_app
 
     app = build_app(cfg)
     runtime_kwargs: dict[str, Any] = {
         "instance_id": instance_id, "session_timeout_s": session_timeout_s,
-        "exit_on_failure": True,
+        "exit_on_failure": True, "baseline_poller": baseline_poller,
     }
 
     class _Service(Runtime):

@@ -47,7 +47,7 @@ from driftline.stream.sources.baselines import BaselineError, parse_baseline
 REJECTION_REASONS = ("unreachable", "unreadable", "incompatible")
 
 
-class BaselineRejected(Exception):
+class BaselineRejected(ValueError):
     """A new baseline that is not used; ``reason`` is one of :data:`REJECTION_REASONS`."""
 
     def __init__(self, reason: str, message: str) -> None:

@@ -4,8 +4,12 @@ computation on the same data."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import os
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +29,7 @@ from driftline.stream.cli import app
 from driftline.stream.cli.preflight import preflight
 from driftline.stream.config.model import parse_config
 from driftline.stream.config.types import ConfigError
+from driftline.stream.kafka.baseline_swap import BaselineSwaps
 from driftline.stream.sources.baseline_watch import (
     BaselineLocation,
     BaselineRejected,
@@ -248,3 +253,35 @@ def test_baseline_diff_matches_a_direct_computation(tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["baseline", "diff", str(tmp_path / "old.dlb"),
                                    str(tmp_path / "junk.dlb")])
     assert bad.exit_code == 2 and "not a usable driftline baseline" in bad.output
+
+
+def test_sighup_checks_the_file_at_once_with_polling_off(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.dlb"
+    old, _ = _build(1, 0.0, ["a", "b"])
+    new, _ = _build(2, 0.5, ["a", "b"])
+    save_baseline(old, path)
+    cfg = parse_config({**CFG, "baseline": str(path), "baseline_reload": {"interval": 0}})
+    location = BaselineLocation.from_config(cfg)
+    assert location is not None
+    watcher = BaselineWatcher(config=cfg, location=location, current=load_baseline(path))
+    swaps = BaselineSwaps(watcher.current)
+    used: list[str] = []
+
+    async def swap(b: Baseline) -> None:
+        used.append(b.version)
+
+    async def scenario() -> None:
+        stopping = asyncio.Event()
+        task = asyncio.create_task(swaps.run(watcher, 0.0, stopping, swap))
+        await asyncio.sleep(0)  # the task installed its SIGHUP handler and waits
+        save_baseline(new, path)
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while not used and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        stopping.set()
+        await task
+
+    asyncio.run(scenario())
+    assert used == [new.version]
+    assert swaps.status() == {"version": new.version, "swaps": 1, "rejected": {}}

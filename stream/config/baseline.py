@@ -13,7 +13,8 @@ class BaselineReloadConfig(StrictModel):
 
     interval: Duration = Field(default=30.0, ge=0)
     """How often the worker checks the baseline location for a new baseline (file: size,
-    modification time and content hash; URL: a conditional GET with the ETag); 0 = never."""
+    modification time and content hash; URL: a conditional GET with the ETag); 0 = only when
+    the worker gets SIGHUP (which also checks at once with any interval)."""
     url: str | None = None
     """http(s) URL of the baseline object (an object store, a static file server) instead of
     the `baseline` file; fetched at start and on every check."""

@@ -1,5 +1,5 @@
-"""Swapping the baseline of a running worker: check the location on a timer, hand a new baseline
-to the mergers between two rounds, count and log what was rejected.
+"""Swapping the baseline of a running worker: check the location on a timer and on SIGHUP, hand
+a new baseline to the mergers between two rounds, count and log what was rejected.
 
 The poller (:class:`stream.sources.baseline_watch.BaselineWatcher`, wired by ``driftline run``)
 returns a new, checked baseline or None, and raises a ``ValueError`` with a ``reason`` for one
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -55,17 +56,37 @@ class BaselineSwaps:
 
     async def run(self, poller: BaselinePoller, interval: float, stopping: asyncio.Event,
                   swap: Callable[[Baseline], Awaitable[None]]) -> None:
-        """Every ``interval`` seconds until ``stopping``: poll, then swap or count."""
-        while not stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval)
-            if stopping.is_set():
-                return
-            try:
-                new = await asyncio.to_thread(poller.poll)
-            except ValueError as exc:
-                self.rejected(str(getattr(exc, "reason", "unreadable")), str(exc))
-                continue
+        """Every ``interval`` seconds (0: never) and on SIGHUP, until ``stopping``: poll, then
+        swap or count."""
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, wake.set)
+        try:
+            while not stopping.is_set():
+                waits = [asyncio.ensure_future(e.wait()) for e in (stopping, wake)]
+                await asyncio.wait(waits, timeout=interval or None,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                for w in waits:
+                    w.cancel()
+                if stopping.is_set():
+                    return
+                wake.clear()
+                await self.check(poller, swap)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+
+    async def check(self, poller: BaselinePoller,
+                    swap: Callable[[Baseline], Awaitable[None]]) -> None:
+        """One poll: swap in a new baseline or count a rejected one."""
+        try:
+            new = await asyncio.to_thread(poller.poll)
             if new is not None:
                 await swap(new)
                 self.swapped(new)
+        except ValueError as exc:
+            self.rejected(str(getattr(exc, "reason", "unreadable")), str(exc))
+        except Exception:  # the running baseline stays; the next check tries again
+            log.exception("checking the baseline location failed; keeping version %s",
+                          self.version or "none")

@@ -179,10 +179,10 @@ class Runtime(mode.Service):
             asyncio.create_task(self._run_loop("merger", self.merger.step)),
             asyncio.create_task(self.sinks.run_freshness(self.stopping)),
         ]
-        interval = self.cfg.baseline_reload.interval
-        if self.baseline_poller is not None and interval > 0:
+        if self.baseline_poller is not None:
             self._loops.append(asyncio.create_task(self.swaps.run(
-                self.baseline_poller, interval, self.stopping, self.swap_baseline)))
+                self.baseline_poller, self.cfg.baseline_reload.interval, self.stopping,
+                self.swap_baseline)))
         self.ready.set()
         where = self.sinks.metrics_address or "disabled"
         self.announce(f"{READY_LINE} monitor={self.cfg.monitor} metrics={where}")

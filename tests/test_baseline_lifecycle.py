@@ -22,6 +22,8 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp
 from typer.testing import CliRunner
 
+from driftline.alerts.model import AlertEvent
+from driftline.alerts.render import alertmanager_alerts, facts
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.column import Column
 from driftline.sketches.schema import CategoricalSpec, NumericSpec
@@ -29,12 +31,14 @@ from driftline.stream.cli import app
 from driftline.stream.cli.preflight import preflight
 from driftline.stream.config.model import parse_config
 from driftline.stream.config.types import ConfigError
+from driftline.stream.engine.core import Engine, RecordBatch
 from driftline.stream.kafka.baseline_swap import BaselineSwaps
 from driftline.stream.sources.baseline_watch import (
     BaselineLocation,
     BaselineRejected,
     BaselineWatcher,
 )
+from driftline.stream.monitor.measurements import to_measurements
 from driftline.stream.sources.baselines import load_baseline, save_baseline
 
 CFG = {"monitor": "m", "features": [{"name": "x", "type": "numeric"},
@@ -285,3 +289,31 @@ def test_sighup_checks_the_file_at_once_with_polling_off(tmp_path: Path) -> None
     asyncio.run(scenario())
     assert used == [new.version]
     assert swaps.status() == {"version": new.version, "swaps": 1, "rejected": {}}
+
+
+def test_every_result_record_and_alert_payload_carries_the_version(tmp_path: Path) -> None:
+    path = tmp_path / "b.dlb"
+    base, _ = _build(1, 0.0, ["a", "b"])
+    save_baseline(base, path)
+    cfg = parse_config({**CFG, "source": {"event_time": {"field": "ts"}},
+                        "windows": {"size": "1m"}})
+    engine = Engine(cfg, load_baseline(path))
+    rng = np.random.default_rng(5)
+    rows = [orjson.dumps({"ts": i, "x": float(rng.normal(3.0)), "c": "a", "r": "eu"})
+            for i in range(600)]
+    engine.ingest(RecordBatch("t", 0, list(range(600)), None, rows))
+    results = engine.flush()
+    want = {"version": base.version, "built_at": base.created_at.isoformat(),
+            "location": str(path)}
+    assert results and all(r.to_report()["baseline"] == want for r in results)
+    assert all(rec["baseline"] == want for r in results for rec in r.to_json_records())
+    measurements = [m for r in results for m in to_measurements(r)]
+    assert {m.details["baseline_version"] for m in measurements} == {base.version}
+    drift = next(m for m in measurements if m.check == "drift" and m.feature == "x")
+    event = AlertEvent(drift.monitor, "drift", drift.metric, "x", "all", "all", drift.window,
+                       "critical", "firing", "new", drift.value, 0.2, drift.n,
+                       drift.window_start, drift.window_end, drift.window_start,
+                       drift.p_value, drift.details)
+    assert facts(event, None)["baseline_version"] == base.version
+    assert all(a["annotations"]["baseline_version"] == base.version
+               for a in alertmanager_alerts(event, None))

@@ -3,8 +3,8 @@
 Per cohort and feature: one ``drift`` measurement per computed metric (value, n, m, p-value,
 status; ``details`` carry the contributing bins/categories, the quantiles and the sketch error
 bound), five ``quality`` ratios; per cohort one ``volume`` measurement (events in the window,
-``details["expected"]`` from the baseline's training rate). Drift and volume details carry the
-``baseline_version`` the window was evaluated against. Unfinished rollups
+``details["expected"]`` from the baseline's training rate). Every measurement's details carry
+the ``baseline_version`` the window was evaluated against. Unfinished rollups
 (``complete=False``) give no volume measurement (a partial hour is not a drop).
 
 >>> from driftline.stream.engine.results import WindowResult
@@ -56,7 +56,8 @@ def to_measurements(result: WindowResult) -> list[Measurement]:
             q = fe.quality
             for kind in QUALITY_KINDS:
                 out.append(Measurement(mon, "quality", kind, fe.name, c.segment, c.cohort, tier,
-                                       start, end, _f(getattr(q, kind)), q.n))
+                                       start, end, _f(getattr(q, kind)), q.n,
+                                       details={"baseline_version": version}))
         if result.complete:
             out.append(Measurement(mon, "volume", "events", "", c.segment, c.cohort, tier, start,
                                    end, float(c.n), c.n,

@@ -78,10 +78,12 @@ class Baseline:
 
     @property
     def version(self) -> str:
-        """Stable content hash of the serialized baseline (the first 16 hex digits of its
-        SHA-256): the same file always has the same version, any rebuilt one another."""
+        """Content hash of the serialized baseline (the first 16 hex digits of its SHA-256) as
+        last read (``from_bytes``) or written (``to_bytes``): the version of its file. The same
+        file always has the same version, any rebuilt one another."""
         if self._version is None:
-            self._version = content_version(self.to_bytes())
+            self.to_bytes()
+        assert self._version is not None
         return self._version
 
     @property
@@ -166,7 +168,11 @@ class Baseline:
             w.text(json.dumps(names))
             for name in names:
                 w.blob(self.attachments[name])
-        return frame(Kind.BASELINE, w.getvalue())
+        # a sketch queried since the last call may serialize differently (same content): the
+        # version is that of the bytes written
+        data = frame(Kind.BASELINE, w.getvalue())
+        self._version = content_version(data)
+        return data
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:

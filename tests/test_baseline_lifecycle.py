@@ -317,3 +317,13 @@ def test_every_result_record_and_alert_payload_carries_the_version(tmp_path: Pat
     assert facts(event, None)["baseline_version"] == base.version
     assert all(a["annotations"]["baseline_version"] == base.version
                for a in alertmanager_alerts(event, None))
+
+
+def test_the_version_is_that_of_the_bytes_written_even_after_queries(tmp_path: Path) -> None:
+    base, _ = _build(4, 0.0, ["a", "b"])
+    assert base.version  # before any file: the version of its serialization now
+    base.global_profile["x"].kll_quantiles([0.5])  # type: ignore[union-attr]
+    save_baseline(base, tmp_path / "b.dlb")  # may serialize differently after a query
+    data = (tmp_path / "b.dlb").read_bytes()
+    assert base.version == hashlib.sha256(data).hexdigest()[:16] == load_baseline(
+        tmp_path / "b.dlb").version

@@ -6,11 +6,13 @@ counted, the running baseline stays), then with a new baseline. Windows closed b
 carry the old version, windows closed after it (also the one that was open at the swap) carry
 the new one and are evaluated against it (its own bins: the live windows are re-binned); every
 window x cohort is published exactly once with the exact count of what was produced. A restart
-then starts with the new baseline and restores the state profiled on the old bins.
+then starts with the new baseline and restores the state profiled on the old bins; with polling
+off, SIGHUP makes it check the file.
 """
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,9 @@ SENTINEL = START + 600.0  # one event per partition: moves the watermarks past w
 
 
 def _config(kafka: Any, path: Path, topic: str, address: str, baseline: Path,
-            features: list[dict[str, str]] | None = None) -> Path:
+            features: list[dict[str, str]] | None = None, interval: str = "0.2s") -> Path:
     return write_config(path, {
-        "monitor": "swap",
+        "monitor": topic,
         "source": {"kafka": {**kafka.source_config([topic]), "checkpoint_interval": "0.5s"},
                    "event_time": {"field": "ts", "unit": "s"}},
         "features": features or [{"name": "x_normal", "type": "numeric"},
@@ -55,7 +57,7 @@ def _config(kafka: Any, path: Path, topic: str, address: str, baseline: Path,
         # idle partitions do not close the window open at the swap: only events do
         "windows": {"size": "10s", "allowed_lateness": "0s", "idle_timeout": "60s"},
         "baseline": str(baseline),
-        "baseline_reload": {"interval": "0.2s"},
+        "baseline_reload": {"interval": interval},
         "metrics": {"listen": address},
         "state_dir": str(path.parent / "state"),
     })
@@ -95,6 +97,7 @@ def test_swap_mid_stream_changes_the_version_and_loses_no_window(kafka: Any,
     other = build_baseline(other_cfg, _training(tmp_path, "other", 3, 0.0), min_cohort_rows=500)
     assert len({old.version, new.version, other.version}) == 3
     save_baseline(old, live)
+    old_file = live.read_bytes()
 
     w = generate(12_000, seed=7, events_per_second=200.0, start_ts=START)  # windows 0..5
     ts = w.columns["ts"]
@@ -168,13 +171,21 @@ def test_swap_mid_stream_changes_the_version_and_loses_no_window(kafka: Any,
                 base.schema["x_normal"].edges)), key  # type: ignore[union-attr]
 
     # a restart starts with the current baseline, and restores the state written on the old
-    # bins (the window of the sentinels is still open in it)
-    again = Worker(cfg_path, tmp_path / "worker-2.log")
+    # bins (the window of the sentinels is still open in it); without polling, SIGHUP swaps
+    quiet = _config(kafka, tmp_path / "quiet.yaml", topic, address, live, interval="0s")
+    again = Worker(quiet, tmp_path / "worker-2.log")
     try:
         again.wait_ready()
         assert _baseline_metrics(address)["versions"] == {new.version: 1.0}
         wait_until(lambda: "(4 restored from checkpoints)" in again.output(), 60, 0.1,
                    "the source partitions restored")
         assert "live windows keep the bins of the monitor's state" in again.output()
+        tmp = live.with_name("old.tmp")
+        tmp.write_bytes(old_file)
+        tmp.replace(live)
+        again.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: _baseline_metrics(address)["versions"] == {old.version: 1.0},
+                   30, 0.1, "the baseline swapped on SIGHUP")
+        assert again.alive()
     finally:
         assert again.terminate() == 0, again.tail()

@@ -1,6 +1,6 @@
 """Baseline versions, the checks a new baseline passes before a worker uses it (from a file or
-a real local HTTP server with ETags), and ``driftline baseline diff`` against a direct
-computation on the same data."""
+a real local HTTP server with ETags), SIGHUP, the live bins pinned in the checkpoint topic (real
+broker), and ``driftline baseline diff`` against a direct computation on the same data."""
 
 from __future__ import annotations
 
@@ -26,13 +26,16 @@ from driftline.alerts.model import AlertEvent
 from driftline.alerts.render import alertmanager_alerts, facts
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.column import Column
-from driftline.sketches.schema import CategoricalSpec, NumericSpec
+from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
 from driftline.stream.cli import app
 from driftline.stream.cli.preflight import preflight
 from driftline.stream.config.model import parse_config
 from driftline.stream.config.types import ConfigError
 from driftline.stream.engine.core import Engine, RecordBatch
+from driftline.stream.kafka.admin import ensure_topics
 from driftline.stream.kafka.baseline_swap import BaselineSwaps
+from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.live_schema import pinned_schema
 from driftline.stream.sources.baseline_watch import (
     BaselineLocation,
     BaselineRejected,
@@ -327,3 +330,31 @@ def test_the_version_is_that_of_the_bytes_written_even_after_queries(tmp_path: P
     data = (tmp_path / "b.dlb").read_bytes()
     assert base.version == hashlib.sha256(data).hexdigest()[:16] == load_baseline(
         tmp_path / "b.dlb").version
+
+
+def test_live_bins_are_pinned_with_the_state(kafka: Any) -> None:
+    topic = kafka.unique_topic("ckpt")
+    ensure_topics({"bootstrap_servers": kafka.bootstrap}, [checkpoint_topic_spec(topic)])
+    first = ProfileSchema((NumericSpec("x", edges=(1.0, 2.0)), CategoricalSpec("c", vocabulary=
+                                                                              frozenset("ab"))))
+    rebuilt = ProfileSchema((NumericSpec("x", edges=(0.5,)), CategoricalSpec("c", vocabulary=
+                                                                             frozenset("abd"))))
+    retuned = ProfileSchema((NumericSpec("x", k=400, edges=(0.5,)), CategoricalSpec("c")))
+    unbinned = ProfileSchema((NumericSpec("x"), CategoricalSpec("c")))
+
+    async def scenario() -> list[str]:
+        store = CheckpointStore(topic, {"bootstrap_servers": kafka.bootstrap})
+        await store.start()
+        try:
+            return [(await pinned_schema(store, monitor, s)).fingerprint for monitor, s in (
+                ("m", first),      # the first start pins its bins
+                ("m", rebuilt),    # a baseline with other bins: the state's bins stay
+                ("m", retuned),    # other sketch parameters: the new bins, pinned
+                ("m", rebuilt),    # (k differs from the pinned one: the new bins again)
+                ("n", unbinned),   # a monitor without a baseline ...
+                ("n", first))]     # ... given one takes its bins
+        finally:
+            await store.stop()
+
+    assert asyncio.run(scenario()) == [s.fingerprint for s in (
+        first, first, retuned, rebuilt, unbinned, first)]

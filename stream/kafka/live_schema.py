@@ -9,7 +9,8 @@ restart after such a swap (or a second worker started with the new file) can sti
 state, the bins are pinned under the key ``<monitor>|live-schema`` the first time a worker of
 the monitor starts; later starts use the pinned bins when the features and their parameters
 (types, ``k``, ``range``, ``cap``) are the configured ones, else the new baseline's (a changed
-feature configuration starts from its own bins).
+feature configuration, or a monitor that ran without a baseline so far, takes the baseline's
+bins).
 
 >>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> a = ProfileSchema((NumericSpec("x", edges=(1.0, 2.0)),))
@@ -41,6 +42,10 @@ def _without_bins(schema: ProfileSchema) -> list[dict[str, Any]]:
     return [{k: v for k, v in spec.to_dict().items() if k not in _BINS} for spec in schema]
 
 
+def _has_bins(schema: ProfileSchema) -> bool:
+    return any(spec.to_dict().get(k) is not None for spec in schema for k in _BINS)
+
+
 def same_features(a: ProfileSchema, b: ProfileSchema) -> bool:
     """The same features with the same parameters, whatever their bins."""
     return _without_bins(a) == _without_bins(b)
@@ -60,7 +65,7 @@ async def pinned_schema(store: CheckpointStore, monitor: str, schema: ProfileSch
         else:
             if pinned.fingerprint == schema.fingerprint:
                 return pinned
-            if same_features(pinned, schema):
+            if same_features(pinned, schema) and (_has_bins(pinned) or not _has_bins(schema)):
                 log.info("live windows keep the bins of the monitor's state (schema %s); the "
                          "baseline's bins (schema %s) differ, windows are re-binned onto them",
                          pinned.fingerprint[:12], schema.fingerprint[:12])

@@ -36,12 +36,12 @@ from driftline.stream.kafka.admin import ensure_topics
 from driftline.stream.kafka.baseline_swap import BaselineSwaps
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
 from driftline.stream.kafka.live_schema import pinned_schema
+from driftline.stream.monitor.measurements import to_measurements
 from driftline.stream.sources.baseline_watch import (
     BaselineLocation,
     BaselineRejected,
     BaselineWatcher,
 )
-from driftline.stream.monitor.measurements import to_measurements
 from driftline.stream.sources.baselines import load_baseline, save_baseline
 
 CFG = {"monitor": "m", "features": [{"name": "x", "type": "numeric"},

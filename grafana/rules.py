@@ -18,7 +18,7 @@ drift, quality and freshness on its own). They catch what driftline cannot repor
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> sorted({r["alert"] for r in monitor_rules(cfg)["groups"][0]["rules"]})[:3]
-['DriftlineConsumerLagGrowing', 'DriftlineDLQRate', 'DriftlineNeverEvaluated']
+['DriftlineBaselineRejected', 'DriftlineConsumerLagGrowing', 'DriftlineDLQRate']
 """
 
 from __future__ import annotations

@@ -190,9 +190,8 @@ def monitor_rules(cfg: DriftlineConfig, settings: RuleSettings | None = None) ->
         "labels": {**base_labels, "severity": "warning"},
         "annotations": {
             "summary": f"{cfg.monitor}: a new baseline was rejected ({{{{ $labels.reason }}}})",
-            "description": "The worker keeps evaluating against the previous baseline "
-            "(driftline_baseline_info has its version); its log says why the new one was not "
-            "used.",
+            "description": "The worker keeps evaluating against the previous baseline; its "
+            "log says why the new one was not used (unreachable, unreadable, incompatible).",
             **_links(cfg, "overview"),
         },
     })

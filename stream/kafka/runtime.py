@@ -2,9 +2,9 @@
 
 :class:`Runtime` composes the source side (event partitions -> partial windows, checkpointed),
 the merger side (partials -> evaluated windows -> results topic, exporter, alerting,
-checkpointed), the freshness clock on a timer, consumer lag and the Prometheus endpoint. It runs
-inside the faust worker (signals, lifecycle, logging): :func:`run_worker` is what the CLI calls;
-:func:`run_until` runs it in-process for benchmarks.
+checkpointed), the freshness clock on a timer, baseline swaps, consumer lag and the Prometheus
+endpoint. It runs inside the faust worker (signals, lifecycle, logging): :func:`run_worker` is
+what the CLI calls; :func:`run_until` runs it in-process for benchmarks.
 
 Stopping (SIGTERM/SIGINT, or :meth:`Runtime.stop`): the loops finish their current round, every
 owned partition is checkpointed, offsets committed, the groups left, producers flushed.
@@ -63,6 +63,9 @@ def internal_topics(prefix: str) -> tuple[str, str]:
 class Runtime(mode.Service):
     """The worker: see the module doc. ``instance_id`` enables static group membership (a
     restarted worker with the same id takes its partitions back without a rebalance).
+    ``baseline_poller`` (a :class:`stream.sources.baseline_watch.BaselineWatcher`) is checked
+    every ``baseline_reload.interval`` and on SIGHUP; a new baseline is swapped in between two
+    merger rounds (:meth:`swap_baseline`, docs/baselines.md).
 
     Example (needs a broker; ``driftline run`` does this under a faust worker)::
 

@@ -178,7 +178,7 @@ def facts(e: AlertEvent, link: str | None, report: str | None = None) -> dict[st
         "p_value": e.p_value, "since": iso(e.since), "window_end": iso(e.window_end),
         "what_moved": what_moved(e) or None,
     }
-    for k in ("breaches", "quantiles", "on_stale", "expected"):
+    for k in ("breaches", "quantiles", "on_stale", "expected", "baseline_version"):
         if k in e.details:
             out[k] = e.details[k]
     if link:
@@ -305,6 +305,8 @@ def alertmanager_alerts(e: AlertEvent, link: str | None) -> list[dict[str, Any]]
             annotations["what_moved"] = moved
         if link:
             annotations["grafana"] = link
+        if e.details.get("baseline_version"):
+            annotations["baseline_version"] = str(e.details["baseline_version"])
         alert = {"labels": labels, "annotations": annotations, "startsAt": iso(e.since)}
         if link:
             alert["generatorURL"] = link

@@ -11,12 +11,14 @@ drift, quality and freshness on its own). They catch what driftline cannot repor
 - ``DriftlineStalenessPastSLA``: a freshness rule's staleness beyond its SLA (a backstop for
   driftline's own freshness alert).
 - ``DriftlineNotificationsFailing``: alert deliveries failed or were dropped.
+- ``DriftlineBaselineRejected``: a new baseline at the baseline location was rejected (the
+  worker keeps evaluating against the previous one).
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> sorted({r["alert"] for r in monitor_rules(cfg)["groups"][0]["rules"]})[:3]
-['DriftlineConsumerLagGrowing', 'DriftlineDLQRate', 'DriftlineNeverEvaluated']
+['DriftlineBaselineRejected', 'DriftlineConsumerLagGrowing', 'DriftlineDLQRate']
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class RuleSettings:
     dlq_for: str = "5m"
     staleness_for: str = "1m"
     notifications_window: str = "15m"
+    baseline_window: str = "1h"
 
 
 def prom_duration(seconds: float) -> str:
@@ -176,6 +179,19 @@ def monitor_rules(cfg: DriftlineConfig, settings: RuleSettings | None = None) ->
             "summary": f"{cfg.monitor}: alert notifications to {{{{ $labels.channel }}}} fail",
             "description": "driftline could not deliver alerts through this channel (failed "
             "after retries, or dropped): on-call may be missing drift alerts.",
+            **_links(cfg, "overview"),
+        },
+    })
+    rules.append({
+        "alert": "DriftlineBaselineRejected",
+        "expr": "sum by (monitor, reason) (increase(driftline_baseline_rejected_total"
+                f"{{{mon}}}[{s.baseline_window}])) > 0",
+        "for": "0m",
+        "labels": {**base_labels, "severity": "warning"},
+        "annotations": {
+            "summary": f"{cfg.monitor}: a new baseline was rejected ({{{{ $labels.reason }}}})",
+            "description": "The worker keeps evaluating against the previous baseline; its "
+            "log says why the new one was not used (unreachable, unreadable, incompatible).",
             **_links(cfg, "overview"),
         },
     })

@@ -216,4 +216,22 @@ def rules_unit_tests(
                                          {"monitor": mon, "channel": "slack"})]},
         ],
     })
+    hour = _minutes(s.baseline_window)
+    tests.append({
+        "name": "a rejected baseline alerts for the rejection window, then clears",
+        "interval": "1m",
+        "input_series": [
+            {"series": f'driftline_baseline_rejected_total{{{sel}, reason="incompatible"}}',
+             "values": f"0x5 1x{2 * hour}"},
+            {"series": f'driftline_baseline_swaps_total{{{sel}}}', "values": f"0+1x{2 * hour}"},
+        ],
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "DriftlineBaselineRejected", "exp_alerts": []},
+            {"eval_time": "8m", "alertname": "DriftlineBaselineRejected",
+             "exp_alerts": [expect.alert("DriftlineBaselineRejected",
+                                         {"monitor": mon, "reason": "incompatible"})]},
+            {"eval_time": f"{hour + 10}m", "alertname": "DriftlineBaselineRejected",
+             "exp_alerts": []},
+        ],
+    })
     return {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests}

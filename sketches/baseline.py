@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,18 @@ class Baseline:
         # named blobs stored with the baseline (e.g. the reference model performance and
         # calibration per cohort, sketches.performance); absent in older files
         self.attachments: dict[str, bytes] = dict(attachments or {})
+        self._version: str | None = None
+        self.location: str | None = None  # where it was loaded from (set by the loader)
+
+    @property
+    def version(self) -> str:
+        """Content hash of the serialized baseline (the first 16 hex digits of its SHA-256) as
+        last read (``from_bytes``) or written (``to_bytes``): the version of its file. The same
+        file always has the same version, any rebuilt one another."""
+        if self._version is None:
+            self.to_bytes()
+        assert self._version is not None
+        return self._version
 
     @property
     def rows(self) -> int:
@@ -155,7 +168,11 @@ class Baseline:
             w.text(json.dumps(names))
             for name in names:
                 w.blob(self.attachments[name])
-        return frame(Kind.BASELINE, w.getvalue())
+        # a sketch queried since the last call may serialize differently (same content): the
+        # version is that of the bytes written
+        data = frame(Kind.BASELINE, w.getvalue())
+        self._version = content_version(data)
+        return data
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Baseline:
@@ -181,11 +198,22 @@ class Baseline:
                 raise SketchFormatError(f"corrupt baseline attachments: {exc}") from exc
             attachments = {n: r.blob() for n in names}
         r.done()
-        return cls(schema, glob, cohorts, created, meta, attachments)
+        out = cls(schema, glob, cohorts, created, meta, attachments)
+        out._version = content_version(data)
+        return out
 
     def __repr__(self) -> str:
         return (f"Baseline(rows={self.rows}, features={list(self.schema.names)}, "
                 f"cohorts={len(self._cohorts)})")
+
+
+def content_version(data: bytes) -> str:
+    """The version of a serialized baseline: its SHA-256, 16 hex digits.
+
+    >>> content_version(b"")
+    'e3b0c44298fc1c14'
+    """
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _subset(col: Column, mask: np.ndarray) -> Column:

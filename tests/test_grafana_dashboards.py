@@ -184,7 +184,7 @@ CONTRACT = {
     "driftline_staleness_seconds", "driftline_staleness_sla_seconds",
     "driftline_consumer_lag_records", "driftline_alerts_firing", "driftline_alert_active",
     "driftline_notifications_total", "driftline_evaluation_duration_seconds_bucket",
-    "driftline_cohorts", "driftline_build_info",
+    "driftline_cohorts", "driftline_build_info", "driftline_baseline_rejected_total",
 }
 
 

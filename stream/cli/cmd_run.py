@@ -56,10 +56,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"driftline run cannot start:\n{exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None
         from driftline.stream.kafka.runtime import run_worker
+        from driftline.stream.sources.baseline_watch import BaselineLocation, BaselineWatcher
 
+        location = BaselineLocation.from_config(cfg)
+        poller = None if location is None else BaselineWatcher(
+            config=cfg, location=location, current=found.baseline)
         try:
             run_worker(cfg, found.baseline, instance_id=instance_id,
-                       session_timeout_s=session_timeout, loglevel=log_level)
+                       session_timeout_s=session_timeout, loglevel=log_level,
+                       baseline_poller=poller)
         except (OSError, RuntimeError) as exc:
             typer.echo(f"driftline run failed: {exc}", err=True)
             raise typer.Exit(EXIT_RUNTIME) from None

@@ -1,4 +1,5 @@
-"""Checks a config must pass before it runs, none of which needs the network.
+"""Checks a config must pass before it runs, none of which needs the network (but a
+``baseline_reload.url``: the baseline is fetched once, as the worker will at start).
 
 ``check-config`` and ``run`` call the same :func:`preflight`, so a file ``check-config`` calls ok
 does not fail at ``run`` for anything knowable offline: the baseline file (readable, a driftline
@@ -31,6 +32,7 @@ from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.config.semantics import metric_warnings
 from driftline.stream.config.types import ConfigError
 from driftline.stream.decode.factory import decoder_for
+from driftline.stream.sources.baseline_watch import BaselineLocation
 from driftline.stream.sources.baselines import BaselineError, load_baseline
 
 Command = Literal["check-config", "run", "backtest"]
@@ -58,7 +60,7 @@ def preflight(
     skips what depends on the machine (secrets, listen port, state directory), e.g. in CI."""
     out = Preflight(warnings=metric_warnings(cfg))
     env = os.environ if environ is None else environ
-    _baseline(cfg, baseline_path or cfg.baseline, command, out)
+    _baseline(cfg, baseline_path or cfg.baseline, command, out, env)
     out.problems += _decoder(cfg)
     if cfg.source.kafka is None and command != "backtest":
         (out.problems if command == "run" else out.warnings).append(
@@ -83,32 +85,41 @@ def _decoder(cfg: DriftlineConfig) -> list[str]:
     return []
 
 
-def _baseline(cfg: DriftlineConfig, path: Path | None, command: Command, out: Preflight) -> None:
-    if path is None:
+def _baseline(cfg: DriftlineConfig, path: Path | None, command: Command, out: Preflight,
+              env: Mapping[str, str]) -> None:
+    url = cfg.baseline_reload.url if command != "backtest" else None
+    if path is None and url is None:
         if command != "backtest":
             out.warnings.append("baseline: not set; drift and volume are not checked without "
                                 "one (`driftline baseline build`)")
         return
     try:
-        base = load_baseline(path)
+        if path is not None:
+            base = load_baseline(path)
+        else:  # the one check that needs the network: the baseline object itself
+            location = BaselineLocation.from_config(cfg, env)
+            assert location is not None
+            base = location.load()
     except BaselineError as exc:
-        out.problems.append(f"baseline: {exc}; build one with `driftline baseline build`")
+        key = "baseline" if path is not None else "baseline_reload.url"
+        out.problems.append(f"{key}: {exc}; build one with `driftline baseline build`")
         return
     want = {f.name: f.type for f in cfg.features}
     have = {s.name: s.kind for s in base.schema}
+    where = path if path is not None else url
     rebuild = "rebuild it with `driftline baseline build`"
     missing = [n for n in want if n not in have]
     extra = [n for n in have if n not in want]
     if missing:
-        out.problems.append(f"baseline: {path} has no profile of the configured features "
+        out.problems.append(f"baseline: {where} has no profile of the configured features "
                             f"{missing}; {rebuild}")
     if extra:
-        out.problems.append(f"baseline: {path} was built with features {extra} that are not "
+        out.problems.append(f"baseline: {where} was built with features {extra} that are not "
                             f"configured; {rebuild} (or configure them)")
     for name in want:
         if name in have and want[name] != have[name]:
             out.problems.append(f"features.{list(want).index(name)}.type: {name!r} is "
-                                f"{want[name]} here but {have[name]} in the baseline {path}; "
+                                f"{want[name]} here but {have[name]} in the baseline {where}; "
                                 f"{rebuild}")
     if not (missing or extra) and all(want[n] == have[n] for n in want):
         out.baseline = base
@@ -123,6 +134,9 @@ def _secrets(cfg: DriftlineConfig, env: Mapping[str, str]) -> list[str]:
                     else f"{name}_env")
             if not env.get(var):
                 out.append(f"alerts.channels.{channel}.{path}: environment variable {var} {unset}")
+    auth = cfg.baseline_reload.auth_header_env
+    if cfg.baseline_reload.url and auth and not env.get(auth):
+        out.append(f"baseline_reload.auth_header_env: environment variable {auth} {unset}")
     k = cfg.source.kafka
     if k is not None:
         wanted: list[tuple[str, str | None]] = []

@@ -34,6 +34,7 @@ from driftline.stream.config.alerts import (
     QualityConfig,
     VolumeConfig,
 )
+from driftline.stream.config.baseline import BaselineReloadConfig
 from driftline.stream.config.cohorts import CohortsConfig
 from driftline.stream.config.formats import ProtobufConfig, SchemaRegistryConfig
 from driftline.stream.config.kafka import KafkaSettings
@@ -225,6 +226,9 @@ class DriftlineConfig(StrictModel):
     """Event-time windows and rollup tiers."""
     baseline: Path | None = None
     """Baseline file from `driftline baseline build` (relative to this file)."""
+    baseline_reload: BaselineReloadConfig = BaselineReloadConfig()
+    """Swapping the baseline in a running worker: how often its location is checked, or an
+    http(s) URL to fetch it from instead of the file."""
     drift: DriftConfig = DriftConfig()
     """Drift rules: metrics, tiers, significance, noise control."""
     quality: QualityConfig = QualityConfig()
@@ -267,6 +271,9 @@ class DriftlineConfig(StrictModel):
                                          f"{clash}"))
         if self.labels is not None and self.model is None:
             problems.append(("labels", "labels needs model: set model.prediction and model.id"))
+        if self.baseline is not None and self.baseline_reload.url is not None:
+            problems.append(("baseline_reload.url", "set either `baseline` (a file) or "
+                                                    "`baseline_reload.url`, not both"))
         problems += name_problems(self)
         if problems:
             raise ConfigProblems(problems)

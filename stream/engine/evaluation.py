@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.drift import DEFAULT_THRESHOLDS
@@ -41,7 +42,6 @@ class WindowEvaluator:
     ) -> None:
         self.monitor = monitor
         self.schema = schema
-        self.baseline = baseline
         self._empty = CohortProfile(schema)
         if drift is not None:
             self.primary = tuple(drift.metric_names)
@@ -57,9 +57,15 @@ class WindowEvaluator:
             self.min_samples = 500
             self.alpha = 0.01
             self.thresholds = dict(DEFAULT_THRESHOLDS)
+        self.use(baseline)
+
+    def use(self, baseline: Baseline | None) -> None:
+        """Evaluate the windows closed from now on against ``baseline`` (a swap)."""
+        self.baseline = baseline
         meta = baseline.meta if baseline is not None else {}
         self.span = float(meta.get("span_seconds") or 0.0)
         self.segment_rows: dict[str, dict[str, int]] = dict(meta.get("segment_rows") or {})
+        self.baseline_info = None if baseline is None else baseline_info(baseline)
 
     def baseline_for(self, key: CohortKey) -> tuple[CohortProfile, bool]:
         if self.baseline is None:
@@ -87,4 +93,12 @@ class WindowEvaluator:
                                 self.expected(key, end - start))
                    for key, (_, own), ev in zip(keys, bases, evals, strict=True)]
         return WindowResult(self.monitor, start, end, tier, cohorts, self.primary, complete,
-                            sources, time.perf_counter() - t0)
+                            sources, time.perf_counter() - t0, baseline=self.baseline_info)
+
+
+def baseline_info(baseline: Baseline) -> dict[str, Any]:
+    """What every result says about the baseline it was evaluated against: the content
+    ``version``, when it was ``built_at`` and the ``location`` it was loaded from (None for a
+    baseline built in memory)."""
+    return {"version": baseline.version, "built_at": baseline.created_at.isoformat(),
+            "location": baseline.location}

@@ -68,6 +68,7 @@ class WindowResult:
     sources: int = 0
     evaluation_seconds: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None  # version, built_at, location of the baseline used
 
     @property
     def label(self) -> str:
@@ -129,7 +130,7 @@ class WindowResult:
     def _window_fields(self) -> dict[str, Any]:
         return {"monitor": self.monitor, "start": iso(self.start), "end": iso(self.end),
                 "start_ts": self.start, "end_ts": self.end, "tier": self.tier,
-                "complete": self.complete}
+                "complete": self.complete, "baseline": self.baseline}
 
     def to_json_records(self) -> list[dict[str, Any]]:
         """One record per window x cohort, for the results topic."""

@@ -204,6 +204,12 @@ class MergerSide:
                 self.mergers[tp] = merger
             await self.consumer.seek_default(fresh)
 
+    async def between_rounds(self, change: Callable[[], None]) -> None:
+        """Run ``change`` while no window is being merged or evaluated (and no partition
+        assigned): every window closes either entirely before it or entirely after it."""
+        async with self._lock:
+            change()
+
     async def _on_revoked(self, tps: set[TopicPartition]) -> None:
         async with self._lock:
             self._generation += 1

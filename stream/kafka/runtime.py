@@ -2,9 +2,9 @@
 
 :class:`Runtime` composes the source side (event partitions -> partial windows, checkpointed),
 the merger side (partials -> evaluated windows -> results topic, exporter, alerting,
-checkpointed), the freshness clock on a timer, consumer lag and the Prometheus endpoint. It runs
-inside the faust worker (signals, lifecycle, logging): :func:`run_worker` is what the CLI calls;
-:func:`run_until` runs it in-process for benchmarks.
+checkpointed), the freshness clock on a timer, baseline swaps, consumer lag and the Prometheus
+endpoint. It runs inside the faust worker (signals, lifecycle, logging): :func:`run_worker` is
+what the CLI calls; :func:`run_until` runs it in-process for benchmarks.
 
 Stopping (SIGTERM/SIGINT, or :meth:`Runtime.stop`): the loops finish their current round, every
 owned partition is checkpointed, offsets committed, the groups left, producers flushed.
@@ -41,7 +41,9 @@ from driftline.stream.kafka.admin import (
     max_message_bytes,
     partition_counts,
 )
+from driftline.stream.kafka.baseline_swap import BaselinePoller, BaselineSwaps
 from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.live_schema import pinned_schema
 from driftline.stream.kafka.partials import MergerSide, PartialSender
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.sinks import Sinks
@@ -61,6 +63,9 @@ def internal_topics(prefix: str) -> tuple[str, str]:
 class Runtime(mode.Service):
     """The worker: see the module doc. ``instance_id`` enables static group membership (a
     restarted worker with the same id takes its partitions back without a rebalance).
+    ``baseline_poller`` (a :class:`stream.sources.baseline_watch.BaselineWatcher`) is checked
+    every ``baseline_reload.interval`` and on SIGHUP; a new baseline is swapped in between two
+    merger rounds (:meth:`swap_baseline`, docs/baselines.md).
 
     Example (needs a broker; ``driftline run`` does this under a faust worker)::
 
@@ -80,6 +85,7 @@ class Runtime(mode.Service):
         environ: Mapping[str, str] | None = None,
         announce: Callable[[str], None] | None = None,
         exit_on_failure: bool = False,
+        baseline_poller: BaselinePoller | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -103,6 +109,8 @@ class Runtime(mode.Service):
         self.exit_on_failure = exit_on_failure
         self.source: SourceSide | None = None
         self.merger: MergerSide | None = None
+        self.baseline_poller = baseline_poller
+        self.swaps = BaselineSwaps(baseline)
 
     # -- construction -----------------------------------------------------------------------
     def _make_merger(self) -> Merger:
@@ -142,12 +150,14 @@ class Runtime(mode.Service):
         dlq_limit = await asyncio.to_thread(max_message_bytes, kclient, str(self.k.dlq_topic))
         self.store = CheckpointStore(self.checkpoint_topic, aclient)
         await self.store.start()
+        self.schema = await pinned_schema(self.store, self.cfg.monitor, self.schema)
         longest = max([self.cfg.windows.size, *self.cfg.windows.rollups])
         self.sender = PartialSender(self.partials_topic, aclient, longest)
         await self.sender.start()
         self.dlq_producer = Producer(kclient, linger_ms=20, max_request_size=dlq_limit)
         dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
-        await self.sinks.start(aclient, kclient, self._lag, self._counters, self._cohorts)
+        await self.sinks.start(aclient, kclient, self._lag, self._counters, self._cohorts,
+                               self.swaps.status)
         self.source = SourceSide(
             consumer=EventConsumer.from_config(
                 self.cfg, client=aclient, session_timeout_ms=self.session_timeout_ms,
@@ -172,6 +182,10 @@ class Runtime(mode.Service):
             asyncio.create_task(self._run_loop("merger", self.merger.step)),
             asyncio.create_task(self.sinks.run_freshness(self.stopping)),
         ]
+        if self.baseline_poller is not None:
+            self._loops.append(asyncio.create_task(self.swaps.run(
+                self.baseline_poller, self.cfg.baseline_reload.interval, self.stopping,
+                self.swap_baseline)))
         self.ready.set()
         where = self.sinks.metrics_address or "disabled"
         self.announce(f"{READY_LINE} monitor={self.cfg.monitor} metrics={where}")
@@ -187,6 +201,20 @@ class Runtime(mode.Service):
                 if self.exit_on_failure:  # state may be inconsistent: never checkpoint it
                     os._exit(3)
                 return
+
+    async def swap_baseline(self, new: Baseline) -> None:
+        """Evaluate every window that closes from now on against ``new`` (the mergers take it
+        between two rounds; partitions assigned later start with it)."""
+
+        def change() -> None:
+            self.baseline = new
+            for merger in (self.merger.mergers.values() if self.merger else ()):
+                merger.evaluator.use(new)
+
+        if self.merger is not None:
+            await self.merger.between_rounds(change)
+        else:
+            change()
 
     async def _publish(self, results: list[WindowResult]) -> None:
         await self.sinks.publish(results)
@@ -250,14 +278,16 @@ def run_worker(
     instance_id: str | None = None,
     session_timeout_s: float = 10.0,
     loglevel: str = "info",
+    baseline_poller: BaselinePoller | None = None,
 ) -> None:
-    """Run the worker under faust until SIGTERM/SIGINT (blocking)."""
+    """Run the worker under faust until SIGTERM/SIGINT (blocking); ``baseline_poller`` checks
+    the baseline location for a new baseline every ``baseline_reload.interval``."""
     from driftline.stream.kafka.app import build_app, run_app
 
     app = build_app(cfg)
     runtime_kwargs: dict[str, Any] = {
         "instance_id": instance_id, "session_timeout_s": session_timeout_s,
-        "exit_on_failure": True,
+        "exit_on_failure": True, "baseline_poller": baseline_poller,
     }
 
     class _Service(Runtime):

@@ -29,6 +29,7 @@ from driftline.stream.kafka.consumer import PartitionRecords
 from driftline.stream.kafka.probes import latest_timestamps
 from driftline.stream.monitor.core import Publisher
 from driftline.stream.monitor.exporter import (
+    BaselineProvider,
     CohortsProvider,
     CountersProvider,
     DriftlineCollector,
@@ -94,6 +95,7 @@ class Sinks:
         self._lag: LagProvider = dict
         self._counters: CountersProvider = dict
         self._cohorts: CohortsProvider = dict
+        self._baseline: BaselineProvider | None = None
         self._server: MetricsServer | None = None
 
     async def start(
@@ -103,8 +105,10 @@ class Sinks:
         lag: LagProvider,
         counters: CountersProvider,
         cohorts: CohortsProvider,
+        baseline: BaselineProvider | None = None,
     ) -> None:
         self._kclient = kclient
+        self._baseline = baseline
         self._lag = lag
         self._counters = counters
         self._cohorts = cohorts
@@ -130,7 +134,7 @@ class Sinks:
         # come and go), lag is per owned partition, cohorts are the merger's registry
         collector = DriftlineCollector(
             self.monitor, freshness=self.freshness, alerting=self.alerting, lag=self._lag,
-            counters=self._counters, cohorts=self._cohorts,
+            counters=self._counters, cohorts=self._cohorts, baseline=self._baseline,
         )
         self._server = serve(collector, hp[0], hp[1])
         self.metrics_address = f"{self._server[0]}:{self._server[1]}"

@@ -44,6 +44,8 @@ from driftline.stream.monitor.freshness import FreshnessClock
 LagProvider = Callable[[], Mapping[tuple[str, int], float]]
 CountersProvider = Callable[[], Mapping[str, Mapping[str, Any]]]
 CohortsProvider = Callable[[], Mapping[str, int]]
+# {"version": str | None, "swaps": int, "rejected": {reason: n}} of the running worker
+BaselineProvider = Callable[[], Mapping[str, Any]]
 QUALITY = (("null", "null_ratio"), ("nan", "nan_ratio"), ("out_of_range", "out_of_range_ratio"),
            ("unseen", "unseen_ratio"), ("invalid", "invalid_ratio"))
 OUTCOMES = ("sent", "retried", "failed", "dropped")
@@ -86,7 +88,8 @@ class DriftlineCollector(Collector):
 
     Providers override what the monitor knows (the Kafka runtime splits the engine
     across processes): ``counters()`` -> ``{topic: {"records", "late", "invalid": {reason: n}}}``,
-    ``lag()`` -> ``{(topic, partition): records}``, ``cohorts()`` -> ``{segment: admitted}``.
+    ``lag()`` -> ``{(topic, partition): records}``, ``cohorts()`` -> ``{segment: admitted}``,
+    ``baseline()`` -> the running baseline's version and its swap/rejection counts.
     """
 
     def __init__(
@@ -98,8 +101,10 @@ class DriftlineCollector(Collector):
         lag: LagProvider | None = None,
         counters: CountersProvider | None = None,
         cohorts: CohortsProvider | None = None,
+        baseline: BaselineProvider | None = None,
     ) -> None:
         self.monitor = monitor
+        self.baseline = baseline
         self.name = monitor.monitor
         self.freshness = freshness
         self.alerting = alerting if alerting is not None else monitor.alerting
@@ -117,6 +122,7 @@ class DriftlineCollector(Collector):
         yield from self._lag()
         yield from self._alerts()
         yield from self._durations()
+        yield from self._baseline()
         cohorts = GaugeMetricFamily("driftline_cohorts", "Own cohorts per segment (top-K cap).",
                                     labels=["monitor", "segment"])
         for segment, n in self.cohorts().items():
@@ -169,6 +175,27 @@ class DriftlineCollector(Collector):
         for tier, t in self.monitor.store.last_window_end().items():
             end.add_metric([m, tier], t)
         yield from (score, pval, quant, qual, events, end)
+
+    def _baseline(self) -> Iterator[Metric]:
+        if self.baseline is None:
+            return
+        b = self.baseline()
+        info = GaugeMetricFamily("driftline_baseline_info",
+                                 "The baseline version windows are evaluated against (1).",
+                                 labels=["monitor", "version"])
+        if b.get("version"):
+            info.add_metric([self.name, str(b["version"])], 1)
+        swaps = CounterMetricFamily("driftline_baseline_swaps",
+                                    "New baselines taken into use without a restart.",
+                                    labels=["monitor"])
+        swaps.add_metric([self.name], int(b.get("swaps", 0)))
+        rejected = CounterMetricFamily("driftline_baseline_rejected",
+                                       "New baselines not used (the running one stays), by "
+                                       "reason: unreachable, unreadable, incompatible.",
+                                       labels=["monitor", "reason"])
+        for reason, n in dict(b.get("rejected", {})).items():
+            rejected.add_metric([self.name, reason], n)
+        yield from (info, swaps, rejected)
 
     def _counters(self) -> Iterator[Metric]:
         m = self.name

@@ -3,7 +3,8 @@
 Per cohort and feature: one ``drift`` measurement per computed metric (value, n, m, p-value,
 status; ``details`` carry the contributing bins/categories, the quantiles and the sketch error
 bound), five ``quality`` ratios; per cohort one ``volume`` measurement (events in the window,
-``details["expected"]`` from the baseline's training rate). Unfinished rollups
+``details["expected"]`` from the baseline's training rate). Every measurement's details carry
+the ``baseline_version`` the window was evaluated against. Unfinished rollups
 (``complete=False``) give no volume measurement (a partial hour is not a drop).
 
 >>> from driftline.stream.engine.results import WindowResult
@@ -30,6 +31,7 @@ def _f(x: float | None) -> float:
 def to_measurements(result: WindowResult) -> list[Measurement]:
     out: list[Measurement] = []
     mon, tier, start, end = result.monitor, result.tier, result.start, result.end
+    version = None if result.baseline is None else result.baseline["version"]
     for c in result.cohorts:
         for fe in c.features.values():
             quantiles = None
@@ -44,6 +46,7 @@ def to_measurements(result: WindowResult) -> list[Measurement]:
                         for lab, b, cur, con in s.contributions],
                     "error_bound": s.error_bound,
                     "own_baseline": c.own_baseline,
+                    "baseline_version": version,
                 }
                 if quantiles is not None:
                     details["quantiles"] = quantiles
@@ -53,9 +56,11 @@ def to_measurements(result: WindowResult) -> list[Measurement]:
             q = fe.quality
             for kind in QUALITY_KINDS:
                 out.append(Measurement(mon, "quality", kind, fe.name, c.segment, c.cohort, tier,
-                                       start, end, _f(getattr(q, kind)), q.n))
+                                       start, end, _f(getattr(q, kind)), q.n,
+                                       details={"baseline_version": version}))
         if result.complete:
             out.append(Measurement(mon, "volume", "events", "", c.segment, c.cohort, tier, start,
                                    end, float(c.n), c.n,
-                                   details={"expected": c.expected_events or 0.0}))
+                                   details={"expected": c.expected_events or 0.0,
+                                            "baseline_version": version}))
     return out

@@ -21,12 +21,14 @@ the expected events per window for the volume check.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from driftline.sketches.baseline import Baseline
 from driftline.sketches.codec import SketchFormatError
+from driftline.sketches.schema import CategoricalSpec, NumericSpec
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.cohorts import MISSING
@@ -41,7 +43,11 @@ class BaselineError(ValueError):
 
 
 def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
-                   min_cohort_rows: int = 1000, progress: Progress | None = None) -> Baseline:
+                   min_cohort_rows: int = 1000, progress: Progress | None = None,
+                   bins_from: Baseline | None = None) -> Baseline:
+    """``bins_from``: reuse that baseline's numeric edges and category vocabularies (for the
+    features both have), so live windows profiled on its bins are compared with the new
+    baseline exactly after a swap."""
     decoder = decoder_for(config, require_event_time=False)
     d = read_events(Path(data), decoder, progress)
     if d.n == 0:
@@ -64,7 +70,10 @@ def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
             "segment_rows": segment_rows, "dead_letters": len(d.dead_letters),
             "time_from": float(t.min()) if t.shape[0] else None,
             "time_to": float(t.max()) if t.shape[0] else None}
-    base = Baseline.build(feature_specs(config), d.columns(), segments, bins=bins,
+    specs = feature_specs(config)
+    if bins_from is not None:
+        specs = [_bins_of(spec, bins_from) for spec in specs]
+    base = Baseline.build(specs, d.columns(), segments, bins=bins,
                           min_cohort_rows=min_cohort_rows, meta=meta)
     if config.model is not None and config.labels is not None:
         # the reference performance and the estimator's calibration, per cohort with labels
@@ -78,6 +87,16 @@ def build_baseline(config: DriftlineConfig, data: Path | str, *, bins: int = 10,
         except ValueError as exc:  # no labels in the training data: features only
             base.meta["model_quality"] = {"cohorts": [], "skipped": str(exc)}
     return base
+
+
+def _bins_of(spec: NumericSpec | CategoricalSpec, other: Baseline
+             ) -> NumericSpec | CategoricalSpec:
+    theirs = other.schema.get(spec.name)
+    if isinstance(spec, NumericSpec) and isinstance(theirs, NumericSpec):
+        return replace(spec, edges=theirs.edges)
+    if isinstance(spec, CategoricalSpec) and isinstance(theirs, CategoricalSpec):
+        return replace(spec, vocabulary=theirs.vocabulary)
+    return spec
 
 
 def save_baseline(baseline: Baseline, path: Path | str) -> int:
@@ -97,7 +116,15 @@ def load_baseline(path: Path | str) -> Baseline:
         data = p.read_bytes()
     except OSError as exc:
         raise BaselineError(f"cannot read baseline {p}: {exc.strerror}") from None
+    return parse_baseline(data, str(p))
+
+
+def parse_baseline(data: bytes, location: str) -> Baseline:
+    """A baseline from the bytes found at ``location`` (a path or URL, kept as its
+    ``location``)."""
     try:
-        return Baseline.from_bytes(data)
+        base = Baseline.from_bytes(data)
     except SketchFormatError as exc:
-        raise BaselineError(f"{p} is not a usable driftline baseline: {exc}") from None
+        raise BaselineError(f"{location} is not a usable driftline baseline: {exc}") from None
+    base.location = location
+    return base

@@ -15,10 +15,19 @@ Exactness under kill -9 and rebalances: every ``checkpoint_interval`` seconds, a
 partition is revoked, the tracker's snapshot (:mod:`stream.performance.state`) and the next
 offset of BOTH topic-partitions are written as ONE record to the compacted checkpoint topic
 ``<prefix>.labels-checkpoints``. A worker that gets partition *p* restores that record and seeks
-both topics to its offsets, so every prediction and label counts exactly once. The
-checkpoints are also the output: :func:`read_states` merges the latest one of every partition.
-With ``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total``
-by outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions.
+both topics to its offsets, so every prediction and label counts exactly once.
+Live output: before each checkpoint the worker sends, per owned partition, the window x cohort
+states that changed and its clocks (:func:`~stream.performance.merge.label_partial`) to the
+one-partition topic ``<prefix>.labels-partials``. Every worker also joins the group
+``<group_id>-labels.merger`` on that topic (:class:`~stream.kafka.partials.MergerSide`, the
+feature worker's merger loop); its one member merges the partitions
+(:class:`~stream.performance.merge.PerformanceMerger`) and publishes ``performance`` records,
+alerts and retraining events (:mod:`stream.kafka.labels_output`). :func:`read_states` merges
+the latest checkpoint of every partition (``driftline labels report``). With
+``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total`` by
+outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions and,
+while it owns the merger, ``driftline_model_performance``,
+``driftline_model_performance_reference`` and ``driftline_label_coverage`` of the merged view.
 
 Run: ``python -m stream.kafka.labels_worker -c driftline.yaml``.
 """
@@ -28,14 +37,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from prometheus_client.registry import Collector
 
@@ -43,7 +53,14 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
-from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    Checkpoint,
+    CheckpointStore,
+    checkpoint_topic_spec,
+)
+from driftline.stream.kafka.labels_output import LabelOutputs
+from driftline.stream.kafka.partials import MergerSide
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from driftline.stream.performance.columns import (
     ID,
@@ -56,8 +73,9 @@ from driftline.stream.performance.columns import (
     segment_values,
     tracker_for,
 )
+from driftline.stream.performance.merge import PerformanceMerger, label_partial
 from driftline.stream.performance.state import restore, snapshot
-from driftline.stream.performance.tracker import PerformanceTracker
+from driftline.stream.performance.tracker import PerformanceTracker, StateKey
 
 _MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
@@ -65,6 +83,10 @@ log = logging.getLogger(__name__)
 
 def checkpoint_topic(config: DriftlineConfig) -> str:
     return f"{config.kafka.internal_topic_prefix}.labels-checkpoints"
+
+
+def partials_topic(config: DriftlineConfig) -> str:
+    return f"{config.kafka.internal_topic_prefix}.labels-partials"
 
 
 def _key(config: DriftlineConfig, partition: int) -> str:
@@ -75,7 +97,8 @@ class LabelWorker:
     """One member of the label-join group; see the module doc."""
 
     def __init__(self, *, config: DriftlineConfig, baseline: Baseline | None = None,
-                 checkpoint_interval: float = 2.0) -> None:
+                 checkpoint_interval: float = 2.0,
+                 environ: Mapping[str, str] | None = None) -> None:
         if config.model is None or config.labels is None or not config.label_source.topic:
             raise ValueError("the label worker needs model: (prediction, id), labels: (id, "
                              "label) and labels.topic (the Kafka topic of the label events) "
@@ -88,6 +111,13 @@ class LabelWorker:
         self.pred_topic, self.label_topic = k.topics[0], config.label_source.topic
         self.trackers: dict[int, PerformanceTracker] = {}
         self.offsets: dict[int, list[int]] = {}  # partition -> [predictions, labels] next offsets
+        self.pred_clock: dict[int, float] = {}  # partition -> newest prediction time
+        # partition -> (predictions, labeled, weight) of each state as last sent to the merger
+        self.sent: dict[int, dict[StateKey, tuple[int, int, float]]] = {}
+        self.outputs = LabelOutputs(config=config,
+                                    environ=os.environ if environ is None else environ)
+        self.merger: MergerSide | None = None
+        self._partials: AIOKafkaProducer | None = None
         self.pred_decoder = prediction_decoder(config)
         self.lab_decoder = label_decoder(config)
         self.store = CheckpointStore(checkpoint_topic(config), self.client)
@@ -103,12 +133,15 @@ class LabelWorker:
         for p in parts:
             tracker = tracker_for(self.config, self.baseline)
             offsets = [0, 0]
+            pred_clock = -math.inf
             ck = found.get(_key(self.config, p))
             if ck is not None:
                 _, meta, blobs = unpack(ck.state, _MAGIC, {1})
                 restore(tracker, blobs[0])
                 offsets = [int(meta["predictions"]), int(meta["labels"])]
+                pred_clock = float(meta.get("pred_clock") or -math.inf)
             self.trackers[p], self.offsets[p] = tracker, offsets
+            self.pred_clock[p], self.sent[p] = pred_clock, {}
             self.consumer.seek(TopicPartition(self.pred_topic, p), offsets[0])
             self.consumer.seek(TopicPartition(self.label_topic, p), offsets[1])
             log.info("label worker %d: partition %d from offsets %s (%s)", os.getpid(), p,
@@ -118,8 +151,8 @@ class LabelWorker:
         parts = sorted({tp.partition for tp in tps} & set(self.trackers))
         await self.checkpoint(parts)
         for p in parts:
-            self.trackers.pop(p, None)
-            self.offsets.pop(p, None)
+            for d in (self.trackers, self.offsets, self.pred_clock, self.sent):
+                d.pop(p, None)  # type: ignore[attr-defined]
             log.info("label worker %d: partition %d revoked", os.getpid(), p)
 
     async def checkpoint(self, parts: Iterable[int] | None = None) -> None:
@@ -130,11 +163,41 @@ class LabelWorker:
             self.trackers[p].evict(self.config.label_source.retention)
         # dead letters sent before this checkpoint are acknowledged before it is written
         await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
+        await self._send_partials(todo)
         await self.store.save({
             _key(self.config, p): Checkpoint(0, pack(
-                _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1]},
+                _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
+                            "pred_clock": self.pred_clock[p]
+                            if math.isfinite(self.pred_clock[p]) else None},
                 [snapshot(self.trackers[p])]))
             for p in todo})
+
+    def _caught_up(self, p: int) -> bool:
+        assert self.consumer is not None
+        for i, topic in enumerate((self.pred_topic, self.label_topic)):
+            high = self.consumer.highwater(TopicPartition(topic, p))
+            if high is None or self.offsets[p][i] < high:
+                return False
+        return True
+
+    async def _send_partials(self, parts: list[int]) -> None:
+        """The changed states and clocks of ``parts`` to the merger (acknowledged)."""
+        if self._partials is None:
+            return
+        futures, done = [], []
+        for p in parts:
+            t, sent = self.trackers[p], self.sent[p]
+            fps = {k: (st.predictions, st.labeled, st.w_sum) for k, st in t.states.items()}
+            changed = {k: t.states[k] for k, fp in fps.items() if sent.get(k) != fp}
+            value = label_partial(p, t.join.clock, self.pred_clock[p], self._caught_up(p),
+                                  changed)
+            futures.append(await self._partials.send(partials_topic(self.config), value,
+                                                     partition=0))
+            done.append((p, fps))
+        if futures:
+            await asyncio.gather(*futures)
+        for p, fps in done:
+            self.sent[p] = fps
 
     # -- data -------------------------------------------------------------------------------
     def _feed(self, tp: TopicPartition, records: list[Any]) -> None:
@@ -151,6 +214,9 @@ class LabelWorker:
             tracker.add_predictions(d.event_time, ids(d.categorical[ID]), scores_of(d),
                                     predicted_of(d, self.config),
                                     segment_values(d, self.config.segments))
+            t = d.event_time[np.isfinite(d.event_time)]
+            if t.shape[0]:
+                self.pred_clock[p] = max(self.pred_clock[p], float(t.max()))
             self.offsets[p][0] = records[-1].offset + 1
         else:
             d = self.lab_decoder.decode(values, stamps)
@@ -177,22 +243,30 @@ class LabelWorker:
             raise ValueError(f"{self.pred_topic} has {counts[self.pred_topic]} partitions and "
                              f"{self.label_topic} {counts[self.label_topic]}: the label join "
                              "needs both keyed by id with the same partition count")
-        ensure_topics(self.client, [checkpoint_topic_spec(checkpoint_topic(self.config)),
-                                    TopicSpec(str(self.config.kafka.dlq_topic), partitions=1)])
+        k = self.config.kafka
+        ensure_topics(self.client, [
+            checkpoint_topic_spec(checkpoint_topic(self.config)),
+            TopicSpec(str(k.dlq_topic), partitions=1),
+            TopicSpec(str(k.results_topic), partitions=1),
+            TopicSpec(partials_topic(self.config), partitions=1, configs={
+                "max.message.bytes": str(MAX_CHECKPOINT_BYTES),
+                "retention.ms": str(7 * 86400 * 1000)})])
         await self.store.start()
+        self._partials = AIOKafkaProducer(**self.client, acks="all", enable_idempotence=True,
+                                          linger_ms=5, max_request_size=MAX_CHECKPOINT_BYTES)
+        await self._partials.start()
+        await self.outputs.start(self.client, k.client_kwargs())
+        config, baseline = self.config, self.baseline
+        self.merger = MergerSide(
+            config.monitor, partials_topic(config), f"{k.group_id}-labels.merger", self.client,
+            None, lambda: PerformanceMerger(config=config, baseline=baseline),
+            [(self.pred_topic, p) for p in range(counts[self.pred_topic])],
+            self.outputs.publish, store=self.store, checkpoint_interval=self.interval,
+            session_timeout_ms=6000, apply=lambda m, value, now: m.apply(value, now))
+        await self.merger.start()
+        server = self._serve_metrics()
+
         worker = self
-        server = None
-        where = self.config.metrics.host_port
-        if where is not None:
-            from driftline.stream.monitor.exporter import serve
-            from driftline.stream.monitor.performance_metrics import join_families
-
-            class JoinCollector(Collector):
-                def collect(self) -> Iterator[Any]:
-                    return join_families(worker.config.monitor, list(worker.trackers.values()))
-
-            server = serve(JoinCollector(), where)
-            log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -202,12 +276,13 @@ class LabelWorker:
                 await worker._assigned(assigned)
 
         self.consumer = AIOKafkaConsumer(
-            **self.client, group_id=f"{self.config.kafka.group_id}-labels",
+            **self.client, group_id=f"{k.group_id}-labels",
             enable_auto_commit=False, auto_offset_reset="earliest",
             partition_assignment_strategy=(RangePartitionAssignor,),
             session_timeout_ms=6000, heartbeat_interval_ms=1000)
         await self.consumer.start()
         self.consumer.subscribe([self.pred_topic, self.label_topic], listener=Listener())
+        merging = asyncio.create_task(self._merge_loop(stop))
         last = time.monotonic()
         try:
             while not stop.is_set():
@@ -218,13 +293,51 @@ class LabelWorker:
                 if time.monotonic() - last >= self.interval:
                     await self.checkpoint()
                     last = time.monotonic()
+                if merging.done():
+                    merging.result()  # a failed merger stops the worker (without its checkpoint)
         finally:
+            stop.set()
+            await asyncio.gather(merging, return_exceptions=True)
             await self.checkpoint()
             await self.consumer.stop()
+            if not merging.cancelled() and merging.exception() is None:
+                await self.merger.stop()
+            await self._partials.stop()
+            await self.outputs.stop()
             await self.store.stop()
             self.dlq_producer.close(timeout=10)
             if server is not None:
                 server.close()
+
+    async def _merge_loop(self, stop: asyncio.Event) -> None:
+        assert self.merger is not None
+        while not stop.is_set():
+            await self.merger.step()
+            if not self.merger.mergers and self.outputs.alerting is not None:
+                await asyncio.to_thread(self.outputs.close_alerting)  # another owns it now
+
+    def views(self) -> list[PerformanceTracker]:
+        """The merged view(s) of the merger this worker owns (none when another owns it)."""
+        return [m.view for m in (self.merger.mergers.values() if self.merger else ())]
+
+    def _serve_metrics(self) -> Any:
+        where = self.config.metrics.host_port
+        if where is None:
+            return None
+        from driftline.stream.monitor.exporter import serve
+        from driftline.stream.monitor.performance_metrics import join_families, model_families
+
+        worker = self
+
+        class LabelCollector(Collector):
+            def collect(self) -> Iterator[Any]:
+                mon = worker.config.monitor
+                yield from model_families(mon, worker.views())
+                yield from join_families(mon, list(worker.trackers.values()))
+
+        server = serve(LabelCollector(), where)
+        log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
+        return server
 
 
 async def read_states(config: DriftlineConfig, baseline: Baseline | None = None

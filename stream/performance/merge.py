@@ -105,7 +105,7 @@ class PerformanceMerger:
         self.cohorts = Cohorts.from_config(config)
         self.tier = config.windows.tiers[0]
         self.size = float(config.windows.size)
-        self.metrics = list(config.performance.metrics)
+        self.metrics: list[str] = list(config.performance.metrics)
         self.sources: dict[int, dict[StateKey, PerformanceState]] = {}
         self.clocks: dict[int, tuple[float, float, bool]] = {}  # clock, pred clock, caught up
         self.expected: set[int] = set()

@@ -223,3 +223,65 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
         for p in (a, b):
             if p.poll() is None:
                 stop_process(p, timeout=20)
+
+
+def test_feature_drift_retraining_trigger_of_driftline_run(kafka: Any, tmp_path: Path,
+                                                           webhook_receiver: Any) -> None:
+    """``driftline run`` evaluates feature_drift_psi triggers: the event reaches the webhook and
+    the Kafka topic once, with the window's PSI; the cooldown survives a restart."""
+    import asyncio
+
+    from driftline.stream.kafka.runtime import Runtime
+
+    rng = np.random.default_rng(8)
+    train = tmp_path / "train.jsonl"
+    train.write_bytes(b"\n".join(orjson.dumps({"ts": float(i), "x": float(v)})
+                                 for i, v in enumerate(rng.normal(0, 1, 5000))))
+    topic = kafka.create_topic(kafka.unique_topic("events"))
+    retrain = kafka.create_topic(kafka.unique_topic("retrain"))
+    config = load_config(write_config(tmp_path / "driftline.yaml", {
+        "monitor": kafka.unique_topic("psi"),
+        "source": {"kafka": kafka.source_config([topic]), "event_time": {"field": "ts"}},
+        "features": [{"name": "x", "type": "numeric"}],
+        "windows": {"size": "10s", "allowed_lateness": "0s", "idle_timeout": "1s"},
+        "drift": {"min_samples": 100}, "state_dir": str(tmp_path / "state"),
+        "retraining": {"triggers": [{"metric": "feature_drift_psi", "threshold": 0.2,
+                                     "features": ["x"]}],
+                       "webhook_url_env": "RETRAIN_URL", "kafka_topic": retrain}}))
+    base = build_baseline(config, train)
+    # window 0 as in training, windows 1-3 shifted by 2 standard deviations
+    x = np.concatenate([rng.normal(0, 1, 300), rng.normal(2, 1, 900)])
+    ts = 1_700_000_000.0 + np.repeat(np.arange(4) * 10.0, 300) + np.tile(
+        np.linspace(0, 9.9, 300), 4)
+    rows = [orjson.dumps({"ts": float(t), "x": float(v)}) for t, v in zip(ts, x, strict=True)]
+
+    def published(start: float) -> bool:
+        return any(orjson.loads(m.value)["start_ts"] == start
+                   for m in read_topic(kafka.bootstrap, str(config.kafka.results_topic)))
+
+    async def run(until: float) -> None:
+        rt = Runtime(config, base, session_timeout_s=6.0, announce=lambda _line: None,
+                     environ={"RETRAIN_URL": webhook_receiver.url})
+        await rt.start()
+        try:
+            deadline = asyncio.get_running_loop().time() + 40
+            while not await asyncio.to_thread(published, until):
+                assert asyncio.get_running_loop().time() < deadline, "window not published"
+                await asyncio.sleep(0.2)
+        finally:
+            await rt.stop()  # the round that published it (and its trigger) completes first
+
+    kafka.produce(topic, rows[:900])
+    asyncio.run(run(ts[300]))  # window 1 (shifted) closes: the trigger fires
+    kafka.produce(topic, rows[900:])
+    asyncio.run(run(ts[900]))  # after a restart window 3 drifts too: quiet (cooldown 7 d)
+    results = {(r["start_ts"], r["segment"]): r for r in
+               (orjson.loads(m.value) for m in read_topic(kafka.bootstrap,
+                                                          str(config.kafka.results_topic)))}
+    psi = next(f["psi"] for f in results[(ts[300], "all")]["features"] if f["name"] == "x")
+    events = [e for e in webhook_receiver.accepted() if e.get("type") == "retraining_trigger"]
+    assert [(e["metric"], e["window"]["start_ts"], e["value"]) for e in events] == [
+        ("feature_drift_psi", ts[300], psi)]
+    assert events[0]["details"] == {"psi": {"x": psi}}
+    on_kafka = [(m.key, orjson.loads(m.value)) for m in read_topic(kafka.bootstrap, retrain)]
+    assert on_kafka == [(config.monitor.encode(), events[0])]

@@ -22,8 +22,9 @@ one-partition topic ``<prefix>.labels-partials``. Every worker also joins the gr
 ``<group_id>-labels.merger`` on that topic (:class:`~stream.kafka.partials.MergerSide`, the
 feature worker's merger loop); its one member merges the partitions
 (:class:`~stream.performance.merge.PerformanceMerger`) and publishes ``performance`` records,
-alerts and retraining events (:mod:`stream.kafka.labels_output`). :func:`read_states` merges
-the latest checkpoint of every partition (``driftline labels report``). With
+alerts and retraining events (:mod:`stream.kafka.labels_output`).
+:func:`~stream.kafka.labels_report.read_states` merges the latest checkpoint of every partition
+(``driftline labels report``). With
 ``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total`` by
 outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions and,
 while it owns the merger, ``driftline_model_performance``,
@@ -81,6 +82,9 @@ _MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
 
 
+MAGIC = _MAGIC
+
+
 def checkpoint_topic(config: DriftlineConfig) -> str:
     return f"{config.kafka.internal_topic_prefix}.labels-checkpoints"
 
@@ -89,7 +93,7 @@ def partials_topic(config: DriftlineConfig) -> str:
     return f"{config.kafka.internal_topic_prefix}.labels-partials"
 
 
-def _key(config: DriftlineConfig, partition: int) -> str:
+def checkpoint_key(config: DriftlineConfig, partition: int) -> str:
     return f"{config.monitor}|labels|{partition}"
 
 
@@ -128,13 +132,13 @@ class LabelWorker:
     # -- state ------------------------------------------------------------------------------
     async def _assigned(self, tps: Iterable[TopicPartition]) -> None:
         parts = sorted({tp.partition for tp in tps} - set(self.trackers))
-        found = await self.store.load([_key(self.config, p) for p in parts])
+        found = await self.store.load([checkpoint_key(self.config, p) for p in parts])
         assert self.consumer is not None
         for p in parts:
             tracker = tracker_for(self.config, self.baseline)
             offsets = [0, 0]
             pred_clock = -math.inf
-            ck = found.get(_key(self.config, p))
+            ck = found.get(checkpoint_key(self.config, p))
             if ck is not None:
                 _, meta, blobs = unpack(ck.state, _MAGIC, {1})
                 restore(tracker, blobs[0])
@@ -165,7 +169,7 @@ class LabelWorker:
         await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
         await self._send_partials(todo)
         await self.store.save({
-            _key(self.config, p): Checkpoint(0, pack(
+            checkpoint_key(self.config, p): Checkpoint(0, pack(
                 _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
                             "pred_clock": self.pred_clock[p]
                             if math.isfinite(self.pred_clock[p]) else None},
@@ -338,58 +342,6 @@ class LabelWorker:
         server = serve(LabelCollector(), where)
         log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
         return server
-
-
-async def read_states(config: DriftlineConfig, baseline: Baseline | None = None
-                      ) -> dict[int, tuple[dict[str, int], PerformanceTracker]]:
-    """The latest checkpoint of every partition: its offsets and its restored tracker."""
-    k = config.kafka
-    store = CheckpointStore(checkpoint_topic(config), k.aiokafka_kwargs())
-    await store.start()
-    try:
-        n = partition_counts(k.aiokafka_kwargs(), [k.topics[0]])[k.topics[0]]
-        found = await store.load([_key(config, p) for p in range(n)])
-    finally:
-        await store.stop()
-    out = {}
-    for p in range(n):
-        ck = found.get(_key(config, p))
-        if ck is None:
-            continue
-        _, meta, blobs = unpack(ck.state, _MAGIC, {1})
-        tracker = tracker_for(config, baseline)
-        restore(tracker, blobs[0])
-        out[p] = ({"predictions": int(meta["predictions"]), "labels": int(meta["labels"])},
-                  tracker)
-    return out
-
-
-def merged_report(config: DriftlineConfig, baseline: Baseline | None,
-                  states: dict[int, tuple[dict[str, int], PerformanceTracker]]
-                  ) -> dict[str, Any]:
-    """One report of the merged partition states: per base window, a ``performance`` record
-    for the whole population and every raw segment value, plus the join counters."""
-    merged = tracker_for(config, baseline)
-    counters: dict[str, int] = {}
-    for _, t in states.values():
-        for key, st in t.states.items():
-            if key in merged.states:
-                merged.states[key].merge(st)
-            else:
-                merged.states[key] = st.copy()
-        merged.join.clock = max(merged.join.clock, t.join.clock)
-        for k, v in t.counters().items():
-            counters[k] = counters.get(k, 0) + v
-    merged.reindex()
-    size = config.windows.size
-    windows = []
-    for w in sorted({k[0] for k in merged.states}):
-        cohorts = sorted({(k[1], k[2]) for k in merged.states if k[0] == w})
-        windows.append({"start_ts": w, "end_ts": w + size, "cohorts": [
-            {"segment": seg, "cohort": c, "performance": merged.record(w, w + size, seg, c)}
-            for seg, c in cohorts]})
-    return {"monitor": config.monitor, "labels": counters,
-            "offsets": {p: o for p, (o, _) in sorted(states.items())}, "windows": windows}
 
 
 def run_label_worker(worker: LabelWorker) -> None:

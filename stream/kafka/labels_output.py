@@ -99,7 +99,7 @@ class LabelOutputs:
         if futures:
             await asyncio.gather(*futures)
             self.records_sent += len(futures)
-            log.info("label merger: %d performance records published", len(futures))
+            log.debug("label merger: %d performance records published", len(futures))
         alerts = [ms for out in rounds for ms in out.alerts]
         if alerts:
             alerting = self.open_alerting()

@@ -78,11 +78,8 @@ from driftline.stream.performance.merge import PerformanceMerger, label_partial
 from driftline.stream.performance.state import restore, snapshot
 from driftline.stream.performance.tracker import PerformanceTracker, StateKey
 
-_MAGIC = b"DLLW"
+MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
-
-
-MAGIC = _MAGIC
 
 
 def checkpoint_topic(config: DriftlineConfig) -> str:
@@ -140,7 +137,7 @@ class LabelWorker:
             pred_clock = -math.inf
             ck = found.get(checkpoint_key(self.config, p))
             if ck is not None:
-                _, meta, blobs = unpack(ck.state, _MAGIC, {1})
+                _, meta, blobs = unpack(ck.state, MAGIC, {1})
                 restore(tracker, blobs[0])
                 offsets = [int(meta["predictions"]), int(meta["labels"])]
                 pred_clock = float(meta.get("pred_clock") or -math.inf)
@@ -170,7 +167,7 @@ class LabelWorker:
         await self._send_partials(todo)
         await self.store.save({
             checkpoint_key(self.config, p): Checkpoint(0, pack(
-                _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
+                MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
                             "pred_clock": self.pred_clock[p]
                             if math.isfinite(self.pred_clock[p]) else None},
                 [snapshot(self.trackers[p])]))

@@ -37,6 +37,17 @@ def start(cfg: Path, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
                                 cwd=str(REPO))
 
 
+def produce_timeline(kafka: Any, rows: list[tuple[str, int, dict[str, Any], float]]) -> None:
+    """(topic, partition, value, time) rows sent in time order by one producer."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, linger_ms=5)
+    for topic, part, row, _ in sorted(rows, key=lambda r: r[3]):
+        producer.send(topic, orjson.dumps(row), partition=part)
+    producer.flush(timeout=30)
+    producer.close(timeout=10)
+
+
 def rows(rng: np.random.Generator, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """P(y | x) = sigmoid(2x); the score is that probability rounded to 0.001."""
     p = np.round(1 / (1 + np.exp(-2 * x)), 3)
@@ -64,7 +75,7 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
         "state_dir": str(tmp_path / "state"),
         "model": {"prediction": "score", "id": "request_id"},
         "labels": {"topic": labs, "id": "request_id", "label": "repaid", "time": "label_ts",
-                   "max_delay": "2h"},
+                   "max_delay": "20m"},
         "alerts": {"channels": {"hook": {"type": "webhook", "url": webhook_receiver.url}},
                    "routes": {"critical": ["hook"], "warning": ["hook"]}},
         "retraining": {"triggers": [
@@ -90,16 +101,22 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
                  for i in range(n)]
     labelled = rng.uniform(0, 1, n) < 0.8
     delay = rng.uniform(60, 900, n)
+    # both topics as a live stream writes them: in event-time order, labels locally out of
+    # order (shuffled in blocks of 100, ~90 s of event time, well within max_delay)
     lab_ids = np.flatnonzero(labelled)
-    rng.shuffle(lab_ids)  # out of order (within max_delay of the newest event)
+    lab_ids = lab_ids[np.argsort(ts[lab_ids] + delay[lab_ids], kind="stable")]
+    for k in range(0, lab_ids.shape[0], 100):
+        rng.shuffle(lab_ids[k:k + 100])
+    lt = ts + delay
     label_rows = [(int(i) % 2, {"request_id": str(i), "repaid": int(y[i]),
-                                "label_ts": float(ts[i] + delay[i])}) for i in lab_ids.tolist()]
-    # a label of an unknown id per partition at t = 11000 moves both clocks past every
-    # window's end + max_delay (10800): all windows mature
-    ticks = [(p, {"request_id": f"tick-{p}", "repaid": 0, "label_ts": 11000.0})
-             for p in (0, 1)]
+                                "label_ts": float(lt[i])}) for i in lab_ids.tolist()]
+    # a label of an unknown id per partition at t = 5000 moves both clocks past every
+    # window's end + max_delay (4800): all windows mature
+    ticks = [(p, {"request_id": f"tick-{p}", "repaid": 0, "label_ts": 5000.0}) for p in (0, 1)]
+    cut = 1500.0  # phase 1: the events before it; the rest after the kill (a backlog of both)
 
-    produce(kafka, preds, pred_rows[: n // 2])
+    produce(kafka, preds, [r for r in pred_rows if r[1]["ts"] < cut])
+    produce(kafka, labs, [r for r in label_rows if r[1]["label_ts"] < cut])
     logs = tmp_path / "workers.log"
     env = {"RETRAIN_URL": webhook_receiver.url}
     a, b = start(cfg_path, logs, env), start(cfg_path, logs, env)
@@ -112,9 +129,13 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
                     (parts.add if m.group(2) == "from" else parts.discard)(int(m.group(1)))
             return parts
 
-        def first_windows() -> bool:  # windows 0 and 1 closed: both partitions merged
-            got = {(r["start_ts"], r["segment"]) for r in results()}
-            return len(owned(a.pid)) == len(owned(b.pid)) == 1 and (600.0, "all") in got
+        want = int((labelled & (ts < 600)).sum())  # window 0's labels: all before the cut
+
+        def first_windows() -> bool:  # window 0 closed and maturing with all its labels
+            return len(owned(a.pid)) == len(owned(b.pid)) == 1 and any(
+                r["start_ts"] == 0.0 and r["segment"] == "all"
+                and r["performance"]["status"] == "maturing"
+                and r["performance"]["labeled"] == want for r in results())
 
         def results() -> list[dict[str, Any]]:
             out = []
@@ -128,22 +149,14 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
             return out
 
         wait_until(first_windows, timeout=60, interval=0.5,
-                   message="each worker owns a partition and the first windows closed")
+                   message="each worker owns a partition and window 0 is maturing")
         a.send_signal(signal.SIGKILL)
         a.wait(timeout=10)
-        produce(kafka, preds, pred_rows[n // 2:])
-        # the labels of windows 0-2 first: window 0 is maturing, with exactly those labels
-        first = [r for r in label_rows if r[1]["label_ts"] < 1200]
-        produce(kafka, labs, first)
-        want = int(((ts < 600) & labelled & (ts + delay < 1200)).sum())
-
-        def maturing() -> bool:
-            return any(r["start_ts"] == 0.0 and r["segment"] == "all"
-                       and r["performance"]["status"] == "maturing"
-                       and r["performance"]["labeled"] == want for r in results())
-
-        wait_until(maturing, timeout=30, interval=0.5, message="window 0 maturing")
-        produce(kafka, labs, [r for r in label_rows if r[1]["label_ts"] >= 1200] + ticks)
+        # the rest as a live stream writes it: both topics advance together in event time
+        produce_timeline(kafka, [(preds, *r, r[1]["ts"]) for r in pred_rows
+                                 if r[1]["ts"] >= cut]
+                         + [(labs, *r, r[1]["label_ts"]) for r in label_rows + ticks
+                            if r[1]["label_ts"] >= cut])
 
         cohorts = [("all", "all"), ("region", "eu"), ("region", "us")]
 

@@ -60,6 +60,7 @@ from driftline.stream.kafka.checkpoint import (
     CheckpointStore,
     checkpoint_topic_spec,
 )
+from driftline.stream.kafka.consumer import caught_up
 from driftline.stream.kafka.labels_output import LabelOutputs
 from driftline.stream.kafka.partials import MergerSide
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
@@ -76,7 +77,7 @@ from driftline.stream.performance.columns import (
 )
 from driftline.stream.performance.merge import PerformanceMerger, label_partial
 from driftline.stream.performance.state import restore, snapshot
-from driftline.stream.performance.tracker import PerformanceTracker, StateKey
+from driftline.stream.performance.tracker import PerformanceTracker, StateKey, time_runs
 
 MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ class LabelWorker:
         self.pred_topic, self.label_topic = k.topics[0], config.label_source.topic
         self.trackers: dict[int, PerformanceTracker] = {}
         self.offsets: dict[int, list[int]] = {}  # partition -> [predictions, labels] next offsets
-        self.pred_clock: dict[int, float] = {}  # partition -> newest prediction time
+        # partition -> [newest prediction time, newest label time]
+        self.clocks: dict[int, list[float]] = {}
         # partition -> (predictions, labeled, weight) of each state as last sent to the merger
         self.sent: dict[int, dict[StateKey, tuple[int, int, float]]] = {}
         self.outputs = LabelOutputs(config=config,
@@ -134,15 +136,16 @@ class LabelWorker:
         for p in parts:
             tracker = tracker_for(self.config, self.baseline)
             offsets = [0, 0]
-            pred_clock = -math.inf
+            clocks = [-math.inf, -math.inf]
             ck = found.get(checkpoint_key(self.config, p))
             if ck is not None:
                 _, meta, blobs = unpack(ck.state, MAGIC, {1})
                 restore(tracker, blobs[0])
                 offsets = [int(meta["predictions"]), int(meta["labels"])]
-                pred_clock = float(meta.get("pred_clock") or -math.inf)
+                clocks = [-math.inf if c is None else float(c)
+                          for c in meta.get("clocks", [None, None])]
             self.trackers[p], self.offsets[p] = tracker, offsets
-            self.pred_clock[p], self.sent[p] = pred_clock, {}
+            self.clocks[p], self.sent[p] = clocks, {}
             self.consumer.seek(TopicPartition(self.pred_topic, p), offsets[0])
             self.consumer.seek(TopicPartition(self.label_topic, p), offsets[1])
             log.info("label worker %d: partition %d from offsets %s (%s)", os.getpid(), p,
@@ -152,7 +155,7 @@ class LabelWorker:
         parts = sorted({tp.partition for tp in tps} & set(self.trackers))
         await self.checkpoint(parts)
         for p in parts:
-            for d in (self.trackers, self.offsets, self.pred_clock, self.sent):
+            for d in (self.trackers, self.offsets, self.clocks, self.sent):
                 d.pop(p, None)  # type: ignore[attr-defined]
             log.info("label worker %d: partition %d revoked", os.getpid(), p)
 
@@ -168,18 +171,17 @@ class LabelWorker:
         await self.store.save({
             checkpoint_key(self.config, p): Checkpoint(0, pack(
                 MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
-                            "pred_clock": self.pred_clock[p]
-                            if math.isfinite(self.pred_clock[p]) else None},
+                            "clocks": [c if math.isfinite(c) else None
+                                       for c in self.clocks[p]]},
                 [snapshot(self.trackers[p])]))
             for p in todo})
 
-    def _caught_up(self, p: int) -> bool:
+    def _caught_up(self, p: int, *which: int) -> bool:
+        """Partition ``p`` read to the end (``which``: 0 predictions, 1 labels; default both)."""
         assert self.consumer is not None
-        for i, topic in enumerate((self.pred_topic, self.label_topic)):
-            high = self.consumer.highwater(TopicPartition(topic, p))
-            if high is None or self.offsets[p][i] < high:
-                return False
-        return True
+        topics = (self.pred_topic, self.label_topic)
+        return all(caught_up(self.consumer, TopicPartition(topics[i], p),
+                             self.config.kafka.isolation_level) for i in which or (0, 1))
 
     async def _send_partials(self, parts: list[int]) -> None:
         """The changed states and clocks of ``parts`` to the merger (acknowledged)."""
@@ -190,7 +192,7 @@ class LabelWorker:
             t, sent = self.trackers[p], self.sent[p]
             fps = {k: (st.predictions, st.labeled, st.w_sum) for k, st in t.states.items()}
             changed = {k: t.states[k] for k, fp in fps.items() if sent.get(k) != fp}
-            value = label_partial(p, t.join.clock, self.pred_clock[p], self._caught_up(p),
+            value = label_partial(p, t.join.clock, self.clocks[p][0], self._caught_up(p),
                                   changed)
             futures.append(await self._partials.send(partials_topic(self.config), value,
                                                      partition=0))
@@ -201,42 +203,84 @@ class LabelWorker:
             self.sent[p] = fps
 
     # -- data -------------------------------------------------------------------------------
-    def _feed(self, tp: TopicPartition, records: list[Any]) -> None:
-        p = tp.partition
+    def _feed(self, p: int, preds: list[Any], labels: list[Any]) -> None:
+        """One fetch of partition ``p``: predictions and labels decoded, then fed on one
+        event-time timeline (:func:`~stream.performance.tracker.time_runs`, a hundredth of
+        ``max_delay`` apart at most), so a backlog of both does not expire predictions whose
+        labels are in the same fetch."""
         tracker = self.trackers.get(p)
-        if tracker is None or not records:
+        if tracker is None or not (preds or labels):
             return
-        values = [r.value for r in records]
+        pt, pcols = self._predictions(p, tracker, preds)
+        lt, lcols = self._labels(p, tracker, labels)
+        width = self.config.label_source.max_delay / 100
+        for kind, rows in time_runs(pt, lt, width):
+            r = rows.tolist()
+            if kind == 0:
+                pid, score, predicted, segs = pcols
+                tracker.add_predictions(pt[rows], [pid[i] for i in r], score[rows],
+                                        None if predicted is None else predicted[rows],
+                                        {n: v[rows] for n, v in segs.items()})
+            else:
+                key, y = lcols
+                tracker.add_labels(lt[rows], [key[i] for i in r], y[rows])
+
+    def _predictions(self, p: int, tracker: PerformanceTracker, records: list[Any]
+                     ) -> tuple[np.ndarray, Any]:
+        if not records:
+            return np.empty(0), None
         stamps = np.array([r.timestamp for r in records], dtype=np.float64)
-        if tp.topic == self.pred_topic:
-            d = self.pred_decoder.decode(values, stamps)
-            # undecodable predictions are the feature worker's dead letters; counted here
-            tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
-            tracker.add_predictions(d.event_time, ids(d.categorical[ID]), scores_of(d),
-                                    predicted_of(d, self.config),
-                                    segment_values(d, self.config.segments))
-            t = d.event_time[np.isfinite(d.event_time)]
-            if t.shape[0]:
-                self.pred_clock[p] = max(self.pred_clock[p], float(t.max()))
-            self.offsets[p][0] = records[-1].offset + 1
-        else:
-            d = self.lab_decoder.decode(values, stamps)
-            tracker.count_malformed(len(d.dead_letters))
-            key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
-            bad = [(dl.index, dl.reason) for dl in d.dead_letters]
-            rows = d.rows.tolist()
-            ok_y = np.isfinite(y)
-            if self.config.prediction_model.task != "regression":
-                ok_y &= (y == 0.0) | (y == 1.0)
-            no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
-            bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
-                    for i in np.flatnonzero(~ok_y | no_id).tolist()]
-            for i, reason in bad:
-                r = records[i]
-                self.dlq.write(DeadLetter(r.value, reason, tp.topic, p, r.offset, r.key,
-                                          r.timestamp))
-            tracker.add_labels(d.event_time, key, y)
-            self.offsets[p][1] = records[-1].offset + 1
+        d = self.pred_decoder.decode([r.value for r in records], stamps)
+        # undecodable predictions are the feature worker's dead letters; counted here
+        tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
+        t = d.event_time[np.isfinite(d.event_time)]
+        if t.shape[0]:
+            self.clocks[p][0] = max(self.clocks[p][0], float(t.max()))
+        self.offsets[p][0] = records[-1].offset + 1
+        return d.event_time, (ids(d.categorical[ID]), scores_of(d), predicted_of(d, self.config),
+                              segment_values(d, self.config.segments))
+
+    def _labels(self, p: int, tracker: PerformanceTracker, records: list[Any]
+                ) -> tuple[np.ndarray, Any]:
+        if not records:
+            return np.empty(0), None
+        stamps = np.array([r.timestamp for r in records], dtype=np.float64)
+        d = self.lab_decoder.decode([r.value for r in records], stamps)
+        tracker.count_malformed(len(d.dead_letters))
+        key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
+        bad = [(dl.index, dl.reason) for dl in d.dead_letters]
+        rows = d.rows.tolist()
+        ok_y = np.isfinite(y)
+        if self.config.prediction_model.task != "regression":
+            ok_y &= (y == 0.0) | (y == 1.0)
+        no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
+        bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
+                for i in np.flatnonzero(~ok_y | no_id).tolist()]
+        for i, reason in bad:
+            r = records[i]
+            self.dlq.write(DeadLetter(r.value, reason, self.label_topic, p, r.offset, r.key,
+                                      r.timestamp))
+        t = d.event_time[np.isfinite(d.event_time)]
+        if t.shape[0]:
+            self.clocks[p][1] = max(self.clocks[p][1], float(t.max()))
+        self.offsets[p][1] = records[-1].offset + 1
+        return d.event_time, (key, y)
+
+    def _align(self) -> None:
+        """Pause the topic of a partition that runs more than a quarter of ``max_delay`` of
+        event time ahead of the other while the other has more to read (a backlog), so
+        predictions do not expire before their labels are read; resume it otherwise."""
+        assert self.consumer is not None
+        slack = self.config.label_source.max_delay / 4
+        for p in self.trackers:
+            ahead = self.clocks[p][0] - self.clocks[p][1]
+            for i, topic in enumerate((self.pred_topic, self.label_topic)):
+                lead = ahead if i == 0 else -ahead
+                tp = TopicPartition(topic, p)
+                if lead > slack and not self._caught_up(p, 1 - i):
+                    self.consumer.pause(tp)
+                else:
+                    self.consumer.resume(tp)
 
     async def run(self, stop: asyncio.Event) -> None:
         counts = partition_counts(self.client, [self.pred_topic, self.label_topic])
@@ -279,6 +323,7 @@ class LabelWorker:
         self.consumer = AIOKafkaConsumer(
             **self.client, group_id=f"{k.group_id}-labels",
             enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level=k.isolation_level,
             partition_assignment_strategy=(RangePartitionAssignor,),
             session_timeout_ms=6000, heartbeat_interval_ms=1000)
         await self.consumer.start()
@@ -289,8 +334,10 @@ class LabelWorker:
             while not stop.is_set():
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=20_000)
                 # predictions before labels of the same fetch: a label rarely waits for nothing
-                for tp in sorted(batch, key=lambda t: (t.topic != self.pred_topic, t.partition)):
-                    self._feed(tp, batch[tp])
+                for p in sorted({tp.partition for tp in batch}):
+                    self._feed(p, batch.get(TopicPartition(self.pred_topic, p), []),
+                               batch.get(TopicPartition(self.label_topic, p), []))
+                self._align()
                 if time.monotonic() - last >= self.interval:
                     await self.checkpoint()
                     last = time.monotonic()

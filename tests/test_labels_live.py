@@ -196,6 +196,14 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
                 assert abs(real["roc_auc"] - auc) <= real["roc_auc_error_bound"] + 1e-12
                 assert perf["estimated"]["accuracy"] is not None
 
+        # `driftline report` reads the same records back into the report's cohorts
+        from driftline.stream.report.topic import read_results
+
+        report = read_results(config, 0.0, WINDOWS * SIZE)
+        assert {(w["start_ts"], c["segment"], c["cohort"]): c["performance"]
+                for w in report["windows"] for c in w["cohorts"]} == {
+            k: r["performance"] for k, r in final.items()}
+
         # the shift pages: estimated when window 3 closes, realized when it matures
         def paged() -> set[tuple[str, str]] | None:
             got = {(e["feature"], e["window"]) for e in webhook_receiver.accepted()

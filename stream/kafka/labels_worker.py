@@ -306,8 +306,10 @@ class LabelWorker:
             config.monitor, partials_topic(config), f"{k.group_id}-labels.merger", self.client,
             None, lambda: PerformanceMerger(config=config, baseline=baseline),
             [(self.pred_topic, p) for p in range(counts[self.pred_topic])],
-            self.outputs.publish, store=self.store, checkpoint_interval=self.interval,
-            session_timeout_ms=6000, apply=lambda m, value, now: m.apply(value, now))
+            self.outputs.publish, store=self.store,
+            checkpoint_interval=max(self.interval, k.checkpoint_interval),
+            checkpoint_on_publish=False, session_timeout_ms=6000,
+            apply=lambda m, value, now: m.apply(value, now))
         await self.merger.start()
         server = self._serve_metrics()
 

@@ -149,6 +149,7 @@ class MergerSide:
         *,
         store: CheckpointStore,
         apply: Apply | None = None,
+        checkpoint_on_publish: bool = True,
         checkpoint_interval: float = 10.0,
         session_timeout_ms: int = 10_000,
         instance_id: str | None = None,
@@ -162,6 +163,9 @@ class MergerSide:
         self.store = store
         self.checkpoint_interval = checkpoint_interval
         self.apply: Apply = apply or self._apply
+        # False: checkpoint every checkpoint_interval only (a state whose rounds are
+        # idempotent, e.g. keyed records, and costly to snapshot)
+        self.checkpoint_on_publish = checkpoint_on_publish
         self.mergers: dict[TopicPartition, Any] = {}
         self.next_offsets: dict[TopicPartition, int] = {}
         self.windows_published = 0
@@ -261,7 +265,8 @@ class MergerSide:
                 self.windows_published += len(results)
             # checkpoint right after publishing: a crash then re-evaluates (and re-alerts on) a
             # window only if it lands between the two acknowledgements
-            if results or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval
+            if (results and self.checkpoint_on_publish) or due:
                 await self._checkpoint(set(self.mergers))
         return n
 

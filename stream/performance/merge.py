@@ -107,6 +107,7 @@ class PerformanceMerger:
         self.size = float(config.windows.size)
         self.metrics: list[str] = list(config.performance.metrics)
         self.sources: dict[int, dict[StateKey, PerformanceState]] = {}
+        self._blobs: dict[int, dict[StateKey, bytes]] = {}  # as received: the snapshot's
         self.clocks: dict[int, tuple[float, float, bool]] = {}  # clock, pred clock, caught up
         self.expected: set[int] = set()
         self.open: dict[float, dict[str, Any]] = {}  # closed window -> admitted, sent counts
@@ -127,11 +128,11 @@ class PerformanceMerger:
         p = int(meta["partition"])
         self.expected.add(p)
         self.clocks[p] = (_t(meta["clock"]), _t(meta["pred_clock"]), bool(meta["caught_up"]))
-        src = self.sources.setdefault(p, {})
+        src, raw = self.sources.setdefault(p, {}), self._blobs.setdefault(p, {})
         for (w, seg, v), blob in zip(meta["keys"], blobs, strict=True):
             key = (float(w), str(seg), str(v))
             if key[0] >= self.matured_until:
-                src[key] = PerformanceState.from_bytes(blob)
+                src[key], raw[key] = PerformanceState.from_bytes(blob), bytes(blob)
                 self._dirty.add(key)
 
     def _refresh(self) -> set[float]:
@@ -251,7 +252,9 @@ class PerformanceMerger:
             out.events += self._drain()
         del self.open[w]
         self.matured_until = max(self.matured_until, end)
-        for states in (self.view.states, *self.sources.values()):
+        keyed: list[dict[StateKey, Any]] = [self.view.states, *self.sources.values(),
+                                            *self._blobs.values()]
+        for states in keyed:
             for key in [k for k in states if k[0] < self.matured_until]:
                 del states[key]
         self.view.reindex()
@@ -266,10 +269,10 @@ class PerformanceMerger:
         """The partitions' states of open windows, clocks, cohorts and retraining cooldowns."""
         blobs: list[bytes] = []
         keys = []
-        for p, src in sorted(self.sources.items()):
-            for key, st in sorted(src.items()):
+        for p, raw in sorted(self._blobs.items()):
+            for key, blob in sorted(raw.items()):
                 keys.append([p, *key])
-                blobs.append(st.to_bytes())
+                blobs.append(blob)
         trig_meta, trig_blobs = self.triggers.state() if self.triggers else ({}, [])
         meta = {"expected": sorted(self.expected), "keys": keys,
                 "clocks": [[p, _f(c), _f(pc), up] for p, (c, pc, up) in self.clocks.items()],
@@ -283,10 +286,11 @@ class PerformanceMerger:
         _, meta, blobs = unpack(data, _SNAP, {1})
         n = int(meta["n_states"])
         self.expected = {int(p) for p in meta["expected"]}
-        self.sources = {}
+        self.sources, self._blobs = {}, {}
         for (p, w, seg, v), blob in zip(meta["keys"], blobs[:n], strict=True):
-            self.sources.setdefault(int(p), {})[(float(w), str(seg), str(v))] = (
-                PerformanceState.from_bytes(blob))
+            key = (float(w), str(seg), str(v))
+            self.sources.setdefault(int(p), {})[key] = PerformanceState.from_bytes(blob)
+            self._blobs.setdefault(int(p), {})[key] = bytes(blob)
         self.clocks = {int(p): (_t(c), _t(pc), bool(up)) for p, c, pc, up in meta["clocks"]}
         self.open = {float(w): o for w, o in meta["open"]}
         self.matured_until = _t(meta["matured_until"])

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from driftline.sketches.performance import PerformanceState
 from driftline.stream.cli import app
 from driftline.stream.config.model import load_config
-from driftline.stream.kafka.labels_worker import read_states
+from driftline.stream.kafka.labels_report import read_states
 from tests.fixtures.waiting import stop_process, wait_until
 from tests.helpers_kafka_worker import write_config
 
@@ -211,19 +211,3 @@ def test_label_worker_refuses_a_config_without_labels_topic(tmp_path: Path) -> N
                           str(cfg)], capture_output=True, text=True, cwd=str(REPO), timeout=60)
     assert res.returncode == 2
     assert "labels.topic" in res.stderr and "Traceback" not in res.stderr
-
-
-def test_retraining_event_to_a_kafka_topic(kafka: Any) -> None:
-    from kafka import KafkaConsumer
-
-    from driftline.stream.kafka.retraining_sink import kafka_sink
-
-    topic = kafka.create_topic(kafka.unique_topic("retrain"))
-    event = {"type": "retraining_trigger", "monitor": "loans", "metric": "accuracy",
-             "threshold": 0.05, "value": 0.07}
-    kafka_sink({"bootstrap_servers": kafka.bootstrap}, topic)(event)
-    consumer = KafkaConsumer(topic, bootstrap_servers=kafka.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=5000)
-    got = [(m.key, orjson.loads(m.value)) for m in consumer]
-    consumer.close()
-    assert got == [(b"loans", event)]

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Merge the workers' latest checkpoints: realized and estimated performance per
         window and segment value, and the join's outcome counters."""
-        from driftline.stream.kafka.labels_worker import merged_report, read_states
+        from driftline.stream.kafka.labels_report import merged_report, read_states
         from driftline.stream.sources.baselines import BaselineError, load_baseline
 
         cfg = load_or_exit(config)

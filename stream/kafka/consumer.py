@@ -195,37 +195,16 @@ class BatchConsumer:
         return out
 
     def fetch_position(self, tp: TopicPartition) -> int | None:
-        """The offset after everything the last fetches returned *or skipped* (transaction
-        markers, aborted transactions under ``read_committed``, offsets removed by compaction);
-        None while the partition has no position (just assigned, or being reset)."""
-        try:
-            state = self._consumer._subscription.subscription.assignment.state_value(tp)
-        except AttributeError:
-            return None
-        if state is None or not state.has_valid_position:
-            return None
-        return int(state.position)
+        """See :func:`fetch_position`."""
+        return fetch_position(self._consumer, tp)
 
     def fetchable_end(self, tp: TopicPartition) -> int | None:
-        """The end of what this consumer can read, as of the last fetch: the last stable offset
-        under ``read_committed`` (records of open transactions are not readable yet), the high
-        watermark under ``read_uncommitted``; None before the first fetch."""
-        high = self.highwater(tp)
-        if self.isolation_level == "read_committed":
-            try:
-                lso = self._consumer.last_stable_offset(tp)
-            except (AssertionError, KeyError):
-                lso = None
-            if lso is not None and lso >= 0:
-                return int(lso) if high is None else min(int(lso), int(high))
-        return high
+        """See :func:`fetchable_end`."""
+        return fetchable_end(self._consumer, tp, self.isolation_level)
 
     def highwater(self, tp: TopicPartition) -> int | None:
         """The partition's end offset as of the last fetch (None before the first fetch)."""
-        try:
-            return self._consumer.highwater(tp)
-        except (AssertionError, KeyError):
-            return None
+        return highwater(self._consumer, tp)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
@@ -237,3 +216,47 @@ class BatchConsumer:
             await self._consumer.commit(mine)
         except Exception as exc:  # a commit racing a rebalance is harmless here
             log.info("offset commit skipped: %s", exc)
+
+
+def fetch_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The offset after everything the last fetches returned *or skipped* (transaction
+    markers, aborted transactions under ``read_committed``, offsets removed by compaction);
+    None while the partition has no position (just assigned, or being reset)."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)
+
+
+def highwater(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    """The partition's end offset as of the last fetch (None before the first fetch)."""
+    try:
+        return consumer.highwater(tp)
+    except (AssertionError, KeyError):
+        return None
+
+
+def fetchable_end(consumer: AIOKafkaConsumer, tp: TopicPartition, isolation_level: str
+                  ) -> int | None:
+    """The end of what ``consumer`` can read, as of the last fetch: the last stable offset
+    under ``read_committed`` (records of open transactions are not readable yet), the high
+    watermark under ``read_uncommitted``; None before the first fetch."""
+    high = highwater(consumer, tp)
+    if isolation_level == "read_committed":
+        try:
+            lso = consumer.last_stable_offset(tp)
+        except (AssertionError, KeyError):
+            lso = None
+        if lso is not None and lso >= 0:
+            return int(lso) if high is None else min(int(lso), int(high))
+    return high
+
+
+def caught_up(consumer: AIOKafkaConsumer, tp: TopicPartition, isolation_level: str) -> bool:
+    """``consumer`` has read ``tp`` to the end of what it can read (as of the last fetch)."""
+    pos, end = fetch_position(consumer, tp), fetchable_end(consumer, tp, isolation_level)
+    return pos is not None and end is not None and pos >= end
+

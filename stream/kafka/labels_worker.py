@@ -15,10 +15,20 @@ Exactness under kill -9 and rebalances: every ``checkpoint_interval`` seconds, a
 partition is revoked, the tracker's snapshot (:mod:`stream.performance.state`) and the next
 offset of BOTH topic-partitions are written as ONE record to the compacted checkpoint topic
 ``<prefix>.labels-checkpoints``. A worker that gets partition *p* restores that record and seeks
-both topics to its offsets, so every prediction and label counts exactly once. The
-checkpoints are also the output: :func:`read_states` merges the latest one of every partition.
-With ``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total``
-by outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions.
+both topics to its offsets, so every prediction and label counts exactly once.
+Live output: before each checkpoint the worker sends, per owned partition, the window x cohort
+states that changed and its clocks (:func:`~stream.performance.merge.label_partial`) to the
+one-partition topic ``<prefix>.labels-partials``. Every worker also joins the group
+``<group_id>-labels.merger`` on that topic (:class:`~stream.kafka.partials.MergerSide`, the
+feature worker's merger loop); its one member merges the partitions
+(:class:`~stream.performance.merge.PerformanceMerger`) and publishes ``performance`` records,
+alerts and retraining events (:mod:`stream.kafka.labels_output`).
+:func:`~stream.kafka.labels_report.read_states` merges the latest checkpoint of every partition
+(``driftline labels report``). With
+``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total`` by
+outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions and,
+while it owns the merger, ``driftline_model_performance``,
+``driftline_model_performance_reference`` and ``driftline_label_coverage`` of the merged view.
 
 Run: ``python -m stream.kafka.labels_worker -c driftline.yaml``.
 """
@@ -28,14 +38,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
 from prometheus_client.registry import Collector
 
@@ -43,7 +54,15 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
-from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    Checkpoint,
+    CheckpointStore,
+    checkpoint_topic_spec,
+)
+from driftline.stream.kafka.consumer import caught_up
+from driftline.stream.kafka.labels_output import LabelOutputs
+from driftline.stream.kafka.partials import MergerSide
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter, Producer
 from driftline.stream.performance.columns import (
     ID,
@@ -56,10 +75,11 @@ from driftline.stream.performance.columns import (
     segment_values,
     tracker_for,
 )
+from driftline.stream.performance.merge import PerformanceMerger, label_partial
 from driftline.stream.performance.state import restore, snapshot
-from driftline.stream.performance.tracker import PerformanceTracker
+from driftline.stream.performance.tracker import PerformanceTracker, StateKey, time_runs
 
-_MAGIC = b"DLLW"
+MAGIC = b"DLLW"
 log = logging.getLogger(__name__)
 
 
@@ -67,7 +87,11 @@ def checkpoint_topic(config: DriftlineConfig) -> str:
     return f"{config.kafka.internal_topic_prefix}.labels-checkpoints"
 
 
-def _key(config: DriftlineConfig, partition: int) -> str:
+def partials_topic(config: DriftlineConfig) -> str:
+    return f"{config.kafka.internal_topic_prefix}.labels-partials"
+
+
+def checkpoint_key(config: DriftlineConfig, partition: int) -> str:
     return f"{config.monitor}|labels|{partition}"
 
 
@@ -75,7 +99,8 @@ class LabelWorker:
     """One member of the label-join group; see the module doc."""
 
     def __init__(self, *, config: DriftlineConfig, baseline: Baseline | None = None,
-                 checkpoint_interval: float = 2.0) -> None:
+                 checkpoint_interval: float = 2.0,
+                 environ: Mapping[str, str] | None = None) -> None:
         if config.model is None or config.labels is None or not config.label_source.topic:
             raise ValueError("the label worker needs model: (prediction, id), labels: (id, "
                              "label) and labels.topic (the Kafka topic of the label events) "
@@ -88,6 +113,14 @@ class LabelWorker:
         self.pred_topic, self.label_topic = k.topics[0], config.label_source.topic
         self.trackers: dict[int, PerformanceTracker] = {}
         self.offsets: dict[int, list[int]] = {}  # partition -> [predictions, labels] next offsets
+        # partition -> [newest prediction time, newest label time]
+        self.clocks: dict[int, list[float]] = {}
+        # partition -> (predictions, labeled, weight) of each state as last sent to the merger
+        self.sent: dict[int, dict[StateKey, tuple[int, int, float]]] = {}
+        self.outputs = LabelOutputs(config=config,
+                                    environ=os.environ if environ is None else environ)
+        self.merger: MergerSide | None = None
+        self._partials: AIOKafkaProducer | None = None
         self.pred_decoder = prediction_decoder(config)
         self.lab_decoder = label_decoder(config)
         self.store = CheckpointStore(checkpoint_topic(config), self.client)
@@ -98,17 +131,21 @@ class LabelWorker:
     # -- state ------------------------------------------------------------------------------
     async def _assigned(self, tps: Iterable[TopicPartition]) -> None:
         parts = sorted({tp.partition for tp in tps} - set(self.trackers))
-        found = await self.store.load([_key(self.config, p) for p in parts])
+        found = await self.store.load([checkpoint_key(self.config, p) for p in parts])
         assert self.consumer is not None
         for p in parts:
             tracker = tracker_for(self.config, self.baseline)
             offsets = [0, 0]
-            ck = found.get(_key(self.config, p))
+            clocks = [-math.inf, -math.inf]
+            ck = found.get(checkpoint_key(self.config, p))
             if ck is not None:
-                _, meta, blobs = unpack(ck.state, _MAGIC, {1})
+                _, meta, blobs = unpack(ck.state, MAGIC, {1})
                 restore(tracker, blobs[0])
                 offsets = [int(meta["predictions"]), int(meta["labels"])]
+                clocks = [-math.inf if c is None else float(c)
+                          for c in meta.get("clocks", [None, None])]
             self.trackers[p], self.offsets[p] = tracker, offsets
+            self.clocks[p], self.sent[p] = clocks, {}
             self.consumer.seek(TopicPartition(self.pred_topic, p), offsets[0])
             self.consumer.seek(TopicPartition(self.label_topic, p), offsets[1])
             log.info("label worker %d: partition %d from offsets %s (%s)", os.getpid(), p,
@@ -118,8 +155,8 @@ class LabelWorker:
         parts = sorted({tp.partition for tp in tps} & set(self.trackers))
         await self.checkpoint(parts)
         for p in parts:
-            self.trackers.pop(p, None)
-            self.offsets.pop(p, None)
+            for d in (self.trackers, self.offsets, self.clocks, self.sent):
+                d.pop(p, None)  # type: ignore[attr-defined]
             log.info("label worker %d: partition %d revoked", os.getpid(), p)
 
     async def checkpoint(self, parts: Iterable[int] | None = None) -> None:
@@ -130,46 +167,120 @@ class LabelWorker:
             self.trackers[p].evict(self.config.label_source.retention)
         # dead letters sent before this checkpoint are acknowledged before it is written
         await asyncio.get_running_loop().run_in_executor(None, self.dlq_producer.flush, 30.0)
+        await self._send_partials(todo)
         await self.store.save({
-            _key(self.config, p): Checkpoint(0, pack(
-                _MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1]},
+            checkpoint_key(self.config, p): Checkpoint(0, pack(
+                MAGIC, 1, {"predictions": self.offsets[p][0], "labels": self.offsets[p][1],
+                            "clocks": [c if math.isfinite(c) else None
+                                       for c in self.clocks[p]]},
                 [snapshot(self.trackers[p])]))
             for p in todo})
 
-    # -- data -------------------------------------------------------------------------------
-    def _feed(self, tp: TopicPartition, records: list[Any]) -> None:
-        p = tp.partition
-        tracker = self.trackers.get(p)
-        if tracker is None or not records:
+    def _caught_up(self, p: int, *which: int) -> bool:
+        """Partition ``p`` read to the end (``which``: 0 predictions, 1 labels; default both)."""
+        assert self.consumer is not None
+        topics = (self.pred_topic, self.label_topic)
+        return all(caught_up(self.consumer, TopicPartition(topics[i], p),
+                             self.config.kafka.isolation_level) for i in which or (0, 1))
+
+    async def _send_partials(self, parts: list[int]) -> None:
+        """The changed states and clocks of ``parts`` to the merger (acknowledged)."""
+        if self._partials is None:
             return
-        values = [r.value for r in records]
+        futures, done = [], []
+        for p in parts:
+            t, sent = self.trackers[p], self.sent[p]
+            fps = {k: (st.predictions, st.labeled, st.w_sum) for k, st in t.states.items()}
+            changed = {k: t.states[k] for k, fp in fps.items() if sent.get(k) != fp}
+            value = label_partial(p, t.join.clock, self.clocks[p][0], self._caught_up(p),
+                                  changed)
+            futures.append(await self._partials.send(partials_topic(self.config), value,
+                                                     partition=0))
+            done.append((p, fps))
+        if futures:
+            await asyncio.gather(*futures)
+        for p, fps in done:
+            self.sent[p] = fps
+
+    # -- data -------------------------------------------------------------------------------
+    def _feed(self, p: int, preds: list[Any], labels: list[Any]) -> None:
+        """One fetch of partition ``p``: predictions and labels decoded, then fed on one
+        event-time timeline (:func:`~stream.performance.tracker.time_runs`, a hundredth of
+        ``max_delay`` apart at most), so a backlog of both does not expire predictions whose
+        labels are in the same fetch."""
+        tracker = self.trackers.get(p)
+        if tracker is None or not (preds or labels):
+            return
+        pt, pcols = self._predictions(p, tracker, preds)
+        lt, lcols = self._labels(p, tracker, labels)
+        width = self.config.label_source.max_delay / 100
+        for kind, rows in time_runs(pt, lt, width):
+            r = rows.tolist()
+            if kind == 0:
+                pid, score, predicted, segs = pcols
+                tracker.add_predictions(pt[rows], [pid[i] for i in r], score[rows],
+                                        None if predicted is None else predicted[rows],
+                                        {n: v[rows] for n, v in segs.items()})
+            else:
+                key, y = lcols
+                tracker.add_labels(lt[rows], [key[i] for i in r], y[rows])
+
+    def _predictions(self, p: int, tracker: PerformanceTracker, records: list[Any]
+                     ) -> tuple[np.ndarray, Any]:
+        if not records:
+            return np.empty(0), None
         stamps = np.array([r.timestamp for r in records], dtype=np.float64)
-        if tp.topic == self.pred_topic:
-            d = self.pred_decoder.decode(values, stamps)
-            # undecodable predictions are the feature worker's dead letters; counted here
-            tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
-            tracker.add_predictions(d.event_time, ids(d.categorical[ID]), scores_of(d),
-                                    predicted_of(d, self.config),
-                                    segment_values(d, self.config.segments))
-            self.offsets[p][0] = records[-1].offset + 1
-        else:
-            d = self.lab_decoder.decode(values, stamps)
-            tracker.count_malformed(len(d.dead_letters))
-            key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
-            bad = [(dl.index, dl.reason) for dl in d.dead_letters]
-            rows = d.rows.tolist()
-            ok_y = np.isfinite(y)
-            if self.config.prediction_model.task != "regression":
-                ok_y &= (y == 0.0) | (y == 1.0)
-            no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
-            bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
-                    for i in np.flatnonzero(~ok_y | no_id).tolist()]
-            for i, reason in bad:
-                r = records[i]
-                self.dlq.write(DeadLetter(r.value, reason, tp.topic, p, r.offset, r.key,
-                                          r.timestamp))
-            tracker.add_labels(d.event_time, key, y)
-            self.offsets[p][1] = records[-1].offset + 1
+        d = self.pred_decoder.decode([r.value for r in records], stamps)
+        # undecodable predictions are the feature worker's dead letters; counted here
+        tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
+        t = d.event_time[np.isfinite(d.event_time)]
+        if t.shape[0]:
+            self.clocks[p][0] = max(self.clocks[p][0], float(t.max()))
+        self.offsets[p][0] = records[-1].offset + 1
+        return d.event_time, (ids(d.categorical[ID]), scores_of(d), predicted_of(d, self.config),
+                              segment_values(d, self.config.segments))
+
+    def _labels(self, p: int, tracker: PerformanceTracker, records: list[Any]
+                ) -> tuple[np.ndarray, Any]:
+        if not records:
+            return np.empty(0), None
+        stamps = np.array([r.timestamp for r in records], dtype=np.float64)
+        d = self.lab_decoder.decode([r.value for r in records], stamps)
+        tracker.count_malformed(len(d.dead_letters))
+        key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
+        bad = [(dl.index, dl.reason) for dl in d.dead_letters]
+        rows = d.rows.tolist()
+        ok_y = np.isfinite(y)
+        if self.config.prediction_model.task != "regression":
+            ok_y &= (y == 0.0) | (y == 1.0)
+        no_id = np.fromiter((k is None for k in key), dtype=bool, count=len(key))
+        bad += [(rows[i], "missing_label_id" if key[i] is None else "invalid_label")
+                for i in np.flatnonzero(~ok_y | no_id).tolist()]
+        for i, reason in bad:
+            r = records[i]
+            self.dlq.write(DeadLetter(r.value, reason, self.label_topic, p, r.offset, r.key,
+                                      r.timestamp))
+        t = d.event_time[np.isfinite(d.event_time)]
+        if t.shape[0]:
+            self.clocks[p][1] = max(self.clocks[p][1], float(t.max()))
+        self.offsets[p][1] = records[-1].offset + 1
+        return d.event_time, (key, y)
+
+    def _align(self) -> None:
+        """Pause the topic of a partition that runs more than a quarter of ``max_delay`` of
+        event time ahead of the other while the other has more to read (a backlog), so
+        predictions do not expire before their labels are read; resume it otherwise."""
+        assert self.consumer is not None
+        slack = self.config.label_source.max_delay / 4
+        for p in self.trackers:
+            ahead = self.clocks[p][0] - self.clocks[p][1]
+            for i, topic in enumerate((self.pred_topic, self.label_topic)):
+                lead = ahead if i == 0 else -ahead
+                tp = TopicPartition(topic, p)
+                if lead > slack and not self._caught_up(p, 1 - i):
+                    self.consumer.pause(tp)
+                else:
+                    self.consumer.resume(tp)
 
     async def run(self, stop: asyncio.Event) -> None:
         counts = partition_counts(self.client, [self.pred_topic, self.label_topic])
@@ -177,22 +288,32 @@ class LabelWorker:
             raise ValueError(f"{self.pred_topic} has {counts[self.pred_topic]} partitions and "
                              f"{self.label_topic} {counts[self.label_topic]}: the label join "
                              "needs both keyed by id with the same partition count")
-        ensure_topics(self.client, [checkpoint_topic_spec(checkpoint_topic(self.config)),
-                                    TopicSpec(str(self.config.kafka.dlq_topic), partitions=1)])
+        k = self.config.kafka
+        ensure_topics(self.client, [
+            checkpoint_topic_spec(checkpoint_topic(self.config)),
+            TopicSpec(str(k.dlq_topic), partitions=1),
+            TopicSpec(str(k.results_topic), partitions=1),
+            TopicSpec(partials_topic(self.config), partitions=1, configs={
+                "max.message.bytes": str(MAX_CHECKPOINT_BYTES),
+                "retention.ms": str(7 * 86400 * 1000)})])
         await self.store.start()
+        self._partials = AIOKafkaProducer(**self.client, acks="all", enable_idempotence=True,
+                                          linger_ms=5, max_request_size=MAX_CHECKPOINT_BYTES)
+        await self._partials.start()
+        await self.outputs.start(self.client, k.client_kwargs())
+        config, baseline = self.config, self.baseline
+        self.merger = MergerSide(
+            config.monitor, partials_topic(config), f"{k.group_id}-labels.merger", self.client,
+            None, lambda: PerformanceMerger(config=config, baseline=baseline),
+            [(self.pred_topic, p) for p in range(counts[self.pred_topic])],
+            self.outputs.publish, store=self.store,
+            checkpoint_interval=max(self.interval, k.checkpoint_interval),
+            checkpoint_on_publish=False, session_timeout_ms=6000,
+            apply=lambda m, value, now: m.apply(value, now))
+        await self.merger.start()
+        server = self._serve_metrics()
+
         worker = self
-        server = None
-        where = self.config.metrics.host_port
-        if where is not None:
-            from driftline.stream.monitor.exporter import serve
-            from driftline.stream.monitor.performance_metrics import join_families
-
-            class JoinCollector(Collector):
-                def collect(self) -> Iterator[Any]:
-                    return join_families(worker.config.monitor, list(worker.trackers.values()))
-
-            server = serve(JoinCollector(), where)
-            log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
 
         class Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             async def on_partitions_revoked(self, revoked: Any) -> None:
@@ -202,81 +323,71 @@ class LabelWorker:
                 await worker._assigned(assigned)
 
         self.consumer = AIOKafkaConsumer(
-            **self.client, group_id=f"{self.config.kafka.group_id}-labels",
+            **self.client, group_id=f"{k.group_id}-labels",
             enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level=k.isolation_level,
             partition_assignment_strategy=(RangePartitionAssignor,),
             session_timeout_ms=6000, heartbeat_interval_ms=1000)
         await self.consumer.start()
         self.consumer.subscribe([self.pred_topic, self.label_topic], listener=Listener())
+        merging = asyncio.create_task(self._merge_loop(stop))
         last = time.monotonic()
         try:
             while not stop.is_set():
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=20_000)
                 # predictions before labels of the same fetch: a label rarely waits for nothing
-                for tp in sorted(batch, key=lambda t: (t.topic != self.pred_topic, t.partition)):
-                    self._feed(tp, batch[tp])
+                for p in sorted({tp.partition for tp in batch}):
+                    self._feed(p, batch.get(TopicPartition(self.pred_topic, p), []),
+                               batch.get(TopicPartition(self.label_topic, p), []))
+                self._align()
                 if time.monotonic() - last >= self.interval:
                     await self.checkpoint()
                     last = time.monotonic()
+                if merging.done():
+                    merging.result()  # a failed merger stops the worker (without its checkpoint)
         finally:
+            stop.set()
+            await asyncio.gather(merging, return_exceptions=True)
             await self.checkpoint()
             await self.consumer.stop()
+            if not merging.cancelled() and merging.exception() is None:
+                await self.merger.stop()
+            await self._partials.stop()
+            await self.outputs.stop()
             await self.store.stop()
             self.dlq_producer.close(timeout=10)
             if server is not None:
                 server.close()
 
+    async def _merge_loop(self, stop: asyncio.Event) -> None:
+        assert self.merger is not None
+        while not stop.is_set():
+            await self.merger.step()
+            if not self.merger.mergers and self.outputs.alerting is not None:
+                await asyncio.to_thread(self.outputs.close_alerting)  # another owns it now
 
-async def read_states(config: DriftlineConfig, baseline: Baseline | None = None
-                      ) -> dict[int, tuple[dict[str, int], PerformanceTracker]]:
-    """The latest checkpoint of every partition: its offsets and its restored tracker."""
-    k = config.kafka
-    store = CheckpointStore(checkpoint_topic(config), k.aiokafka_kwargs())
-    await store.start()
-    try:
-        n = partition_counts(k.aiokafka_kwargs(), [k.topics[0]])[k.topics[0]]
-        found = await store.load([_key(config, p) for p in range(n)])
-    finally:
-        await store.stop()
-    out = {}
-    for p in range(n):
-        ck = found.get(_key(config, p))
-        if ck is None:
-            continue
-        _, meta, blobs = unpack(ck.state, _MAGIC, {1})
-        tracker = tracker_for(config, baseline)
-        restore(tracker, blobs[0])
-        out[p] = ({"predictions": int(meta["predictions"]), "labels": int(meta["labels"])},
-                  tracker)
-    return out
+    def views(self) -> list[PerformanceTracker]:
+        """The merged view(s) of the merger this worker owns (none when another owns it)."""
+        return [m.view for m in (self.merger.mergers.values() if self.merger else ())]
 
+    def _serve_metrics(self) -> Any:
+        where = self.config.metrics.host_port
+        if where is None:
+            return None
+        from driftline.stream.monitor.exporter import serve
+        from driftline.stream.monitor.performance_metrics import join_families, model_families
 
-def merged_report(config: DriftlineConfig, baseline: Baseline | None,
-                  states: dict[int, tuple[dict[str, int], PerformanceTracker]]
-                  ) -> dict[str, Any]:
-    """One report of the merged partition states: per base window, a ``performance`` record
-    for the whole population and every raw segment value, plus the join counters."""
-    merged = tracker_for(config, baseline)
-    counters: dict[str, int] = {}
-    for _, t in states.values():
-        for key, st in t.states.items():
-            if key in merged.states:
-                merged.states[key].merge(st)
-            else:
-                merged.states[key] = st.copy()
-        merged.join.clock = max(merged.join.clock, t.join.clock)
-        for k, v in t.counters().items():
-            counters[k] = counters.get(k, 0) + v
-    merged.reindex()
-    size = config.windows.size
-    windows = []
-    for w in sorted({k[0] for k in merged.states}):
-        cohorts = sorted({(k[1], k[2]) for k in merged.states if k[0] == w})
-        windows.append({"start_ts": w, "end_ts": w + size, "cohorts": [
-            {"segment": seg, "cohort": c, "performance": merged.record(w, w + size, seg, c)}
-            for seg, c in cohorts]})
-    return {"monitor": config.monitor, "labels": counters,
-            "offsets": {p: o for p, (o, _) in sorted(states.items())}, "windows": windows}
+        worker = self
+
+        class LabelCollector(Collector):
+            def collect(self) -> Iterator[Any]:
+                mon = worker.config.monitor
+                yield from model_families(mon, worker.views())
+                yield from join_families(mon, list(worker.trackers.values()))
+
+        server = serve(LabelCollector(), where)
+        log.info("label worker %d: metrics on http://%s:%d/metrics", os.getpid(), *server)
+        return server
 
 
 def run_label_worker(worker: LabelWorker) -> None:

@@ -37,7 +37,6 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from driftline.sketches.schema import ProfileSchema
 from driftline.stream.engine.merger import Merger
 from driftline.stream.engine.partial import PartialWindow
-from driftline.stream.engine.results import WindowResult
 from driftline.stream.kafka.checkpoint import (
     MAX_CHECKPOINT_BYTES,
     Checkpoint,
@@ -52,7 +51,8 @@ KIND = "driftline.kind"
 PARTIAL = b"partial"
 WATERMARK = b"watermark"
 
-Publish = Callable[[list[WindowResult]], Awaitable[None]]
+Publish = Callable[[list[Any]], Awaitable[None]]
+Apply = Callable[[Any, bytes, float], None]
 
 
 def route_key(start: float, longest_tier: float) -> bytes:
@@ -121,6 +121,9 @@ class MergerSide:
 
     ``make_merger()`` builds a fresh :class:`Merger` (evaluator, cohorts, tiers);
     ``sources`` are all partitions of the event topics (a window waits for all of them).
+    Any merge state with the same seams (``expect``, ``ready``, ``snapshot``, ``restore``) is
+    driven the same way when ``apply(merger, value, now)`` feeds it a record: the label
+    workers' performance merger (:mod:`stream.performance.merge`) is one.
 
     Example (needs a broker; the runtime wires it)::
 
@@ -139,12 +142,14 @@ class MergerSide:
         topic: str,
         group_id: str,
         client: dict[str, Any],
-        schema: ProfileSchema,
-        make_merger: Callable[[], Merger],
+        schema: ProfileSchema | None,
+        make_merger: Callable[[], Any],
         sources: Sequence[tuple[str, int]],
         publish: Publish,
         *,
         store: CheckpointStore,
+        apply: Apply | None = None,
+        checkpoint_on_publish: bool = True,
         checkpoint_interval: float = 10.0,
         session_timeout_ms: int = 10_000,
         instance_id: str | None = None,
@@ -157,7 +162,11 @@ class MergerSide:
         self.publish = publish
         self.store = store
         self.checkpoint_interval = checkpoint_interval
-        self.mergers: dict[TopicPartition, Merger] = {}
+        self.apply: Apply = apply or self._apply
+        # False: checkpoint every checkpoint_interval only (a state whose rounds are
+        # idempotent, e.g. keyed records, and costly to snapshot)
+        self.checkpoint_on_publish = checkpoint_on_publish
+        self.mergers: dict[TopicPartition, Any] = {}
         self.next_offsets: dict[TopicPartition, int] = {}
         self.windows_published = 0
         self._dirty: set[TopicPartition] = set()
@@ -247,11 +256,11 @@ class MergerSide:
                 for i, offset in enumerate(batch.offsets):
                     if offset < start:
                         continue
-                    self._apply(merger, batch.values[i], now)
+                    self.apply(merger, batch.values[i], now)
                     n += 1
                 self.next_offsets[tp] = batch.next_offset
                 self._dirty.add(tp)
-            results: list[WindowResult] = []
+            results: list[Any] = []
             for tp, merger in self.mergers.items():
                 closed = merger.ready(now)
                 if closed:
@@ -262,7 +271,8 @@ class MergerSide:
                 self.windows_published += len(results)
             # checkpoint right after publishing: a crash then re-evaluates (and re-alerts on) a
             # window only if it lands between the two acknowledgements
-            if results or time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
+            due = time.monotonic() - self._last_checkpoint >= self.checkpoint_interval
+            if (results and self.checkpoint_on_publish) or due:
                 await self._checkpoint(set(self.mergers))
         return n
 
@@ -271,6 +281,7 @@ class MergerSide:
             wm = orjson.loads(value)
             merger.advance((wm["topic"], int(wm["partition"])), float(wm["watermark"]))
         else:
+            assert self.schema is not None
             partial = PartialWindow.from_bytes(value, self.schema)
             if not merger.add(partial, now) and partial.events:
                 log.info("dropped a partial of %s[%d] for window %s (%d events): the window "

@@ -32,6 +32,7 @@ from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.cohorts import AdmittedView, Cohorts
 from driftline.stream.engine.core import schema_for
 from driftline.stream.engine.evaluation import WindowEvaluator
+from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.merger import Merger
 from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.engine.results import WindowResult
@@ -42,17 +43,20 @@ from driftline.stream.kafka.admin import (
     partition_counts,
 )
 from driftline.stream.kafka.baseline_swap import BaselinePoller, BaselineSwaps
-from driftline.stream.kafka.checkpoint import CheckpointStore, checkpoint_topic_spec
+from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
 from driftline.stream.kafka.live_schema import pinned_schema
 from driftline.stream.kafka.partials import MergerSide, PartialSender
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
+from driftline.stream.kafka.retraining_sink import RetrainingSender
 from driftline.stream.kafka.sinks import Sinks
 from driftline.stream.kafka.source_settings import Aggregation, EventConsumer
 from driftline.stream.kafka.worker import SourceSide
+from driftline.stream.performance.retraining import RetrainingTriggers
 
 log = logging.getLogger(__name__)
 
 READY_LINE = "driftline ready"
+_RETRAIN = b"DLRT"
 
 
 def internal_topics(prefix: str) -> tuple[str, str]:
@@ -111,6 +115,11 @@ class Runtime(mode.Service):
         self.merger: MergerSide | None = None
         self.baseline_poller = baseline_poller
         self.swaps = BaselineSwaps(baseline)
+        # feature_drift_psi retraining triggers (the label worker evaluates the others)
+        self.retraining: RetrainingTriggers | None = None
+        if any(t.metric == "feature_drift_psi" for t in cfg.retraining.triggers):
+            self.retraining = RetrainingTriggers(monitor=cfg.monitor, config=cfg.retraining,
+                                                 min_samples=cfg.drift.min_samples)
 
     # -- construction -----------------------------------------------------------------------
     def _make_merger(self) -> Merger:
@@ -151,6 +160,13 @@ class Runtime(mode.Service):
         self.store = CheckpointStore(self.checkpoint_topic, aclient)
         await self.store.start()
         self.schema = await pinned_schema(self.store, self.cfg.monitor, self.schema)
+        if self.retraining is not None:
+            self.retrain_sender = RetrainingSender(config=self.cfg.retraining,
+                                                   environ=self.environ, client=kclient)
+            found = await self.store.load([self._retraining_key])
+            if found:  # cooldowns survive a restart
+                _, meta, blobs = unpack(found[self._retraining_key].state, _RETRAIN, {1})
+                self.retraining.load(meta, blobs)
         longest = max([self.cfg.windows.size, *self.cfg.windows.rollups])
         self.sender = PartialSender(self.partials_topic, aclient, longest)
         await self.sender.start()
@@ -215,9 +231,29 @@ class Runtime(mode.Service):
             await self.merger.between_rounds(change)
         else:
             change()
+    @property
+    def _retraining_key(self) -> str:
+        return f"{self.cfg.monitor}|retraining|features"
 
     async def _publish(self, results: list[WindowResult]) -> None:
         await self.sinks.publish(results)
+        if self.retraining is not None:
+            await self._retrain(results)
+
+    async def _retrain(self, results: list[WindowResult]) -> None:
+        """feature_drift_psi triggers on the closed base windows: events sent, then the
+        cooldowns saved (a crash in between sends an event again, with the same ``id``)."""
+        assert self.retraining is not None
+        for r in results:
+            if r.tier == self.cfg.windows.tiers[0]:
+                self.retraining.observe_closed(r.to_report(), None)
+        events, self.retraining.events = self.retraining.events, []
+        for event in events:
+            await asyncio.to_thread(self.retrain_sender.send, event)
+        if events:
+            meta, blobs = self.retraining.state()
+            await self.store.save({self._retraining_key: Checkpoint(
+                0, pack(_RETRAIN, 1, meta, blobs))})
 
     def _lag(self) -> dict[tuple[str, int], int]:
         return self.source.lag() if self.source is not None else {}

@@ -55,18 +55,27 @@ class PerformanceCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily
                                   | HistogramMetricFamily]:
-        mon, t = self.monitor, self.tracker
-        perf = GaugeMetricFamily(
-            "driftline_model_performance",
-            "Model performance of the newest window (realized or estimated).",
-            labels=["monitor", "window", "segment", "cohort", "kind", "metric"])
-        ref = GaugeMetricFamily("driftline_model_performance_reference",
-                                "The baseline's reference performance.",
-                                labels=["monitor", "segment", "cohort", "metric"])
-        cov = GaugeMetricFamily("driftline_label_coverage",
-                                "Labelled share of the newest matured window's predictions.",
-                                labels=["monitor", "window", "segment", "cohort"])
-        refs_done: set[tuple[str, str]] = set()
+        yield from model_families(self.monitor, [self.tracker])
+        yield from join_families(self.monitor, [self.tracker])
+
+
+def model_families(monitor: str, trackers: list[PerformanceTracker]
+                   ) -> Iterator[GaugeMetricFamily]:
+    """Performance, reference and label coverage of the newest published records of
+    ``trackers`` (on Kafka: the label merger's merged view)."""
+    mon = monitor
+    perf = GaugeMetricFamily(
+        "driftline_model_performance",
+        "Model performance of the newest window (realized or estimated).",
+        labels=["monitor", "window", "segment", "cohort", "kind", "metric"])
+    ref = GaugeMetricFamily("driftline_model_performance_reference",
+                            "The baseline's reference performance.",
+                            labels=["monitor", "segment", "cohort", "metric"])
+    cov = GaugeMetricFamily("driftline_label_coverage",
+                            "Labelled share of the newest matured window's predictions.",
+                            labels=["monitor", "window", "segment", "cohort"])
+    refs_done: set[tuple[str, str]] = set()
+    for t in trackers:
         for (tier, seg, cohort, kind), (_, rec) in sorted(t.latest.items()):
             for metric, v in rec[kind].items():
                 if _ok(v):
@@ -78,10 +87,9 @@ class PerformanceCollector(Collector):
                 for metric, v in rec["reference"].items():
                     if _ok(v):
                         ref.add_metric([mon, seg, cohort, metric], float(v))
-        yield perf
-        yield ref
-        yield cov
-        yield from join_families(mon, [t])
+    yield perf
+    yield ref
+    yield cov
 
 
 def join_families(monitor: str, trackers: list[PerformanceTracker]

@@ -12,9 +12,12 @@ population:
 * ``{metric: prediction_distribution_shift, threshold: 0.1}`` -- the PSI of the window's score
   distribution against the baseline's is above ``threshold``.
 
-A trigger that fired stays quiet for ``cooldown``. Each firing is one JSON object::
+A trigger that fired stays quiet for ``cooldown`` (event time; :meth:`RetrainingTriggers.state`
+is part of the live merger's checkpoint, so the cooldown survives a restart). Each firing is one
+JSON object; ``id`` is the same if the event is sent again after a crash (a receiver dedupes
+on it)::
 
-    {"type": "retraining_trigger", "monitor", "metric", "threshold", "value", "features",
+    {"type": "retraining_trigger", "id", "monitor", "metric", "threshold", "value", "features",
      "window": {"start", "end", "tier"}, "at", "details"}
 
 sent to ``webhook_url_env`` (HTTP POST, JSON body) and/or handed to a sink for ``kafka_topic``;
@@ -51,7 +54,8 @@ class RetrainingTriggers:
         if at - self._last.get(i, -math.inf) < self.config.cooldown:
             return
         self._last[i] = at
-        event = {"type": "retraining_trigger", "monitor": self.monitor, "metric": trig.metric,
+        event = {"type": "retraining_trigger", "id": f"{self.monitor}|{trig.metric}|{i}|{end:.0f}",
+                 "monitor": self.monitor, "metric": trig.metric,
                  "threshold": trig.threshold, "value": value, "features": list(trig.features),
                  "window": {"start": iso(start), "end": iso(end), "tier": tier,
                             "start_ts": start, "end_ts": end},
@@ -106,6 +110,19 @@ class RetrainingTriggers:
         horizon = max((t.window for t in self.config.triggers if t.metric == "accuracy"),
                       default=0.0)
         self._matured = [m for m in self._matured if m[0] >= end - horizon]
+
+
+    def state(self) -> tuple[dict[str, Any], list[bytes]]:
+        """The cooldowns and the pooled matured windows (meta, one blob per window)."""
+        meta = {"last": [[i, t] for i, t in self._last.items()],
+                "matured": [[s, e] for s, e, _ in self._matured]}
+        return meta, [st.to_bytes() for _, _, st in self._matured]
+
+    def load(self, meta: dict[str, Any], blobs: list[bytes]) -> None:
+        """Restore :meth:`state`."""
+        self._last = {int(i): float(t) for i, t in meta["last"]}
+        self._matured = [(float(s), float(e), PerformanceState.from_bytes(b))
+                         for (s, e), b in zip(meta["matured"], blobs, strict=True)]
 
 
 def post_webhook(event: dict[str, Any], url: str, timeout: float = 10.0) -> int:

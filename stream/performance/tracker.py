@@ -56,6 +56,35 @@ def _groups(codes: np.ndarray) -> list[np.ndarray]:
     return np.split(order, cuts)
 
 
+def time_runs(first: np.ndarray, second: np.ndarray, width: float
+              ) -> list[tuple[int, np.ndarray]]:
+    """Two batches (predictions, labels) on one event-time timeline at a resolution of
+    ``width`` seconds: runs of ``(batch, row indices)``, bucket by bucket, the first batch's
+    rows before the second's within a bucket, each batch's rows in their own order there.
+    Non-finite times go first.
+
+    >>> [(k, r.tolist()) for k, r in time_runs(np.array([0.0, 5.0, 25.0]),
+    ...                                        np.array([3.0, 12.0]), 10.0)]
+    [(0, [0, 1]), (1, [0, 1]), (0, [2])]
+    """
+    a = np.nan_to_num(np.asarray(first, np.float64), nan=-np.inf, posinf=np.inf)
+    b = np.nan_to_num(np.asarray(second, np.float64), nan=-np.inf, posinf=np.inf)
+    times = np.concatenate([a, b])
+    kinds = np.concatenate([np.zeros(a.shape[0], np.int8), np.ones(b.shape[0], np.int8)])
+    with np.errstate(invalid="ignore"):
+        bucket = np.floor(times / width) if math.isfinite(width) and width > 0 else (
+            np.zeros(times.shape[0]))
+    bucket = np.nan_to_num(bucket, nan=-np.inf)
+    order = np.lexsort((np.arange(times.shape[0]), kinds, bucket))
+    k = kinds[order]
+    out = []
+    for run in np.split(order, np.flatnonzero(np.diff(k)) + 1):
+        if run.shape[0]:
+            kind = int(kinds[run[0]])
+            out.append((kind, run - (a.shape[0] if kind else 0)))
+    return out
+
+
 class PerformanceTracker:
     """States per window x cohort and the label join; see the module doc."""
 

@@ -7,7 +7,10 @@ wins. Reading seeks each partition to the first record produced at or after ``st
 time index; records are produced when their window closes, so nothing of the range is earlier)
 and reads up to the end offsets taken when reading began; records of windows starting outside
 ``[start, end)`` are skipped. Alerts are not in the results topic: the page shows the statuses
-of the windows and says so.
+of the windows and says so. The label workers' ``performance`` records of a window x cohort
+(``type: performance``, :mod:`stream.performance.merge`) join its drift record as its
+``performance`` entry: the most advanced status wins (``matured`` over ``maturing`` over
+``pending``), the newest record among equals.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def read_results(config: DriftlineConfig, start: float, end: float,
     consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
                              **config.kafka.client_kwargs(environ))
     latest: dict[str, dict[str, Any]] = {}
+    perf: dict[str, dict[str, Any]] = {}
     bad = 0
     try:
         parts = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic)
@@ -68,12 +72,26 @@ def read_results(config: DriftlineConfig, start: float, end: float,
                         continue
                     if start <= s < end:
                         key = f"{rec.get('tier')}|{s:.0f}|{rec.get('segment')}|{rec.get('cohort')}"
-                        latest[key] = rec
+                        if rec.get("type") != "performance":
+                            latest[key] = rec
+                        elif _rank(rec) >= _rank(perf.get(key)):
+                            perf[key] = rec
                 if records and records[-1].offset + 1 >= todo.get(tp, 0):
                     todo.pop(tp, None)
     finally:
         consumer.close()
+    for key, rec in perf.items():
+        latest[key] = {**latest.get(key, rec), "performance": rec["performance"]}
     return records_to_report(config, latest.values(), bad)
+
+
+_STATUS_RANK = {"matured": 2, "unlabeled": 2, "maturing": 1}
+
+
+def _rank(rec: dict[str, Any] | None) -> int:
+    if rec is None:
+        return -1
+    return _STATUS_RANK.get(str((rec.get("performance") or {}).get("status")), 0)
 
 
 def records_to_report(config: DriftlineConfig, records: Any, bad: int = 0) -> dict[str, Any]:

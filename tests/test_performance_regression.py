@@ -15,7 +15,7 @@ from scipy import stats
 from driftline.sketches.performance import PerformanceState
 from driftline.sketches.regression import SHRINK, ErrorMap, ValueGrid
 from driftline.stream.config.model import parse_config
-from driftline.stream.kafka.labels_worker import merged_report
+from driftline.stream.kafka.labels_report import merged_report
 from driftline.stream.performance.alerts import drop_measurements
 from driftline.stream.performance.columns import tracker_for
 from driftline.stream.performance.state import restore, snapshot

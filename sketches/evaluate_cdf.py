@@ -1,15 +1,16 @@
 """KS and Wasserstein for many numeric series at once (used by
 :mod:`~driftline.sketches.evaluate_batch`).
 
-Series that share a baseline sketch (every cohort compared with the global baseline, for
-instance) are stacked: each row is one current sketch's retained items merged into the
-baseline's sorted items -- one ``searchsorted`` for all rows, no sort -- and both step CDFs are
-read on the merged grid. The KS distance is the row maximum of ``|F_cur - F_base|`` at the last
-item of each run of equal values (the reference's union grid, first maximum kept), the
-Wasserstein distance integrates ``F_base - F_cur`` over the same grid (zero-width steps inside a
-run add nothing) and anchors it on the exact mean difference as ``drift._anchored_w1`` does.
-Equal to :func:`~driftline.sketches.drift.ks` / ``wasserstein`` up to the rounding of the
-sums (tests compare to 1e-12).
+Both step CDFs of a (current, baseline) pair are read on the union of their retained items, at
+the last item of each run of equal values (the reference's union grid): the KS distance is the
+first maximum of ``|F_cur - F_base|``, the Wasserstein distance integrates ``F_base - F_cur``
+over the same grid and anchors it on the exact mean difference as ``drift._anchored_w1`` does.
+The Rust kernel ``driftline.sketches._native`` (sketches/native/) computes that for all pairs
+of a window in one call, one linear merge per pair. Without it (an install without a Rust
+toolchain), and as its reference in the tests, numpy does the same: pairs sharing a baseline
+are stacked, each row one current sketch's items merged into the baseline's sorted items by one
+``searchsorted``. Equal to :func:`~driftline.sketches.drift.ks` / ``wasserstein`` up to the
+rounding of the sums (tests compare to 1e-12).
 """
 
 from __future__ import annotations
@@ -23,19 +24,59 @@ from driftline.sketches.drift import DriftScore, _effective_size, _ks_pvalue
 from driftline.sketches.numeric import NumericSketch
 
 
-def cdf_scores(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str, DriftScore]],
-               wanted: list[str]) -> None:
+try:  # the Rust kernel (sketches/native/); optional, the numpy path below is its reference
+    from driftline.sketches import _native
+except ImportError:  # pragma: no cover - installs without a Rust toolchain
+    _native = None
+
+Pair = tuple[NumericSketch, NumericSketch]
+STATS = ("d", "x", "fb", "fc", "pos", "neg", "lo", "hi")
+"""The rows of :func:`cdf_stats`: the KS distance, its x, ``F_base`` and ``F_cur`` there, the
+positive and negative parts of the integral of ``F_base - F_cur``, the union's smallest and
+largest item."""
+
+
+def cdf_scores(series: list[Pair], out: list[dict[str, DriftScore]], wanted: list[str]) -> None:
     """Fill ``out[r]["ks"]`` / ``out[r]["wasserstein"]`` for every (current, baseline) pair with
     data on both sides."""
+    d, x, fbs, fcs, pos, neg, lo, hi = cdf_stats(series, native=_native is not None).tolist()
+    en = np.array([_effective_size(cur, b) for cur, b in series])
+    pv = _ks_pvalues(np.array(d), en).tolist()
+    root = np.sqrt(en).tolist()
+    for r, (cur, b) in enumerate(series):
+        dr = d[r]
+        contrib = ((f"x={x[r]:.6g}", fbs[r], fcs[r], dr),)
+        err = float(cur.rank_error + b.rank_error)
+        if "ks" in wanted:
+            out[r]["ks"] = DriftScore("ks", dr, cur.n, b.n, pv[r], "ok", err, contrib,
+                                      dr * root[r], None)
+        if "wasserstein" in wanted:
+            w = _anchor(pos[r], neg[r], cur.mean - b.mean)
+            spread = b.std
+            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
+            werr = err * (hi[r] - lo[r]) / spread if spread > 0 and err else 0.0
+            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, b.n, pv[r],
+                                               "ok", float(werr), contrib, float(w), None)
+
+
+def cdf_stats(series: list[Pair], native: bool = True) -> np.ndarray:
+    """The :data:`STATS` of every pair as an ``(8, len(series))`` array: by the Rust kernel
+    (one linear merge per pair) when ``native``, else with numpy (pairs sharing a baseline
+    stacked); both give the same numbers."""
+    if native and _native is not None:
+        views = [(*cur.sorted_view(), *base.sorted_view()) for cur, base in series]
+        return np.frombuffer(_native.cdf_stats(views)).reshape(len(STATS), len(series))
+    stats = np.empty((len(STATS), len(series)))
     groups: dict[int, list[int]] = {}
     for r, (_, base) in enumerate(series):
         groups.setdefault(id(base), []).append(r)
     for rows in groups.values():
-        _group([series[r] for r in rows], [out[r] for r in rows], wanted)
+        stats[:, rows] = _group([series[r] for r in rows])
+    return stats
 
 
-def _group(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str, DriftScore]],
-           wanted: list[str]) -> None:
+def _group(series: list[Pair]) -> np.ndarray:
+    """:func:`cdf_stats` of pairs sharing one baseline, with numpy."""
     base = series[0][1]
     xb, wb = base.sorted_view()
     views = [cur.sorted_view() for cur, _ in series]
@@ -72,33 +113,13 @@ def _group(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str
     diff = np.abs(fc - fb)
     at = np.argmax(np.where(last, diff, -1.0), axis=1)
     pick = (np.arange(k), at)
-    d = diff[pick]
-    en = np.array([_effective_size(cur, b) for cur, b in series])
-    pv = _ks_pvalues(d, en)
-    pos_sum = neg_sum = np.zeros(k)
-    if "wasserstein" in wanted:
-        with np.errstate(invalid="ignore"):
-            signed = (fb - fc)[:, :-1] * np.diff(merged, axis=1)
-        signed = np.where(col[:, :-1] < length - 1, signed, 0.0)
-        pos_sum = np.where(signed > 0, signed, 0.0).sum(axis=1)
-        neg_sum = -np.where(signed < 0, signed, 0.0).sum(axis=1)
-    zs, fbs, fcs = merged[pick].tolist(), fb[pick].tolist(), fc[pick].tolist()
-    lo, hi = merged[:, 0].tolist(), merged[np.arange(k), length[:, 0] - 1].tolist()
-    for r, (cur, b) in enumerate(series):
-        dr = float(d[r])
-        contrib = ((f"x={zs[r]:.6g}", fbs[r], fcs[r], dr),)
-        err = cur.rank_error + b.rank_error
-        if "ks" in wanted:
-            out[r]["ks"] = DriftScore("ks", dr, cur.n, b.n, float(pv[r]), "ok", float(err),
-                                      contrib, dr * math.sqrt(float(en[r])), None)
-        if "wasserstein" in wanted:
-            w = _anchor(float(pos_sum[r]), float(neg_sum[r]), cur.mean - b.mean)
-            spread = b.std
-            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
-            werr = err * float(hi[r] - lo[r]) / spread if spread > 0 and err else 0.0
-            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, b.n,
-                                               float(pv[r]), "ok", float(werr), contrib,
-                                               float(w), None)
+    with np.errstate(invalid="ignore"):
+        signed = (fb - fc)[:, :-1] * np.diff(merged, axis=1)
+    signed = np.where(col[:, :-1] < length - 1, signed, 0.0)
+    pos_sum = np.where(signed > 0, signed, 0.0).sum(axis=1)
+    neg_sum = -np.where(signed < 0, signed, 0.0).sum(axis=1)
+    return np.stack([diff[pick], merged[pick], fb[pick], fc[pick], pos_sum, neg_sum,
+                     merged[:, 0], merged[np.arange(k), length[:, 0] - 1]])
 
 
 def _anchor(pos: float, neg: float, mean_shift: float) -> float:

@@ -1,0 +1,118 @@
+//! `driftline.sketches._native`: the KS and Wasserstein statistics of many (current, baseline)
+//! pairs of sorted weighted samples in one call, each pair by one linear merge.
+//!
+//! `cdf_stats(pairs)` reads, for every pair `(xc, cc, xb, cb)` (float64 buffers: the sorted
+//! items and cumulative weights of the current and the baseline sketch, as
+//! `NumericSketch.sorted_view()` returns them), the two step CDFs on the union grid at the end
+//! of each run of equal values, exactly as `sketches/evaluate_cdf.py` does with numpy (its
+//! fallback and reference): the KS distance (first maximum of `|F_cur - F_base|`), its x,
+//! `F_base`, `F_cur`, the positive and negative parts of the integral of `F_base - F_cur`, and
+//! the smallest and largest item. Returned as a bytearray of 8 x len(pairs) float64, one
+//! statistic after another.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyList, PyTuple};
+
+/// The statistics of one pair (see the module documentation), in output order.
+#[derive(Clone, Copy, Default)]
+struct Stats {
+    d: f64,
+    x: f64,
+    fb: f64,
+    fc: f64,
+    pos: f64,
+    neg: f64,
+    lo: f64,
+    hi: f64,
+}
+
+/// One (current, baseline) pair; both sides non-empty, items sorted ascending, cumulative
+/// weights of the same length.
+fn pair_stats(xc: &[f64], cc: &[f64], xb: &[f64], cb: &[f64]) -> Stats {
+    let (nc, nb) = (xc.len(), xb.len());
+    let (tc, tb) = (cc[nc - 1], cb[nb - 1]);
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut s = Stats { d: -1.0, lo: xc[0].min(xb[0]), hi: xc[nc - 1].max(xb[nb - 1]),
+                        ..Stats::default() };
+    // the previous run's value and F_base - F_cur, for the step integral
+    let mut prev: Option<(f64, f64)> = None;
+    while i < nc || j < nb {
+        // the next value of the union; current items come first among equal values
+        let v = if i < nc && (j >= nb || xc[i] <= xb[j]) { xc[i] } else { xb[j] };
+        let mut last = v;
+        while i < nc && xc[i] == v {
+            last = xc[i];
+            i += 1;
+        }
+        while j < nb && xb[j] == v {
+            last = xb[j];
+            j += 1;
+        }
+        let fc = if i == 0 { 0.0 } else { cc[i - 1] } / tc;
+        let fb = if j == 0 { 0.0 } else { cb[j - 1] } / tb;
+        if let Some((pv, pdiff)) = prev {
+            let term = pdiff * (last - pv);
+            if term > 0.0 {
+                s.pos += term;
+            } else if term < 0.0 {
+                s.neg -= term;
+            }
+        }
+        prev = Some((last, fb - fc));
+        let diff = (fc - fb).abs();
+        if diff > s.d {
+            s.d = diff;
+            s.x = last;
+            s.fb = fb;
+            s.fc = fc;
+        }
+    }
+    s
+}
+
+/// A C-contiguous 1-d float64 buffer of a Python object (numpy array, memoryview, ...).
+fn buffer(obj: &Bound<'_, PyAny>) -> PyResult<PyBuffer<f64>> {
+    let buf = PyBuffer::<f64>::get(obj)?;
+    if !buf.is_c_contiguous() || buf.dimensions() != 1 {
+        return Err(PyValueError::new_err("cdf_stats needs 1-d contiguous float64 arrays"));
+    }
+    Ok(buf)
+}
+
+fn slice(buf: &PyBuffer<f64>) -> &[f64] {
+    // the buffer is acquired (and its exporter kept alive) for as long as `buf` lives
+    unsafe { std::slice::from_raw_parts(buf.buf_ptr() as *const f64, buf.item_count()) }
+}
+
+/// `cdf_stats(pairs)`: see the module documentation.
+#[pyfunction]
+fn cdf_stats<'py>(py: Python<'py>, pairs: &Bound<'py, PyList>) -> PyResult<Bound<'py, PyByteArray>> {
+    let k = pairs.len();
+    let mut out = vec![0.0f64; 8 * k];
+    for (r, item) in pairs.iter().enumerate() {
+        let t = item.cast::<PyTuple>()?;
+        if t.len() != 4 {
+            return Err(PyValueError::new_err("cdf_stats pairs are (xc, cc, xb, cb)"));
+        }
+        let bufs = [buffer(&t.get_item(0)?)?, buffer(&t.get_item(1)?)?,
+                    buffer(&t.get_item(2)?)?, buffer(&t.get_item(3)?)?];
+        let [xc, cc, xb, cb] = [slice(&bufs[0]), slice(&bufs[1]), slice(&bufs[2]), slice(&bufs[3])];
+        if xc.is_empty() || xb.is_empty() || cc.len() != xc.len() || cb.len() != xb.len() {
+            return Err(PyValueError::new_err(
+                "cdf_stats needs non-empty sides with as many weights as items"));
+        }
+        let s = pair_stats(xc, cc, xb, cb);
+        for (f, v) in [s.d, s.x, s.fb, s.fc, s.pos, s.neg, s.lo, s.hi].into_iter().enumerate() {
+            out[f * k + r] = v;
+        }
+    }
+    let bytes = unsafe { std::slice::from_raw_parts(out.as_ptr() as *const u8, 8 * out.len()) };
+    Ok(PyByteArray::new(py, bytes))
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(cdf_stats, m)?)
+}

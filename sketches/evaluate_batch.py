@@ -42,6 +42,7 @@ from driftline.sketches.drift import (
     DEFAULT_THRESHOLDS,
     METRICS,
     TOP_CONTRIBUTIONS,
+    Contribution,
     DriftScore,
     Status,
     metrics_for,
@@ -51,7 +52,6 @@ from driftline.sketches.evaluate import (
     BinShares,
     FeatureEvaluation,
     ProfileEvaluation,
-    bin_shares,
 )
 from driftline.sketches.evaluate_cdf import cdf_scores
 from driftline.sketches.numeric import NumericSketch
@@ -72,7 +72,7 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
         if m not in METRICS:
             raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
     limits = {m: thresholds.get(m, DEFAULT_THRESHOLDS[m]) for m in metrics}
-    series: list[tuple[Sketch, Sketch]] = []  # (cur, base); base = cur when it is missing
+    series: list[tuple[Sketch, Sketch | None]] = []
     binned: list[int] = []  # series with data on both sides
     cdf: list[int] = []  # ... of which numeric
     for cur_p, base_p in pairs:
@@ -86,30 +86,38 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                 binned.append(len(series))
                 if isinstance(cur, NumericSketch):
                     cdf.append(len(series))
-            series.append((cur, base if base is not None else cur))
-    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
-    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
+            series.append((cur, base))
+    ctx = _Context(metrics, limits, min_samples, alpha)
     computed: list[dict[str, DriftScore]] = [{} for _ in series]
-    # the baseline's bins both sides, for every series with data on both sides (scores and the
-    # shares the report draws)
-    tables: dict[int, BinTable] = {j: bin_table(*series[j]) for j in binned}
-    if wanted_binned and binned:
-        _binned_scores([series[j] for j in binned], [computed[j] for j in binned], wanted_binned,
-                       [tables[j] for j in binned])
+    shares: dict[int, BinShares] = {}
+    if binned:
+        both = cast(list[tuple[Sketch, Sketch]], [series[j] for j in binned])
+        # the baseline's bins both sides, for every series with data on both sides (scores and
+        # the shares the report draws)
+        tables = [bin_table(*pair) for pair in both]
+        stacked = _stack(tables)
+        shares = dict(zip(binned, _shares(tables, *stacked[:2]), strict=True))
+        wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+        if wanted_binned:
+            _binned_scores(both, [computed[j] for j in binned], wanted_binned, tables, stacked,
+                           ctx)
+    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
     if wanted_cdf and cdf:
         numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
-        cdf_scores(numeric, [computed[j] for j in cdf], wanted_cdf)
-    out: list[ProfileEvaluation] = []
-    ctx = _Context(metrics, limits, min_samples, alpha)
+        scores = cdf_scores(numeric)
+        out = [computed[j] for j in cdf]
+        for m in wanted_cdf:
+            _emit(m, *scores[m], [None] * len(cdf), numeric, out, ctx)
+    evaluations: list[ProfileEvaluation] = []
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
-        for name, cur in cur_p.features.items():
-            base = base_p.features.get(name)
-            feats[name] = _feature(cur, base, computed[i], ctx, tables.get(i))
+        for name in cur_p.features:
+            cur, base = series[i]
+            feats[name] = _feature(cur, base, computed[i], ctx, shares.get(i))
             i += 1
-        out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
-    return out
+        evaluations.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
+    return evaluations
 
 
 class _Context:
@@ -128,21 +136,28 @@ class _Context:
         self.empty: dict[tuple[str, int, int], DriftScore] = {}
 
 
-def _status(raw: DriftScore, threshold: float, ctx: _Context) -> DriftScore:
-    """``with_status(raw, ...)``, reusing ``raw`` when its status (``ok``) stands."""
-    status: Status
-    if raw.n < ctx.min_samples or raw.m < ctx.min_samples or math.isnan(raw.value):
-        status = "insufficient_data"
-    elif raw.value >= threshold and raw.p_value < ctx.alpha:
-        status = "drift"
-    else:
-        return raw
-    return DriftScore(raw.metric, raw.value, raw.n, raw.m, raw.p_value, status,
-                      raw.error_bound, raw.contributions, raw.statistic, raw.dof)
+_STATUS: tuple[Status, ...] = ("ok", "drift", "insufficient_data")
+
+
+def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
+          contrib: list[tuple[Contribution, ...]], stat: list[float], dof: list[int | None],
+          series: Sequence[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
+          ctx: _Context) -> None:
+    """``out[r][metric]``: the scores with their status (``with_status``), decided for all
+    series at once."""
+    n = [cur.n for cur, _ in series]
+    m = [base.n for _, base in series]
+    v, p = np.array(value, dtype=np.float64), np.array(pv, dtype=np.float64)
+    short = (np.minimum(n, m) < ctx.min_samples) | np.isnan(v)
+    drift = (v >= ctx.limits[metric]) & (p < ctx.alpha)
+    status = np.where(short, 2, np.where(drift, 1, 0)).tolist()
+    for r, row in enumerate(out):
+        row[metric] = DriftScore(metric, value[r], n[r], m[r], pv[r], _STATUS[status[r]],
+                                 err[r], contrib[r], stat[r], dof[r])
 
 
 def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], ctx: _Context,
-             table: BinTable | None) -> FeatureEvaluation:
+             shares: BinShares | None) -> FeatureEvaluation:
     allowed = metrics_for(cur)
     scores: dict[str, DriftScore] = {}
     n = cur.n
@@ -150,15 +165,13 @@ def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], 
     for m in ctx.metrics:
         if m not in allowed:
             continue
-        raw = computed.get(m)
-        if raw is not None:
-            scores[m] = _status(raw, ctx.limits[m], ctx)
-            continue
-        key = (m, n, m_base)  # no data on one side: NaN, which ``with_status`` maps to this
-        score = ctx.empty.get(key)
-        if score is None:
-            score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data",
-                                                0.0)
+        score = computed.get(m)
+        if score is None:  # no data on one side: NaN, which ``with_status`` maps to this
+            key = (m, n, m_base)
+            score = ctx.empty.get(key)
+            if score is None:
+                score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN,
+                                                    "insufficient_data", 0.0)
         scores[m] = score
     kind: Literal["numeric", "categorical"] = "categorical"
     qc = qb = None
@@ -171,9 +184,6 @@ def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], 
                 qb = ctx.base_q[id(base)] = _quantiles(base)
         else:
             qb = (_NAN,) * len(QUANTILE_LEVELS)
-    shares = None if table is None else BinShares(
-        table.labels, bin_shares(table.current), bin_shares(table.baseline), table.exact,
-        table.share_error)
     return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,
                              QualityRates.of(cur), qc, qb, base is not None, shares)
 
@@ -183,9 +193,19 @@ def _quantiles(s: NumericSketch) -> tuple[float, ...]:
     return s.kll_quantiles(QUANTILE_LEVELS)
 
 
+def _shares(tables: list[BinTable], c: np.ndarray, b: np.ndarray) -> list[BinShares]:
+    """``bin_shares`` of both sides of every table, from the stacked counts."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.nan_to_num(c / c.sum(axis=1, keepdims=True), nan=0.0).tolist()
+        sb = np.nan_to_num(b / b.sum(axis=1, keepdims=True), nan=0.0).tolist()
+    return [BinShares(t.labels, tuple(sc[r][:len(t.labels)]), tuple(sb[r][:len(t.labels)]),
+                      t.exact, t.share_error) for r, t in enumerate(tables)]
+
+
 # -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------
 
 def _stack(tables: list[BinTable]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' counts zero-padded to one width, and the bins not empty on both sides."""
     width = max(len(t.labels) for t in tables)
     c = np.zeros((len(tables), width))
     b = np.zeros((len(tables), width))
@@ -258,8 +278,9 @@ def _pearson(c: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
-                   wanted: list[str], tables: list[BinTable]) -> None:
-    c, b, valid = _stack(tables)
+                   wanted: list[str], tables: list[BinTable],
+                   stacked: tuple[np.ndarray, np.ndarray, np.ndarray], ctx: _Context) -> None:
+    c, b, valid = stacked
     n = np.array([cur.n for cur, _ in series], dtype=np.float64)
     m = np.array([base.n for _, base in series], dtype=np.float64)
     scale = n * m / (n + m)
@@ -271,20 +292,27 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
     tot = pc.sum(axis=1, keepdims=True) + pb.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         pi = np.where(pmask, (pc + pb) / tot, 1.0)
-    ctx = (tables, series, out)
-    if "psi" in wanted:
-        terms, p, q = _psi_terms(c, b, valid)
-        s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
-        stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
-        _emit_divergence("psi", terms.sum(axis=1), terms, p, q, stat, s, scale, inv2, dof, has,
-                         safe_dof, valid, ctx)
-    if "js" in wanted:
-        terms, p, q = _js_terms(c, b, valid)
-        value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
-        s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
-        stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
-        _emit_divergence("js", value, terms, p, q, stat, s, scale, inv2, dof, has, safe_dof,
-                         valid, ctx)
+    err = [t.share_error for t in tables]
+    labels = [t.labels for t in tables]
+    dofs = np.where(has, dof, 0).tolist()
+    for metric in wanted:
+        if metric == "chi2":
+            continue
+        if metric == "psi":
+            terms, p, q = _psi_terms(c, b, valid)
+            value = terms.sum(axis=1)
+            s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
+            stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        else:
+            terms, p, q = _js_terms(c, b, valid)
+            value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
+            s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
+            stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        bartlett = 1.0 + scale * inv2 * s / safe_dof
+        pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
+        stat = np.where(has, stat, 0.0)
+        _emit(metric, value.tolist(), pv.tolist(), err, _contribs(labels, terms, valid, q, p),
+              stat.tolist(), dofs, series, out, ctx)
     if "chi2" in wanted:
         rows = [r for r, (cur, _) in enumerate(series) if isinstance(cur, CategoricalSketch)]
         if rows:
@@ -295,45 +323,20 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
             value = np.sqrt(stat / (c[rows].sum(axis=1) + b[rows].sum(axis=1)))
             share_b = b[rows] / b[rows].sum(axis=1, keepdims=True)
             share_c = c[rows] / c[rows].sum(axis=1, keepdims=True)
-            top = _tops(cells, valid[rows])
-            for j, r in enumerate(rows):
-                out[r]["chi2"] = _make("chi2", value[j], series[r], pv[j], tables[r],
-                                       _contrib(tables[r], top[j], share_b[j], share_c[j],
-                                                cells[j]), stat[j], int(d[j]))
+            _emit("chi2", value.tolist(), pv.tolist(), [err[r] for r in rows],
+                  _contribs([labels[r] for r in rows], cells, valid[rows], share_b, share_c),
+                  stat.tolist(), d.tolist(), [series[r] for r in rows], [out[r] for r in rows],
+                  ctx)
 
 
-def _emit_divergence(metric: str, value: np.ndarray, terms: np.ndarray, p: np.ndarray,
-                     q: np.ndarray, stat: np.ndarray, s: np.ndarray, scale: np.ndarray,
-                     inv2: np.ndarray, dof: np.ndarray, has: np.ndarray, safe_dof: np.ndarray,
-                     valid: np.ndarray,
-                     ctx: tuple[list[BinTable], list[tuple[Sketch, Sketch]],
-                                list[dict[str, DriftScore]]]) -> None:
-    tables, series, out = ctx
-    bartlett = 1.0 + scale * inv2 * s / safe_dof
-    pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
-    stat = np.where(has, stat, 0.0)
-    top = _tops(terms, valid)
-    for r in range(len(series)):
-        out[r][metric] = _make(metric, value[r], series[r], pv[r], tables[r],
-                               _contrib(tables[r], top[r], q[r], p[r], terms[r]), stat[r],
-                               int(dof[r]) if has[r] else 0)
-
-
-def _tops(terms: np.ndarray, valid: np.ndarray) -> list[list[int]]:
+def _contribs(labels: list[tuple[str, ...]], terms: np.ndarray, valid: np.ndarray,
+              q: np.ndarray, p: np.ndarray) -> list[tuple[Contribution, ...]]:
+    """The top :data:`TOP_CONTRIBUTIONS` bins of every row by ``|terms|`` (ties: first bin),
+    as ``(label, q, p, term)``."""
     key = np.where(valid, -np.abs(terms), np.inf)
-    order = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    top = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
-    return [row[:k] for row, k in zip(order.tolist(), count, strict=True)]
-
-
-def _contrib(table: BinTable, top: list[int], q: np.ndarray, p: np.ndarray, c: np.ndarray
-             ) -> tuple[tuple[str, float, float, float], ...]:
-    qs, ps, cs = q[top].tolist(), p[top].tolist(), c[top].tolist()
-    return tuple((table.labels[i], qs[j], ps[j], cs[j]) for j, i in enumerate(top))
-
-
-def _make(metric: str, value: float, pair: tuple[Sketch, Sketch], pv: float, table: BinTable,
-          contrib: tuple[tuple[str, float, float, float], ...], stat: float, dof: int
-          ) -> DriftScore:
-    return DriftScore(metric, float(value), pair[0].n, pair[1].n, float(pv), "ok",
-                      float(table.share_error), contrib, float(stat), dof)
+    qs, ps, ts = (np.take_along_axis(a, top, axis=1).tolist() for a in (q, p, terms))
+    return [tuple(zip([lab[i] for i in idx[:k]], qr[:k], pr[:k], tr[:k], strict=True))
+            for lab, idx, k, qr, pr, tr in zip(labels, top.tolist(), count, qs, ps, ts,
+                                               strict=True)]

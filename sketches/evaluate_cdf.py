@@ -15,12 +15,10 @@ rounding of the sums (tests compare to 1e-12).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import special
 
-from driftline.sketches.drift import DriftScore, _effective_size, _ks_pvalue
+from driftline.sketches.drift import Contribution, _effective_size, _ks_pvalue
 from driftline.sketches.numeric import NumericSketch
 
 
@@ -36,27 +34,28 @@ positive and negative parts of the integral of ``F_base - F_cur``, the union's s
 largest item."""
 
 
-def cdf_scores(series: list[Pair], out: list[dict[str, DriftScore]], wanted: list[str]) -> None:
-    """Fill ``out[r]["ks"]`` / ``out[r]["wasserstein"]`` for every (current, baseline) pair with
-    data on both sides."""
-    d, x, fbs, fcs, pos, neg, lo, hi = cdf_stats(series, native=_native is not None).tolist()
+Scores = tuple[list[float], list[float], list[float], list[Contribution], list[float]]
+"""One metric's ``(value, p_value, error_bound, contributions, statistic)`` per series."""
+
+
+def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
+    """The KS and Wasserstein scores of every (current, baseline) pair with data on both
+    sides, as ``{"ks": ..., "wasserstein": ...}`` (see :data:`Scores`)."""
+    d, x, fb, fc, pos, neg, lo, hi = cdf_stats(series, native=_native is not None)
     en = np.array([_effective_size(cur, b) for cur, b in series])
-    pv = _ks_pvalues(np.array(d), en).tolist()
-    root = np.sqrt(en).tolist()
-    for r, (cur, b) in enumerate(series):
-        dr = d[r]
-        contrib = ((f"x={x[r]:.6g}", fbs[r], fcs[r], dr),)
-        err = float(cur.rank_error + b.rank_error)
-        if "ks" in wanted:
-            out[r]["ks"] = DriftScore("ks", dr, cur.n, b.n, pv[r], "ok", err, contrib,
-                                      dr * root[r], None)
-        if "wasserstein" in wanted:
-            w = _anchor(pos[r], neg[r], cur.mean - b.mean)
-            spread = b.std
-            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
-            werr = err * (hi[r] - lo[r]) / spread if spread > 0 and err else 0.0
-            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, b.n, pv[r],
-                                               "ok", float(werr), contrib, float(w), None)
+    pv = _ks_pvalues(d, en).tolist()
+    err = np.array([cur.rank_error + b.rank_error for cur, b in series], dtype=np.float64)
+    shift = np.array([cur.mean - b.mean for cur, b in series])
+    spread = np.array([b.std for _, b in series])
+    w = _anchor(pos, neg, shift)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(spread > 0, w / spread, np.where(w == 0, 0.0, np.inf))
+        werr = np.where((spread > 0) & (err != 0), err * (hi - lo) / spread, 0.0)
+    dl, errs = d.tolist(), err.tolist()
+    contrib = [((f"x={z:.6g}", b, c, v),)
+               for z, b, c, v in zip(x.tolist(), fb.tolist(), fc.tolist(), dl, strict=True)]
+    return {"ks": (dl, pv, errs, contrib, (d * np.sqrt(en)).tolist()),
+            "wasserstein": (value.tolist(), pv, werr.tolist(), contrib, w.tolist())}
 
 
 def cdf_stats(series: list[Pair], native: bool = True) -> np.ndarray:
@@ -122,13 +121,13 @@ def _group(series: list[Pair]) -> np.ndarray:
                      merged[:, 0], merged[np.arange(k), length[:, 0] - 1]])
 
 
-def _anchor(pos: float, neg: float, mean_shift: float) -> float:
+def _anchor(pos: np.ndarray, neg: np.ndarray, mean_shift: np.ndarray) -> np.ndarray:
     """The last step of ``drift._anchored_w1`` from the positive and negative parts."""
     total = pos + neg
-    if total == 0.0:
-        return abs(mean_shift)
-    net = abs(pos - neg)
-    return total + (net / total) * (abs(mean_shift) - net)
+    net = np.abs(pos - neg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = total + (net / total) * (np.abs(mean_shift) - net)
+    return np.where(total == 0.0, np.abs(mean_shift), w)
 
 
 def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:

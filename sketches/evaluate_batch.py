@@ -73,6 +73,7 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
             raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
     limits = {m: thresholds.get(m, DEFAULT_THRESHOLDS[m]) for m in metrics}
     series: list[tuple[Sketch, Sketch | None]] = []
+    sizes: list[tuple[int, int]] = []  # (n, m) of every series; m = 0 without a baseline
     binned: list[int] = []  # series with data on both sides
     cdf: list[int] = []  # ... of which numeric
     for cur_p, base_p in pairs:
@@ -82,11 +83,13 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                 kind = "numeric" if isinstance(cur, NumericSketch) else "categorical"
                 raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
                                 f"{type(base).__name__} in the baseline")
-            if base is not None and cur.n and base.n:
+            n, m = cur.n, (0 if base is None else base.n)
+            if n and m:
                 binned.append(len(series))
                 if isinstance(cur, NumericSketch):
                     cdf.append(len(series))
             series.append((cur, base))
+            sizes.append((n, m))
     ctx = _Context(metrics, limits, min_samples, alpha)
     computed: list[dict[str, DriftScore]] = [{} for _ in series]
     shares: dict[int, BinShares] = {}
@@ -99,22 +102,22 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
         shares = dict(zip(binned, _shares(tables, *stacked[:2]), strict=True))
         wanted_binned = [m for m in metrics if m in BINNED_METRICS]
         if wanted_binned:
-            _binned_scores(both, [computed[j] for j in binned], wanted_binned, tables, stacked,
-                           ctx)
+            _binned_scores(both, [sizes[j] for j in binned], [computed[j] for j in binned],
+                           wanted_binned, tables, stacked, ctx)
     wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
     if wanted_cdf and cdf:
         numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
         scores = cdf_scores(numeric)
         out = [computed[j] for j in cdf]
         for m in wanted_cdf:
-            _emit(m, *scores[m], [None] * len(cdf), numeric, out, ctx)
+            _emit(m, *scores[m], [None] * len(cdf), [sizes[j] for j in cdf], out, ctx)
     evaluations: list[ProfileEvaluation] = []
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
         for name in cur_p.features:
             cur, base = series[i]
-            feats[name] = _feature(cur, base, computed[i], ctx, shares.get(i))
+            feats[name] = _feature(cur, base, sizes[i], computed[i], ctx, shares.get(i))
             i += 1
         evaluations.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
     return evaluations
@@ -141,12 +144,10 @@ _STATUS: tuple[Status, ...] = ("ok", "drift", "insufficient_data")
 
 def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
           contrib: list[tuple[Contribution, ...]], stat: list[float], dof: list[int | None],
-          series: Sequence[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
-          ctx: _Context) -> None:
+          sizes: list[tuple[int, int]], out: list[dict[str, DriftScore]], ctx: _Context) -> None:
     """``out[r][metric]``: the scores with their status (``with_status``), decided for all
-    series at once."""
-    n = [cur.n for cur, _ in series]
-    m = [base.n for _, base in series]
+    series at once; ``sizes`` are the series' ``(n, m)``."""
+    n, m = [s[0] for s in sizes], [s[1] for s in sizes]
     v, p = np.array(value, dtype=np.float64), np.array(pv, dtype=np.float64)
     short = (np.minimum(n, m) < ctx.min_samples) | np.isnan(v)
     drift = (v >= ctx.limits[metric]) & (p < ctx.alpha)
@@ -156,12 +157,12 @@ def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
                                  err[r], contrib[r], stat[r], dof[r])
 
 
-def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], ctx: _Context,
-             shares: BinShares | None) -> FeatureEvaluation:
+def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
+             computed: dict[str, DriftScore], ctx: _Context, shares: BinShares | None
+             ) -> FeatureEvaluation:
     allowed = metrics_for(cur)
     scores: dict[str, DriftScore] = {}
-    n = cur.n
-    m_base = 0 if base is None else base.n
+    n, m_base = size
     for m in ctx.metrics:
         if m not in allowed:
             continue
@@ -277,12 +278,11 @@ def _pearson(c: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, cells, 0.0)
 
 
-def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
-                   wanted: list[str], tables: list[BinTable],
+def _binned_scores(series: list[tuple[Sketch, Sketch]], sizes: list[tuple[int, int]],
+                   out: list[dict[str, DriftScore]], wanted: list[str], tables: list[BinTable],
                    stacked: tuple[np.ndarray, np.ndarray, np.ndarray], ctx: _Context) -> None:
     c, b, valid = stacked
-    n = np.array([cur.n for cur, _ in series], dtype=np.float64)
-    m = np.array([base.n for _, base in series], dtype=np.float64)
+    n, m = np.array(sizes, dtype=np.float64).T
     scale = n * m / (n + m)
     inv2 = 1.0 / n**2 + 1.0 / m**2
     pc, pb, pmask = _pool(c, b, valid)
@@ -312,7 +312,7 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
         pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
         stat = np.where(has, stat, 0.0)
         _emit(metric, value.tolist(), pv.tolist(), err, _contribs(labels, terms, valid, q, p),
-              stat.tolist(), dofs, series, out, ctx)
+              stat.tolist(), dofs, sizes, out, ctx)
     if "chi2" in wanted:
         rows = [r for r, (cur, _) in enumerate(series) if isinstance(cur, CategoricalSketch)]
         if rows:
@@ -325,7 +325,7 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
             share_c = c[rows] / c[rows].sum(axis=1, keepdims=True)
             _emit("chi2", value.tolist(), pv.tolist(), [err[r] for r in rows],
                   _contribs([labels[r] for r in rows], cells, valid[rows], share_b, share_c),
-                  stat.tolist(), d.tolist(), [series[r] for r in rows], [out[r] for r in rows],
+                  stat.tolist(), d.tolist(), [sizes[r] for r in rows], [out[r] for r in rows],
                   ctx)
 
 
@@ -337,6 +337,6 @@ def _contribs(labels: list[tuple[str, ...]], terms: np.ndarray, valid: np.ndarra
     top = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
     qs, ps, ts = (np.take_along_axis(a, top, axis=1).tolist() for a in (q, p, terms))
-    return [tuple(zip([lab[i] for i in idx[:k]], qr[:k], pr[:k], tr[:k], strict=True))
+    return [tuple(zip([lab[i] for i in idx[:k]], qr, pr, tr))  # stops after the k labels
             for lab, idx, k, qr, pr, tr in zip(labels, top.tolist(), count, qs, ps, ts,
                                                strict=True)]

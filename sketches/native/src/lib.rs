@@ -28,19 +28,71 @@ struct Stats {
     hi: f64,
 }
 
+/// The running state of one merge: the statistics so far and the previous grid point.
+struct Walk {
+    s: Stats,
+    started: bool,
+    prev_x: f64,
+    prev_gap: f64, // F_base - F_cur at prev_x
+}
+
+impl Walk {
+    /// The end of a run of equal values at `x`, with both CDFs read there.
+    #[inline(always)]
+    fn point(&mut self, x: f64, fb: f64, fc: f64) {
+        if self.started {
+            let term = self.prev_gap * (x - self.prev_x);
+            if term > 0.0 {
+                self.s.pos += term;
+            } else if term < 0.0 {
+                self.s.neg -= term;
+            }
+        }
+        self.started = true;
+        self.prev_x = x;
+        self.prev_gap = fb - fc;
+        let diff = (fc - fb).abs();
+        if diff > self.s.d {
+            self.s.d = diff;
+            self.s.x = x;
+            self.s.fb = fb;
+            self.s.fc = fc;
+        }
+    }
+
+    /// The baseline items `xb[j..]` below `limit` (all of them without one): runs of
+    /// baseline items only, the current CDF fixed at `fc`. Returns the next `j`.
+    #[inline(always)]
+    fn base_runs(&mut self, xb: &[f64], cb: &[f64], tb: f64, mut j: usize, limit: Option<f64>,
+                 fc: f64) -> usize {
+        let nb = xb.len();
+        while j < nb && limit.is_none_or(|l| xb[j] < l) {
+            if j + 1 == nb || xb[j + 1] != xb[j] {
+                self.point(xb[j], cb[j] / tb, fc);
+            }
+            j += 1;
+        }
+        j
+    }
+}
+
 /// One (current, baseline) pair; both sides non-empty, items sorted ascending, cumulative
-/// weights of the same length.
+/// weights of the same length. Runs of equal values end at their last item: the current
+/// items of a value come before the baseline's (as numpy's ``searchsorted(side="left")``
+/// merges them), so a run's last item is its last baseline item if it has one.
 fn pair_stats(xc: &[f64], cc: &[f64], xb: &[f64], cb: &[f64]) -> Stats {
     let (nc, nb) = (xc.len(), xb.len());
     let (tc, tb) = (cc[nc - 1], cb[nb - 1]);
+    let mut w = Walk {
+        s: Stats { d: -1.0, lo: xc[0].min(xb[0]), hi: xc[nc - 1].max(xb[nb - 1]),
+                   ..Stats::default() },
+        started: false, prev_x: 0.0, prev_gap: 0.0,
+    };
     let (mut i, mut j) = (0usize, 0usize);
-    let mut s = Stats { d: -1.0, lo: xc[0].min(xb[0]), hi: xc[nc - 1].max(xb[nb - 1]),
-                        ..Stats::default() };
-    // the previous run's value and F_base - F_cur, for the step integral
-    let mut prev: Option<(f64, f64)> = None;
-    while i < nc || j < nb {
-        // the next value of the union; current items come first among equal values
-        let v = if i < nc && (j >= nb || xc[i] <= xb[j]) { xc[i] } else { xb[j] };
+    let mut fc = 0.0;
+    while i < nc {
+        let v = xc[i];
+        j = w.base_runs(xb, cb, tb, j, Some(v), fc);
         let mut last = v;
         while i < nc && xc[i] == v {
             last = xc[i];
@@ -50,26 +102,12 @@ fn pair_stats(xc: &[f64], cc: &[f64], xb: &[f64], cb: &[f64]) -> Stats {
             last = xb[j];
             j += 1;
         }
-        let fc = if i == 0 { 0.0 } else { cc[i - 1] } / tc;
+        fc = cc[i - 1] / tc;
         let fb = if j == 0 { 0.0 } else { cb[j - 1] } / tb;
-        if let Some((pv, pdiff)) = prev {
-            let term = pdiff * (last - pv);
-            if term > 0.0 {
-                s.pos += term;
-            } else if term < 0.0 {
-                s.neg -= term;
-            }
-        }
-        prev = Some((last, fb - fc));
-        let diff = (fc - fb).abs();
-        if diff > s.d {
-            s.d = diff;
-            s.x = last;
-            s.fb = fb;
-            s.fc = fc;
-        }
+        w.point(last, fb, fc);
     }
-    s
+    w.base_runs(xb, cb, tb, j, None, fc);
+    w.s
 }
 
 /// A C-contiguous 1-d float64 buffer of a Python object (numpy array, memoryview, ...).

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from driftline.sketches.drift import Contribution, _effective_size, _ks_pvalue
+from driftline.sketches.drift import SKETCH_NOISE, Contribution, _ks_pvalue
 from driftline.sketches.numeric import NumericSketch
 
 
@@ -42,11 +42,13 @@ def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
     """The KS and Wasserstein scores of every (current, baseline) pair with data on both
     sides, as ``{"ks": ..., "wasserstein": ...}`` (see :data:`Scores`)."""
     d, x, fb, fc, pos, neg, lo, hi = cdf_stats(series, native=_native is not None)
-    en = np.array([_effective_size(cur, b) for cur, b in series])
+    n, rc, mc, m, rb, mb, vb = np.array(
+        [(c.n, c.rank_error, c.mean, b.n, b.rank_error, b.mean, b.variance) for c, b in series],
+        dtype=np.float64).reshape(len(series), 7).T
+    # drift._effective_size, drift.ks/wasserstein's error bound, mean shift and spread
+    en = 1.0 / ((1.0 / n + SKETCH_NOISE * rc**2) + (1.0 / m + SKETCH_NOISE * rb**2))
     pv = _ks_pvalues(d, en).tolist()
-    err = np.array([cur.rank_error + b.rank_error for cur, b in series], dtype=np.float64)
-    shift = np.array([cur.mean - b.mean for cur, b in series])
-    spread = np.array([b.std for _, b in series])
+    err, shift, spread = rc + rb, mc - mb, np.sqrt(vb)
     w = _anchor(pos, neg, shift)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.where(spread > 0, w / spread, np.where(w == 0, 0.0, np.inf))

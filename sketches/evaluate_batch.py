@@ -93,17 +93,22 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
     ctx = _Context(metrics, limits, min_samples, alpha)
     computed: list[dict[str, DriftScore]] = [{} for _ in series]
     shares: dict[int, BinShares] = {}
-    if binned:
-        both = cast(list[tuple[Sketch, Sketch]], [series[j] for j in binned])
-        # the baseline's bins both sides, for every series with data on both sides (scores and
-        # the shares the report draws)
-        tables = [bin_table(*pair) for pair in both]
-        stacked = _stack(tables)
-        shares = dict(zip(binned, _shares(tables, *stacked[:2]), strict=True))
-        wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+    # the baseline's bins both sides, for every series with data on both sides (scores and the
+    # shares the report draws); tables of similar widths are stacked together (a few wide
+    # categorical tables do not pad every numeric one)
+    tables = {j: bin_table(*cast(tuple[Sketch, Sketch], series[j])) for j in binned}
+    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+    by_width: dict[int, list[int]] = {}
+    for j, t in tables.items():
+        by_width.setdefault(max(len(t.labels) - 1, 1).bit_length(), []).append(j)
+    for rows in by_width.values():
+        group = [tables[j] for j in rows]
+        stacked = _stack(group)
+        shares.update(zip(rows, _shares(group, *stacked[:2]), strict=True))
         if wanted_binned:
-            _binned_scores(both, [sizes[j] for j in binned], [computed[j] for j in binned],
-                           wanted_binned, tables, stacked, ctx)
+            _binned_scores(cast(list[tuple[Sketch, Sketch]], [series[j] for j in rows]),
+                           [sizes[j] for j in rows], [computed[j] for j in rows],
+                           wanted_binned, group, stacked, ctx)
     wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
     if wanted_cdf and cdf:
         numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from driftline.sketches.drift import SKETCH_NOISE, Contribution, _ks_pvalue
+from driftline.sketches.drift import SKETCH_NOISE, Contribution
 from driftline.sketches.numeric import NumericSketch
 
 
@@ -133,11 +133,14 @@ def _anchor(pos: np.ndarray, neg: np.ndarray, mean_shift: np.ndarray) -> np.ndar
 
 
 def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:
-    """``drift._ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50
-    (the exact small-sample distribution below that, series by series)."""
+    """``drift._ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50,
+    one ``kstwo.sf`` call (the exact small-sample distribution) for those below."""
     root = np.sqrt(np.maximum(en, 1.0))
     p = np.clip(special.kolmogorov((root + 0.12 + 0.11 / root) * d), 0.0, 1.0)
     p = np.where(en < 1, 1.0, p)
-    for r in np.flatnonzero((en >= 1) & (en < 50)).tolist():
-        p[r] = _ks_pvalue(float(d[r]), float(en[r]))
+    small = (en >= 1) & (en < 50)
+    if small.any():
+        from scipy import stats  # only for tiny samples: importing scipy.stats costs ~1 s
+
+        p[small] = np.clip(stats.kstwo.sf(d[small], np.round(en[small])), 0.0, 1.0)
     return p

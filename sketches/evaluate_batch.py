@@ -30,22 +30,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 from scipy import special
 
+from driftline.sketches.allocation import paused_gc
 from driftline.sketches.bins import MIN_EXPECTED, BinTable, bin_table
 from driftline.sketches.categorical import CategoricalSketch
 from driftline.sketches.drift import (
     BINNED_METRICS,
+    CATEGORICAL_METRICS,
     DEFAULT_THRESHOLDS,
     METRICS,
+    NUMERIC_METRICS,
     TOP_CONTRIBUTIONS,
     Contribution,
     DriftScore,
     Status,
-    metrics_for,
 )
 from driftline.sketches.evaluate import (
     QUANTILE_LEVELS,
@@ -66,8 +68,15 @@ _LN2_8 = 8.0 * math.log(2.0)
 def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                       metrics: Iterable[str], thresholds: Mapping[str, float], min_samples: int,
                       alpha: float = 0.05) -> list[ProfileEvaluation]:
-    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized."""
-    metrics = tuple(metrics)
+    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized (with the
+    garbage collector paused: the results are thousands of small acyclic objects)."""
+    with paused_gc():
+        return _evaluate(pairs, tuple(metrics), thresholds, min_samples, alpha)
+
+
+def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tuple[str, ...],
+              thresholds: Mapping[str, float], min_samples: int, alpha: float
+              ) -> list[ProfileEvaluation]:
     for m in metrics:
         if m not in METRICS:
             raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
@@ -129,10 +138,12 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
 
 
 class _Context:
-    """What every feature of one call shares, and two caches: baseline quantiles by sketch and
-    the (immutable) ``insufficient_data`` scores by ``(metric, n, m)``."""
+    """What every feature of one call shares: the metrics by sketch type (``allowed[True]``:
+    numeric), baseline quantiles by sketch, and the (immutable) ``insufficient_data`` scores
+    of series without data on one side."""
 
-    __slots__ = ("metrics", "limits", "min_samples", "alpha", "base_q", "empty")
+    __slots__ = ("metrics", "limits", "min_samples", "alpha", "allowed", "base_q", "_empty",
+                 "_empties")
 
     def __init__(self, metrics: tuple[str, ...], limits: dict[str, float], min_samples: int,
                  alpha: float) -> None:
@@ -140,8 +151,27 @@ class _Context:
         self.limits = limits
         self.min_samples = min_samples
         self.alpha = alpha
+        self.allowed = {kind: tuple(m for m in metrics if m in (NUMERIC_METRICS if kind
+                                                              else CATEGORICAL_METRICS))
+                        for kind in (False, True)}
         self.base_q: dict[int, tuple[float, ...]] = {}
-        self.empty: dict[tuple[str, int, int], DriftScore] = {}
+        self._empty: dict[tuple[str, int, int], DriftScore] = {}
+        self._empties: dict[tuple[bool, int, int], dict[str, DriftScore]] = {}
+
+    def empty_score(self, metric: str, n: int, m: int) -> DriftScore:
+        score = self._empty.get((metric, n, m))
+        if score is None:
+            score = self._empty[(metric, n, m)] = DriftScore(metric, _NAN, n, m, _NAN,
+                                                             "insufficient_data", 0.0)
+        return score
+
+    def empty_scores(self, numeric: bool, n: int, m: int) -> dict[str, DriftScore]:
+        """Every allowed metric's ``insufficient_data`` score (a dict to copy, not to keep)."""
+        scores = self._empties.get((numeric, n, m))
+        if scores is None:
+            scores = self._empties[(numeric, n, m)] = {
+                metric: self.empty_score(metric, n, m) for metric in self.allowed[numeric]}
+        return scores
 
 
 _STATUS: tuple[Status, ...] = ("ok", "drift", "insufficient_data")
@@ -165,33 +195,28 @@ def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
 def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
              computed: dict[str, DriftScore], ctx: _Context, shares: BinShares | None
              ) -> FeatureEvaluation:
-    allowed = metrics_for(cur)
-    scores: dict[str, DriftScore] = {}
     n, m_base = size
-    for m in ctx.metrics:
-        if m not in allowed:
-            continue
-        score = computed.get(m)
-        if score is None:  # no data on one side: NaN, which ``with_status`` maps to this
-            key = (m, n, m_base)
-            score = ctx.empty.get(key)
-            if score is None:
-                score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN,
-                                                    "insufficient_data", 0.0)
-        scores[m] = score
-    kind: Literal["numeric", "categorical"] = "categorical"
-    qc = qb = None
-    if isinstance(cur, NumericSketch):
-        kind = "numeric"
-        qc = _quantiles(cur)
-        if isinstance(base, NumericSketch):  # one baseline serves many cohorts
-            qb = ctx.base_q.get(id(base))
-            if qb is None:
-                qb = ctx.base_q[id(base)] = _quantiles(base)
-        else:
-            qb = (_NAN,) * len(QUANTILE_LEVELS)
-    return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,
-                             QualityRates.of(cur), qc, qb, base is not None, shares)
+    numeric = isinstance(cur, NumericSketch)
+    if computed:
+        scores = {m: computed.get(m) or ctx.empty_score(m, n, m_base)
+                  for m in ctx.allowed[numeric]}
+    else:  # no data on one side: every score NaN, which ``with_status`` maps to this
+        scores = dict(ctx.empty_scores(numeric, n, m_base))
+    if not numeric:
+        return FeatureEvaluation(cur.spec.name, "categorical", n, m_base, scores,
+                                 QualityRates.of(cur), None, None, base is not None, shares)
+    qc = _quantiles(cast(NumericSketch, cur)) if n else _NO_QUANTILES
+    if isinstance(base, NumericSketch):  # one baseline serves many cohorts
+        qb = ctx.base_q.get(id(base))
+        if qb is None:
+            qb = ctx.base_q[id(base)] = _quantiles(base) if m_base else _NO_QUANTILES
+    else:
+        qb = _NO_QUANTILES
+    return FeatureEvaluation(cur.spec.name, "numeric", n, m_base, scores, QualityRates.of(cur),
+                             qc, qb, base is not None, shares)
+
+
+_NO_QUANTILES = (_NAN,) * len(QUANTILE_LEVELS)
 
 
 def _quantiles(s: NumericSketch) -> tuple[float, ...]:

@@ -92,13 +92,13 @@ def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tup
                 kind = "numeric" if isinstance(cur, NumericSketch) else "categorical"
                 raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
                                 f"{type(base).__name__} in the baseline")
-            n, m = cur.n, (0 if base is None else base.n)
-            if n and m:
+            n, n_base = cur.n, (0 if base is None else base.n)
+            if n and n_base:
                 binned.append(len(series))
                 if isinstance(cur, NumericSketch):
                     cdf.append(len(series))
             series.append((cur, base))
-            sizes.append((n, m))
+            sizes.append((n, n_base))
     ctx = _Context(metrics, limits, min_samples, alpha)
     computed: list[dict[str, DriftScore]] = [{} for _ in series]
     shares: dict[int, BinShares] = {}
@@ -367,6 +367,6 @@ def _contribs(labels: list[tuple[str, ...]], terms: np.ndarray, valid: np.ndarra
     top = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
     qs, ps, ts = (np.take_along_axis(a, top, axis=1).tolist() for a in (q, p, terms))
-    return [tuple(zip([lab[i] for i in idx[:k]], qr, pr, tr))  # stops after the k labels
+    return [tuple(zip([lab[i] for i in idx[:k]], qr, pr, tr, strict=False))  # k labels
             for lab, idx, k, qr, pr, tr in zip(labels, top.tolist(), count, qs, ps, ts,
                                                strict=True)]

@@ -21,11 +21,13 @@ from scipy import special
 from driftline.sketches.drift import SKETCH_NOISE, Contribution
 from driftline.sketches.numeric import NumericSketch
 
-
 try:  # the Rust kernel (sketches/native/); optional, the numpy path below is its reference
-    from driftline.sketches import _native
+    from driftline.sketches._native import cdf_stats as _native_cdf_stats
 except ImportError:  # pragma: no cover - installs without a Rust toolchain
-    _native = None
+    _native_cdf_stats = None
+
+NATIVE = _native_cdf_stats is not None
+"""Whether the Rust kernel is installed."""
 
 Pair = tuple[NumericSketch, NumericSketch]
 STATS = ("d", "x", "fb", "fc", "pos", "neg", "lo", "hi")
@@ -34,14 +36,15 @@ positive and negative parts of the integral of ``F_base - F_cur``, the union's s
 largest item."""
 
 
-Scores = tuple[list[float], list[float], list[float], list[Contribution], list[float]]
+Scores = tuple[list[float], list[float], list[float], list[tuple[Contribution, ...]],
+               list[float]]
 """One metric's ``(value, p_value, error_bound, contributions, statistic)`` per series."""
 
 
 def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
     """The KS and Wasserstein scores of every (current, baseline) pair with data on both
     sides, as ``{"ks": ..., "wasserstein": ...}`` (see :data:`Scores`)."""
-    d, x, fb, fc, pos, neg, lo, hi = cdf_stats(series, native=_native is not None)
+    d, x, fb, fc, pos, neg, lo, hi = cdf_stats(series, native=NATIVE)
     n, rc, mc, m, rb, mb, vb = np.array(
         [(c.n, c.rank_error, c.mean, b.n, b.rank_error, b.mean, b.variance) for c, b in series],
         dtype=np.float64).reshape(len(series), 7).T
@@ -54,7 +57,7 @@ def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
         value = np.where(spread > 0, w / spread, np.where(w == 0, 0.0, np.inf))
         werr = np.where((spread > 0) & (err != 0), err * (hi - lo) / spread, 0.0)
     dl, errs = d.tolist(), err.tolist()
-    contrib = [((f"x={z:.6g}", b, c, v),)
+    contrib: list[tuple[Contribution, ...]] = [((f"x={z:.6g}", b, c, v),)
                for z, b, c, v in zip(x.tolist(), fb.tolist(), fc.tolist(), dl, strict=True)]
     return {"ks": (dl, pv, errs, contrib, (d * np.sqrt(en)).tolist()),
             "wasserstein": (value.tolist(), pv, werr.tolist(), contrib, w.tolist())}
@@ -64,9 +67,9 @@ def cdf_stats(series: list[Pair], native: bool = True) -> np.ndarray:
     """The :data:`STATS` of every pair as an ``(8, len(series))`` array: by the Rust kernel
     (one linear merge per pair) when ``native``, else with numpy (pairs sharing a baseline
     stacked); both give the same numbers."""
-    if native and _native is not None:
+    if native and NATIVE:
         views = [(*cur.sorted_view(), *base.sorted_view()) for cur, base in series]
-        return np.frombuffer(_native.cdf_stats(views)).reshape(len(STATS), len(series))
+        return np.frombuffer(_native_cdf_stats(views)).reshape(len(STATS), len(series))
     stats = np.empty((len(STATS), len(series)))
     groups: dict[int, list[int]] = {}
     for r, (_, base) in enumerate(series):

@@ -15,7 +15,7 @@ from driftline.sketches.baseline import Baseline
 from driftline.sketches.column import Column
 from driftline.sketches.evaluate import evaluate_profile
 from driftline.sketches.evaluate_batch import evaluate_profiles
-from driftline.sketches.evaluate_cdf import STATS, _native, cdf_stats
+from driftline.sketches.evaluate_cdf import NATIVE, STATS, cdf_stats
 from driftline.sketches.numeric import NumericSketch
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import CategoricalSpec, NumericSpec, ProfileSchema
@@ -137,7 +137,7 @@ def test_native_cdf_kernel_equals_the_numpy_path() -> None:
     """The Rust KS / Wasserstein kernel gives the numpy path's statistics: the KS distance, its
     x and both CDFs there bit for bit, the integral's parts to 1e-12; with ties, constants,
     single items, sketches in estimation mode, and baselines shared by several series."""
-    assert _native is not None, "the install builds driftline.sketches._native"
+    assert NATIVE, "the install builds driftline.sketches._native"
     rng = np.random.default_rng(17)
 
     def sketch(n: int, kind: int, shift: float) -> NumericSketch:

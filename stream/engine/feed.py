@@ -75,7 +75,7 @@ class _Cols:
             counts = np.bincount(group * width + codes1[lo:hi],
                                  minlength=n_groups * width).reshape(n_groups, width)[:, 1:]
             CategoricalSketch.update_groups(
-                [p.features[name] for p in profiles], labels, counts,  # type: ignore[arg-type]
+                [p.features[name] for p in profiles], labels, counts,  # type: ignore[misc]
                 per_group(null), per_group(inv))
         for prof, size in zip(profiles, sizes.tolist(), strict=True):
             prof.events += size

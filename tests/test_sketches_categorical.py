@@ -68,7 +68,8 @@ def test_update_groups_equals_update_counts_per_sketch() -> None:
     alone = [CategoricalSketch(spec) for _ in range(30)]
     for _ in range(3):
         counts = rng.integers(0, 4, (30, 40)) * (rng.random((30, 40)) < 0.3)
-        counts[:15, 12:] = 0  # half the sketches stay within the cap
+        counts[:15, 12:] = 0  # half the sketches stay within the cap, half pass it
+        counts[15:, :30] += 1
         counts[5] = 0
         nulls, invalid = rng.integers(0, 3, 30), rng.integers(0, 2, 30)
         CategoricalSketch.update_groups(grouped, labels, counts, nulls, invalid)

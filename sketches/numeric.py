@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,6 +34,8 @@ _CHUNK = 16_384  # update() in slices of 128 KB of float64: its temporaries stay
 # Bin index of each value: one comparison pass per edge (a uint8 count of edges <= x) beats
 # searchsorted's branchy binary search per value, up to this many edges.
 _COMPARE_EDGES_MAX = 64
+# the counters and moments at the start of a sketch's state (see _write_state)
+_COUNTERS = struct.Struct("<6Q2d")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -305,10 +308,8 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         return w.getvalue()
 
     def _read_state(self, r: Reader) -> None:
-        (self._count, self._nulls, self._invalid, self._nan, self._inf,
-         self._oor) = (r.u64() for _ in range(6))
-        self._mean = r.f64()
-        self._m2 = r.f64()
+        (self._count, self._nulls, self._invalid, self._nan, self._inf, self._oor, self._mean,
+         self._m2) = r.fields(_COUNTERS)
         raw = r.blob()
         check_kll_doubles(raw, self.spec.k, f"numeric sketch {self.spec.name!r}")
         try:

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from driftline.sketches.schema import CategoricalSpec
 
 FREQUENT_LG_MAX_MAP = 9  # frequent-items map of 512 slots: error <= ~0.7% of the other labels
 HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)
+_COUNTERS = struct.Struct("<5Q")  # the counters at the start of a sketch's state
 
 
 class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
@@ -284,8 +286,7 @@ class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
 
     def _read_state(self, r: Reader) -> None:
         name = self.spec.name
-        (self._count, self._nulls, self._invalid, self._unseen,
-         self._other) = (r.u64() for _ in range(5))
+        (self._count, self._nulls, self._invalid, self._unseen, self._other) = r.fields(_COUNTERS)
         exact = r.u8()
         try:
             labels = json.loads(zlib.decompress(r.blob()))

@@ -9,11 +9,16 @@
 //! `F_base`, `F_cur`, the positive and negative parts of the integral of `F_base - F_cur`, and
 //! the smallest and largest item. Returned as a bytearray of 8 x len(pairs) float64, one
 //! statistic after another.
+//!
+//! `kll_check(raw, k)` validates a serialized KLL doubles sketch before datasketches reads it
+//! (see `kll.rs`): None, or the reason it is malformed.
+
+mod kll;
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyList, PyTuple};
 
 /// The statistics of one pair (see the module documentation), in output order.
 #[derive(Clone, Copy, Default)]
@@ -150,7 +155,14 @@ fn cdf_stats<'py>(py: Python<'py>, pairs: &Bound<'py, PyList>) -> PyResult<Bound
     Ok(PyByteArray::new(py, bytes))
 }
 
+/// `kll_check(raw, k)`: see the module documentation.
+#[pyfunction]
+fn kll_check(raw: &Bound<'_, PyBytes>, k: u64) -> Option<String> {
+    kll::check(raw.as_bytes(), k)
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(cdf_stats, m)?)
+    m.add_function(wrap_pyfunction!(cdf_stats, m)?)?;
+    m.add_function(wrap_pyfunction!(kll_check, m)?)
 }

@@ -168,7 +168,7 @@ class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
         """Merge ``other`` into this sketch (in place) and return self."""
         if not isinstance(other, CategoricalSketch):
             raise TypeError(f"cannot merge CategoricalSketch with {type(other).__name__}")
-        if other.spec != self.spec:
+        if other.spec is not self.spec and other.spec != self.spec:
             raise ValueError(f"cannot merge sketches of different specs: {self.spec.name!r}")
         self._count += other._count
         self._nulls += other._nulls

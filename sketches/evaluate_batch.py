@@ -2,12 +2,15 @@
 :func:`~driftline.sketches.evaluate.evaluate_profile` per profile, computed metric by metric over
 all series together instead of one Python call chain per feature x cohort.
 
-* PSI, JS and chi-square: every series' bin table is stacked into one zero-padded matrix
-  (bins empty on both sides masked out), the values, the top contributions, the sparse-bin
-  pooling of the p-value tables and the Bartlett-corrected chi-square p-values
-  (``scipy.special.chdtrc``) are each one pass over the matrix.
-* KS and Wasserstein: the two step CDFs of a series are built once and shared by both
-  statistics; the Kolmogorov p-values are one ``scipy.special.kolmogorov`` call for all series.
+* PSI, JS and chi-square: the series' bin tables are stacked into zero-padded matrices, one
+  per width class (bins empty on both sides masked out); the values, the top contributions,
+  the sparse-bin pooling of the p-value tables and the Bartlett-corrected chi-square p-values
+  (``scipy.special.chdtrc``) are each one pass over a matrix.
+* KS and Wasserstein: :mod:`~driftline.sketches.evaluate_cdf` (one native call for all
+  series, both statistics from one walk over each pair's sorted items; the Kolmogorov p-values
+  one ``scipy.special.kolmogorov`` call).
+* Statuses of every metric are decided over arrays, and each score is built once, with its
+  status; series without data on one side share their ``insufficient_data`` scores.
 
 The per-series functions of :mod:`~driftline.sketches.drift` stay the reference definitions;
 tests compare both paths on random profiles. docs/statistics.md describes the statistics.

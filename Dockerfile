@@ -5,7 +5,8 @@ FROM rust:1-slim-bookworm AS rust
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     CARGO_HOME=/usr/local/cargo RUSTUP_HOME=/usr/local/rustup PATH=/usr/local/cargo/bin:$PATH
-# the Rust toolchain builds driftline.stream.decode._jsoncols, the decoder's native fast path
+# the Rust toolchain builds driftline.stream.decode._jsoncols, the decoder's native fast path,
+# and driftline.sketches._native, the window evaluation's KS / Wasserstein kernel
 COPY --from=rust /usr/local/cargo /usr/local/cargo
 COPY --from=rust /usr/local/rustup /usr/local/rustup
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
@@ -22,7 +23,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 COPY --from=build /wheels /wheels
 RUN pip install --no-index --find-links /wheels driftline && rm -rf /wheels \
-    && python -c "import driftline.stream.decode._jsoncols" \
+    && python -c "import driftline.stream.decode._jsoncols, driftline.sketches._native" \
     && useradd --system --uid 10001 --home-dir /var/lib/driftline --create-home driftline
 USER driftline
 WORKDIR /var/lib/driftline

@@ -24,9 +24,10 @@ import numpy as np
 import orjson
 
 from bench.section import emit, section_args
+from driftline.sketches.allocation import paused_gc
 from driftline.stream.report.build import assemble, build_payload
 from driftline.stream.report.columns import Accumulator
-from driftline.stream.report.html import load_report, paused_gc, render_html
+from driftline.stream.report.html import load_report, render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 STEP = 300.0

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from driftline.sketches.schema import CategoricalSpec
 
 FREQUENT_LG_MAX_MAP = 9  # frequent-items map of 512 slots: error <= ~0.7% of the other labels
 HLL_LG_K = 12  # HLL relative error ~1.6% (1 sigma)
+_COUNTERS = struct.Struct("<5Q")  # the counters at the start of a sketch's state
 
 
 class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
@@ -88,15 +90,49 @@ class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
         c = np.asarray(counts, dtype=np.int64)
         if c.shape != (len(labels),):
             raise ValueError("labels and counts must have the same length")
-        if nulls < 0 or invalid < 0 or np.any(c < 0):
+        CategoricalSketch.update_groups([self], labels, c[None, :], [nulls], [invalid])
+
+    @staticmethod
+    def update_groups(sketches: Sequence[CategoricalSketch], labels: Sequence[str],
+                      counts: np.ndarray, nulls: Sequence[int] | np.ndarray | None = None,
+                      invalid: Sequence[int] | np.ndarray | None = None) -> None:
+        """``sketches[g].update_counts(labels, counts[g], nulls[g], invalid[g])`` for every g:
+        ``counts`` is one row per sketch, checked, summed and scanned for present labels in
+        one pass for all of them.
+
+            >>> a, b = (CategoricalSketch(CategoricalSpec("c")) for _ in range(2))
+            >>> CategoricalSketch.update_groups([a, b], ["x", "y"], np.array([[2, 0], [1, 4]]),
+            ...                                 nulls=[0, 3])
+            >>> a.counts(), b.counts(), b.count
+            ({'x': 2}, {'x': 1, 'y': 4}, 8)
+        """
+        n_groups = len(sketches)
+        c = np.asarray(counts, dtype=np.int64)
+        if c.shape != (n_groups, len(labels)):
+            raise ValueError("labels and counts must have the same length")
+        zeros = np.zeros(n_groups, dtype=np.int64)
+        nul = zeros if nulls is None else np.asarray(nulls, dtype=np.int64)
+        inv = zeros if invalid is None else np.asarray(invalid, dtype=np.int64)
+        if (c < 0).any() or (nul < 0).any() or (inv < 0).any():
             raise ValueError("counts, nulls and invalid must be >= 0")
-        self._count += int(c.sum()) + int(nulls) + int(invalid)
-        self._nulls += int(nulls)
-        self._invalid += int(invalid)
+        totals = (c.sum(axis=1) + nul + inv).tolist()
+        rows, cols = np.nonzero(c)  # a loop per *present* label only (whole dictionaries)
+        vals, cols_ = c[rows, cols].tolist(), cols.tolist()
+        ends = np.searchsorted(rows, np.arange(1, n_groups + 1)).tolist()
+        start = 0
+        for sk, total, nu, iv, end in zip(sketches, totals, nul.tolist(), inv.tolist(), ends,
+                                          strict=True):
+            sk._count += total
+            sk._nulls += nu
+            sk._invalid += iv
+            if end > start:
+                sk._add_pairs([(labels[i], v) for i, v in zip(cols_[start:end],
+                                                               vals[start:end], strict=True)])
+            start = end
+
+    def _add_pairs(self, pairs: list[tuple[str, int]]) -> None:
+        """Add ``(label, count)`` pairs of distinct labels."""
         vocab = self._vocab
-        nz = np.flatnonzero(c)  # loop per *present* label only (engine passes whole dictionaries)
-        vals = c[nz].tolist()
-        pairs = [(labels[i], v) for i, v in zip(nz.tolist(), vals, strict=True)]
         if vocab is not None:
             self._unseen += sum(v for lab, v in pairs if lab not in vocab)
         if self._exact is not None:
@@ -132,7 +168,7 @@ class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
         """Merge ``other`` into this sketch (in place) and return self."""
         if not isinstance(other, CategoricalSketch):
             raise TypeError(f"cannot merge CategoricalSketch with {type(other).__name__}")
-        if other.spec != self.spec:
+        if other.spec is not self.spec and other.spec != self.spec:
             raise ValueError(f"cannot merge sketches of different specs: {self.spec.name!r}")
         self._count += other._count
         self._nulls += other._nulls
@@ -250,8 +286,7 @@ class CategoricalSketch(FeatureSketchBase[CategoricalSpec]):
 
     def _read_state(self, r: Reader) -> None:
         name = self.spec.name
-        (self._count, self._nulls, self._invalid, self._unseen,
-         self._other) = (r.u64() for _ in range(5))
+        (self._count, self._nulls, self._invalid, self._unseen, self._other) = r.fields(_COUNTERS)
         exact = r.u8()
         try:
             labels = json.loads(zlib.decompress(r.blob()))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import struct
 import zlib
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,10 @@ class Reader:
 
     def u8(self) -> int:
         return int(struct.unpack("<B", self._take(1))[0])
+
+    def fields(self, fmt: struct.Struct) -> tuple[Any, ...]:
+        """Several fixed-size fields at once (``fmt`` a little-endian ``struct.Struct``)."""
+        return fmt.unpack(self._take(fmt.size))
 
     def u64(self) -> int:
         return int(struct.unpack("<Q", self._take(8))[0])

@@ -2,12 +2,15 @@
 :func:`~driftline.sketches.evaluate.evaluate_profile` per profile, computed metric by metric over
 all series together instead of one Python call chain per feature x cohort.
 
-* PSI, JS and chi-square: every series' bin table is stacked into one zero-padded matrix
-  (bins empty on both sides masked out), the values, the top contributions, the sparse-bin
-  pooling of the p-value tables and the Bartlett-corrected chi-square p-values
-  (``scipy.special.chdtrc``) are each one pass over the matrix.
-* KS and Wasserstein: the two step CDFs of a series are built once and shared by both
-  statistics; the Kolmogorov p-values are one ``scipy.special.kolmogorov`` call for all series.
+* PSI, JS and chi-square: the series' bin tables are stacked into zero-padded matrices, one
+  per width class (bins empty on both sides masked out); the values, the top contributions,
+  the sparse-bin pooling of the p-value tables and the Bartlett-corrected chi-square p-values
+  (``scipy.special.chdtrc``) are each one pass over a matrix.
+* KS and Wasserstein: :mod:`~driftline.sketches.evaluate_cdf` (one native call for all
+  series, both statistics from one walk over each pair's sorted items; the Kolmogorov p-values
+  one ``scipy.special.kolmogorov`` call).
+* Statuses of every metric are decided over arrays, and each score is built once, with its
+  status; series without data on one side share their ``insufficient_data`` scores.
 
 The per-series functions of :mod:`~driftline.sketches.drift` stay the reference definitions;
 tests compare both paths on random profiles. docs/statistics.md describes the statistics.
@@ -30,28 +33,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal, cast
+from typing import cast
 
 import numpy as np
 from scipy import special
 
+from driftline.sketches.allocation import paused_gc
 from driftline.sketches.bins import MIN_EXPECTED, BinTable, bin_table
 from driftline.sketches.categorical import CategoricalSketch
 from driftline.sketches.drift import (
     BINNED_METRICS,
+    CATEGORICAL_METRICS,
     DEFAULT_THRESHOLDS,
     METRICS,
+    NUMERIC_METRICS,
     TOP_CONTRIBUTIONS,
+    Contribution,
     DriftScore,
     Status,
-    metrics_for,
 )
 from driftline.sketches.evaluate import (
     QUANTILE_LEVELS,
     BinShares,
     FeatureEvaluation,
     ProfileEvaluation,
-    bin_shares,
 )
 from driftline.sketches.evaluate_cdf import cdf_scores
 from driftline.sketches.numeric import NumericSketch
@@ -66,13 +71,21 @@ _LN2_8 = 8.0 * math.log(2.0)
 def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                       metrics: Iterable[str], thresholds: Mapping[str, float], min_samples: int,
                       alpha: float = 0.05) -> list[ProfileEvaluation]:
-    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized."""
-    metrics = tuple(metrics)
+    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized (with the
+    garbage collector paused: the results are thousands of small acyclic objects)."""
+    with paused_gc():
+        return _evaluate(pairs, tuple(metrics), thresholds, min_samples, alpha)
+
+
+def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tuple[str, ...],
+              thresholds: Mapping[str, float], min_samples: int, alpha: float
+              ) -> list[ProfileEvaluation]:
     for m in metrics:
         if m not in METRICS:
             raise ValueError(f"unknown drift metric {m!r}; known: {sorted(METRICS)}")
     limits = {m: thresholds.get(m, DEFAULT_THRESHOLDS[m]) for m in metrics}
-    series: list[tuple[Sketch, Sketch]] = []  # (cur, base); base = cur when it is missing
+    series: list[tuple[Sketch, Sketch | None]] = []
+    sizes: list[tuple[int, int]] = []  # (n, m) of every series; m = 0 without a baseline
     binned: list[int] = []  # series with data on both sides
     cdf: list[int] = []  # ... of which numeric
     for cur_p, base_p in pairs:
@@ -82,41 +95,58 @@ def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                 kind = "numeric" if isinstance(cur, NumericSketch) else "categorical"
                 raise TypeError(f"feature {cur.spec.name!r} is {kind} here but "
                                 f"{type(base).__name__} in the baseline")
-            if base is not None and cur.n and base.n:
+            n, n_base = cur.n, (0 if base is None else base.n)
+            if n and n_base:
                 binned.append(len(series))
                 if isinstance(cur, NumericSketch):
                     cdf.append(len(series))
-            series.append((cur, base if base is not None else cur))
-    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
-    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
+            series.append((cur, base))
+            sizes.append((n, n_base))
+    ctx = _Context(metrics, limits, min_samples, alpha)
     computed: list[dict[str, DriftScore]] = [{} for _ in series]
+    shares: dict[int, BinShares] = {}
     # the baseline's bins both sides, for every series with data on both sides (scores and the
-    # shares the report draws)
-    tables: dict[int, BinTable] = {j: bin_table(*series[j]) for j in binned}
-    if wanted_binned and binned:
-        _binned_scores([series[j] for j in binned], [computed[j] for j in binned], wanted_binned,
-                       [tables[j] for j in binned])
+    # shares the report draws); tables of similar widths are stacked together (a few wide
+    # categorical tables do not pad every numeric one)
+    tables = {j: bin_table(*cast(tuple[Sketch, Sketch], series[j])) for j in binned}
+    wanted_binned = [m for m in metrics if m in BINNED_METRICS]
+    by_width: dict[int, list[int]] = {}
+    for j, t in tables.items():
+        by_width.setdefault(max(len(t.labels) - 1, 1).bit_length(), []).append(j)
+    for rows in by_width.values():
+        group = [tables[j] for j in rows]
+        stacked = _stack(group)
+        shares.update(zip(rows, _shares(group, *stacked[:2]), strict=True))
+        if wanted_binned:
+            _binned_scores(cast(list[tuple[Sketch, Sketch]], [series[j] for j in rows]),
+                           [sizes[j] for j in rows], [computed[j] for j in rows],
+                           wanted_binned, group, stacked, ctx)
+    wanted_cdf = [m for m in metrics if m in ("ks", "wasserstein")]
     if wanted_cdf and cdf:
         numeric = cast(list[tuple[NumericSketch, NumericSketch]], [series[j] for j in cdf])
-        cdf_scores(numeric, [computed[j] for j in cdf], wanted_cdf)
-    out: list[ProfileEvaluation] = []
-    ctx = _Context(metrics, limits, min_samples, alpha)
+        scores = cdf_scores(numeric)
+        out = [computed[j] for j in cdf]
+        for m in wanted_cdf:
+            _emit(m, *scores[m], [None] * len(cdf), [sizes[j] for j in cdf], out, ctx)
+    evaluations: list[ProfileEvaluation] = []
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
-        for name, cur in cur_p.features.items():
-            base = base_p.features.get(name)
-            feats[name] = _feature(cur, base, computed[i], ctx, tables.get(i))
+        for name in cur_p.features:
+            cur, base = series[i]
+            feats[name] = _feature(cur, base, sizes[i], computed[i], ctx, shares.get(i))
             i += 1
-        out.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
-    return out
+        evaluations.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
+    return evaluations
 
 
 class _Context:
-    """What every feature of one call shares, and two caches: baseline quantiles by sketch and
-    the (immutable) ``insufficient_data`` scores by ``(metric, n, m)``."""
+    """What every feature of one call shares: the metrics by sketch type (``allowed[True]``:
+    numeric), baseline quantiles by sketch, and the (immutable) ``insufficient_data`` scores
+    of series without data on one side."""
 
-    __slots__ = ("metrics", "limits", "min_samples", "alpha", "base_q", "empty")
+    __slots__ = ("metrics", "limits", "min_samples", "alpha", "allowed", "base_q", "_empty",
+                 "_empties")
 
     def __init__(self, metrics: tuple[str, ...], limits: dict[str, float], min_samples: int,
                  alpha: float) -> None:
@@ -124,58 +154,72 @@ class _Context:
         self.limits = limits
         self.min_samples = min_samples
         self.alpha = alpha
+        self.allowed = {kind: tuple(m for m in metrics if m in (NUMERIC_METRICS if kind
+                                                              else CATEGORICAL_METRICS))
+                        for kind in (False, True)}
         self.base_q: dict[int, tuple[float, ...]] = {}
-        self.empty: dict[tuple[str, int, int], DriftScore] = {}
+        self._empty: dict[tuple[str, int, int], DriftScore] = {}
+        self._empties: dict[tuple[bool, int, int], dict[str, DriftScore]] = {}
 
-
-def _status(raw: DriftScore, threshold: float, ctx: _Context) -> DriftScore:
-    """``with_status(raw, ...)``, reusing ``raw`` when its status (``ok``) stands."""
-    status: Status
-    if raw.n < ctx.min_samples or raw.m < ctx.min_samples or math.isnan(raw.value):
-        status = "insufficient_data"
-    elif raw.value >= threshold and raw.p_value < ctx.alpha:
-        status = "drift"
-    else:
-        return raw
-    return DriftScore(raw.metric, raw.value, raw.n, raw.m, raw.p_value, status,
-                      raw.error_bound, raw.contributions, raw.statistic, raw.dof)
-
-
-def _feature(cur: Sketch, base: Sketch | None, computed: dict[str, DriftScore], ctx: _Context,
-             table: BinTable | None) -> FeatureEvaluation:
-    allowed = metrics_for(cur)
-    scores: dict[str, DriftScore] = {}
-    n = cur.n
-    m_base = 0 if base is None else base.n
-    for m in ctx.metrics:
-        if m not in allowed:
-            continue
-        raw = computed.get(m)
-        if raw is not None:
-            scores[m] = _status(raw, ctx.limits[m], ctx)
-            continue
-        key = (m, n, m_base)  # no data on one side: NaN, which ``with_status`` maps to this
-        score = ctx.empty.get(key)
+    def empty_score(self, metric: str, n: int, m: int) -> DriftScore:
+        score = self._empty.get((metric, n, m))
         if score is None:
-            score = ctx.empty[key] = DriftScore(m, _NAN, n, m_base, _NAN, "insufficient_data",
-                                                0.0)
-        scores[m] = score
-    kind: Literal["numeric", "categorical"] = "categorical"
-    qc = qb = None
-    if isinstance(cur, NumericSketch):
-        kind = "numeric"
-        qc = _quantiles(cur)
-        if isinstance(base, NumericSketch):  # one baseline serves many cohorts
-            qb = ctx.base_q.get(id(base))
-            if qb is None:
-                qb = ctx.base_q[id(base)] = _quantiles(base)
-        else:
-            qb = (_NAN,) * len(QUANTILE_LEVELS)
-    shares = None if table is None else BinShares(
-        table.labels, bin_shares(table.current), bin_shares(table.baseline), table.exact,
-        table.share_error)
-    return FeatureEvaluation(cur.spec.name, kind, n, m_base, scores,
-                             QualityRates.of(cur), qc, qb, base is not None, shares)
+            score = self._empty[(metric, n, m)] = DriftScore(metric, _NAN, n, m, _NAN,
+                                                             "insufficient_data", 0.0)
+        return score
+
+    def empty_scores(self, numeric: bool, n: int, m: int) -> dict[str, DriftScore]:
+        """Every allowed metric's ``insufficient_data`` score (a dict to copy, not to keep)."""
+        scores = self._empties.get((numeric, n, m))
+        if scores is None:
+            scores = self._empties[(numeric, n, m)] = {
+                metric: self.empty_score(metric, n, m) for metric in self.allowed[numeric]}
+        return scores
+
+
+_STATUS: tuple[Status, ...] = ("ok", "drift", "insufficient_data")
+
+
+def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
+          contrib: list[tuple[Contribution, ...]], stat: list[float], dof: list[int | None],
+          sizes: list[tuple[int, int]], out: list[dict[str, DriftScore]], ctx: _Context) -> None:
+    """``out[r][metric]``: the scores with their status (``with_status``), decided for all
+    series at once; ``sizes`` are the series' ``(n, m)``."""
+    n, m = [s[0] for s in sizes], [s[1] for s in sizes]
+    v, p = np.array(value, dtype=np.float64), np.array(pv, dtype=np.float64)
+    short = (np.minimum(n, m) < ctx.min_samples) | np.isnan(v)
+    drift = (v >= ctx.limits[metric]) & (p < ctx.alpha)
+    status = np.where(short, 2, np.where(drift, 1, 0)).tolist()
+    for r, row in enumerate(out):
+        row[metric] = DriftScore(metric, value[r], n[r], m[r], pv[r], _STATUS[status[r]],
+                                 err[r], contrib[r], stat[r], dof[r])
+
+
+def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
+             computed: dict[str, DriftScore], ctx: _Context, shares: BinShares | None
+             ) -> FeatureEvaluation:
+    n, m_base = size
+    numeric = isinstance(cur, NumericSketch)
+    if computed:
+        scores = {m: computed.get(m) or ctx.empty_score(m, n, m_base)
+                  for m in ctx.allowed[numeric]}
+    else:  # no data on one side: every score NaN, which ``with_status`` maps to this
+        scores = dict(ctx.empty_scores(numeric, n, m_base))
+    if not numeric:
+        return FeatureEvaluation(cur.spec.name, "categorical", n, m_base, scores,
+                                 QualityRates.of(cur), None, None, base is not None, shares)
+    qc = _quantiles(cast(NumericSketch, cur)) if n else _NO_QUANTILES
+    if isinstance(base, NumericSketch):  # one baseline serves many cohorts
+        qb = ctx.base_q.get(id(base))
+        if qb is None:
+            qb = ctx.base_q[id(base)] = _quantiles(base) if m_base else _NO_QUANTILES
+    else:
+        qb = _NO_QUANTILES
+    return FeatureEvaluation(cur.spec.name, "numeric", n, m_base, scores, QualityRates.of(cur),
+                             qc, qb, base is not None, shares)
+
+
+_NO_QUANTILES = (_NAN,) * len(QUANTILE_LEVELS)
 
 
 def _quantiles(s: NumericSketch) -> tuple[float, ...]:
@@ -183,9 +227,19 @@ def _quantiles(s: NumericSketch) -> tuple[float, ...]:
     return s.kll_quantiles(QUANTILE_LEVELS)
 
 
+def _shares(tables: list[BinTable], c: np.ndarray, b: np.ndarray) -> list[BinShares]:
+    """``bin_shares`` of both sides of every table, from the stacked counts."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sc = np.nan_to_num(c / c.sum(axis=1, keepdims=True), nan=0.0).tolist()
+        sb = np.nan_to_num(b / b.sum(axis=1, keepdims=True), nan=0.0).tolist()
+    return [BinShares(t.labels, tuple(sc[r][:len(t.labels)]), tuple(sb[r][:len(t.labels)]),
+                      t.exact, t.share_error) for r, t in enumerate(tables)]
+
+
 # -- PSI, JS, chi-square over stacked bin tables -----------------------------------------------
 
 def _stack(tables: list[BinTable]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Both sides' counts zero-padded to one width, and the bins not empty on both sides."""
     width = max(len(t.labels) for t in tables)
     c = np.zeros((len(tables), width))
     b = np.zeros((len(tables), width))
@@ -257,11 +311,11 @@ def _pearson(c: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, cells, 0.0)
 
 
-def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, DriftScore]],
-                   wanted: list[str], tables: list[BinTable]) -> None:
-    c, b, valid = _stack(tables)
-    n = np.array([cur.n for cur, _ in series], dtype=np.float64)
-    m = np.array([base.n for _, base in series], dtype=np.float64)
+def _binned_scores(series: list[tuple[Sketch, Sketch]], sizes: list[tuple[int, int]],
+                   out: list[dict[str, DriftScore]], wanted: list[str], tables: list[BinTable],
+                   stacked: tuple[np.ndarray, np.ndarray, np.ndarray], ctx: _Context) -> None:
+    c, b, valid = stacked
+    n, m = np.array(sizes, dtype=np.float64).T
     scale = n * m / (n + m)
     inv2 = 1.0 / n**2 + 1.0 / m**2
     pc, pb, pmask = _pool(c, b, valid)
@@ -271,20 +325,27 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
     tot = pc.sum(axis=1, keepdims=True) + pb.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         pi = np.where(pmask, (pc + pb) / tot, 1.0)
-    ctx = (tables, series, out)
-    if "psi" in wanted:
-        terms, p, q = _psi_terms(c, b, valid)
-        s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
-        stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
-        _emit_divergence("psi", terms.sum(axis=1), terms, p, q, stat, s, scale, inv2, dof, has,
-                         safe_dof, valid, ctx)
-    if "js" in wanted:
-        terms, p, q = _js_terms(c, b, valid)
-        value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
-        s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
-        stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
-        _emit_divergence("js", value, terms, p, q, stat, s, scale, inv2, dof, has, safe_dof,
-                         valid, ctx)
+    err = [t.share_error for t in tables]
+    labels = [t.labels for t in tables]
+    dofs = np.where(has, dof, 0).tolist()
+    for metric in wanted:
+        if metric == "chi2":
+            continue
+        if metric == "psi":
+            terms, p, q = _psi_terms(c, b, valid)
+            value = terms.sum(axis=1)
+            s = np.where(pmask, (1 - pi) / (2 * pi), 0.0).sum(axis=1)
+            stat = _psi_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        else:
+            terms, p, q = _js_terms(c, b, valid)
+            value = np.minimum(np.maximum(terms.sum(axis=1), 0.0), 1.0)
+            s = np.where(pmask, (1 - pi) * (3 + pi) / (8 * pi), 0.0).sum(axis=1)
+            stat = _LN2_8 * _js_terms(pc, pb, pmask)[0].sum(axis=1) * scale
+        bartlett = 1.0 + scale * inv2 * s / safe_dof
+        pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
+        stat = np.where(has, stat, 0.0)
+        _emit(metric, value.tolist(), pv.tolist(), err, _contribs(labels, terms, valid, q, p),
+              stat.tolist(), dofs, sizes, out, ctx)
     if "chi2" in wanted:
         rows = [r for r, (cur, _) in enumerate(series) if isinstance(cur, CategoricalSketch)]
         if rows:
@@ -295,45 +356,20 @@ def _binned_scores(series: list[tuple[Sketch, Sketch]], out: list[dict[str, Drif
             value = np.sqrt(stat / (c[rows].sum(axis=1) + b[rows].sum(axis=1)))
             share_b = b[rows] / b[rows].sum(axis=1, keepdims=True)
             share_c = c[rows] / c[rows].sum(axis=1, keepdims=True)
-            top = _tops(cells, valid[rows])
-            for j, r in enumerate(rows):
-                out[r]["chi2"] = _make("chi2", value[j], series[r], pv[j], tables[r],
-                                       _contrib(tables[r], top[j], share_b[j], share_c[j],
-                                                cells[j]), stat[j], int(d[j]))
+            _emit("chi2", value.tolist(), pv.tolist(), [err[r] for r in rows],
+                  _contribs([labels[r] for r in rows], cells, valid[rows], share_b, share_c),
+                  stat.tolist(), d.tolist(), [sizes[r] for r in rows], [out[r] for r in rows],
+                  ctx)
 
 
-def _emit_divergence(metric: str, value: np.ndarray, terms: np.ndarray, p: np.ndarray,
-                     q: np.ndarray, stat: np.ndarray, s: np.ndarray, scale: np.ndarray,
-                     inv2: np.ndarray, dof: np.ndarray, has: np.ndarray, safe_dof: np.ndarray,
-                     valid: np.ndarray,
-                     ctx: tuple[list[BinTable], list[tuple[Sketch, Sketch]],
-                                list[dict[str, DriftScore]]]) -> None:
-    tables, series, out = ctx
-    bartlett = 1.0 + scale * inv2 * s / safe_dof
-    pv = np.where(has, special.chdtrc(safe_dof, stat / bartlett), 1.0)
-    stat = np.where(has, stat, 0.0)
-    top = _tops(terms, valid)
-    for r in range(len(series)):
-        out[r][metric] = _make(metric, value[r], series[r], pv[r], tables[r],
-                               _contrib(tables[r], top[r], q[r], p[r], terms[r]), stat[r],
-                               int(dof[r]) if has[r] else 0)
-
-
-def _tops(terms: np.ndarray, valid: np.ndarray) -> list[list[int]]:
+def _contribs(labels: list[tuple[str, ...]], terms: np.ndarray, valid: np.ndarray,
+              q: np.ndarray, p: np.ndarray) -> list[tuple[Contribution, ...]]:
+    """The top :data:`TOP_CONTRIBUTIONS` bins of every row by ``|terms|`` (ties: first bin),
+    as ``(label, q, p, term)``."""
     key = np.where(valid, -np.abs(terms), np.inf)
-    order = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
+    top = np.argsort(key, axis=1, kind="stable")[:, :TOP_CONTRIBUTIONS]
     count = np.minimum(valid.sum(axis=1), TOP_CONTRIBUTIONS).tolist()
-    return [row[:k] for row, k in zip(order.tolist(), count, strict=True)]
-
-
-def _contrib(table: BinTable, top: list[int], q: np.ndarray, p: np.ndarray, c: np.ndarray
-             ) -> tuple[tuple[str, float, float, float], ...]:
-    qs, ps, cs = q[top].tolist(), p[top].tolist(), c[top].tolist()
-    return tuple((table.labels[i], qs[j], ps[j], cs[j]) for j, i in enumerate(top))
-
-
-def _make(metric: str, value: float, pair: tuple[Sketch, Sketch], pv: float, table: BinTable,
-          contrib: tuple[tuple[str, float, float, float], ...], stat: float, dof: int
-          ) -> DriftScore:
-    return DriftScore(metric, float(value), pair[0].n, pair[1].n, float(pv), "ok",
-                      float(table.share_error), contrib, float(stat), dof)
+    qs, ps, ts = (np.take_along_axis(a, top, axis=1).tolist() for a in (q, p, terms))
+    return [tuple(zip([lab[i] for i in idx[:k]], qr, pr, tr, strict=False))  # k labels
+            for lab, idx, k, qr, pr, tr in zip(labels, top.tolist(), count, qs, ps, ts,
+                                               strict=True)]

@@ -1,41 +1,86 @@
 """KS and Wasserstein for many numeric series at once (used by
 :mod:`~driftline.sketches.evaluate_batch`).
 
-Series that share a baseline sketch (every cohort compared with the global baseline, for
-instance) are stacked: each row is one current sketch's retained items merged into the
-baseline's sorted items -- one ``searchsorted`` for all rows, no sort -- and both step CDFs are
-read on the merged grid. The KS distance is the row maximum of ``|F_cur - F_base|`` at the last
-item of each run of equal values (the reference's union grid, first maximum kept), the
-Wasserstein distance integrates ``F_base - F_cur`` over the same grid (zero-width steps inside a
-run add nothing) and anchors it on the exact mean difference as ``drift._anchored_w1`` does.
-Equal to :func:`~driftline.sketches.drift.ks` / ``wasserstein`` up to the rounding of the
-sums (tests compare to 1e-12).
+Both step CDFs of a (current, baseline) pair are read on the union of their retained items, at
+the last item of each run of equal values (the reference's union grid): the KS distance is the
+first maximum of ``|F_cur - F_base|``, the Wasserstein distance integrates ``F_base - F_cur``
+over the same grid and anchors it on the exact mean difference as ``drift._anchored_w1`` does.
+The Rust kernel ``driftline.sketches._native`` (sketches/native/) computes that for all pairs
+of a window in one call, one linear merge per pair. Without it (an install without a Rust
+toolchain), and as its reference in the tests, numpy does the same: pairs sharing a baseline
+are stacked, each row one current sketch's items merged into the baseline's sorted items by one
+``searchsorted``. Equal to :func:`~driftline.sketches.drift.ks` / ``wasserstein`` up to the
+rounding of the sums (tests compare to 1e-12).
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy import special
 
-from driftline.sketches.drift import DriftScore, _effective_size, _ks_pvalue
+from driftline.sketches.drift import SKETCH_NOISE, Contribution
 from driftline.sketches.numeric import NumericSketch
 
+try:  # the Rust kernel (sketches/native/); optional, the numpy path below is its reference
+    from driftline.sketches._native import cdf_stats as _native_cdf_stats
+except ImportError:  # pragma: no cover - installs without a Rust toolchain
+    _native_cdf_stats = None
 
-def cdf_scores(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str, DriftScore]],
-               wanted: list[str]) -> None:
-    """Fill ``out[r]["ks"]`` / ``out[r]["wasserstein"]`` for every (current, baseline) pair with
-    data on both sides."""
+NATIVE = _native_cdf_stats is not None
+"""Whether the Rust kernel is installed."""
+
+Pair = tuple[NumericSketch, NumericSketch]
+STATS = ("d", "x", "fb", "fc", "pos", "neg", "lo", "hi")
+"""The rows of :func:`cdf_stats`: the KS distance, its x, ``F_base`` and ``F_cur`` there, the
+positive and negative parts of the integral of ``F_base - F_cur``, the union's smallest and
+largest item."""
+
+
+Scores = tuple[list[float], list[float], list[float], list[tuple[Contribution, ...]],
+               list[float]]
+"""One metric's ``(value, p_value, error_bound, contributions, statistic)`` per series."""
+
+
+def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
+    """The KS and Wasserstein scores of every (current, baseline) pair with data on both
+    sides, as ``{"ks": ..., "wasserstein": ...}`` (see :data:`Scores`)."""
+    d, x, fb, fc, pos, neg, lo, hi = cdf_stats(series, native=NATIVE)
+    n, rc, mc, m, rb, mb, vb = np.array(
+        [(c.n, c.rank_error, c.mean, b.n, b.rank_error, b.mean, b.variance) for c, b in series],
+        dtype=np.float64).reshape(len(series), 7).T
+    # drift._effective_size, drift.ks/wasserstein's error bound, mean shift and spread
+    en = 1.0 / ((1.0 / n + SKETCH_NOISE * rc**2) + (1.0 / m + SKETCH_NOISE * rb**2))
+    pv = _ks_pvalues(d, en).tolist()
+    err, shift, spread = rc + rb, mc - mb, np.sqrt(vb)
+    w = _anchor(pos, neg, shift)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(spread > 0, w / spread, np.where(w == 0, 0.0, np.inf))
+        werr = np.where((spread > 0) & (err != 0), err * (hi - lo) / spread, 0.0)
+    dl, errs = d.tolist(), err.tolist()
+    contrib: list[tuple[Contribution, ...]] = [((f"x={z:.6g}", b, c, v),)
+               for z, b, c, v in zip(x.tolist(), fb.tolist(), fc.tolist(), dl, strict=True)]
+    return {"ks": (dl, pv, errs, contrib, (d * np.sqrt(en)).tolist()),
+            "wasserstein": (value.tolist(), pv, werr.tolist(), contrib, w.tolist())}
+
+
+def cdf_stats(series: list[Pair], native: bool = True) -> np.ndarray:
+    """The :data:`STATS` of every pair as an ``(8, len(series))`` array: by the Rust kernel
+    (one linear merge per pair) when ``native``, else with numpy (pairs sharing a baseline
+    stacked); both give the same numbers."""
+    if native and NATIVE:
+        views = [(*cur.sorted_view(), *base.sorted_view()) for cur, base in series]
+        return np.frombuffer(_native_cdf_stats(views)).reshape(len(STATS), len(series))
+    stats = np.empty((len(STATS), len(series)))
     groups: dict[int, list[int]] = {}
     for r, (_, base) in enumerate(series):
         groups.setdefault(id(base), []).append(r)
     for rows in groups.values():
-        _group([series[r] for r in rows], [out[r] for r in rows], wanted)
+        stats[:, rows] = _group([series[r] for r in rows])
+    return stats
 
 
-def _group(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str, DriftScore]],
-           wanted: list[str]) -> None:
+def _group(series: list[Pair]) -> np.ndarray:
+    """:func:`cdf_stats` of pairs sharing one baseline, with numpy."""
     base = series[0][1]
     xb, wb = base.sorted_view()
     views = [cur.sorted_view() for cur, _ in series]
@@ -72,50 +117,33 @@ def _group(series: list[tuple[NumericSketch, NumericSketch]], out: list[dict[str
     diff = np.abs(fc - fb)
     at = np.argmax(np.where(last, diff, -1.0), axis=1)
     pick = (np.arange(k), at)
-    d = diff[pick]
-    en = np.array([_effective_size(cur, b) for cur, b in series])
-    pv = _ks_pvalues(d, en)
-    pos_sum = neg_sum = np.zeros(k)
-    if "wasserstein" in wanted:
-        with np.errstate(invalid="ignore"):
-            signed = (fb - fc)[:, :-1] * np.diff(merged, axis=1)
-        signed = np.where(col[:, :-1] < length - 1, signed, 0.0)
-        pos_sum = np.where(signed > 0, signed, 0.0).sum(axis=1)
-        neg_sum = -np.where(signed < 0, signed, 0.0).sum(axis=1)
-    zs, fbs, fcs = merged[pick].tolist(), fb[pick].tolist(), fc[pick].tolist()
-    lo, hi = merged[:, 0].tolist(), merged[np.arange(k), length[:, 0] - 1].tolist()
-    for r, (cur, b) in enumerate(series):
-        dr = float(d[r])
-        contrib = ((f"x={zs[r]:.6g}", fbs[r], fcs[r], dr),)
-        err = cur.rank_error + b.rank_error
-        if "ks" in wanted:
-            out[r]["ks"] = DriftScore("ks", dr, cur.n, b.n, float(pv[r]), "ok", float(err),
-                                      contrib, dr * math.sqrt(float(en[r])), None)
-        if "wasserstein" in wanted:
-            w = _anchor(float(pos_sum[r]), float(neg_sum[r]), cur.mean - b.mean)
-            spread = b.std
-            value = w / spread if spread > 0 else (0.0 if w == 0 else math.inf)
-            werr = err * float(hi[r] - lo[r]) / spread if spread > 0 and err else 0.0
-            out[r]["wasserstein"] = DriftScore("wasserstein", float(value), cur.n, b.n,
-                                               float(pv[r]), "ok", float(werr), contrib,
-                                               float(w), None)
+    with np.errstate(invalid="ignore"):
+        signed = (fb - fc)[:, :-1] * np.diff(merged, axis=1)
+    signed = np.where(col[:, :-1] < length - 1, signed, 0.0)
+    pos_sum = np.where(signed > 0, signed, 0.0).sum(axis=1)
+    neg_sum = -np.where(signed < 0, signed, 0.0).sum(axis=1)
+    return np.stack([diff[pick], merged[pick], fb[pick], fc[pick], pos_sum, neg_sum,
+                     merged[:, 0], merged[np.arange(k), length[:, 0] - 1]])
 
 
-def _anchor(pos: float, neg: float, mean_shift: float) -> float:
+def _anchor(pos: np.ndarray, neg: np.ndarray, mean_shift: np.ndarray) -> np.ndarray:
     """The last step of ``drift._anchored_w1`` from the positive and negative parts."""
     total = pos + neg
-    if total == 0.0:
-        return abs(mean_shift)
-    net = abs(pos - neg)
-    return total + (net / total) * (abs(mean_shift) - net)
+    net = np.abs(pos - neg)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = total + (net / total) * (np.abs(mean_shift) - net)
+    return np.where(total == 0.0, np.abs(mean_shift), w)
 
 
 def _ks_pvalues(d: np.ndarray, en: np.ndarray) -> np.ndarray:
-    """``drift._ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50
-    (the exact small-sample distribution below that, series by series)."""
+    """``drift._ks_pvalue`` for all series: one ``kolmogorov`` call for effective sizes >= 50,
+    one ``kstwo.sf`` call (the exact small-sample distribution) for those below."""
     root = np.sqrt(np.maximum(en, 1.0))
     p = np.clip(special.kolmogorov((root + 0.12 + 0.11 / root) * d), 0.0, 1.0)
     p = np.where(en < 1, 1.0, p)
-    for r in np.flatnonzero((en >= 1) & (en < 50)).tolist():
-        p[r] = _ks_pvalue(float(d[r]), float(en[r]))
+    small = (en >= 1) & (en < 50)
+    if small.any():
+        from scipy import stats  # only for tiny samples: importing scipy.stats costs ~1 s
+
+        p[small] = np.clip(stats.kstwo.sf(d[small], np.round(en[small])), 0.0, 1.0)
     return p

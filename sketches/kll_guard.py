@@ -21,6 +21,11 @@ import numpy as np
 
 from driftline.sketches.codec import SketchFormatError
 
+try:  # the Rust check (sketches/native/src/kll.rs); optional, check_kll_python is its reference
+    from driftline.sketches._native import kll_check as _native_kll_check
+except ImportError:  # pragma: no cover - installs without a Rust toolchain
+    _native_kll_check = None
+
 _FAMILY_KLL = 15
 _FLAG_EMPTY = 1
 _FLAG_SINGLE = 4
@@ -47,7 +52,19 @@ def total_capacity(k: int, m: int, num_levels: int) -> int:
 
 
 def check_kll_doubles(raw: bytes, k: int, what: str) -> None:
-    """Raise :class:`SketchFormatError` unless ``raw`` is a well-formed KLL doubles sketch."""
+    """Raise :class:`SketchFormatError` unless ``raw`` is a well-formed KLL doubles sketch (by
+    the Rust ``sketches._native.kll_check`` when installed, else by :func:`check_kll_python`:
+    the same checks and reasons)."""
+    if _native_kll_check is None or type(raw) is not bytes:
+        check_kll_python(raw, k, what)
+        return
+    reason = _native_kll_check(raw, k)
+    if reason is not None:
+        raise SketchFormatError(f"corrupt {what}: KLL {reason}")
+
+
+def check_kll_python(raw: bytes, k: int, what: str) -> None:
+    """:func:`check_kll_doubles` in Python (the reference of the native check)."""
     def bad(reason: str) -> SketchFormatError:
         return SketchFormatError(f"corrupt {what}: KLL {reason}")
 
@@ -91,7 +108,7 @@ def check_kll_doubles(raw: bytes, k: int, what: str) -> None:
     items = np.frombuffer(raw, dtype="<f8", count=retained, offset=off + 16)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
         raise bad("min/max")
-    if not np.isfinite(items).all() or items.min() < lo or items.max() > hi:
+    if not (items.min() >= lo and items.max() <= hi):  # NaN and inf items fail too
         raise bad("items outside [min, max]")
 
 

@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import struct
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,6 +34,16 @@ _CHUNK = 16_384  # update() in slices of 128 KB of float64: its temporaries stay
 # Bin index of each value: one comparison pass per edge (a uint8 count of edges <= x) beats
 # searchsorted's branchy binary search per value, up to this many edges.
 _COMPARE_EDGES_MAX = 64
+# the counters and moments at the start of a sketch's state (see _write_state)
+_COUNTERS = struct.Struct("<6Q2d")
+
+
+@functools.lru_cache(maxsize=1024)
+def _edge_array(edges: tuple[float, ...]) -> np.ndarray:
+    """A spec's bin edges as a (shared, read-only) float64 array."""
+    a = np.asarray(edges, dtype=np.float64)
+    a.flags.writeable = False
+    return a
 
 
 class NumericSketch(FeatureSketchBase[NumericSpec]):
@@ -48,7 +60,7 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
     KIND = Kind.NUMERIC
     SPEC = NumericSpec
     LABEL = "numeric sketch"
-    __slots__ = ("_kll", "_nan", "_inf", "_oor", "_mean", "_m2", "_bins", "_view", "_edges")
+    __slots__ = ("_kll", "_nan", "_inf", "_oor", "_mean", "_m2", "_bins", "_view")
 
     def __init__(self, spec: NumericSpec) -> None:
         super().__init__(spec)
@@ -58,7 +70,6 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         self._oor = 0
         self._mean = 0.0
         self._m2 = 0.0
-        self._edges = None if spec.edges is None else np.asarray(spec.edges, dtype=np.float64)
         self._bins: np.ndarray | None = (None if spec.edges is None
                                          else np.zeros(len(spec.edges) + 1, dtype=np.int64))
         self._view: tuple[np.ndarray, np.ndarray] | None = None
@@ -129,8 +140,8 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             oor = np.bincount(group[(x < spec.range[0]) | (x > spec.range[1])],
                               minlength=n_groups)
         bins = None
-        edges = sketches[0]._edges
-        if edges is not None:
+        if spec.edges is not None:
+            edges = _edge_array(spec.edges)
             nb = edges.shape[0] + 1
             if edges.shape[0] <= _COMPARE_EDGES_MAX:  # bin = number of edges <= x
                 b: np.ndarray = np.zeros(x.shape[0], dtype=np.uint8)
@@ -178,18 +189,18 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             raise ValueError(f"cannot merge sketches of different specs: {self.spec} vs "
                              f"{other.spec}")
         nb = other.n
-        if nb:
+        if nb:  # else nothing to merge but the counters (bins count the finite values only)
             self._kll.merge(other._kll)
             self._view = None
             self._add_moments(nb, other._mean, other._m2)
+            if self._bins is not None and other._bins is not None:
+                self._bins += other._bins
         self._count += other._count
         self._nulls += other._nulls
         self._invalid += other._invalid
         self._nan += other._nan
         self._inf += other._inf
         self._oor += other._oor
-        if self._bins is not None and other._bins is not None:
-            self._bins += other._bins
         return self
 
     # ------------------------------------------------------------------ properties
@@ -297,10 +308,8 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         return w.getvalue()
 
     def _read_state(self, r: Reader) -> None:
-        (self._count, self._nulls, self._invalid, self._nan, self._inf,
-         self._oor) = (r.u64() for _ in range(6))
-        self._mean = r.f64()
-        self._m2 = r.f64()
+        (self._count, self._nulls, self._invalid, self._nan, self._inf, self._oor, self._mean,
+         self._m2) = r.fields(_COUNTERS)
         raw = r.blob()
         check_kll_doubles(raw, self.spec.k, f"numeric sketch {self.spec.name!r}")
         try:

@@ -56,3 +56,28 @@ def test_bh_adjust_matches_scipy() -> None:
     np.testing.assert_allclose(bh_adjust(p), stats.false_discovery_control(p), rtol=1e-12)
     with_nan = bh_adjust([0.01, np.nan, 0.04])
     assert np.isnan(with_nan[1]) and with_nan[[0, 2]].tolist() == [0.02, 0.04]
+
+
+def test_update_groups_equals_update_counts_per_sketch() -> None:
+    """Counts of many cohorts at once give every sketch the state ``update_counts`` gives it
+    alone: exact and past the cap, with a vocabulary, nulls, invalid rows and empty rows."""
+    rng = np.random.default_rng(8)
+    labels = [f"v{i}" for i in range(40)]
+    spec = CategoricalSpec("c", cap=25, vocabulary=frozenset(labels[:10]))
+    grouped = [CategoricalSketch(spec) for _ in range(30)]
+    alone = [CategoricalSketch(spec) for _ in range(30)]
+    for _ in range(3):
+        counts = rng.integers(0, 4, (30, 40)) * (rng.random((30, 40)) < 0.3)
+        counts[:15, 12:] = 0  # half the sketches stay within the cap, half pass it
+        counts[15:, :30] += 1
+        counts[5] = 0
+        nulls, invalid = rng.integers(0, 3, 30), rng.integers(0, 2, 30)
+        CategoricalSketch.update_groups(grouped, labels, counts, nulls, invalid)
+        for g, s in enumerate(alone):
+            s.update_counts(labels, counts[g], int(nulls[g]), int(invalid[g]))
+    assert [s.to_bytes() for s in grouped] == [s.to_bytes() for s in alone]
+    assert sum(not s.is_exact for s in grouped) > 5 and sum(s.is_exact for s in grouped) > 5
+    with pytest.raises(ValueError, match="must be >= 0"):
+        CategoricalSketch.update_groups(grouped[:1], labels[:2], np.array([[1, 0]]), [-1])
+    with pytest.raises(ValueError, match="same length"):
+        CategoricalSketch.update_groups(grouped[:2], labels[:2], np.array([[1, 0]]))

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
+from datasketches import kll_doubles_sketch
 
 from driftline.sketches import (
     Baseline,
@@ -137,7 +139,6 @@ def test_baseline_round_trip_keeps_everything() -> None:
 
 @pytest.mark.parametrize("n", [0, 1, 2, 199, 200, 201, 5_000, 250_000])
 def test_kll_items_read_from_the_bytes_are_the_sketch_items_with_their_weights(n: int) -> None:
-    from datasketches import kll_doubles_sketch
 
     from driftline.sketches.kll_guard import kll_items
 
@@ -147,3 +148,44 @@ def test_kll_items_read_from_the_bytes_are_the_sketch_items_with_their_weights(n
     want = sorted((float(x), int(w)) for x, w in kll)
     assert sorted(zip(items.tolist(), weights.tolist(), strict=True)) == want
     assert int(weights.sum()) == kll.n
+
+
+def test_native_kll_check_gives_the_python_check_reasons() -> None:
+    """The Rust KLL validation accepts what the Python check accepts and rejects the rest with
+    the same reason: valid sketches (empty, one item, exact, several levels) and thousands of
+    byte flips, truncations and extensions of them."""
+    from driftline.sketches import kll_guard
+
+    assert kll_guard._native_kll_check is not None, "the install builds sketches._native"
+    rng = np.random.default_rng(23)
+    blobs = []
+    for n in (0, 1, 5, 200, 3_000, 100_000):
+        kll = kll_doubles_sketch(200)
+        kll.update(rng.normal(size=n))
+        blobs.append(kll.serialize())
+
+    def reason(check: Callable[[bytes, int, str], None], raw: bytes, k: int) -> str | None:
+        try:
+            check(raw, k, "x")
+        except SketchFormatError as exc:
+            return str(exc)
+        return None
+
+    cases = 0
+    rejected = 0
+    for raw in blobs:
+        variants = [raw, raw[:-8], raw + b"\0" * 8, raw[: len(raw) // 2], raw[:7]]
+        for _ in range(400):
+            b = bytearray(raw)
+            i = int(rng.integers(len(b)))
+            flip = b[i] ^ (1 << int(rng.integers(8)))
+            b[i] = int(rng.integers(256)) if rng.random() < 0.5 else flip
+            variants.append(bytes(b))
+        for v in variants:
+            for k in (200, 100):
+                native = reason(kll_guard.check_kll_doubles, v, k)
+                assert native == reason(kll_guard.check_kll_python, v, k), (v, k)
+                cases += 1
+                rejected += native is not None
+    assert reason(kll_guard.check_kll_doubles, blobs[-1], 200) is None
+    assert cases == 6 * 405 * 2 and cases / 2 < rejected < cases

@@ -241,11 +241,18 @@ class PartitionAggregator:
         return other if other.shape[0] else None
 
     def _split(self, w: Window) -> None:
-        """Turn a window's cells into its per-segment profiles (cell mode ends)."""
-        cells, w.cells = w.cells, None
+        """Turn a window's cells into its per-segment profiles (cell mode ends). In the last
+        segment a cell no longer needed becomes the profile the others merge into (the same
+        state as merging it into an empty profile, one creation and one merge cheaper)."""
+        cells, w.cells = w.cells or {}, None
+        last = len(self.segments) - 1
         for s, seg in enumerate(self.segments):
-            for cell, p in (cells or {}).items():
-                self._profile(w, (seg, cell[s])).merge(p)
+            for cell, p in cells.items():
+                key = (seg, cell[s])
+                if s == last and key not in w.profiles:
+                    w.profiles[key] = p
+                else:
+                    self._profile(w, key).merge(p)
 
     def _route(self, w: Window, segment: str, value: str) -> str:
         """The cohort of ``value`` in this window: itself, or ``__other__`` past the caps."""

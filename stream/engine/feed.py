@@ -74,13 +74,9 @@ class _Cols:
             width = len(labels) + 1
             counts = np.bincount(group * width + codes1[lo:hi],
                                  minlength=n_groups * width).reshape(n_groups, width)[:, 1:]
-            nulls, invalid = per_group(null), per_group(inv)
-            for g, prof in enumerate(profiles):
-                sk = prof.features[name]
-                assert isinstance(sk, CategoricalSketch)
-                sk.update_counts(labels, counts[g],
-                                 nulls=0 if nulls is None else int(nulls[g]),
-                                 invalid=0 if invalid is None else int(invalid[g]))
+            CategoricalSketch.update_groups(
+                [p.features[name] for p in profiles], labels, counts,  # type: ignore[misc]
+                per_group(null), per_group(inv))
         for prof, size in zip(profiles, sizes.tolist(), strict=True):
             prof.events += size
 

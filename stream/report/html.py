@@ -9,31 +9,15 @@ it opens the same from a laptop, an attachment or an air-gapped incident review.
 
 from __future__ import annotations
 
-import gc
 import html
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from driftline.sketches.allocation import paused_gc
 from driftline.stream.report.build import build_payload
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: a large report is millions of small objects, and the
-    collections their allocation triggers cost more than parsing or building itself (nothing
-    here makes reference cycles)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load_report(data: bytes) -> dict[str, Any]:

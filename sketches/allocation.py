@@ -1,0 +1,33 @@
+"""Building many small objects at once: the cyclic garbage collector paused meanwhile.
+
+Each collection that allocations trigger walks every live container, and a worker holds many
+(every open window's sketches): building a window's thousands of evaluation objects or a large
+report's millions of parsed values would otherwise spend more time in collections than in the
+work itself. Only for code that makes no reference cycles.
+
+Example:
+    >>> import gc
+    >>> with paused_gc():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused (restored as it was on exit)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -39,6 +39,7 @@ from driftline.stream.config.formats import ProtobufConfig, SchemaRegistryConfig
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.config.labels import LabelsConfig, ModelConfig
 from driftline.stream.config.performance import PerformanceAlertConfig
+from driftline.stream.config.references import CompareConfig, ReferencesConfig, reference_problems
 from driftline.stream.config.retraining import RetrainingConfig
 from driftline.stream.config.semantics import name_problems
 from driftline.stream.config.types import (
@@ -250,6 +251,11 @@ class DriftlineConfig(StrictModel):
     retraining: RetrainingConfig = RetrainingConfig()
     """Retraining triggers (accuracy drop over a period, feature PSI, prediction shift) and
     where their JSON events go."""
+    references: ReferencesConfig = ReferencesConfig()
+    """More references than the training baseline: trailing windows and one period ago."""
+    compare: CompareConfig | None = None
+    """Live reference cohort: every other cohort of `segment` against the cohort `reference`
+    in the same window (canary or shadow deployments)."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
@@ -268,6 +274,7 @@ class DriftlineConfig(StrictModel):
         if self.labels is not None and self.model is None:
             problems.append(("labels", "labels needs model: set model.prediction and model.id"))
         problems += name_problems(self)
+        problems += reference_problems(self)
         if problems:
             raise ConfigProblems(problems)
         return self

@@ -42,7 +42,7 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
             "cohort": e.cohort, "window": e.window, "severity": e.severity, "state": e.state,
             "transition": e.transition, "window_start": e.window_start,
             "window_end": e.window_end, "since": e.since, "value": e.value,
-            "threshold": e.threshold, "n": e.n, "p_value": e.p_value}
+            "threshold": e.threshold, "n": e.n, "p_value": e.p_value, "reference": e.reference}
 
 
 def drift_rules(config: DriftlineConfig) -> dict[str, Any]:

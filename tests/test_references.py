@@ -19,6 +19,7 @@ from driftline.sketches.baseline import Baseline
 from driftline.sketches.column import Column
 from driftline.stream.config.model import parse_config
 from driftline.stream.engine.core import Engine, RecordBatch, feature_specs
+from driftline.stream.report.build import build_payload
 from driftline.stream.sources.backtest import run_backtest
 
 T0 = 1_700_006_400.0  # a midnight (UTC)
@@ -89,6 +90,11 @@ def test_trailing_catches_a_jump_after_slow_legitimate_drift(tmp_path: Path) -> 
     assert trail["reference"] == "trailing" and trail["n"] == 4 * per
     assert trail["features"][0]["status"] == "drift"
     assert "references" not in rep["windows"][0]["cohorts"][0]  # no history yet
+    # the HTML report has a row against the trailing reference; its alert points at that row
+    page = build_payload(rep)
+    assert page["cohorts"] == ["all=all", "all=all vs trailing"]
+    assert {(a["reference"], page["cohorts"][a["ci"]]) for a in page["alerts"]} == {
+        ("training", "all=all"), ("trailing", "all=all vs trailing")}
 
 
 def test_seasonal_stays_quiet_on_a_daily_cycle_training_pages_every_night(

@@ -223,3 +223,40 @@ def test_reference_history_survives_a_restart() -> None:
     assert _exact_parts(got) == _exact_parts(expect)
     refs = [p[3] for p in _exact_parts(got) if p[0] == T0 + 13 * 60 and p[2] == "all"]
     assert refs == ["training", "trailing", "seasonal"]
+
+
+def test_canary_model_quality_against_stable_with_labels(tmp_path: Path) -> None:
+    # the canary (10 %) ranks with noise, the stable model well; labels arrive within minutes
+    rng = np.random.default_rng(14)
+    n, size = 24_000, 600.0
+    ts = np.sort(rng.uniform(T0, T0 + 4 * size, n))
+    canary = rng.random(n) < 0.1
+    x = rng.normal(0.0, 1.0, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-2 * x))).astype(int)
+    logit = np.where(canary, 2 * x * 0.1 + rng.normal(0, 1.5, n), 2 * x)
+    score = 1 / (1 + np.exp(-logit))
+    version = np.where(canary, "canary", "stable")
+    ev = [{"ts": float(ts[i]), "id": f"r{i}", "version": str(version[i]), "x": float(x[i]),
+           "score": float(score[i])} for i in range(n)]
+    labels = [{"id": f"r{i}", "y": int(y[i]), "lt": float(ts[i] + 60)} for i in range(n)]
+    (tmp_path / "ev.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in ev))
+    (tmp_path / "lab.jsonl").write_bytes(b"\n".join(orjson.dumps(r) for r in labels))
+    cfg = parse_config({
+        "monitor": "refs", "source": {"event_time": {"field": "ts"}},
+        "features": [{"name": "x", "type": "numeric"}], "segments": ["version"],
+        "windows": {"size": "10m", "allowed_lateness": 0},
+        "model": {"prediction": "score", "id": "id"},
+        "labels": {"id": "id", "label": "y", "time": "lt", "max_delay": "10m"},
+        "performance": {"metrics": ["accuracy"], "min_labeled": 200},
+        "compare": {"segment": "version", "reference": "stable"}, "volume": {"enabled": False}})
+    rep = run_backtest(cfg, None, tmp_path / "ev.jsonl", labels=tmp_path / "lab.jsonl")
+    perf = [a for a in rep["alerts"] if a["check"] == "performance"]
+    assert {(a["cohort"], a["reference"]) for a in perf} == {("canary", "cohort:stable")}
+    first = min((a for a in perf if a["state"] == "firing"), key=lambda a: a["window_start"])
+    assert first["window_start"] == T0
+    # the drop is exactly stable's accuracy minus the canary's in that window
+    w = (ts >= T0) & (ts < T0 + size)
+    acc = {v: float(np.mean((score[w & (version == v)] >= 0.5) == y[w & (version == v)]))
+           for v in ("stable", "canary")}
+    assert first["value"] == pytest.approx(acc["stable"] - acc["canary"], abs=1e-12)
+    assert first["n"] == int((w & canary).sum())

@@ -9,6 +9,10 @@ below the baseline's reference (positive = worse), ``p_value`` the one-sided tes
 PerformanceAlertConfig`) decide materiality, significance and the minimum sample. The
 p-values of one window's cohorts x metrics are adjusted together (Benjamini-Hochberg,
 :func:`adjusted`), as the drift tests are, so many cohorts do not mean many false pages.
+
+With ``compare: {segment, reference}``, :func:`cohort_drop_measurements` gives the realized drop
+of every other cohort of the segment below the reference cohort *of the same window*
+(``reference: cohort:<value>``): both sides are samples, and the tests take both sizes.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
     st = tracker.state_for(start, end, segment, cohort, admitted)
     rr = ref.realized()
     n_ref = ref.effective_n
-    pos_ref = rr["positive_rate"] * n_ref
     if kind == "estimated":
         if cal is None or not tracker.estimate_enabled or st.predictions == 0:
             return []
@@ -51,7 +54,31 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
         cur = st.realized()
         n = st.effective_n
         window = tier + LABELED_SUFFIX
+    return _drops(monitor, window, start, end, segment, cohort, kind, metrics, st, cur, n, rr,
+                  n_ref, "training")
+
+
+def cohort_drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, start: float,
+                             end: float, segment: str, cohort: str, reference: str,
+                             admitted: set[str] | None, metrics: list[str]) -> list[Measurement]:
+    """The realized drop of ``cohort`` below the cohort ``reference`` of the same segment in
+    the same window (``compare:``); nothing until both have labels."""
+    if not tracker.binary or cohort == reference:
+        return []
+    st = tracker.state_for(start, end, segment, cohort, admitted)
+    ref = tracker.state_for(start, end, segment, reference, admitted)
+    if st.labeled == 0 or ref.labeled == 0:
+        return []
+    return _drops(monitor, tier + LABELED_SUFFIX, start, end, segment, cohort, "realized",
+                  metrics, st, st.realized(), st.effective_n, ref.realized(), ref.effective_n,
+                  f"cohort:{reference}")
+
+
+def _drops(monitor: str, window: str, start: float, end: float, segment: str, cohort: str,
+           kind: str, metrics: list[str], st: Any, cur: dict[str, Any], n: float,
+           rr: dict[str, Any], n_ref: float, against: str) -> list[Measurement]:
     pos = cur["positive_rate"] * n
+    pos_ref = rr["positive_rate"] * n_ref
     out: list[Measurement] = []
     for metric in metrics:
         value, reference = cur.get(metric, math.nan), rr.get(metric, math.nan)
@@ -65,7 +92,7 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
             float(drop) if math.isfinite(drop) else math.nan, int(round(n)), int(round(n_ref)),
             None if not math.isfinite(p) else p, "ok",
             {"current": value, "reference": reference, "kind": kind,
-             "labeled": st.labeled, "predictions": st.predictions}))
+             "labeled": st.labeled, "predictions": st.predictions}, against))
     return out
 
 

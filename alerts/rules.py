@@ -106,7 +106,8 @@ class Rules:
         self.freshness = {rule.name: rule for rule in freshness}
         self._configs: dict[tuple[str, str], DriftConfig] = {}
         self._rules: dict[
-            tuple[str, str, str], tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None
+            tuple[str, str, str],
+            tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None,
         ] = {}
 
     def _drift_config(self, feature: str, reference: str = "training") -> DriftConfig:

@@ -2,14 +2,15 @@
 
 Current vs baseline quantiles overlaid (baseline dashed), PSI / KS / JS over time per cohort
 with the configured thresholds drawn, p-values, Wasserstein and chi-square, events per cohort
-and the feature's quality ratios. Variables: ``monitor``, ``window``, ``feature``, ``segment``,
+and the feature's quality ratios. Variables: ``monitor``, ``window``, ``reference`` (drift
+panels: training by default; series are labelled ``vs <reference>``), ``feature``, ``segment``,
 ``cohort`` (multi-value, All).
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> [v.name for v in drilldown_dashboard(cfg).build().templating.list_val]
-['monitor', 'window', 'feature', 'segment', 'cohort']
+['monitor', 'window', 'reference', 'feature', 'segment', 'cohort']
 """
 
 from __future__ import annotations

@@ -123,10 +123,10 @@ def reference_problems(cfg: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     sizes = [cfg.windows.size, *cfg.windows.rollups]
     refs = cfg.references
-    if refs.trailing is not None and refs.trailing.duration is not None:
-        if not any(trailing_windows(refs.trailing, s) for s in sizes):
-            out.append(("references.trailing.duration", "shorter than every window tier "
-                        f"({format_duration(sizes[0])}): merge at least one window"))
+    trailing = refs.trailing
+    if trailing is not None and not any(trailing_windows(trailing, s) for s in sizes):
+        out.append(("references.trailing.duration", "shorter than every window tier "
+                    f"({format_duration(sizes[0])}): merge at least one window"))
     if refs.seasonal is not None:
         s = refs.seasonal
         for t in s.tiers or ():
@@ -141,10 +141,9 @@ def reference_problems(cfg: Any) -> list[tuple[str, str]]:
                         f"than {MAX_SEASONAL_WINDOWS} windows of history at every tier "
                         f"{cfg.windows.tiers} (or is not a multiple of them): add a rollup "
                         "(e.g. windows.rollups: [1h]) or list the tiers in seasonal.tiers"))
-    if cfg.compare is not None:
-        if cfg.compare.segment not in cfg.segments:
-            out.append(("compare.segment", f"{cfg.compare.segment!r} is not one of the segments "
-                        f"{list(cfg.segments)}"
-                        f"{did_you_mean(cfg.compare.segment, list(cfg.segments))}; add it to "
-                        "segments"))
+    cmp = cfg.compare
+    if cmp is not None and cmp.segment not in cfg.segments:
+        out.append(("compare.segment", f"{cmp.segment!r} is not one of the segments "
+                    f"{list(cfg.segments)}{did_you_mean(cmp.segment, list(cfg.segments))}; "
+                    "add it to segments"))
     return out

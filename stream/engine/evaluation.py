@@ -29,7 +29,7 @@ from driftline.sketches.drift import DEFAULT_THRESHOLDS
 from driftline.sketches.evaluate_batch import evaluate_profiles
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import ProfileSchema
-from driftline.stream.config.alerts import DriftConfig
+from driftline.stream.config.alerts import DriftConfig, DriftOverride
 from driftline.stream.config.references import (
     COHORT_PREFIX,
     SEASONAL,
@@ -94,8 +94,10 @@ class WindowEvaluator:
         self.thresholds = rules.thresholds
         base = drift or DriftConfig()
         self.rules: dict[str, _Rules] = {}
-        for name, ref in ((TRAILING, references and references.trailing),
-                          (SEASONAL, references and references.seasonal)):
+        refs = references or ReferencesConfig()
+        others: tuple[tuple[str, DriftOverride | None], ...] = (
+            (TRAILING, refs.trailing), (SEASONAL, refs.seasonal))
+        for name, ref in others:
             if ref is not None:
                 self.rules[name] = _Rules(reference_drift(base, ref))
         self.compare = compare

@@ -162,7 +162,7 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
         quality: dict[str, np.ndarray] = {}
         for j, w in enumerate(block):
             perf: dict[str, np.ndarray] = {}
-            for c, (row, recs, own) in ((c, r) for c in w["cohorts"] for r in _rows(c)):
+            for c, (row, recs, own) in ((co, r) for co in w["cohorts"] for r in _rows(co)):
                 ci = cohorts[row]
                 n[ci, j] = c.get("n") or 0
                 for rec in recs:

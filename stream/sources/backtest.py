@@ -61,7 +61,8 @@ def drift_rules(config: DriftlineConfig, reference: DriftOverride | None = None
     out: dict[str, Any] = {"metrics": top.metric_names, "alpha": top.alpha,
                            "min_samples": top.min_samples, "thresholds": thresholds}
     if reference is None:
-        refs = {"trailing": config.references.trailing, "seasonal": config.references.seasonal}
+        refs: dict[str, DriftOverride | None] = {
+            "trailing": config.references.trailing, "seasonal": config.references.seasonal}
         if config.compare is not None:
             refs[f"cohort:{config.compare.reference}"] = config.compare
         out["references"] = {name: drift_rules(config, ref) for name, ref in refs.items()

@@ -297,3 +297,33 @@ def test_check_config_names_the_field_and_the_fix(tmp_path: Path) -> None:
         "list the tiers in seasonal.tiers",
         "compare.segment: 'model_versoin' is not one of the segments ['model_version'] "
         "(did you mean 'model_version'?); add it to segments"], res.output
+
+
+def test_drift_metrics_carry_a_bounded_reference_label() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from driftline.stream.monitor.core import Monitor
+    from driftline.stream.monitor.exporter import DriftlineCollector
+
+    cfg = _config("1m", ALL_REFERENCES, ["version"])
+    cols = _stationary(12, 300, 4)
+    recs = [orjson.dumps({k: (v[i].item() if hasattr(v[i], "item") else v[i])
+                          for k, v in cols.items()}) for i in range(len(cols["ts"]))]
+    mon = Monitor(Engine(cfg, _baseline(cfg, _stationary(10, 1000, 1))))
+    mon.ingest(RecordBatch("t", 0, list(range(len(recs))), None, recs))
+    mon.flush()
+    reg = CollectorRegistry()
+    reg.register(DriftlineCollector(mon))
+    refs: dict[str, set[tuple[str, str]]] = {}
+    for metric in reg.collect():
+        if metric.name in ("driftline_drift_score", "driftline_drift_p_value"):
+            for s in metric.samples:
+                refs.setdefault(s.labels["reference"], set()).add(
+                    (s.labels["segment"], s.labels["cohort"]))
+    # the last window (12) has a trailing reference (windows 5-10) and a seasonal one (window 2)
+    assert refs == {
+        "training": {("all", "all"), ("version", "stable"), ("version", "canary")},
+        "trailing": {("all", "all"), ("version", "stable"), ("version", "canary")},
+        "seasonal": {("all", "all"), ("version", "stable"), ("version", "canary")},
+        "cohort:stable": {("version", "canary")}}
+    assert b'reference="cohort:stable"' in generate_latest(reg)

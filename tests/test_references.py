@@ -327,3 +327,35 @@ def test_drift_metrics_carry_a_bounded_reference_label() -> None:
         "seasonal": {("all", "all"), ("version", "stable"), ("version", "canary")},
         "cohort:stable": {("version", "canary")}}
     assert b'reference="cohort:stable"' in generate_latest(reg)
+
+
+def test_alerts_are_keyed_by_reference_with_their_own_thresholds_across_a_restart(
+        tmp_path: Path) -> None:
+    from driftline.alerts import Alerting, DriftConfig, Measurement
+    from driftline.stream.config.references import TrailingReference
+
+    def make() -> Alerting:
+        return Alerting("m", drift=DriftConfig(min_samples=100, for_windows=1, clear_windows=1),
+                        state_dir=tmp_path, references={"trailing": TrailingReference(
+                            warning=0.3, critical=0.5)})
+
+    def m(i: int, psi: float, reference: str) -> Measurement:
+        start = T0 + 300 * i
+        return Measurement("m", "drift", "psi", "x", "all", "all", "5m", start, start + 300,
+                           psi, n=5000, m=60000, p_value=1e-30, reference=reference)
+
+    a = make()
+    got = a.observe_window([m(0, 0.25, "training"), m(0, 0.25, "trailing")])
+    assert [(e.reference, e.state, e.severity) for e in got] == [
+        ("training", "firing", "critical")]  # 0.25 is below the trailing warning (0.3)
+    got = a.observe_window([m(1, 0.25, "training"), m(1, 0.35, "trailing")])
+    assert [(e.reference, e.state, e.severity) for e in got] == [
+        ("trailing", "firing", "warning")]
+    assert got[0].key.dedup_key.startswith("driftline:m/drift/x/all=all/trailing:5m:")
+    a.close()
+    b = make()  # restarted on the same state: both alerts are still firing, apart
+    assert b.firing() == {"warning": 1, "critical": 1}
+    got = b.observe_window([m(2, 0.25, "training"), m(2, 0.01, "trailing")])
+    assert [(e.reference, e.state) for e in got] == [("trailing", "resolved")]
+    assert b.firing() == {"warning": 0, "critical": 1}
+    b.close()

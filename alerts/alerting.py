@@ -47,6 +47,7 @@ from driftline.stream.config.alerts import (
     AlertsConfig,
     ChannelConfig,
     DriftConfig,
+    DriftOverride,
     FreshnessRule,
     QualityConfig,
     VolumeConfig,
@@ -104,6 +105,7 @@ class Alerting:
         environ: Mapping[str, str] | None = None,
         deliver: bool = True,
         performance: PerformanceAlertConfig | None = None,
+        references: Mapping[str, DriftOverride | None] | None = None,
     ) -> None:
         self.monitor = monitor
         self.cfg = alerts or AlertsConfig()
@@ -111,7 +113,7 @@ class Alerting:
             if rule.alert_channels:
                 self.cfg.check_channels(rule.alert_channels, f"freshness rule {rule.name}")
         self.rules = Rules(drift or DriftConfig(), quality or QualityConfig(),
-                           volume or VolumeConfig(), freshness, performance)
+                           volume or VolumeConfig(), freshness, performance, references)
         self.router = Router(monitor, self.cfg)
         self.deliver = deliver
         env = os.environ if environ is None else environ
@@ -152,7 +154,9 @@ class Alerting:
         return cls(cfg.monitor, drift=cfg.drift, quality=cfg.quality, volume=cfg.volume,
                    freshness=cfg.freshness, alerts=cfg.alerts, state_dir=directory,
                    environ=environ, deliver=deliver,
-                   performance=cfg.performance)
+                   performance=cfg.performance,
+                   references={"trailing": cfg.references.trailing,
+                               "seasonal": cfg.references.seasonal, "cohort": cfg.compare})
 
     # -- delivery ---------------------------------------------------------------------------
     def _notifier(self, name: str, ch: ChannelConfig) -> Notifier:

@@ -68,6 +68,7 @@ def _event(
         cohort=m.cohort, window=m.window, severity=severity, state=state, transition=transition,
         value=m.value, threshold=f.threshold, n=m.n, window_start=m.window_start,
         window_end=m.window_end, since=since, p_value=m.p_value, details=details,
+        reference=m.reference,
     )
 
 

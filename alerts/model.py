@@ -34,6 +34,8 @@ class Measurement:
     ``feature`` is "" where a check is not about one feature (volume).
     ``segment``/``cohort`` are "all"/"all" for the global cohort.
     ``window`` is the window tier ("5m", "1h"), "" for freshness.
+    ``reference`` is what a drift measurement compares with: ``training`` (the baseline),
+    ``trailing``, ``seasonal`` or ``cohort:<value>``; ``training`` for every other check.
     Times are Unix seconds.
     """
 
@@ -52,6 +54,7 @@ class Measurement:
     p_value: float | None = None
     status: Status = "ok"
     details: Mapping[str, Any] = field(default_factory=dict)
+    reference: str = "training"
 
 
 Severity = Literal["warning", "critical"]
@@ -63,7 +66,15 @@ SEVERITY_RANK: dict[str | None, int] = {None: 0, "warning": 1, "critical": 2}
 
 @dataclass(frozen=True, slots=True)
 class AlertKey:
-    """What identifies one alert: a finding without its value and severity."""
+    """What identifies one alert: a finding without its value and severity. Alerts against
+    different references are different alerts; a ``training`` key has the six parts it had
+    before references existed (its id, and so stored alert state, is unchanged).
+
+    >>> AlertKey("m", "drift", "x", "all", "all", "5m", "trailing").parts[-1]
+    'trailing'
+    >>> len(AlertKey("m", "drift", "x", "all", "all", "5m").parts)
+    6
+    """
 
     monitor: str
     check: str
@@ -71,6 +82,7 @@ class AlertKey:
     segment: str
     cohort: str
     window: str
+    reference: str = "training"
 
     @property
     def id(self) -> str:
@@ -78,8 +90,9 @@ class AlertKey:
         return KEY_SEPARATOR.join(self.parts)
 
     @property
-    def parts(self) -> tuple[str, str, str, str, str, str]:
-        return (self.monitor, self.check, self.feature, self.segment, self.cohort, self.window)
+    def parts(self) -> tuple[str, ...]:
+        six = (self.monitor, self.check, self.feature, self.segment, self.cohort, self.window)
+        return six if self.reference == "training" else (*six, self.reference)
 
     @classmethod
     def from_id(cls, key_id: str) -> AlertKey:
@@ -90,11 +103,13 @@ class AlertKey:
         """Stable, ≤255 chars: the same alert always maps to the same PagerDuty incident key."""
         digest = hashlib.sha256(self.id.encode()).hexdigest()[:24]
         readable = f"{self.monitor}/{self.check}/{self.feature or '-'}/{self.segment}={self.cohort}"
+        if self.reference != "training":
+            readable += f"/{self.reference}"
         return f"driftline:{readable[:200]}:{self.window or '-'}:{digest}"
 
     @classmethod
     def of(cls, m: Measurement) -> AlertKey:
-        return cls(m.monitor, m.check, m.feature, m.segment, m.cohort, m.window)
+        return cls(m.monitor, m.check, m.feature, m.segment, m.cohort, m.window, m.reference)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +138,13 @@ class AlertEvent:
     since: float
     p_value: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    reference: str = "training"
 
     @property
     def key(self) -> AlertKey:
         return AlertKey(
-            self.monitor, self.check, self.feature, self.segment, self.cohort, self.window
+            self.monitor, self.check, self.feature, self.segment, self.cohort, self.window,
+            self.reference,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -51,9 +51,12 @@ def iso(ts: float) -> str:
 
 
 def where(e: AlertEvent) -> str:
+    """Feature and cohort, and the reference when it is not the training baseline."""
     cohort = "all traffic" if e.segment == "all" else f"{e.segment}={e.cohort}"
     if e.check == "volume" or not e.feature:
         return cohort
+    if e.reference != "training":
+        return f"{e.feature}, {cohort} vs {e.reference}"
     return f"{e.feature}, {cohort}"
 
 
@@ -143,6 +146,7 @@ def grafana_link(e: AlertEvent, grafana_url: str | None, dashboard: str | None) 
         "var-segment": e.segment,
         "var-cohort": e.cohort,
         "var-window": e.window.removesuffix("+labels") or "$__all",
+        "var-reference": e.reference,
         "from": int((min(e.since, e.window_start) - 6 * span) * 1000),
         "to": int((e.window_end + 2 * span) * 1000),
     }
@@ -176,7 +180,7 @@ def facts(e: AlertEvent, link: str | None, report: str | None = None) -> dict[st
         "segment": e.segment, "cohort": e.cohort, "window": e.window, "severity": e.severity,
         "state": e.state, "value": e.value, "threshold": e.threshold, "n": e.n,
         "p_value": e.p_value, "since": iso(e.since), "window_end": iso(e.window_end),
-        "what_moved": what_moved(e) or None,
+        "what_moved": what_moved(e) or None, "reference": e.reference,
     }
     for k in ("breaches", "quantiles", "on_stale", "expected", "baseline_version"):
         if k in e.details:
@@ -295,6 +299,7 @@ def alertmanager_alerts(e: AlertEvent, link: str | None) -> list[dict[str, Any]]
             "alertname": ALERTNAMES.get(e.check, "DriftlineAlert"), "monitor": e.monitor,
             "check": e.check, "feature": e.feature or "-", "segment": e.segment,
             "cohort": e.cohort, "window": e.window or "-", "severity": tier,
+            "reference": e.reference,
         }
         annotations = {
             "summary": summary(e), "value": _fmt(e.value), "threshold": _fmt(e.threshold),

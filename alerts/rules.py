@@ -17,7 +17,7 @@ not page.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, MutableMapping, Sequence
+from collections.abc import Container, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,12 +28,14 @@ from driftline.alerts.model import SEVERITY_RANK, AlertKey, Measurement, Severit
 from driftline.sketches.fdr import bh_adjust
 from driftline.stream.config.alerts import (
     DriftConfig,
+    DriftOverride,
     FreshnessRule,
     QualityConfig,
     Tiers,
     VolumeConfig,
 )
 from driftline.stream.config.performance import PerformanceAlertConfig
+from driftline.stream.config.references import COHORT_PREFIX, reference_drift
 
 
 @dataclass(slots=True)
@@ -93,32 +95,42 @@ class Rules:
         volume: VolumeConfig,
         freshness: Sequence[FreshnessRule],
         performance: PerformanceAlertConfig | None = None,
+        references: Mapping[str, DriftOverride | None] | None = None,
     ) -> None:
         self.performance = performance or PerformanceAlertConfig()
+        # the rules of the other references: trailing, seasonal, cohort (compare)
+        self.references = dict(references or {})
         self.drift = drift
         self.quality = quality
         self.volume = volume
         self.freshness = {rule.name: rule for rule in freshness}
-        self._configs: dict[str, DriftConfig] = {}
+        self._configs: dict[tuple[str, str], DriftConfig] = {}
         self._rules: dict[
-            tuple[str, str], tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None
+            tuple[str, str, str],
+            tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None,
         ] = {}
 
-    def _drift_config(self, feature: str) -> DriftConfig:
-        cfg = self._configs.get(feature)
+    def _drift_config(self, feature: str, reference: str = "training") -> DriftConfig:
+        cfg = self._configs.get((feature, reference))
         if cfg is None:
-            cfg = self._configs[feature] = self.drift.for_feature(feature)
+            cfg = self._configs[(feature, reference)] = reference_drift(
+                self.drift, self._reference_rule(reference), feature)
         return cfg
 
+    def _reference_rule(self, reference: str) -> DriftOverride | None:
+        if reference.startswith(COHORT_PREFIX):
+            return self.references.get("cohort")
+        return self.references.get(reference)
+
     def _drift_rule(
-        self, feature: str, metric: str
+        self, feature: str, metric: str, reference: str = "training"
     ) -> tuple[DriftConfig, Tiers, tuple[float, float, float, float]] | None:
         """(config, tiers, (min_samples, warning, critical, clear) as floats) of a feature's
-        metric, or None when that metric is not checked for the feature. Cached."""
-        key = (feature, metric)
+        metric against a reference, or None when that metric is not checked. Cached."""
+        key = (feature, metric, reference)
         if key in self._rules:
             return self._rules[key]
-        cfg = self._drift_config(feature)
+        cfg = self._drift_config(feature, reference)
         rule = None
         if cfg.enabled and metric in cfg.metric_names:
             tiers = cfg.tiers(metric)
@@ -174,7 +186,7 @@ class Rules:
         flagged: list[bool] = []
         nan = math.nan
         for m in ms:
-            rule = self._drift_rule(m.feature, m.metric)
+            rule = self._drift_rule(m.feature, m.metric, m.reference)
             if rule is None:
                 continue
             cfg, tiers, limit = rule
@@ -218,10 +230,7 @@ class Rules:
         threshold = np.where(rank == 2, tier[:, 1], tier[:, 0])
         keep = rank > 0
         if active:
-            keep |= np.array([
-                (m.monitor, m.check, m.feature, m.segment, m.cohort, m.window) in active
-                for m, _, _ in rows
-            ])
+            keep |= np.array([AlertKey.of(m).parts in active for m, _, _ in rows])
         out: list[_Candidate] = []
         for i in np.flatnonzero(keep).tolist():
             m, cfg, _ = rows[i]
@@ -310,10 +319,7 @@ def _combine(candidates: list[_Candidate]) -> list[Finding]:
     metric with enough data is clear; insufficient only when none has enough data."""
     by_key: dict[tuple[str, ...], list[_Candidate]] = {}
     for c in candidates:
-        m = c.m
-        by_key.setdefault(
-            (m.monitor, m.check, m.feature, m.segment, m.cohort, m.window), []
-        ).append(c)
+        by_key.setdefault(AlertKey.of(c.m).parts, []).append(c)
     findings: list[Finding] = []
     for parts, group in by_key.items():
         key = AlertKey(*parts)

@@ -7,7 +7,9 @@ critical 0.2, for 2 windows, Benjamini-Hochberg across the window's tests) over 
 of the 25-field workload, 14 cohorts (all, 8 regions, 5 devices), against a 100k-event training
 baseline. River's detectors are univariate per-event detectors: they get the drifted feature's
 values in event order (the global stream; for the hidden-cohort scenario also the cohort's own
-stream), default parameters.
+stream), default parameters. Then the false alarms of a stationary stream with all four
+references on (training, trailing, seasonal, a live reference cohort):
+:mod:`bench.bench_references`, which also runs alone.
 
     python -m bench.bench_detection [--quick] [--json]
 """
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.bench_ingest import build_baseline
+from bench.bench_references import run as references_run
 from bench.peers import CACHE, Peer, PeerUnavailable
 from bench.peers._measure import Timer
 from bench.section import run_section
@@ -195,11 +198,16 @@ def run(quick: bool = False) -> dict[str, object]:
                                    "windows", "events", "false alarms per 1,000 windows"],
                        "rows": river["rows"]})
     text.append(river.get("text", ""))
+    # the same stationary workload with the trailing, seasonal and cohort references on too
+    refs = references_run(quick)
+    text.extend(refs["text"])
+    tables.extend(refs["tables"])
+    raw["references"] = refs["raw"]
     found = ", ".join(f"{r[0]} {r[4]}" for r in rows)
     summary = [f"Detection, windows from the change to the first firing warning: {found}; "
                f"{false_alarms} false alarms in {total_windows} clean windows of {series} "
                f"series each ({1000 * false_alarms / total_windows:.1f} per 1,000 windows); "
-               "River's detectors on the same series: see section 4."]
+               "River's detectors on the same series: see section 4.", *refs["summary"]]
     return {
         "summary": summary,
         "title": "Detection delay and false alarms (driftline vs River)", "text": text,

@@ -29,6 +29,7 @@ from driftline.stream.config.contract import DATASOURCE_UID
 GRID_COLUMNS = 24
 RATE = "[$__rate_interval]"
 COHORT_LEGEND = "{{feature}} · {{segment}}={{cohort}}"
+REFERENCE_LEGEND = COHORT_LEGEND + " vs {{reference}}"
 
 
 

@@ -2,14 +2,15 @@
 
 Current vs baseline quantiles overlaid (baseline dashed), PSI / KS / JS over time per cohort
 with the configured thresholds drawn, p-values, Wasserstein and chi-square, events per cohort
-and the feature's quality ratios. Variables: ``monitor``, ``window``, ``feature``, ``segment``,
+and the feature's quality ratios. Variables: ``monitor``, ``window``, ``reference`` (drift
+panels: training by default; series are labelled ``vs <reference>``), ``feature``, ``segment``,
 ``cohort`` (multi-value, All).
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
 ...     {"monitor": "fraud", "features": [{"name": "amount", "type": "numeric"}]})
 >>> [v.name for v in drilldown_dashboard(cfg).build().templating.list_val]
-['monitor', 'window', 'feature', 'segment', 'cohort']
+['monitor', 'window', 'reference', 'feature', 'segment', 'cohort']
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from driftline.grafana import panels
 from driftline.grafana.common import (
     COHORT_LEGEND,
+    REFERENCE_LEGEND,
     Board,
     Selector,
     target,
@@ -34,6 +36,7 @@ from driftline.stream.config.model import DriftlineConfig
 def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.Dashboard:
     """The per-feature, per-cohort drill-down of one monitor."""
     full = Selector("monitor", "window", "feature", "segment", "cohort")
+    drift = Selector("monitor", "window", "reference", "feature", "segment", "cohort")
     cohorts = full.only("monitor", "window", "segment", "cohort")
     numeric = [f.name for f in cfg.features if f.type == "numeric"]
     categorical = [f.name for f in cfg.features if f.type == "categorical"]
@@ -55,7 +58,9 @@ def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.
     )
     # One feature preselected (a drill-down); All for segment and cohort (compare cohorts).
     first = (numeric or [f.name for f in cfg.features])[0]
-    variables_for(builder, dashboard_variables(cfg.monitor, cfg.windows.tiers[0], ds=ds,
+    variables_for(builder, dashboard_variables(cfg.monitor, cfg.windows.tiers[0],
+                                               ("monitor", "window", "reference", "feature",
+                                                "segment", "cohort"), ds=ds,
                                                defaults={"feature": first}))
     b = Board(builder)
 
@@ -76,21 +81,23 @@ def drilldown_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.
         warn, crit, _ = cfg.drift.tiers(metric)
         b.add(panels.timeseries(
             metric.upper() if metric != "js" else "JS divergence",
-            [target(full.expr("driftline_drift_score", metric=metric), COHORT_LEGEND, ds=ds)],
+            [target(drift.expr("driftline_drift_score", metric=metric), REFERENCE_LEGEND,
+                    ds=ds)],
             unit="none", minimum=0, thresholds=tier_thresholds(warn, crit), ds=ds), 8, 9)
     b.add(panels.timeseries(
         "p-value",
-        [target(full.expr("driftline_drift_p_value"), "{{metric}} · " + COHORT_LEGEND, ds=ds)],
+        [target(drift.expr("driftline_drift_p_value"), "{{metric}} · " + REFERENCE_LEGEND,
+                ds=ds)],
         unit="none", minimum=0,
         description=f"Benjamini–Hochberg controlled at alpha = {cfg.drift.alpha}.",
         ds=ds), 12, 8)
     shift = []
     if numeric:
-        shift.append(target(full.expr("driftline_drift_score", metric="wasserstein"),
-                            "wasserstein · " + COHORT_LEGEND, ds=ds))
+        shift.append(target(drift.expr("driftline_drift_score", metric="wasserstein"),
+                            "wasserstein · " + REFERENCE_LEGEND, ds=ds))
     if categorical:
-        shift.append(target(full.expr("driftline_drift_score", metric="chi2"),
-                            "chi2 · " + COHORT_LEGEND, "B", ds=ds))
+        shift.append(target(drift.expr("driftline_drift_score", metric="chi2"),
+                            "chi2 · " + REFERENCE_LEGEND, "B", ds=ds))
     b.add(panels.timeseries(
         "Wasserstein (numeric) / chi-square (categorical)", shift, unit="none", minimum=0,
         ds=ds), 12, 8)

@@ -45,6 +45,7 @@ def overview_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.D
     """The overview of one monitor (variables: ``monitor``, ``window``)."""
     m = Selector("monitor")
     mw = Selector("monitor", "window")
+    mwr = Selector("monitor", "window", "reference")
     metric = cfg.drift.metric_names[0]
     warn, crit, _ = cfg.drift.tiers(metric)
     invalid = cfg.quality.invalid_ratio.resolved()
@@ -57,7 +58,7 @@ def overview_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.D
         .refresh("30s")
         .timezone("browser")
     )
-    names = ("monitor", "window")
+    names = ("monitor", "window", "reference")
     variables_for(builder, dashboard_variables(cfg.monitor, cfg.windows.tiers[0], names, ds))
     b = Board(builder)
 
@@ -94,15 +95,15 @@ def overview_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.D
     b.row("Drift")
     b.add(panels.heatmap(
         f"Drift by feature ({metric.upper()}, worst cohort)",
-        [target(f"max by (feature) ({mw.expr('driftline_drift_score', metric=metric)})",
+        [target(f"max by (feature) ({mwr.expr('driftline_drift_score', metric=metric)})",
                 "{{feature}}", ds=ds)],
         description=f"Warning at {warn}, critical at {crit}.",
         maximum=(crit or 1.0) * 1.5, ds=ds), 24, 8)
     b.add(panels.table(
         "Top drifting feature × cohort",
         [target(
-            "topk(20, max by (feature, segment, cohort) "
-            f"({mw.expr('driftline_drift_score', metric=metric)}))",
+            "topk(20, max by (feature, segment, cohort, reference) "
+            f"({mwr.expr('driftline_drift_score', metric=metric)}))",
             instant=True, table=True, ds=ds)],
         unit="none", thresholds=tier_thresholds(warn, crit),
         link_title="Open the feature drill-down", link_url=drilldown_link(cfg.monitor),
@@ -110,7 +111,7 @@ def overview_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.D
     b.add(panels.table(
         "Alerts firing",
         [target(
-            "max by (check, severity, feature, segment, cohort, window) "
+            "max by (check, severity, feature, segment, cohort, window, reference) "
             f"({m.expr('driftline_alert_active')})",
             instant=True, table=True, ds=ds)],
         unit="none", ds=ds), 10, 9)

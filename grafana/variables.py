@@ -1,10 +1,12 @@
-"""The template variables of driftline's dashboards: ``monitor``, ``window``, ``feature``,
-``segment``, ``cohort``.
+"""The template variables of driftline's dashboards: ``monitor``, ``window``, ``reference``,
+``feature``, ``segment``, ``cohort``.
 
 All are ``label_values()`` queries against live series, so the cohort list is always the live
 one (top-K per segment plus ``__other__`` and the global ``all``). ``feature``, ``segment`` and
 ``cohort`` are multi-value with All (= ``.*``); ``monitor`` defaults to the configured monitor and
-``window`` (single-value, All allowed) to the base window tier.
+``window`` (single-value, All allowed) to the base window tier. ``reference`` (what drift is
+measured against: ``training``, ``trailing``, ``seasonal``, ``cohort:<value>``) is multi-value
+with All and defaults to ``training``; only the dashboards with drift panels have it.
 
 >>> [v.build().name for v in dashboard_variables("fraud", "5m", ("monitor", "cohort"))]
 ['monitor', 'segment', 'cohort']
@@ -20,7 +22,8 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from driftline.grafana.common import query_variable
 from driftline.stream.config.contract import DATASOURCE_UID
 
-VARIABLE_ORDER = ("monitor", "window", "feature", "segment", "cohort")
+VARIABLE_ORDER = ("monitor", "window", "reference", "feature", "segment", "cohort")
+DEFAULT_VARIABLES = ("monitor", "window", "feature", "segment", "cohort")
 
 
 def variable_queries() -> dict[str, str]:
@@ -28,6 +31,7 @@ def variable_queries() -> dict[str, str]:
     return {
         "monitor": "label_values(driftline_window_events, monitor)",
         "window": 'label_values(driftline_window_events{monitor=~"$monitor"}, window)',
+        "reference": 'label_values(driftline_drift_score{monitor=~"$monitor"}, reference)',
         "feature": 'label_values(driftline_drift_score{monitor=~"$monitor"}, feature)',
         "segment": 'label_values(driftline_window_events{monitor=~"$monitor"}, segment)',
         "cohort": (
@@ -40,7 +44,7 @@ def variable_queries() -> dict[str, str]:
 def dashboard_variables(
     monitor: str,
     base_window: str,
-    names: Iterable[str] = VARIABLE_ORDER,
+    names: Iterable[str] = DEFAULT_VARIABLES,
     ds: str = DATASOURCE_UID,
     defaults: Mapping[str, str] | None = None,
 ) -> list[cogbuilder.Builder[Any]]:
@@ -61,6 +65,8 @@ def dashboard_variables(
             var = query_variable(name, queries[name], current=monitor, ds=ds)
         elif name == "window":
             var = query_variable(name, queries[name], multi=False, current=base_window, ds=ds)
+        elif name == "reference":
+            var = query_variable(name, queries[name], current="training", ds=ds)
         else:
             var = query_variable(name, queries[name], current=(defaults or {}).get(name), ds=ds)
         out.append(var)

@@ -71,7 +71,8 @@ def test_exposition_follows_the_contract_and_passes_promtool(setup) -> None:  # 
         active = _series(text, "driftline_alert_active")
         assert active == [
             'driftline_alert_active{check="drift",cohort="latam",feature="x",'
-            'monitor="test-model",segment="region",severity="critical",window="1m"} 1.0']
+            'monitor="test-model",reference="training",segment="region",severity="critical",'
+            'window="1m"} 1.0']
         assert ('driftline_alerts_firing{monitor="test-model",severity="critical"} 1.0'
                 in text)
         psi = [ln for ln in _series(text, "driftline_drift_score")

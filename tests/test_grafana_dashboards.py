@@ -86,7 +86,8 @@ def test_drilldown_has_multi_value_cohort_variables_and_overview_links_to_it() -
     dashboards = build_dashboards(CONFIGS["demo"])
     drill = dashboards[f"{dashboard_uid('payments-demo', 'feature')}.json"]
     variables = {v["name"]: v for v in drill["templating"]["list"]}
-    assert list(variables) == ["monitor", "window", "feature", "segment", "cohort"]
+    assert list(variables) == ["monitor", "window", "reference", "feature", "segment", "cohort"]
+    assert variables["reference"]["current"]["value"] == "training"
     for name in ("monitor", "feature", "segment", "cohort"):
         v = variables[name]
         assert v["multi"] and v["includeAll"] and v["allValue"] == ".*", name

@@ -92,7 +92,7 @@ def test_every_panel_query_returns_series_from_a_kafka_worker(kafka: Any, tmp_pa
             for name, d in build_dashboards(cfg).items():
                 variables = variables_of(d)
                 selection = {"monitor": cfg.monitor, "window": cfg.windows.tiers[0],
-                             "feature": ALL, "segment": ALL, "cohort": ALL}
+                             "reference": ALL, "feature": ALL, "segment": ALL, "cohort": ALL}
                 exprs = [(p["title"], t["expr"]) for p in d["panels"]
                          for t in p.get("targets", [])]
                 exprs += [(a["name"], a["expr"]) for a in d["annotations"]["list"]

@@ -136,13 +136,14 @@ def _assert_all_panels_have_data(live: Live, selection: dict[str, Any]) -> None:
 
 def test_every_panel_query_returns_series_with_all_selected(live: Live) -> None:
     _assert_all_panels_have_data(live, {"monitor": "payments-demo", "window": "1m",
-                                        "feature": ALL, "segment": ALL, "cohort": ALL})
+                                        "reference": ALL, "feature": ALL, "segment": ALL,
+                                        "cohort": ALL})
 
 
 def test_every_panel_query_returns_series_for_a_multi_value_selection(live: Live) -> None:
     # Two features (numeric + categorical), two segments, three cohorts: what a user
     # clicking in Grafana produces (multi-value -> regex alternatives).
-    selection = {"monitor": ["payments-demo"], "window": "1m",
+    selection = {"monitor": ["payments-demo"], "window": "1m", "reference": ["training"],
                  "feature": ["amount", "merchant_category"], "segment": ["region", "all"],
                  "cohort": ["eu", "us", "all"]}
     _assert_all_panels_have_data(live, selection)
@@ -184,6 +185,7 @@ def test_other_variables_list_the_live_label_values(live: Live) -> None:
         "window": set(live.cfg.windows.tiers),
         "feature": {f.name for f in live.cfg.features},
         "segment": {*live.cfg.segments, "all"},
+        "reference": {"training"},  # the demo configures no other reference
     }
     for name, values in expected.items():
         match = queries[name].removeprefix("label_values(").rsplit(",", 1)[0]

@@ -78,6 +78,8 @@ class Stream:
                         "rollups": [ROLLUP]},
             "baseline": str(self.baseline),
             "drift": {"metric": "psi", "warning": 0.1, "critical": 0.2, "min_samples": 300},
+            # the merger side keeps the trailing windows (checkpointed with it)
+            "references": {"trailing": {"windows": 3}},
             "metrics": {"listen": address},
             "freshness": [{"topic": topic, "max_staleness": "1h"}],
             "freshness_tick": "1s",
@@ -157,7 +159,8 @@ def test_drift_found_in_exactly_the_shifted_feature_and_cohort(single_run: Run,
     # /metrics shows the same: the last window drifts in x_normal of region=r7 only
     psi = [(labels, v) for labels, v in metric_samples(single_run.metrics,
                                                        "driftline_drift_score")
-           if labels["metric"] == "psi" and labels["window"] == TIER]
+           if labels["metric"] == "psi" and labels["window"] == TIER
+           and labels["reference"] == "training"]
     hot = {(lab["feature"], lab["segment"], lab["cohort"]) for lab, v in psi if v >= 0.1}
     assert hot == {("x_normal", "region", "r7")}
     assert len(psi) >= len(FEATURES) * 10  # every feature x cohort is exported
@@ -214,6 +217,16 @@ def test_backtest_of_the_same_events_gives_the_same_windows(single_run: Run,
             assert f["status"] == k["status"], (key, f["name"])
             if f["psi"] is not None:
                 assert abs(f["psi"] - k["psi"]) <= 0.02 + 0.1 * abs(k["psi"]), (key, f["name"])
+        assert _references(c) == _references(live[key]), key
+    # the trailing reference is evaluated the same way in both: once 3 windows are closed
+    assert {k[0] for k, c in replay.items() if c.get("references")} == {
+        START + i * WINDOW for i in range(3, 10)}
+
+
+def _references(c: dict[str, Any]) -> list[tuple[str, int, list[tuple[str, str]]]]:
+    """Per reference: its events and each feature's status (exact in both runtimes)."""
+    return [(r["reference"], r["n"], [(f["name"], f["status"]) for f in r["features"]])
+            for r in c.get("references", [])]
 
 
 def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream: Stream,
@@ -261,6 +274,9 @@ def test_two_workers_with_one_stopping_midrun_count_the_same(kafka: Any, stream:
     assert observed_counts(results, TIER) == stream.expected_counts()
     assert observed_counts(results, ROLLUP) == stream.expected_counts(ROLLUP_SIZE)
     one = {(*k, f["name"]): f for k, r in single_run.results.items() for f in r["features"]}
+    # the merger's trailing windows moved with its partitions: the same references
+    assert {k: _references(r) for k, r in results.items()} == {
+        k: _references(r) for k, r in single_run.results.items()}
     for k, r in results.items():
         for f in r["features"]:
             ref = one[(*k, f["name"])]

@@ -141,24 +141,25 @@ class ControlChartConfig(StrictModel):
 
 
 class DriftOverride(StrictModel):
-    """Per-feature overrides of :class:`DriftConfig` (any subset of its fields)."""
+    """Per-feature (or per-reference) overrides of :class:`DriftConfig` (any subset of its
+    fields)."""
 
     enabled: bool | None = None
-    """Turn drift checks off (or on) for this feature."""
+    """Turn drift checks off (or on) for this feature or reference."""
     metric: DriftMetric | None = None
-    """The metric that alerts for this feature."""
+    """The metric that alerts for this feature or reference."""
     metrics: list[DriftMetric] | None = None
-    """Several alerting metrics for this feature."""
+    """Several alerting metrics for this feature or reference."""
     warning: float | None = Field(default=None, ge=0)
-    """Warning threshold of the feature's metric."""
+    """Warning threshold of the metric for this feature or reference."""
     critical: float | None = Field(default=None, ge=0)
-    """Critical threshold of the feature's metric."""
+    """Critical threshold of the metric for this feature or reference."""
     clear: float | None = Field(default=None, ge=0)
-    """Level below which the feature's alert resolves."""
+    """Level below which the alert resolves, for this feature or reference."""
     thresholds: dict[DriftMetric, Tier] | None = None
-    """Per-metric thresholds for this feature."""
+    """Per-metric thresholds for this feature or reference."""
     min_samples: int | None = Field(default=None, ge=0)
-    """Events a window needs before this feature is judged."""
+    """Events a window (and a live reference) needs before it is judged."""
     for_windows: int | None = Field(default=None, ge=1)
     """Breaching windows in a row before an alert fires."""
     clear_windows: int | None = Field(default=None, ge=1)

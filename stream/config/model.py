@@ -40,6 +40,7 @@ from driftline.stream.config.formats import ProtobufConfig, SchemaRegistryConfig
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.config.labels import LabelsConfig, ModelConfig
 from driftline.stream.config.performance import PerformanceAlertConfig
+from driftline.stream.config.references import CompareConfig, ReferencesConfig, reference_problems
 from driftline.stream.config.retraining import RetrainingConfig
 from driftline.stream.config.semantics import name_problems
 from driftline.stream.config.types import (
@@ -254,6 +255,11 @@ class DriftlineConfig(StrictModel):
     retraining: RetrainingConfig = RetrainingConfig()
     """Retraining triggers (accuracy drop over a period, feature PSI, prediction shift) and
     where their JSON events go."""
+    references: ReferencesConfig = ReferencesConfig()
+    """More references than the training baseline: trailing windows and one period ago."""
+    compare: CompareConfig | None = None
+    """Live reference cohort: every other cohort of `segment` against the cohort `reference`
+    in the same window (canary or shadow deployments)."""
 
     @model_validator(mode="after")
     def _check(self) -> DriftlineConfig:
@@ -275,6 +281,7 @@ class DriftlineConfig(StrictModel):
             problems.append(("baseline_reload.url", "set either `baseline` (a file) or "
                                                     "`baseline_reload.url`, not both"))
         problems += name_problems(self)
+        problems += reference_problems(self)
         if problems:
             raise ConfigProblems(problems)
         return self

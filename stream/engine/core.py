@@ -36,9 +36,11 @@ from driftline.stream.engine.evaluation import WindowEvaluator
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.merger import Merger, Source
 from driftline.stream.engine.plausible import PlausibleTimes
+from driftline.stream.engine.references import ReferenceHistory, reference_specs
 from driftline.stream.engine.results import WindowResult
 
-__all__ = ["Engine", "IngestReport", "RecordBatch", "feature_specs", "schema_for"]
+__all__ = ["Engine", "IngestReport", "RecordBatch", "build_merger", "feature_specs",
+           "schema_for"]
 
 _MAGIC = b"DLEN"
 _VERSION = 1
@@ -74,6 +76,20 @@ def schema_for(config: DriftlineConfig, baseline: Baseline | None = None) -> Pro
     return baseline.schema
 
 
+def build_merger(config: DriftlineConfig, schema: ProfileSchema, baseline: Baseline | None,
+                 max_wait: float | None) -> Merger:
+    """The merger of a monitor (evaluator with every configured reference, cohorts, tiers,
+    reference history, plausible-time repair): the same in one process and in the Kafka
+    runtime's merger side."""
+    evaluator = WindowEvaluator(config.monitor, schema, baseline, config.drift,
+                                references=config.references, compare=config.compare)
+    w = config.windows
+    merger = Merger(evaluator, Cohorts.from_config(config), w.size, w.rollups, w.tiers, max_wait,
+                    references=ReferenceHistory(schema, reference_specs(config)))
+    merger.plausible = PlausibleTimes.from_config(config)
+    return merger
+
+
 class Engine:
     """Aggregators for all partitions + the merger, in one process; see the module doc."""
 
@@ -84,13 +100,12 @@ class Engine:
         self.baseline = baseline
         self.schema = schema_for(config, baseline)
         self.decoder = decoder_for(config)
-        self.cohorts = Cohorts.from_config(config)
-        self.evaluator = WindowEvaluator(config.monitor, self.schema, baseline, config.drift)
         w = config.windows
         wait = max_wait if max_wait is not None else w.allowed_lateness + 2 * w.idle_timeout
-        self.merger = Merger(self.evaluator, self.cohorts, w.size, w.rollups, w.tiers, wait)
-        self.plausible = PlausibleTimes.from_config(config)
-        self.merger.plausible = self.plausible
+        self.merger = build_merger(config, self.schema, baseline, wait)
+        self.cohorts = self.merger.cohorts
+        self.evaluator = self.merger.evaluator
+        self.plausible = self.merger.plausible
         self.aggregators: dict[Source, PartitionAggregator] = {}
 
     # -- partitions -------------------------------------------------------------------------

@@ -7,6 +7,12 @@ configured ones (``drift.metric``/``metrics``) decide each feature's ``status``.
 events per window (the volume check) come from the baseline's training rate when it was built
 with a time span (``meta["span_seconds"]``, see :mod:`stream.sources.baselines`).
 
+Live references (``live``: the trailing and seasonal profiles of each cohort, from
+:class:`~stream.engine.references.ReferenceHistory`; and with ``compare``, the reference cohort
+of the same window for every other cohort of its segment) are evaluated the same way, one
+batched call per reference with the reference's own rules, into ``CohortResult.references``.
+Both sides are then samples: the tests already are two-sample ones (docs/statistics.md).
+
 >>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> ev = WindowEvaluator("m", ProfileSchema((NumericSpec("x"),)), None)
 >>> ev.evaluate(0.0, 300.0, "5m", {}).tier
@@ -24,10 +30,45 @@ from driftline.sketches.drift import DEFAULT_THRESHOLDS
 from driftline.sketches.evaluate_batch import evaluate_profiles
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import ProfileSchema
-from driftline.stream.config.alerts import DriftConfig
+from driftline.stream.config.alerts import DriftConfig, DriftOverride
+from driftline.stream.config.references import (
+    COHORT_PREFIX,
+    SEASONAL,
+    TRAILING,
+    CompareConfig,
+    ReferencesConfig,
+    reference_drift,
+)
 from driftline.stream.engine.cohorts import GLOBAL
 from driftline.stream.engine.partial import CohortKey
-from driftline.stream.engine.results import ALL_METRICS, CohortResult, WindowResult
+from driftline.stream.engine.results import (
+    ALL_METRICS,
+    CohortResult,
+    ReferenceResult,
+    WindowResult,
+)
+
+
+class _Rules:
+    """What the evaluation of one reference needs from its drift rules."""
+
+    __slots__ = ("primary", "min_samples", "alpha", "thresholds")
+
+    def __init__(self, drift: DriftConfig | None) -> None:
+        if drift is None:
+            self.primary: tuple[str, ...] = ("psi",)
+            self.min_samples = 500
+            self.alpha = 0.01
+            self.thresholds: dict[str, float] = dict(DEFAULT_THRESHOLDS)
+            return
+        self.primary = tuple(drift.metric_names)
+        self.min_samples = int(drift.min_samples)
+        self.alpha = float(drift.alpha)
+        self.thresholds = {}
+        for m in ALL_METRICS:
+            tiers = drift.tiers(m)
+            self.thresholds[m] = (tiers.warning if tiers.warning is not None
+                                  else DEFAULT_THRESHOLDS.get(m, 0.1))
 
 
 class WindowEvaluator:
@@ -39,24 +80,29 @@ class WindowEvaluator:
         schema: ProfileSchema,
         baseline: Baseline | None,
         drift: DriftConfig | None = None,
+        *,
+        references: ReferencesConfig | None = None,
+        compare: CompareConfig | None = None,
     ) -> None:
         self.monitor = monitor
         self.schema = schema
         self._empty = CohortProfile(schema)
-        if drift is not None:
-            self.primary = tuple(drift.metric_names)
-            self.min_samples = int(drift.min_samples)
-            self.alpha = float(drift.alpha)
-            self.thresholds = {}
-            for m in ALL_METRICS:
-                tiers = drift.tiers(m)
-                self.thresholds[m] = (tiers.warning if tiers.warning is not None
-                                      else DEFAULT_THRESHOLDS.get(m, 0.1))
-        else:
-            self.primary = ("psi",)
-            self.min_samples = 500
-            self.alpha = 0.01
-            self.thresholds = dict(DEFAULT_THRESHOLDS)
+        rules = _Rules(drift)
+        self.primary = rules.primary
+        self.min_samples = rules.min_samples
+        self.alpha = rules.alpha
+        self.thresholds = rules.thresholds
+        base = drift or DriftConfig()
+        self.rules: dict[str, _Rules] = {}
+        refs = references or ReferencesConfig()
+        others: tuple[tuple[str, DriftOverride | None], ...] = (
+            (TRAILING, refs.trailing), (SEASONAL, refs.seasonal))
+        for name, ref in others:
+            if ref is not None:
+                self.rules[name] = _Rules(reference_drift(base, ref))
+        self.compare = compare
+        if compare is not None:
+            self.rules[COHORT_PREFIX + compare.reference] = _Rules(reference_drift(base, compare))
         self.use(baseline)
 
     def use(self, baseline: Baseline | None) -> None:
@@ -83,7 +129,9 @@ class WindowEvaluator:
 
     def evaluate(self, start: float, end: float, tier: str,
                  profiles: Mapping[CohortKey, CohortProfile], complete: bool = True,
-                 sources: int = 0) -> WindowResult:
+                 sources: int = 0,
+                 live: Mapping[str, Mapping[CohortKey, CohortProfile]] | None = None
+                 ) -> WindowResult:
         t0 = time.perf_counter()
         keys = sorted(profiles, key=lambda k: (k != GLOBAL, k))
         bases = [self.baseline_for(key) for key in keys]
@@ -92,6 +140,22 @@ class WindowEvaluator:
         cohorts = [CohortResult(key[0], key[1], profiles[key].events, ev, profiles[key], own,
                                 self.expected(key, end - start))
                    for key, (_, own), ev in zip(keys, bases, evals, strict=True)]
+        refs = dict(live or {})
+        if self.compare is not None:
+            ref_key = (self.compare.segment, self.compare.reference)
+            if ref_key in profiles:
+                refs[COHORT_PREFIX + self.compare.reference] = {
+                    k: profiles[ref_key] for k in keys
+                    if k[0] == ref_key[0] and k != ref_key}
+        for name, by_key in refs.items():
+            rules = self.rules.get(name)
+            todo = [(i, by_key[k]) for i, k in enumerate(keys) if k in by_key]
+            if rules is None or not todo:
+                continue
+            done = evaluate_profiles([(profiles[keys[i]], ref) for i, ref in todo], ALL_METRICS,
+                                     rules.thresholds, rules.min_samples, rules.alpha)
+            for (i, _), ev in zip(todo, done, strict=True):
+                cohorts[i].references.append(ReferenceResult(name, ev, rules.primary))
         return WindowResult(self.monitor, start, end, tier, cohorts, self.primary, complete,
                             sources, time.perf_counter() - t0, baseline=self.baseline_info)
 

@@ -15,6 +15,9 @@
   evaluated (:class:`stream.engine.evaluation.WindowEvaluator`).
 * Rollups (``1h``, ``1d``): closed base windows are merged into each longer tier; a rollup
   closes once the merged watermark passed its end and is evaluated the same way.
+* References (:mod:`stream.engine.references`): every closed window of a tier is evaluated
+  against the trailing and seasonal references built from the tier's earlier closed windows,
+  then kept for the windows after it (in the snapshot too).
 
 >>> from driftline.sketches.schema import NumericSpec, ProfileSchema
 >>> from driftline.sketches.profile import CohortProfile
@@ -40,6 +43,7 @@ from driftline.stream.engine.cohorts import GLOBAL, OTHER, Cohorts
 from driftline.stream.engine.evaluation import WindowEvaluator
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.partial import CohortKey, PartialWindow
+from driftline.stream.engine.references import ReferenceHistory
 from driftline.stream.engine.results import WindowResult
 
 Source = tuple[str, int]
@@ -58,8 +62,10 @@ class Merger:
         rollups: Sequence[float] = (),
         tiers: Sequence[str] | None = None,
         max_wait: float | None = None,
+        references: ReferenceHistory | None = None,
     ) -> None:
         self.evaluator = evaluator
+        self.references = references or ReferenceHistory(evaluator.schema, {})
         self.schema: ProfileSchema = evaluator.schema
         self.cohorts = cohorts
         self.size = float(window_size)
@@ -190,8 +196,17 @@ class Merger:
                     slot[key].merge(prof)
                 else:
                     slot[key] = prof.copy()
-        return self.evaluator.evaluate(start, start + self.size, self.tier, merged,
-                                       sources=len(partials))
+        return self._evaluate(start, start + self.size, self.tier, merged, True, len(partials))
+
+    def _evaluate(self, start: float, end: float, tier: str,
+                  profiles: dict[CohortKey, CohortProfile], complete: bool,
+                  sources: int = 0) -> WindowResult:
+        live = self.references.lookup(tier, start)
+        result = self.evaluator.evaluate(start, end, tier, profiles, complete=complete,
+                                         sources=sources, live=live)
+        if complete:
+            self.references.record(tier, start, profiles)
+        return result
 
     def _close_rollups(self, frontier: float, complete: bool = True) -> list[WindowResult]:
         out: list[WindowResult] = []
@@ -199,8 +214,8 @@ class Merger:
             for rstart in sorted(acc):
                 if rstart + r <= frontier or not complete:
                     profiles = acc.pop(rstart)
-                    out.append(self.evaluator.evaluate(rstart, rstart + r, self.rollup_tiers[r],
-                                                       profiles, complete=complete))
+                    out.append(self._evaluate(rstart, rstart + r, self.rollup_tiers[r],
+                                              profiles, complete))
         out.sort(key=lambda w: (w.end, w.end - w.start))
         return out
 
@@ -228,6 +243,7 @@ class Merger:
             "expected": [list(s) for s in sorted(self.expected)],
             "cohorts": self.cohorts.state(),
             "counters": [self.replaced, self.late_partials, self.closed],
+            "references": self.references.state(blobs),
         }
         return pack(_MAGIC, _VERSION, meta, blobs)
 
@@ -247,6 +263,7 @@ class Merger:
         self.expected = {(t, int(p)) for t, p in meta["expected"]}
         self.cohorts.load(meta["cohorts"])
         self.replaced, self.late_partials, self.closed = meta["counters"]
+        self.references.load(meta.get("references", []), blobs)
         if self.plausible is not None:
             from driftline.stream.engine.plausible import repair_merger
             repair_merger(self, self.plausible)

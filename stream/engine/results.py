@@ -2,6 +2,10 @@
 
 ``to_json_records()`` gives one JSON-ready record per window x cohort (the results topic);
 ``to_report()`` gives the backtest shape of DESIGN.md (field names fixed, extra fields added).
+Every feature record carries ``reference``: ``training`` for the cohort's ``features`` (against
+the training baseline); the cohort's ``references`` list holds one entry per other reference
+(``trailing``, ``seasonal``, ``cohort:<value>``) with the reference's events and its own
+feature records.
 
 >>> r = WindowResult("m", 0.0, 300.0, "5m", [])
 >>> r.to_report()["tier"], r.label
@@ -36,6 +40,18 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+TRAINING = "training"
+
+
+@dataclass(slots=True)
+class ReferenceResult:
+    """A cohort evaluated against a reference other than the training baseline."""
+
+    reference: str
+    evaluation: ProfileEvaluation
+    primary_metrics: tuple[str, ...] = ("psi",)
+
+
 @dataclass(slots=True)
 class CohortResult:
     """One cohort of one window: its events, profile and evaluation against its baseline."""
@@ -47,6 +63,7 @@ class CohortResult:
     profile: CohortProfile
     own_baseline: bool = False
     expected_events: float | None = None
+    references: list[ReferenceResult] = field(default_factory=list)
 
     @property
     def features(self) -> dict[str, FeatureEvaluation]:
@@ -81,17 +98,19 @@ class WindowResult:
         return None
 
     # -- serialization ----------------------------------------------------------------------
-    def feature_record(self, fe: FeatureEvaluation) -> dict[str, Any]:
+    def feature_record(self, fe: FeatureEvaluation, reference: str = TRAINING,
+                       primary_metrics: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The backtest/results record of one feature (names from DESIGN.md, plus extras)."""
         rec: dict[str, Any] = {"name": fe.name, "type": fe.type, "n": fe.n, "m": fe.m,
                                "null_ratio": _num(fe.quality.null_ratio)}
         for metric in ALL_METRICS:
             s = fe.scores.get(metric)
             rec[metric] = None if s is None else _num(s.value)
-        primary = self.primary_score(fe)
+        primary = self.primary_score(fe, primary_metrics)
         rec["p_value"] = None if primary is None else _num(primary.p_value)
         rec["metric"] = None if primary is None else primary.metric
-        rec["status"] = self.status(fe)
+        rec["status"] = self.status(fe, primary_metrics)
+        rec["reference"] = reference
         rec["quality"] = {k: _num(v) for k, v in fe.quality.to_dict().items() if k != "n"}
         rec["scores"] = {
             k: {"value": _num(s.value), "p_value": _num(s.p_value), "status": s.status,
@@ -113,17 +132,20 @@ class WindowResult:
                            "exact": fe.bins.exact, "share_error": _num(fe.bins.share_error)}
         return rec
 
-    def primary_score(self, fe: FeatureEvaluation) -> DriftScore | None:
-        for metric in (*self.primary_metrics, "psi"):
+    def primary_score(self, fe: FeatureEvaluation,
+                      primary_metrics: tuple[str, ...] | None = None) -> DriftScore | None:
+        for metric in (*(primary_metrics or self.primary_metrics), "psi"):
             if metric in fe.scores:
                 return fe.scores[metric]
         return None
 
-    def status(self, fe: FeatureEvaluation) -> str:
+    def status(self, fe: FeatureEvaluation, primary_metrics: tuple[str, ...] | None = None
+               ) -> str:
         """The worst status over the configured metrics that apply to the feature's type."""
-        statuses = [fe.scores[m].status for m in self.primary_metrics if m in fe.scores]
+        primary = primary_metrics or self.primary_metrics
+        statuses = [fe.scores[m].status for m in primary if m in fe.scores]
         if not statuses:
-            s = self.primary_score(fe)
+            s = self.primary_score(fe, primary)
             return "insufficient_data" if s is None else s.status
         return max(statuses, key=lambda s: _STATUS_RANK.get(s, 0))
 
@@ -142,9 +164,16 @@ class WindowResult:
         return out
 
     def _cohort_dict(self, c: CohortResult) -> dict[str, Any]:
-        return {"segment": c.segment, "cohort": c.cohort, "n": c.n,
-                "own_baseline": c.own_baseline, "expected_events": _num(c.expected_events),
-                "features": [self.feature_record(fe) for fe in c.features.values()]}
+        out = {"segment": c.segment, "cohort": c.cohort, "n": c.n,
+               "own_baseline": c.own_baseline, "expected_events": _num(c.expected_events),
+               "features": [self.feature_record(fe) for fe in c.features.values()]}
+        if c.references:
+            out["references"] = [
+                {"reference": r.reference, "n": r.evaluation.baseline_events,
+                 "features": [self.feature_record(fe, r.reference, r.primary_metrics)
+                              for fe in r.evaluation.features.values()]}
+                for r in c.references]
+        return out
 
     def to_report(self) -> dict[str, Any]:
         """The window entry of the backtest report."""
@@ -153,6 +182,14 @@ class WindowResult:
         return rec
 
     def drifting(self) -> list[tuple[str, str, str]]:
-        """(segment, cohort, feature) whose status is ``drift``."""
+        """(segment, cohort, feature) whose status against the training baseline is ``drift``."""
         return [(c.segment, c.cohort, name) for c in self.cohorts
                 for name, fe in c.features.items() if self.status(fe) == "drift"]
+
+    def drifting_references(self) -> list[tuple[str, str, str, str]]:
+        """(reference, segment, cohort, feature) in drift against any reference."""
+        out = [(TRAINING, *d) for d in self.drifting()]
+        out += [(r.reference, c.segment, c.cohort, name) for c in self.cohorts
+                for r in c.references for name, fe in r.evaluation.features.items()
+                if self.status(fe, r.primary_metrics) == "drift"]
+        return out

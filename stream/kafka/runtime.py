@@ -30,11 +30,9 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.factory import decoder_for
 from driftline.stream.engine.cohorts import AdmittedView, Cohorts
-from driftline.stream.engine.core import schema_for
-from driftline.stream.engine.evaluation import WindowEvaluator
+from driftline.stream.engine.core import build_merger, schema_for
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.merger import Merger
-from driftline.stream.engine.plausible import PlausibleTimes
 from driftline.stream.engine.results import WindowResult
 from driftline.stream.kafka.admin import (
     TopicSpec,
@@ -124,16 +122,12 @@ class Runtime(mode.Service):
     # -- construction -----------------------------------------------------------------------
     def _make_merger(self) -> Merger:
         w = self.cfg.windows
-        evaluator = WindowEvaluator(self.cfg.monitor, self.schema, self.baseline, self.cfg.drift)
-        cohorts = Cohorts.from_config(self.cfg)
         # No short bounded wait here: a lagging partition is not an idle one. Idle partitions
         # advance their own watermark (source side, only when caught up) and a dead worker's
         # partitions move to another after the session timeout; the hour-long wait only
         # protects against a partition nobody consumes at all.
         wait = max(w.allowed_lateness + 2 * w.idle_timeout, 3600.0)
-        merger = Merger(evaluator, cohorts, w.size, w.rollups, w.tiers, wait)
-        merger.plausible = PlausibleTimes.from_config(self.cfg)
-        return merger
+        return build_merger(self.cfg, self.schema, self.baseline, wait)
 
     def _topics(self, kclient: dict[str, Any]) -> list[tuple[str, int]]:
         counts = partition_counts(kclient, self.k.topics)

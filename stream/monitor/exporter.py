@@ -135,10 +135,12 @@ class DriftlineCollector(Collector):
     def _results(self) -> Iterator[Metric]:
         m = self.name
         base = ["monitor", "feature", "segment", "cohort", "window"]
+        # ``reference``: training, trailing, seasonal or cohort:<value> (at most 3 + 1 values)
         score = GaugeMetricFamily("driftline_drift_score", "Drift score of the last closed window.",
-                                  labels=[*base, "metric"])
+                                  labels=[*base, "metric", "reference"])
         pval = GaugeMetricFamily("driftline_drift_p_value",
-                                 "p-value of the drift score.", labels=[*base, "metric"])
+                                 "p-value of the drift score.", labels=[*base, "metric",
+                                                                        "reference"])
         # typed summary: the exposition rules reserve the "quantile" label for summaries
         quant = Metric("driftline_feature_quantile",
                        "Quantiles of the current window and of the baseline.", "summary")
@@ -151,13 +153,18 @@ class DriftlineCollector(Collector):
         for result, c in self.monitor.store.items():
             w = result.tier
             events.add_metric([m, c.segment, c.cohort, w], c.n)
+            compared = [("training", c.evaluation)] + [(r.reference, r.evaluation)
+                                                       for r in c.references]
+            for reference, evaluation in compared:
+                for fe in evaluation.features.values():
+                    labels = [m, fe.name, c.segment, c.cohort, w]
+                    for metric, s in fe.scores.items():
+                        if _ok(s.value):
+                            score.add_metric([*labels, metric, reference], s.value)
+                        if _ok(s.p_value):
+                            pval.add_metric([*labels, metric, reference], s.p_value)
             for fe in c.features.values():
                 labels = [m, fe.name, c.segment, c.cohort, w]
-                for metric, s in fe.scores.items():
-                    if _ok(s.value):
-                        score.add_metric([*labels, metric], s.value)
-                    if _ok(s.p_value):
-                        pval.add_metric([*labels, metric], s.p_value)
                 for source, values in (("current", fe.quantiles_current),
                                        ("baseline", fe.quantiles_baseline)):
                     for level, v in zip(QUANTILE_LEVELS, values or (), strict=False):
@@ -252,7 +259,8 @@ class DriftlineCollector(Collector):
                                    labels=["monitor", "severity"])
         active = GaugeMetricFamily(
             "driftline_alert_active", "1 per firing alert.",
-            labels=["monitor", "check", "feature", "segment", "cohort", "window", "severity"])
+            labels=["monitor", "check", "feature", "segment", "cohort", "window", "severity",
+                    "reference"])
         notes = CounterMetricFamily("driftline_notifications",
                                     "Notification deliveries by channel and outcome.",
                                     labels=["monitor", "channel", "outcome"])
@@ -269,8 +277,8 @@ class DriftlineCollector(Collector):
                 for outcome in OUTCOMES:
                     notes.add_metric([m, channel, outcome], counts.get((channel, outcome), 0))
         for e in self.monitor.firing():
-            active.add_metric([m, e.check, e.feature, e.segment, e.cohort, e.window, e.severity],
-                              1)
+            active.add_metric([m, e.check, e.feature, e.segment, e.cohort, e.window, e.severity,
+                               e.reference], 1)
         yield from (firing, active, notes)
 
     def _durations(self) -> Iterator[Metric]:

@@ -12,6 +12,10 @@ once the window's labels are in (``n`` = the effective number of labels; window 
 and the minimum sample. The p-values of one window's cohorts x metrics are adjusted together
 (Benjamini-Hochberg, :func:`adjusted`), as the drift tests are, so many cohorts do not mean
 many false pages.
+
+With ``compare: {segment, reference}``, :func:`cohort_drop_measurements` gives the realized drop
+of every other cohort of the segment below the reference cohort *of the same window*
+(``reference: cohort:<value>``): both sides are samples, and the tests take both sizes.
 """
 
 from __future__ import annotations
@@ -45,7 +49,6 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
     metrics = [m for m in metrics if m not in REGRESSION_METRICS]
     rr = ref.realized()
     n_ref = ref.effective_n
-    pos_ref = rr["positive_rate"] * n_ref
     if kind == "estimated":
         cur: dict[str, Any] = tracker.estimated(st, segment, cohort)
         if not cur or st.predictions == 0:
@@ -58,7 +61,32 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
         cur = st.realized()
         n = st.effective_n
         window = tier + LABELED_SUFFIX
+    return _drops(monitor, window, start, end, segment, cohort, kind, metrics, st, cur, n, rr,
+                  n_ref, "training")
+
+
+def cohort_drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, start: float,
+                             end: float, segment: str, cohort: str, reference: str,
+                             admitted: set[str] | None, metrics: list[str]) -> list[Measurement]:
+    """The realized drop of ``cohort`` below the cohort ``reference`` of the same segment in
+    the same window (``compare:``); nothing until both have labels."""
+    if not tracker.binary or cohort == reference:
+        return []
+    st = tracker.state_for(start, end, segment, cohort, admitted)
+    ref = tracker.state_for(start, end, segment, reference, admitted)
+    if st.labeled == 0 or ref.labeled == 0:
+        return []
+    metrics = [m for m in metrics if m not in REGRESSION_METRICS]
+    return _drops(monitor, tier + LABELED_SUFFIX, start, end, segment, cohort, "realized",
+                  metrics, st, st.realized(), st.effective_n, ref.realized(), ref.effective_n,
+                  f"cohort:{reference}")
+
+
+def _drops(monitor: str, window: str, start: float, end: float, segment: str, cohort: str,
+           kind: str, metrics: list[str], st: Any, cur: dict[str, Any], n: float,
+           rr: dict[str, Any], n_ref: float, against: str) -> list[Measurement]:
     pos = cur["positive_rate"] * n
+    pos_ref = rr["positive_rate"] * n_ref
     out: list[Measurement] = []
     for metric in metrics:
         value, reference = cur.get(metric, math.nan), rr.get(metric, math.nan)
@@ -72,7 +100,7 @@ def drop_measurements(tracker: PerformanceTracker, monitor: str, tier: str, star
             float(drop) if math.isfinite(drop) else math.nan, int(round(n)), int(round(n_ref)),
             None if not math.isfinite(p) else p, "ok",
             {"current": value, "reference": reference, "kind": kind,
-             "labeled": st.labeled, "predictions": st.predictions}))
+             "labeled": st.labeled, "predictions": st.predictions}, against))
     return out
 
 

@@ -8,6 +8,10 @@ there are at most ``max_distributions`` feature x cohort x window records; beyon
 feature and cohort, for the windows an alert fired in and the ``top`` windows with the highest
 score, so the "what moved" of every alert is always there.
 
+A cohort evaluated against other references than the training baseline (its ``references``)
+gets one more row per reference, named ``segment=cohort vs <reference>`` (drift only: quality
+and events are the cohort's own row), and an alert against such a reference points at that row.
+
 >>> rep = {"monitor": "m", "windows": [{"start_ts": 0.0, "end_ts": 60.0, "tier": "1m",
 ...     "cohorts": [{"segment": "all", "cohort": "all", "n": 10, "features": [
 ...         {"name": "x", "type": "numeric", "n": 10, "metric": "psi", "psi": 0.3,
@@ -91,6 +95,20 @@ class _Distributions:
         return [list(k) for k in sorted(self.labels, key=lambda k: self.labels[k])]
 
 
+def _rows(c: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]], bool]]:
+    """(row name, feature records, against the training baseline?) of one cohort record."""
+    name = f"{c['segment']}={c['cohort']}"
+    return [(name, c["features"], True)] + [
+        (row_name(c["segment"], c["cohort"], r["reference"]), r["features"], False)
+        for r in c.get("references") or ()]
+
+
+def row_name(segment: str | None, cohort: str | None, reference: str | None) -> str:
+    """``region=eu``, or ``region=eu vs trailing`` against another reference than training."""
+    name = f"{segment}={cohort}"
+    return name if reference in (None, "training") else f"{name} vs {reference}"
+
+
 def _index(names: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     for n in names:
@@ -109,8 +127,8 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
         if w["tier"] == tier:
             by_start[float(w["start_ts"])] = w  # a re-evaluated window replaces the first
     windows = [by_start[k] for k in sorted(by_start)]
-    cohorts = _index(["all=all", *(f"{c['segment']}={c['cohort']}"
-                                    for w in windows for c in w["cohorts"])])
+    cohorts = _index(["all=all", *(row for w in windows for c in w["cohorts"]
+                                    for row, _, _ in _rows(c))])
     if not windows:
         cohorts = {}
     features: dict[str, int] = {}
@@ -118,7 +136,7 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
     fmetric: dict[str, str] = {}
     for w in windows:
         for c in w["cohorts"]:
-            for rec in c["features"]:
+            for rec in c["features"]:  # the references' records have the same features
                 features.setdefault(rec["name"], len(features))
                 ftype.setdefault(rec["name"], rec.get("type", "numeric"))
                 if rec.get("metric"):
@@ -130,7 +148,7 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
     cells = {(a["ci"], a["fi"], a["w"]) for a in alerts
              if a["check"] == "drift" and a["state"] == "firing" and a["ci"] >= 0
              and a["fi"] >= 0}
-    records = sum(len(c["features"]) for w in windows for c in w["cohorts"])
+    records = sum(len(recs) for w in windows for c in w["cohorts"] for _, recs, _ in _rows(c))
     dists = _Distributions(keep_all=records <= max_distributions, top=top, alert_cells=cells)
     c_n, f_n = len(cohorts), len(features)
     for lo in range(0, len(windows), BLOCK):
@@ -144,10 +162,10 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
         quality: dict[str, np.ndarray] = {}
         for j, w in enumerate(block):
             perf: dict[str, np.ndarray] = {}
-            for c in w["cohorts"]:
-                ci = cohorts[f"{c['segment']}={c['cohort']}"]
+            for c, (row, recs, own) in ((co, r) for co in w["cohorts"] for r in _rows(co)):
+                ci = cohorts[row]
                 n[ci, j] = c.get("n") or 0
-                for rec in c["features"]:
+                for rec in recs:
                     fi = features[rec["name"]]
                     metric = rec.get("metric") or fmetric.get(rec["name"], "psi")
                     v = rec.get(metric)
@@ -157,11 +175,11 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
                     status[ci, fi, j] = STATUS.get(rec.get("status") or "", 0)
                     fn[ci, fi, j] = rec.get("n") or 0
                     for name, ratio in (rec.get("quality") or {}).items():
-                        if ratio:
+                        if ratio and own:
                             arr = quality.setdefault(name, np.zeros((c_n, f_n, k)))
                             arr[ci, fi, j] = ratio
                     dists.offer(ci, fi, lo + j, score[ci, fi, j], rec, float(w["start_ts"]))
-                for name, value in _performance(c.get("performance")):
+                for name, value in _performance(c.get("performance") if own else None):
                     perf.setdefault(name, np.full((c_n, 1), np.nan))[ci, 0] = value
             for name, values in perf.items():
                 acc.add_series(name, lo + j, values)
@@ -230,7 +248,9 @@ def _alerts(alerts: list[dict[str, Any]], starts: np.ndarray, cohorts: dict[str,
             "since": a.get("since"), "value": _r(a.get("value"), 6),
             "threshold": _r(a.get("threshold"), 6), "n": a.get("n"),
             "p_value": a.get("p_value"), "w": w, "col": acc.column(w) if len(starts) else 0,
-            "ci": cohorts.get(f"{a.get('segment')}={a.get('cohort')}", -1),
+            "reference": a.get("reference", "training"),
+            "ci": cohorts.get(row_name(a.get("segment"), a.get("cohort"), a.get("reference")),
+                              -1),
             "fi": features.get(a.get("feature") or "", -1),
         })
     return out

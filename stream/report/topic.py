@@ -103,7 +103,7 @@ def records_to_report(config: DriftlineConfig, records: Any, bad: int = 0) -> di
             "monitor", "start", "end", "start_ts", "end_ts", "tier", "complete")} | {"cohorts": []})
         w["cohorts"].append({k: v for k, v in rec.items() if k in (
             "segment", "cohort", "n", "own_baseline", "expected_events", "features",
-            "performance")})
+            "performance", "references")})
     notes = ["Read from the results topic: alerts are not stored there, so the windows' statuses "
              "are shown without alert markers."]
     if bad:

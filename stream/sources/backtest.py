@@ -26,7 +26,9 @@ import numpy as np
 
 from driftline.alerts.model import AlertEvent
 from driftline.sketches.baseline import Baseline
+from driftline.stream.config.alerts import DriftOverride
 from driftline.stream.config.model import DriftlineConfig
+from driftline.stream.config.references import reference_drift
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.core import Engine
 from driftline.stream.engine.plausible import drop_implausible
@@ -42,18 +44,30 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
             "cohort": e.cohort, "window": e.window, "severity": e.severity, "state": e.state,
             "transition": e.transition, "window_start": e.window_start,
             "window_end": e.window_end, "since": e.since, "value": e.value,
-            "threshold": e.threshold, "n": e.n, "p_value": e.p_value}
+            "threshold": e.threshold, "n": e.n, "p_value": e.p_value, "reference": e.reference}
 
 
-def drift_rules(config: DriftlineConfig) -> dict[str, Any]:
+def drift_rules(config: DriftlineConfig, reference: DriftOverride | None = None
+                ) -> dict[str, Any]:
     """The drift rules the windows were judged by: metrics, significance level, minimum samples
-    and, per feature and metric, the resolved warning/critical/clear thresholds."""
+    and, per feature and metric, the resolved warning/critical/clear thresholds; under
+    ``references`` the same for each other configured reference (``trailing``, ``seasonal``,
+    ``cohort:<value>``)."""
     thresholds: dict[str, dict[str, dict[str, float | None]]] = {}
     for f in config.features:
-        rules = config.drift.for_feature(f.name)
+        rules = reference_drift(config.drift, reference, f.name)
         thresholds[f.name] = {m: rules.tiers(m)._asdict() for m in rules.metric_names}
-    return {"metrics": config.drift.metric_names, "alpha": config.drift.alpha,
-            "min_samples": config.drift.min_samples, "thresholds": thresholds}
+    top = reference_drift(config.drift, reference)
+    out: dict[str, Any] = {"metrics": top.metric_names, "alpha": top.alpha,
+                           "min_samples": top.min_samples, "thresholds": thresholds}
+    if reference is None:
+        refs: dict[str, DriftOverride | None] = {
+            "trailing": config.references.trailing, "seasonal": config.references.seasonal}
+        if config.compare is not None:
+            refs[f"cohort:{config.compare.reference}"] = config.compare
+        out["references"] = {name: drift_rules(config, ref) for name, ref in refs.items()
+                             if ref is not None}
+    return out
 
 
 def run_backtest(config: DriftlineConfig, baseline: Baseline | None, events: Path | str,

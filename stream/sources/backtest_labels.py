@@ -22,7 +22,11 @@ from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.cohorts import OTHER
-from driftline.stream.performance.alerts import adjusted, drop_measurements
+from driftline.stream.performance.alerts import (
+    adjusted,
+    cohort_drop_measurements,
+    drop_measurements,
+)
 from driftline.stream.performance.columns import (
     ID,
     ids,
@@ -153,6 +157,12 @@ class PerformanceReplay:
                                         w["start_ts"], w["end_ts"], c["segment"], c["cohort"],
                                         adm, "realized", list(self.config.performance.metrics))
                 ms.extend(got)
+                cmp = self.config.compare
+                if cmp is not None and c["segment"] == cmp.segment:
+                    ms.extend(cohort_drop_measurements(
+                        self.tracker, self.config.monitor, w["tier"], w["start_ts"],
+                        w["end_ts"], c["segment"], c["cohort"], cmp.reference, adm,
+                        list(self.config.performance.metrics)))
                 self.tracker.publish("realized", w["tier"], w["start_ts"], w["end_ts"],
                                      c["segment"], c["cohort"], adm)
                 if c["segment"] == "all":

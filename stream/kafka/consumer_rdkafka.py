@@ -9,16 +9,28 @@ for it, so the owner restores or checkpoints exactly as with aiokafka. The seeks
 for during an assignment become the offsets the partitions are assigned at.
 
 Its batch ``consume()`` spends about half of aiokafka's CPU per record (docs/kafka.md,
-"Consumers"). Caught-up and lag use librdkafka's position (which moves past transaction markers
-and aborted transactions) and its cached high watermark.
+"Consumers"), and :meth:`RdkafkaBatchConsumer.getmany` keeps one ``consume()`` running ahead:
+the next batch is fetched (and its ``Message`` objects made, in a thread) while the owner
+decodes the one it got. What the owner sees stays as without it: the positions it reads are
+those after the batch it got, and records of a partition sought (or assigned) while a fetch ran
+are dropped from that fetch and fetched again from where the seek points. Caught-up and lag use
+librdkafka's position (which moves past transaction markers and aborted transactions) and its
+cached high watermark.
+
+>>> by_partition([])
+[]
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from itertools import compress
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 from aiokafka import TopicPartition
 
@@ -85,6 +97,9 @@ class RdkafkaBatchConsumer:
         # by the owner then are made by that thread once the owner is done (before unassign)
         self._in_callback = False
         self._deferred: list[Any] = []
+        self._pending: asyncio.Task[tuple[list[Any], dict[TopicPartition, int]]] | None = None
+        self._sought: dict[TopicPartition, int] = {}  # seeks since the pending fetch began
+        self._positions: dict[TopicPartition, int] = {}  # after the batch last returned
         full = {**conf, "group.id": group_id, "enable.auto.commit": False,
                 "enable.auto.offset.store": False, "auto.offset.reset": auto_offset_reset,
                 "isolation.level": isolation_level,
@@ -102,7 +117,11 @@ class RdkafkaBatchConsumer:
         self._c.subscribe(self.topics, on_assign=self._assign_cb, on_revoke=self._revoke_cb)
 
     async def stop(self) -> None:
-        """Leave the group (the revoke callback runs first, so state is checkpointed)."""
+        """Leave the group (the revoke callback runs first, so state is checkpointed); a fetch
+        running ahead ends first and its records are dropped (checkpoints say where to resume)."""
+        if self._pending is not None:
+            await asyncio.wait([self._pending])
+            self._pending = None
         await asyncio.to_thread(self._c.close)
 
     def _run(self, coro: Any) -> None:
@@ -126,9 +145,13 @@ class RdkafkaBatchConsumer:
             self._assigning = None
         ck = self._ck
         default = ck.OFFSET_END if self.auto_offset_reset == "latest" else ck.OFFSET_BEGINNING
-        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, start.get(tp, default))
-                         for tp in tps])
+        offsets = {tp: start.get(tp, default) for tp in tps}
+        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, off)
+                         for tp, off in offsets.items()])
         self._assigned = tps
+        self._sought.update(offsets)  # records of them in this fetch may predate the assignment
+        for tp in tps:
+            self._positions.pop(tp, None)
 
     def _revoke_cb(self, consumer: Any, partitions: list[Any]) -> None:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
@@ -149,6 +172,8 @@ class RdkafkaBatchConsumer:
             self._assigning[tp] = offset
         else:
             self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, offset))
+            self._sought[tp] = offset
+            self._positions.pop(tp, None)
 
     async def seek_default(self, tps: set[TopicPartition]) -> None:
         """Start partitions without a checkpoint per ``auto_offset_reset``."""
@@ -158,11 +183,9 @@ class RdkafkaBatchConsumer:
             self.seek(tp, offset)
 
     def fetch_position(self, tp: TopicPartition) -> int | None:
-        """The offset after everything returned or skipped (markers, aborted records)."""
-        if tp not in self._assigned:
-            return None
-        pos = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition)])[0].offset
-        return int(pos) if pos >= 0 else None
+        """The offset after everything returned or skipped (markers, aborted records), as of
+        the batch :meth:`getmany` returned last (not of the fetch running ahead)."""
+        return self._positions.get(tp) if tp in self._assigned else None
 
     def highwater(self, tp: TopicPartition) -> int | None:
         if tp not in self._assigned:
@@ -179,28 +202,40 @@ class RdkafkaBatchConsumer:
 
     # -- fetching and committing -------------------------------------------------------------
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
-        """One ``consume()``: up to ``max_records`` records, grouped per partition."""
-        msgs = await asyncio.to_thread(self._c.consume, self.max_records, timeout_ms / 1000)
-        per: dict[tuple[Any, Any], list[Any]] = {}
-        for m in msgs:
-            if m.error() is not None:
-                log.info("consumer: %s", m.error())
-                continue
-            per.setdefault((m.topic(), m.partition()), []).append(m)
-        out = []
-        for (topic, partition), records in per.items():
-            values = [m.value() for m in records]
-            tombstones: list[int] = []
-            if None in values:
-                tombstones = [i for i, v in enumerate(values) if v is None]
-                for i in tombstones:
-                    values[i] = b""
-            out.append(PartitionRecords(
-                topic, partition, [m.offset() for m in records],
-                [m.timestamp()[1] for m in records], values, [m.key() for m in records],
-                tombstones, [i for i, m in enumerate(records) if m.headers()],
-            ))
-        return out
+        """One ``consume()`` (up to ``max_records`` records) grouped per partition; the next
+        one starts before this returns (see the module doc)."""
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
+        # shielded: a cancelled caller must not leave a consume() running unseen (stop waits)
+        msgs, positions = await asyncio.shield(self._pending)
+        self._pending = None
+        sought, self._sought = self._sought, {}
+        for tp, offset in sought.items():  # no consume() runs now: the seek sticks
+            positions.pop(tp, None)
+            self._seek_again(tp, offset)
+        self._positions = positions
+        self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
+        return by_partition(msgs, drop={(tp.topic, tp.partition) for tp in sought})
+
+    def _consume(self, timeout_ms: int) -> tuple[list[Any], dict[TopicPartition, int]]:
+        """One ``consume()`` (in a worker thread) and the positions right after it."""
+        msgs = self._c.consume(self.max_records, timeout_ms / 1000)
+        tps = list(self._assigned)
+        if not tps:
+            return msgs, {}
+        got = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition) for tp in tps])
+        return msgs, {tp: int(p.offset) for tp, p in zip(tps, got, strict=True) if p.offset >= 0}
+
+    def _seek_again(self, tp: TopicPartition, offset: int) -> None:
+        """Seek a partition again once the fetch that ran during its seek has ended."""
+        if tp not in self._assigned:
+            return
+        try:
+            self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, offset))
+        except self._ck.KafkaException as exc:
+            # not fetching yet (assigned during that fetch, nothing read since): it starts at
+            # the offset it was assigned at, which is this one
+            log.debug("seek %s to %d: %s", tp, offset, exc)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
@@ -219,3 +254,53 @@ class RdkafkaBatchConsumer:
             self._c.commit(offsets=offsets, asynchronous=False)
         except self._ck.KafkaException as exc:  # a commit racing a rebalance is harmless here
             log.info("offset commit skipped: %s", exc)
+
+
+def by_partition(msgs: list[Any], drop: Collection[tuple[str, int]] = ()
+                 ) -> list[PartitionRecords]:
+    """The ``Message`` objects of one ``consume()`` as records per partition, each field read
+    with one C-level ``map`` (no Python loop per message); messages with an error are logged
+    and left out, and so are those of the partitions in ``drop``."""
+    if not msgs:
+        return []
+    m = type(msgs[0])
+    errors = list(map(m.error, msgs))
+    if errors.count(None) != len(errors):
+        for e in errors:
+            if e is not None:
+                log.info("consumer: %s", e)
+        msgs = [msg for msg, e in zip(msgs, errors, strict=True) if e is None]
+        if not msgs:
+            return []
+    partitions = np.fromiter(map(m.partition, msgs), dtype=np.int64, count=len(msgs))
+    topics = list(map(m.topic, msgs))
+    names = list(dict.fromkeys(topics))
+    key = partitions
+    if len(names) > 1:
+        ids = {t: i for i, t in enumerate(names)}
+        key = partitions + (int(partitions.max()) + 1) * np.fromiter(
+            map(ids.__getitem__, topics), dtype=np.int64, count=len(topics))
+    # a partition's messages come in runs (one per fetch response), in offset order
+    cuts = [0, *(np.flatnonzero(key[1:] != key[:-1]) + 1).tolist(), len(msgs)]
+    per: dict[tuple[str, int], list[Any]] = {}
+    for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
+        tp = (topics[lo], int(partitions[lo]))
+        if tp not in drop:
+            per.setdefault(tp, []).extend(msgs[lo:hi])
+    out = []
+    for (topic, partition), records in per.items():
+        values = list(map(m.value, records))
+        tombstones: list[int] = []
+        if None in values:
+            tombstones = [i for i, v in enumerate(values) if v is None]
+            for i in tombstones:
+                values[i] = b""
+        out.append(PartitionRecords(
+            topic, partition, list(map(m.offset, records)),
+            list(map(_SECOND, map(m.timestamp, records))), values, list(map(m.key, records)),
+            tombstones, list(compress(range(len(records)), map(m.headers, records))),
+        ))
+    return out
+
+
+_SECOND = itemgetter(1)

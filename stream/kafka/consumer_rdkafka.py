@@ -12,8 +12,9 @@ Its batch ``consume()`` spends about half of aiokafka's CPU per record (docs/kaf
 "Consumers"), and :meth:`RdkafkaBatchConsumer.getmany` keeps one ``consume()`` running ahead:
 the next batch is fetched (and its ``Message`` objects made, in a thread) while the owner
 decodes the one it got. What the owner sees stays as without it: the positions it reads are
-those after the batch it got, and records of a partition sought (or assigned) while a fetch ran
-are dropped from that fetch and fetched again from where the seek points. Caught-up and lag use
+those after the batch it got, and records of a partition sought (or revoked) while a fetch ran
+are dropped from that fetch and fetched again from where the seek (or the new assignment)
+points. Caught-up and lag use
 librdkafka's position (which moves past transaction markers and aborted transactions) and its
 cached high watermark.
 
@@ -98,7 +99,8 @@ class RdkafkaBatchConsumer:
         self._in_callback = False
         self._deferred: list[Any] = []
         self._pending: asyncio.Task[tuple[list[Any], dict[TopicPartition, int]]] | None = None
-        self._sought: dict[TopicPartition, int] = {}  # seeks since the pending fetch began
+        # partitions sought (to an offset) or revoked (None) since the pending fetch began
+        self._sought: dict[TopicPartition, int | None] = {}
         self._positions: dict[TopicPartition, int] = {}  # after the batch last returned
         full = {**conf, "group.id": group_id, "enable.auto.commit": False,
                 "enable.auto.offset.store": False, "auto.offset.reset": auto_offset_reset,
@@ -149,15 +151,17 @@ class RdkafkaBatchConsumer:
         consumer.assign([ck.TopicPartition(tp.topic, tp.partition, off)
                          for tp, off in offsets.items()])
         self._assigned = tps
-        self._sought.update(offsets)  # records of them in this fetch may predate the assignment
         for tp in tps:
             self._positions.pop(tp, None)
+            if tp in self._sought:  # revoked earlier in this fetch: its records in it may be
+                self._sought[tp] = offsets[tp]  # from before, so read again from the start
 
     def _revoke_cb(self, consumer: Any, partitions: list[Any]) -> None:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
         self._run(self._on_revoked(tps))
         consumer.unassign()
         self._assigned = set()
+        self._sought.update(dict.fromkeys(tps))  # their records in this fetch are dropped
 
     # -- positions -------------------------------------------------------------------------
     def assignment(self) -> set[TopicPartition]:
@@ -212,7 +216,8 @@ class RdkafkaBatchConsumer:
         sought, self._sought = self._sought, {}
         for tp, offset in sought.items():  # no consume() runs now: the seek sticks
             positions.pop(tp, None)
-            self._seek_again(tp, offset)
+            if offset is not None:
+                self._seek_again(tp, offset)
         self._positions = positions
         self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
         return by_partition(msgs, drop={(tp.topic, tp.partition) for tp in sought})
@@ -235,7 +240,7 @@ class RdkafkaBatchConsumer:
         except self._ck.KafkaException as exc:
             # not fetching yet (assigned during that fetch, nothing read since): it starts at
             # the offset it was assigned at, which is this one
-            log.debug("seek %s to %d: %s", tp, offset, exc)
+            log.info("seek %s to %d: %s", tp, offset, exc)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""

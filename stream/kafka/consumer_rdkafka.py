@@ -32,7 +32,6 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-
 from aiokafka import TopicPartition
 
 from driftline.stream.config.kafka import KafkaSettings
@@ -208,11 +207,15 @@ class RdkafkaBatchConsumer:
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
         """One ``consume()`` (up to ``max_records`` records) grouped per partition; the next
         one starts before this returns (see the module doc)."""
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
-        # shielded: a cancelled caller must not leave a consume() running unseen (stop waits)
-        msgs, positions = await asyncio.shield(self._pending)
-        self._pending = None
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = asyncio.ensure_future(
+                asyncio.to_thread(self._consume, timeout_ms))
+        try:  # shielded: a cancelled caller leaves it to stop() to wait for
+            msgs, positions = await asyncio.shield(pending)
+        finally:
+            if pending.done():  # also when it failed: the next call consumes again
+                self._pending = None
         sought, self._sought = self._sought, {}
         for tp, offset in sought.items():  # no consume() runs now: the seek sticks
             positions.pop(tp, None)

@@ -71,7 +71,9 @@ impl Reader {
 /// Reads every record of `records` (bytes) into row i of `cols` with `read`, without the GIL:
 /// the records are borrowed from the list (a reference to each is held while the scan runs, and
 /// `bytes` never change), so another Python thread (the consumer fetching the next batch) runs
-/// meanwhile. False when one is not bytes or `read` says it was not read cleanly.
+/// meanwhile (a reader is used by one thread at a time: a second call on the same reader
+/// during the scan raises instead of waiting). False when one is not bytes or `read` says
+/// it was not read cleanly.
 fn read_detached<'py>(py: Python<'py>, records: &Bound<'py, PyList>, cols: &mut Columns,
                       mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
                       -> PyResult<bool> {

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from itertools import compress
 from operator import itemgetter
 from typing import Any
@@ -38,6 +38,8 @@ from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.kafka.consumer import PartitionRecords, PartitionsCallback
 
 log = logging.getLogger(__name__)
+
+_Fetched = tuple[list[PartitionRecords], dict[TopicPartition, int]]  # records, positions after
 
 
 def rdkafka_config(settings: KafkaSettings, environ: Mapping[str, str] | None = None
@@ -97,7 +99,7 @@ class RdkafkaBatchConsumer:
         # by the owner then are made by that thread once the owner is done (before unassign)
         self._in_callback = False
         self._deferred: list[Any] = []
-        self._pending: asyncio.Task[tuple[list[Any], dict[TopicPartition, int]]] | None = None
+        self._pending: asyncio.Task[_Fetched] | None = None
         # partitions sought (to an offset) or revoked (None) since the pending fetch began
         self._sought: dict[TopicPartition, int | None] = {}
         self._positions: dict[TopicPartition, int] = {}  # after the batch last returned
@@ -212,7 +214,7 @@ class RdkafkaBatchConsumer:
             pending = self._pending = asyncio.ensure_future(
                 asyncio.to_thread(self._consume, timeout_ms))
         try:  # shielded: a cancelled caller leaves it to stop() to wait for
-            msgs, positions = await asyncio.shield(pending)
+            fetched, positions = await asyncio.shield(pending)
         finally:
             if pending.done():  # also when it failed: the next call consumes again
                 self._pending = None
@@ -223,16 +225,22 @@ class RdkafkaBatchConsumer:
                 self._seek_again(tp, offset)
         self._positions = positions
         self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
-        return by_partition(msgs, drop={(tp.topic, tp.partition) for tp in sought})
+        if not sought:
+            return fetched
+        return [r for r in fetched if TopicPartition(r.topic, r.partition) not in sought]
 
-    def _consume(self, timeout_ms: int) -> tuple[list[Any], dict[TopicPartition, int]]:
-        """One ``consume()`` (in a worker thread) and the positions right after it."""
+    def _consume(self, timeout_ms: int) -> _Fetched:
+        """One ``consume()`` (in a worker thread), its records per partition (made here, while
+        the event loop is in the GIL-free parts of decoding) and the positions after it."""
         msgs = self._c.consume(self.max_records, timeout_ms / 1000)
         tps = list(self._assigned)
-        if not tps:
-            return msgs, {}
-        got = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition) for tp in tps])
-        return msgs, {tp: int(p.offset) for tp, p in zip(tps, got, strict=True) if p.offset >= 0}
+        positions = {}
+        if tps:
+            got = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition)
+                                    for tp in tps])
+            positions = {tp: int(p.offset) for tp, p in zip(tps, got, strict=True)
+                         if p.offset >= 0}
+        return by_partition(msgs), positions
 
     def _seek_again(self, tp: TopicPartition, offset: int) -> None:
         """Seek a partition again once the fetch that ran during its seek has ended."""
@@ -264,11 +272,10 @@ class RdkafkaBatchConsumer:
             log.info("offset commit skipped: %s", exc)
 
 
-def by_partition(msgs: list[Any], drop: Collection[tuple[str, int]] = ()
-                 ) -> list[PartitionRecords]:
+def by_partition(msgs: list[Any]) -> list[PartitionRecords]:
     """The ``Message`` objects of one ``consume()`` as records per partition, each field read
     with one C-level ``map`` (no Python loop per message); messages with an error are logged
-    and left out, and so are those of the partitions in ``drop``."""
+    and left out."""
     if not msgs:
         return []
     m = type(msgs[0])
@@ -293,8 +300,7 @@ def by_partition(msgs: list[Any], drop: Collection[tuple[str, int]] = ()
     per: dict[tuple[str, int], list[Any]] = {}
     for lo, hi in zip(cuts[:-1], cuts[1:], strict=False):
         tp = (topics[lo], int(partitions[lo]))
-        if tp not in drop:
-            per.setdefault(tp, []).extend(msgs[lo:hi])
+        per.setdefault(tp, []).extend(msgs[lo:hi])
     out = []
     for (topic, partition), records in per.items():
         values = list(map(m.value, records))

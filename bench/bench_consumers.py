@@ -9,8 +9,7 @@ partition's window profiles with the 25-feature monitor, as ``SourceSide`` does)
 
 1. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany`` (the worker's path);
 2. ``librdkafka``: :class:`stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` ``getmany``
-   (confluent-kafka's batch ``consume()``, the next one running ahead in a thread while the
-   batch it returned is processed).
+   (confluent-kafka's batch ``consume()`` and the per-partition lists, in a worker thread).
 
 Run (starts its own broker unless --bootstrap is given)::
 

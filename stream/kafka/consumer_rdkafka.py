@@ -9,14 +9,9 @@ for it, so the owner restores or checkpoints exactly as with aiokafka. The seeks
 for during an assignment become the offsets the partitions are assigned at.
 
 Its batch ``consume()`` spends about half of aiokafka's CPU per record (docs/kafka.md,
-"Consumers"), and :meth:`RdkafkaBatchConsumer.getmany` keeps one ``consume()`` running ahead:
-the next batch is fetched (and its ``Message`` objects made, in a thread) while the owner
-decodes the one it got. What the owner sees stays as without it: the positions it reads are
-those after the batch it got, and records of a partition sought (or revoked) while a fetch ran
-are dropped from that fetch and fetched again from where the seek (or the new assignment)
-points. Caught-up and lag use
-librdkafka's position (which moves past transaction markers and aborted transactions) and its
-cached high watermark.
+"Consumers"); the per-partition lists are read from its ``Message`` objects with one C-level
+``map`` per field (:func:`by_partition`). Caught-up and lag use librdkafka's position (which
+moves past transaction markers and aborted transactions) and its cached high watermark.
 
 >>> by_partition([])
 []
@@ -38,8 +33,6 @@ from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.kafka.consumer import PartitionRecords, PartitionsCallback
 
 log = logging.getLogger(__name__)
-
-_Fetched = tuple[list[PartitionRecords], dict[TopicPartition, int]]  # records, positions after
 
 
 def rdkafka_config(settings: KafkaSettings, environ: Mapping[str, str] | None = None
@@ -99,10 +92,6 @@ class RdkafkaBatchConsumer:
         # by the owner then are made by that thread once the owner is done (before unassign)
         self._in_callback = False
         self._deferred: list[Any] = []
-        self._pending: asyncio.Task[_Fetched] | None = None
-        # partitions sought (to an offset) or revoked (None) since the pending fetch began
-        self._sought: dict[TopicPartition, int | None] = {}
-        self._positions: dict[TopicPartition, int] = {}  # after the batch last returned
         full = {**conf, "group.id": group_id, "enable.auto.commit": False,
                 "enable.auto.offset.store": False, "auto.offset.reset": auto_offset_reset,
                 "isolation.level": isolation_level,
@@ -120,11 +109,7 @@ class RdkafkaBatchConsumer:
         self._c.subscribe(self.topics, on_assign=self._assign_cb, on_revoke=self._revoke_cb)
 
     async def stop(self) -> None:
-        """Leave the group (the revoke callback runs first, so state is checkpointed); a fetch
-        running ahead ends first and its records are dropped (checkpoints say where to resume)."""
-        if self._pending is not None:
-            await asyncio.wait([self._pending])
-            self._pending = None
+        """Leave the group (the revoke callback runs first, so state is checkpointed)."""
         await asyncio.to_thread(self._c.close)
 
     def _run(self, coro: Any) -> None:
@@ -148,21 +133,15 @@ class RdkafkaBatchConsumer:
             self._assigning = None
         ck = self._ck
         default = ck.OFFSET_END if self.auto_offset_reset == "latest" else ck.OFFSET_BEGINNING
-        offsets = {tp: start.get(tp, default) for tp in tps}
-        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, off)
-                         for tp, off in offsets.items()])
+        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, start.get(tp, default))
+                         for tp in tps])
         self._assigned = tps
-        for tp in tps:
-            self._positions.pop(tp, None)
-            if tp in self._sought:  # revoked earlier in this fetch: its records in it may be
-                self._sought[tp] = offsets[tp]  # from before, so read again from the start
 
     def _revoke_cb(self, consumer: Any, partitions: list[Any]) -> None:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
         self._run(self._on_revoked(tps))
         consumer.unassign()
         self._assigned = set()
-        self._sought.update(dict.fromkeys(tps))  # their records in this fetch are dropped
 
     # -- positions -------------------------------------------------------------------------
     def assignment(self) -> set[TopicPartition]:
@@ -177,8 +156,6 @@ class RdkafkaBatchConsumer:
             self._assigning[tp] = offset
         else:
             self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, offset))
-            self._sought[tp] = offset
-            self._positions.pop(tp, None)
 
     async def seek_default(self, tps: set[TopicPartition]) -> None:
         """Start partitions without a checkpoint per ``auto_offset_reset``."""
@@ -188,9 +165,11 @@ class RdkafkaBatchConsumer:
             self.seek(tp, offset)
 
     def fetch_position(self, tp: TopicPartition) -> int | None:
-        """The offset after everything returned or skipped (markers, aborted records), as of
-        the batch :meth:`getmany` returned last (not of the fetch running ahead)."""
-        return self._positions.get(tp) if tp in self._assigned else None
+        """The offset after everything returned or skipped (markers, aborted records)."""
+        if tp not in self._assigned:
+            return None
+        pos = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition)])[0].offset
+        return int(pos) if pos >= 0 else None
 
     def highwater(self, tp: TopicPartition) -> int | None:
         if tp not in self._assigned:
@@ -207,51 +186,12 @@ class RdkafkaBatchConsumer:
 
     # -- fetching and committing -------------------------------------------------------------
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
-        """One ``consume()`` (up to ``max_records`` records) grouped per partition; the next
-        one starts before this returns (see the module doc)."""
-        pending = self._pending
-        if pending is None:
-            pending = self._pending = asyncio.ensure_future(
-                asyncio.to_thread(self._consume, timeout_ms))
-        try:  # shielded: a cancelled caller leaves it to stop() to wait for
-            fetched, positions = await asyncio.shield(pending)
-        finally:
-            if pending.done():  # also when it failed: the next call consumes again
-                self._pending = None
-        sought, self._sought = self._sought, {}
-        for tp, offset in sought.items():  # no consume() runs now: the seek sticks
-            positions.pop(tp, None)
-            if offset is not None:
-                self._seek_again(tp, offset)
-        self._positions = positions
-        self._pending = asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms))
-        if not sought:
-            return fetched
-        return [r for r in fetched if TopicPartition(r.topic, r.partition) not in sought]
+        """One ``consume()``: up to ``max_records`` records, grouped per partition (both in a
+        worker thread)."""
+        return await asyncio.to_thread(self._consume, timeout_ms)
 
-    def _consume(self, timeout_ms: int) -> _Fetched:
-        """One ``consume()`` (in a worker thread), its records per partition (made here, while
-        the event loop is in the GIL-free parts of decoding) and the positions after it."""
-        msgs = self._c.consume(self.max_records, timeout_ms / 1000)
-        tps = list(self._assigned)
-        positions = {}
-        if tps:
-            got = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition)
-                                    for tp in tps])
-            positions = {tp: int(p.offset) for tp, p in zip(tps, got, strict=True)
-                         if p.offset >= 0}
-        return by_partition(msgs), positions
-
-    def _seek_again(self, tp: TopicPartition, offset: int) -> None:
-        """Seek a partition again once the fetch that ran during its seek has ended."""
-        if tp not in self._assigned:
-            return
-        try:
-            self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, offset))
-        except self._ck.KafkaException as exc:
-            # not fetching yet (assigned during that fetch, nothing read since): it starts at
-            # the offset it was assigned at, which is this one
-            log.info("seek %s to %d: %s", tp, offset, exc)
+    def _consume(self, timeout_ms: int) -> list[PartitionRecords]:
+        return by_partition(self._c.consume(self.max_records, timeout_ms / 1000))
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""

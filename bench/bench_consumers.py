@@ -8,12 +8,13 @@ the fetch alone and for the worker's source side (fetch, then decode and aggrega
 partition's window profiles with the 25-feature monitor, as ``SourceSide`` does).
 
 1. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany`` (the worker's path);
-2. ``librdkafka``: confluent-kafka ``Consumer.consume(num_messages=50000)``, the same lists
-   built from its ``Message`` objects.
+2. ``librdkafka``: :class:`stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` ``getmany``
+   (confluent-kafka's batch ``consume()`` and the per-partition lists, in a worker thread).
 
 Run (starts its own broker unless --bootstrap is given)::
 
     .venv/bin/python -m bench.bench_consumers --events 300000
+    .venv/bin/python -m bench.bench_consumers --bootstrap 127.0.0.1:9092 --topic t --events N
 """
 
 from __future__ import annotations
@@ -106,33 +107,29 @@ async def _aiokafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[fl
     return n / wall, n / cpu
 
 
-def _librdkafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
-    from confluent_kafka import Consumer
+async def _librdkafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[float, float]:
+    from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-rdk-{uuid.uuid4().hex[:6]}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                  "isolation.level": "read_committed", "fetch.max.bytes": 64 * 1024 * 1024,
-                  "max.partition.fetch.bytes": 8 * 1024 * 1024})
-    c.subscribe([topic])
+    async def noop(_: Any) -> None:
+        return None
+
+    consumer = RdkafkaBatchConsumer([topic], f"bench-rdk-{uuid.uuid4().hex[:6]}",
+                                    {"bootstrap.servers": bootstrap}, on_assigned=noop,
+                                    on_revoked=noop)
+    await consumer.start()
     seen, t0, c0 = 0, 0.0, 0.0
     try:
         while seen < n:
-            msgs = c.consume(num_messages=50_000, timeout=0.5)
-            if msgs and not seen:
+            batch = await consumer.getmany(timeout_ms=500)
+            if batch and not seen:
                 t0, c0 = time.perf_counter(), time.process_time()
-            per: dict[int, list[Any]] = {}
-            for m in msgs:
-                per.setdefault(m.partition(), []).append(m)
-            for p, records in per.items():  # what PartitionRecords holds, as in getmany
-                ts = [m.timestamp()[1] for m in records]
-                values = [m.value() for m in records]
-                _ = ([m.offset() for m in records], [m.key() for m in records])
-                sink(p, ts, values)
-            seen += len(msgs)
+            for b in batch:
+                sink(b.partition, b.timestamps_ms, b.values)
+            seen += sum(len(b.offsets) for b in batch)
         sink.finish()
     finally:
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        c.close()
+        await consumer.stop()
     return n / wall, n / cpu
 
 
@@ -141,19 +138,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--events", type=int, default=300_000)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--bootstrap", default=None)
+    ap.add_argument("--topic", default=None,
+                    help="read this topic (already holding --events workload events) instead "
+                         "of producing one")
     args = ap.parse_args(argv)
     with broker(args.bootstrap) as bootstrap:
-        topic = f"bench-consumers-{uuid.uuid4().hex[:6]}"
-        size, _ = produce_workload(bootstrap, topic, args.events, args.partitions)
-        print(f"{args.events:,} events, {size / args.events:.0f} bytes each, "
-              f"{args.partitions} partitions")
+        topic = args.topic or f"bench-consumers-{uuid.uuid4().hex[:6]}"
+        if args.topic is None:
+            size, _ = produce_workload(bootstrap, topic, args.events, args.partitions)
+            print(f"{args.events:,} events, {size / args.events:.0f} bytes each, "
+                  f"{args.partitions} partitions")
         rows = []
         for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
             aggregate = work != "fetch only"
             rows += [("aiokafka `BatchConsumer.getmany` (the worker's)", work,
                       asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))),
-                     ("librdkafka `Consumer.consume(50000)`", work,
-                      _librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))]
+                     ("librdkafka `RdkafkaBatchConsumer.getmany` (the worker's default)", work,
+                      asyncio.run(_librdkafka(bootstrap, topic, args.events, _Sink(aggregate))))]
         print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")
         print("|---|---|---|---|---|")
         for name, work, (wall, cpu) in rows:

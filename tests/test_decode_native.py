@@ -559,3 +559,19 @@ def test_the_poison_corpus_decodes_alike_on_both_paths(unit: str) -> None:
     for batch in [records, *([rec] for rec in records)]:
         assert_same(fast.decode(batch), exact.decode(batch))
     assert fast.fast_chunks > 0  # the clean and the benign records were taken natively
+
+
+def test_decoders_in_threads_scan_at_once_and_give_the_sequential_results() -> None:
+    # the scan runs without the GIL (the consumer's fetch thread runs meanwhile): decoders
+    # used from several threads at once give exactly what each gives alone
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [_batch(seed, 12_000, kind) for seed, kind in
+               [(11, "clean"), (12, "benign"), (13, "clean"), (14, "benign")]]
+    alone = [_decoders("auto")[0].decode(b) for b in batches]
+    decoders = [_decoders("auto")[0] for _ in batches]
+    with ThreadPoolExecutor(len(batches)) as pool:
+        together = list(pool.map(lambda d, b: d.decode(b), decoders, batches))
+    for x, y in zip(together, alone, strict=True):
+        assert_same(x, y)
+    assert all(d.fast_chunks >= 2 for d in decoders)

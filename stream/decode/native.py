@@ -3,7 +3,9 @@
 ``stream.decode._jsoncols`` (Rust, ``stream/decode/jsoncols/``, built by ``pip install``) scans
 each record with a strict JSON scanner that reads only the monitored key paths, validates and
 skips the rest, and writes numeric columns (float64), category codes in order of first appearance
-with their canonical labels, and the event time straight into buffers: no Python object per value.
+with their canonical labels, and the event time straight into buffers: no Python object per value,
+and without holding the GIL (the consumer's fetch thread runs meanwhile; one reader is used by one
+thread at a time).
 
 It answers only when its result is exactly what the msgspec path (:mod:`stream.decode.decoder`)
 gives; otherwise :meth:`NativeReader.read` returns ``None`` and the caller decodes the chunk the

@@ -57,16 +57,35 @@ impl Reader {
                  -> PyResult<Option<Bound<'py, PyTuple>>> {
         let n = records.len();
         let mut cols = Columns::new(&self.inner.schema, n);
-        for (row, item) in records.iter().enumerate() {
-            let Ok(bytes) = item.cast::<PyBytes>() else {
-                return Ok(None);
-            };
-            if self.inner.read(bytes.as_bytes(), row, &mut cols).is_err() {
-                return Ok(None);
-            }
+        let inner = &mut self.inner;
+        let read = read_detached(py, records, &mut cols, |rec, row, cols| {
+            inner.read(rec, row, cols).is_ok()
+        })?;
+        if !read {
+            return Ok(None);
         }
         columns_tuple(py, &cols, n).map(Some)
     }
+}
+
+/// Reads every record of `records` (bytes) into row i of `cols` with `read`, without the GIL:
+/// the records are borrowed from the list (a reference to each is held while the scan runs, and
+/// `bytes` never change), so another Python thread (the consumer fetching the next batch) runs
+/// meanwhile (a reader is used by one thread at a time: a second call on the same reader
+/// during the scan raises instead of waiting). False when one is not bytes or `read` says
+/// it was not read cleanly.
+fn read_detached<'py>(py: Python<'py>, records: &Bound<'py, PyList>, cols: &mut Columns,
+                      mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
+                      -> PyResult<bool> {
+    let mut held: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(records.len());
+    for item in records.iter() {
+        match item.cast_into::<PyBytes>() {
+            Ok(bytes) => held.push(bytes),
+            Err(_) => return Ok(false),
+        }
+    }
+    let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
+    Ok(py.detach(|| slices.iter().enumerate().all(|(row, rec)| read(rec, row, cols))))
 }
 
 /// `(numeric, codes, labels, time)` of `cols` (see `Reader.read`).
@@ -106,25 +125,20 @@ fn leaf_kind(kind: &str) -> PyResult<Kind> {
     }
 }
 
-/// The columns a schema node writes its value to, checked against the column counts.
 /// Reads every record of `records` (bytes) into one row of columns with `read`; None when one
 /// is not bytes or `read` says it was not read cleanly. The Avro and Protobuf readers' loop.
 fn read_each<'py>(py: Python<'py>, records: &Bound<'py, PyList>, n_numeric: usize,
-                  n_category: usize, mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool)
+                  n_category: usize, read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
                   -> PyResult<Option<Bound<'py, PyTuple>>> {
     let n = records.len();
     let mut cols = Columns::sized(n_numeric, n_category, n);
-    for (row, item) in records.iter().enumerate() {
-        let Ok(bytes) = item.cast::<PyBytes>() else {
-            return Ok(None);
-        };
-        if !read(bytes.as_bytes(), row, &mut cols) {
-            return Ok(None);
-        }
+    if !read_detached(py, records, &mut cols, read)? {
+        return Ok(None);
     }
     columns_tuple(py, &cols, n).map(Some)
 }
 
+/// The columns a schema node writes its value to, checked against the column counts.
 fn parse_captures(caps: Vec<(String, usize)>, n_numeric: usize, n_category: usize)
                   -> PyResult<Vec<(Kind, usize)>> {
     let mut captures = Vec::with_capacity(caps.len());

@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 
 from driftline.stream.config.model import load_config
-from driftline.stream.sources.baselines import build_baseline, save_baseline
+from driftline.stream.sources.baselines import build_baseline, load_baseline, save_baseline
 from tests.fixtures.waiting import stop_process, wait_until
 from tests.helpers_kafka_worker import metric_samples, read_topic, scrape, write_config
 from tests.test_labels_kafka import produce
@@ -212,6 +212,10 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
 
         assert wait_until(paged, timeout=30, message="performance alerts on the webhook") == {
             ("estimated", "10m"), ("realized", "10m+labels")}
+        # as drift alerts: against the training baseline, naming the version it was loaded at
+        version = load_baseline(base).version
+        assert {(e["reference"], e.get("baseline_version")) for e in webhook_receiver.accepted()
+                if e.get("check") == "performance"} == {("training", version)}
         # retraining: the same events on the webhook and the Kafka topic, each trigger once
         events = [e for e in webhook_receiver.accepted() if e.get("type") == "retraining_trigger"]
         on_kafka = [(m.key, orjson.loads(m.value)) for m in read_topic(kafka.bootstrap, retrain)]

@@ -1,8 +1,8 @@
 """The overview dashboard: is anything drifting, where, and is the monitor itself healthy?
 
-The baseline version in use, drift heatmap (feature × time, worst cohort), the top drifting feature × cohort table (rows link
-to the drill-down), alerts firing, freshness against its SLA, quality ratios, throughput,
-consumer lag, DLQ rate, notifications and evaluation latency.
+The baseline version in use, drift heatmap (feature × time, worst cohort), the top drifting
+feature × cohort table (rows link to the drill-down), alerts firing, freshness against its SLA,
+quality ratios, throughput, consumer lag, DLQ rate, notifications and evaluation latency.
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(

@@ -174,7 +174,8 @@ class PerformanceReplay:
                     self.tracker.state_for(w["start_ts"], w["end_ts"], "all", "all"),
                     self.tracker._reference("all", "all")[0], clock)
             if ms and monitor.alerting is not None:
-                monitor.observe_alert_events(monitor.alerting.observe_window(adjusted(ms, self.version)))
+                monitor.observe_alert_events(
+                    monitor.alerting.observe_window(adjusted(ms, self.version)))
 
 
 def _cohorts(w: dict[str, Any]) -> list[tuple[dict[str, Any], set[str]]]:

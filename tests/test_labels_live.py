@@ -71,6 +71,7 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
         "monitor": kafka.unique_topic("live"),
         "source": {"kafka": kafka.source_config([preds]), "event_time": {"field": "ts"}},
         "features": [{"name": "x", "type": "numeric"}], "segments": ["region"],
+        "compare": {"segment": "region", "reference": "us"},  # eu against us, same window
         "windows": {"size": "10m"}, "metrics": {"listen": "127.0.0.1:0"},
         "state_dir": str(tmp_path / "state"),
         "model": {"prediction": "score", "id": "request_id"},
@@ -195,6 +196,18 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
                     (yy == 1).sum() * (yy == 0).sum())
                 assert abs(real["roc_auc"] - auc) <= real["roc_auc_error_bound"] + 1e-12
                 assert perf["estimated"]["accuracy"] is not None
+            # compare: the eu record carries its drop below us of the same window
+            acc = {}
+            for c in ("eu", "us"):
+                j = np.flatnonzero(rows_w & labelled & (region == c))
+                acc[c] = (float(np.mean((score[j] >= 0.5) == (y[j] == 1))), j.shape[0])
+            against = final[(start_ts, "region", "eu")]["performance"]["against"]
+            assert (against["reference"], against["effective_n"]) == ("cohort:us", acc["us"][1])
+            assert against["realized"]["accuracy"] == pytest.approx(acc["us"][0], abs=1e-12)
+            assert against["drop"]["accuracy"] == pytest.approx(acc["us"][0] - acc["eu"][0],
+                                                                abs=1e-12)
+            assert "against" not in final[(start_ts, "region", "us")]["performance"]
+            assert "against" not in final[(start_ts, "all", "all")]["performance"]
 
         # `driftline report` reads the same records back into the report's cohorts
         from driftline.stream.report.topic import read_results

@@ -21,7 +21,12 @@ A base window
   status changed (status ``maturing``);
 * **matures** when the slowest partition's clock is ``labels.max_delay`` past its end: the
   final record (``matured`` or ``unlabeled``), the realized-performance alert measurements and
-  the accuracy retraining trigger; its states then leave the merger.
+  the accuracy retraining trigger; its states then leave the merger. With ``compare:``, every
+  other cohort of the segment is also measured against the reference cohort of the same window
+  (:func:`~stream.performance.alerts.cohort_drop_measurements`, ``reference: cohort:<value>``)
+  and its record carries the comparison as ``performance.against``.
+
+Every measurement carries the loaded baseline's ``baseline_version`` in its details.
 
 Records are keyed ``<tier>|<start>|<segment>|<cohort>|performance|<status>``: a consumer that
 keeps the newest record per key has exactly one record per window x cohort x status (a round

@@ -215,7 +215,8 @@ def slack_digest(
     reports: Sequence[str | None] | None = None,
 ) -> dict[str, Any]:
     """One Slack message for all alert changes of one window: header, one section per alert
-    (capped, the rest counted), a context line; ``text`` is the plain fallback."""
+    (capped, the rest counted), a context line (``note``, then ``baseline <version>`` of the
+    baseline the alerts were evaluated against, when known); ``text`` is the plain fallback."""
     firing = sum(e.state == "firing" for e in events)
     resolved = sum(e.state == "resolved" for e in events)
     window_end = max(e.window_end for e in events)
@@ -248,10 +249,13 @@ def slack_digest(
         more = f"... and {len(ordered) - max_alerts} more alert changes in this window"
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more}})
         lines.append(more)
-    if note:
-        context = [{"type": "mrkdwn", "text": _clip(note, 300)}]
+    versions = sorted({str(e.details["baseline_version"]) for e in events
+                       if e.details.get("baseline_version")})
+    baseline = f"baseline {', '.join(versions)}" if versions else ""
+    context = [{"type": "mrkdwn", "text": _clip(t, 300)} for t in (note, baseline) if t]
+    if context:
         blocks.append({"type": "context", "elements": context})
-        lines.append(note)
+        lines += [t for t in (note, baseline) if t]
     return {"text": _clip("\n".join(lines), 3900), "blocks": blocks[:BLOCKS_LIMIT]}
 
 

@@ -1,8 +1,8 @@
 """The overview dashboard: is anything drifting, where, and is the monitor itself healthy?
 
-Drift heatmap (feature × time, worst cohort), the top drifting feature × cohort table (rows link
-to the drill-down), alerts firing, freshness against its SLA, quality ratios, throughput,
-consumer lag, DLQ rate, notifications and evaluation latency.
+The baseline version in use, drift heatmap (feature × time, worst cohort), the top drifting
+feature × cohort table (rows link to the drill-down), alerts firing, freshness against its SLA,
+quality ratios, throughput, consumer lag, DLQ rate, notifications and evaluation latency.
 
 >>> from driftline.stream.config.model import DriftlineConfig
 >>> cfg = DriftlineConfig.model_validate(
@@ -66,31 +66,38 @@ def overview_dashboard(cfg: DriftlineConfig, ds: str = DATASOURCE_UID) -> dash.D
     b.add(panels.stat(
         "Critical alerts firing",
         [target(f'sum({m.expr("driftline_alerts_firing", severity="critical")})', ds=ds)],
-        thresholds=thresholds([(None, "green"), (1, "red")]), ds=ds), 4, 4)
+        thresholds=thresholds([(None, "green"), (1, "red")]), ds=ds), 3, 4)
     b.add(panels.stat(
         "Warning alerts firing",
         [target(f'sum({m.expr("driftline_alerts_firing", severity="warning")})', ds=ds)],
-        thresholds=thresholds([(None, "green"), (1, "orange")]), ds=ds), 4, 4)
+        thresholds=thresholds([(None, "green"), (1, "orange")]), ds=ds), 3, 4)
     b.add(panels.stat(
         "Throughput",
         [target(f"sum(rate({m.expr('driftline_events_total')}{RATE}))", ds=ds)],
-        unit="cps", thresholds=thresholds([(None, "blue")]), ds=ds), 4, 4)
+        unit="cps", thresholds=thresholds([(None, "blue")]), ds=ds), 3, 4)
     b.add(panels.stat(
         "Sent to DLQ",
         [target(
             f"sum(rate({m.expr('driftline_events_invalid_total')}{RATE})) / "
             f"sum(rate({m.expr('driftline_events_total')}{RATE}))", ds=ds)],
         unit="percentunit", description="Share of consumed events that were invalid (DLQ).",
-        thresholds=tier_thresholds(invalid.warning, invalid.critical), ds=ds), 4, 4)
+        thresholds=tier_thresholds(invalid.warning, invalid.critical), ds=ds), 3, 4)
     b.add(panels.stat(
         "Consumer lag",
         [target(f"sum({m.expr('driftline_consumer_lag_records')})", ds=ds)],
-        unit="short", thresholds=thresholds([(None, "green"), (10_000, "orange")]), ds=ds), 4, 4)
+        unit="short", thresholds=thresholds([(None, "green"), (10_000, "orange")]), ds=ds), 3, 4)
     b.add(panels.stat(
         "Live cohorts",
         [target(f"sum({m.expr('driftline_cohorts')})", ds=ds)],
         description="Cohorts tracked across all segments (capped per segment).",
-        thresholds=thresholds([(None, "blue")]), ds=ds), 4, 4)
+        thresholds=thresholds([(None, "blue")]), ds=ds), 3, 4)
+    b.add(panels.stat(
+        "Baseline version",
+        [target(f"count by (version) ({m.expr('driftline_baseline_info')})", "{{version}}",
+                ds=ds)],
+        description="The baseline version windows are evaluated against (two during a swap "
+                    "that has not reached every worker yet).",
+        thresholds=thresholds([(None, "blue")]), ds=ds, show_name=True), 6, 4)
 
     b.row("Drift")
     b.add(panels.heatmap(

@@ -84,8 +84,10 @@ def stat(
     description: str = "",
     thresholds: dash.ThresholdsConfig | None = None,
     ds: str = DATASOURCE_UID,
+    show_name: bool = False,
 ) -> stat_b.Panel:
-    """A single big number (last value), colored by ``thresholds``."""
+    """A single big number (last value), colored by ``thresholds``; ``show_name``: the
+    series' name (its legend) instead of the number, e.g. a version label."""
     panel = (
         stat_b.Panel()
         .title(title)
@@ -96,6 +98,9 @@ def stat(
         .color_mode(common_m.BigValueColorMode.BACKGROUND)
         .reduce_options(common_b.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
+    if show_name:
+        panel = panel.text_mode(common_m.BigValueTextMode.NAME).graph_mode(
+            common_m.BigValueGraphMode.NONE)
     if description:
         panel = panel.description(description)
     if thresholds is not None:

@@ -1,8 +1,10 @@
 """``alerts.report_url``: Slack digests and PagerDuty events carry the HTML report's link next to
-the Grafana link, with the alert's placeholders filled in; a bad placeholder fails the config."""
+the Grafana link, with the alert's placeholders filled in; a bad placeholder fails the config.
+The digest's context line also names the baseline version."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,8 @@ def test_slack_and_pagerduty_link_the_report_next_to_grafana(
     alerting = Alerting("fraud", drift=DriftConfig(min_samples=500, for_windows=1),
                         alerts=AlertsConfig.model_validate(cfg), state_dir=tmp_path / "state",
                         environ=environ(slack_receiver, pagerduty_receiver)).start()
-    events = alerting.observe_window(window(0, {"f03": 0.35}))
+    events = alerting.observe_window([replace(m, details={**m.details, "baseline_version": "b1"})
+                                      for m in window(0, {"f03": 0.35})])
     assert [(e.state, e.severity) for e in events] == [("firing", "critical")]
     assert alerting.flush(timeout=20)
     alerting.close()
@@ -32,6 +35,9 @@ def test_slack_and_pagerduty_link_the_report_next_to_grafana(
     assert len(digests) == 1
     section = digests[0]["blocks"][1]["text"]["text"]
     assert f"|Open in Grafana> · <{link}|Open the report>" in section
+    # the context line names the baseline version the alerts were evaluated against
+    assert [e["text"] for e in digests[0]["blocks"][-1]["elements"]][1:] == ["baseline b1"]
+    assert digests[0]["text"].splitlines()[-1] == "baseline b1"
     triggers = pagerduty_receiver.events("trigger")
     assert len(triggers) == 1
     assert [x["text"] for x in triggers[0]["links"]] == ["Open in Grafana",

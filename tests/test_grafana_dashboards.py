@@ -106,6 +106,21 @@ def test_drilldown_has_multi_value_cohort_variables_and_overview_links_to_it() -
         assert f"var-{var}=${{__data.fields.{var}}}" in link
 
 
+def test_the_overview_shows_the_baseline_version_in_use() -> None:
+    cfg = CONFIGS["varied"]
+    overview = build_dashboards(cfg)[f"{dashboard_uid(cfg.monitor, 'overview')}.json"]
+    now = [p for p in overview["panels"] if p["type"] == "stat"]
+    assert [(p["title"], p["gridPos"]["w"]) for p in now] == [
+        ("Critical alerts firing", 3), ("Warning alerts firing", 3), ("Throughput", 3),
+        ("Sent to DLQ", 3), ("Consumer lag", 3), ("Live cohorts", 3), ("Baseline version", 6)]
+    assert {p["gridPos"]["y"] for p in now} == {now[0]["gridPos"]["y"]}  # one row
+    panel = now[-1]
+    [t] = panel["targets"]
+    assert t["expr"] == 'count by (version) (driftline_baseline_info{monitor=~"$monitor"})'
+    assert t["legendFormat"] == "{{version}}"
+    assert panel["options"]["textMode"] == "name"  # the version, not the worker count
+
+
 def test_panel_thresholds_follow_the_configured_tiers() -> None:
     cfg = CONFIGS["varied"]
     drill = build_dashboards(cfg)[f"{dashboard_uid(cfg.monitor, 'feature')}.json"]
@@ -186,6 +201,7 @@ CONTRACT = {
     "driftline_consumer_lag_records", "driftline_alerts_firing", "driftline_alert_active",
     "driftline_notifications_total", "driftline_evaluation_duration_seconds_bucket",
     "driftline_cohorts", "driftline_build_info", "driftline_baseline_rejected_total",
+    "driftline_baseline_info",
 }
 
 

@@ -20,7 +20,7 @@ import pytest
 from scipy import stats
 
 from driftline.stream.config.model import load_config
-from driftline.stream.sources.baselines import build_baseline, save_baseline
+from driftline.stream.sources.baselines import build_baseline, load_baseline, save_baseline
 from tests.fixtures.waiting import stop_process, wait_until
 from tests.helpers_kafka_worker import metric_samples, read_topic, scrape, write_config
 from tests.test_labels_kafka import produce
@@ -71,6 +71,7 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
         "monitor": kafka.unique_topic("live"),
         "source": {"kafka": kafka.source_config([preds]), "event_time": {"field": "ts"}},
         "features": [{"name": "x", "type": "numeric"}], "segments": ["region"],
+        "compare": {"segment": "region", "reference": "us"},  # eu against us, same window
         "windows": {"size": "10m"}, "metrics": {"listen": "127.0.0.1:0"},
         "state_dir": str(tmp_path / "state"),
         "model": {"prediction": "score", "id": "request_id"},
@@ -195,6 +196,18 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
                     (yy == 1).sum() * (yy == 0).sum())
                 assert abs(real["roc_auc"] - auc) <= real["roc_auc_error_bound"] + 1e-12
                 assert perf["estimated"]["accuracy"] is not None
+            # compare: the eu record carries its drop below us of the same window
+            acc = {}
+            for c in ("eu", "us"):
+                j = np.flatnonzero(rows_w & labelled & (region == c))
+                acc[c] = (float(np.mean((score[j] >= 0.5) == (y[j] == 1))), j.shape[0])
+            against = final[(start_ts, "region", "eu")]["performance"]["against"]
+            assert (against["reference"], against["effective_n"]) == ("cohort:us", acc["us"][1])
+            assert against["realized"]["accuracy"] == pytest.approx(acc["us"][0], abs=1e-12)
+            assert against["drop"]["accuracy"] == pytest.approx(acc["us"][0] - acc["eu"][0],
+                                                                abs=1e-12)
+            assert "against" not in final[(start_ts, "region", "us")]["performance"]
+            assert "against" not in final[(start_ts, "all", "all")]["performance"]
 
         # `driftline report` reads the same records back into the report's cohorts
         from driftline.stream.report.topic import read_results
@@ -212,6 +225,10 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
 
         assert wait_until(paged, timeout=30, message="performance alerts on the webhook") == {
             ("estimated", "10m"), ("realized", "10m+labels")}
+        # as drift alerts: against the training baseline, naming the version it was loaded at
+        version = load_baseline(base).version
+        assert {(e["reference"], e.get("baseline_version")) for e in webhook_receiver.accepted()
+                if e.get("check") == "performance"} == {("training", version)}
         # retraining: the same events on the webhook and the Kafka topic, each trigger once
         events = [e for e in webhook_receiver.accepted() if e.get("type") == "retraining_trigger"]
         on_kafka = [(m.key, orjson.loads(m.value)) for m in read_topic(kafka.bootstrap, retrain)]

@@ -79,6 +79,9 @@ def test_estimated_fires_before_realized_and_small_samples_do_not_page(tmp_path:
     # labels exists; the realized one when the labels come; nothing before the shift
     assert fired == [("estimated", "10m", 2400.0, "critical"),
                      ("realized", "10m+labels", 2400.0, "critical")]
+    # as drift alerts: against the training baseline, naming its version
+    assert {(a["reference"], a["baseline_version"]) for a in perf_alerts} == {
+        ("training", base.version)}
     est_at = next(p["at"] for p in rep["performance_timeline"]
                   if p["kind"] == "estimated" and p["window_start"] == 2400.0)
     first_label = 2400.0 + 7200

@@ -78,3 +78,84 @@ def test_merged_partitions_equal_one_tracker_and_resends_replace() -> None:
         assert perf["realized"] == pytest.approx(expect["realized"], abs=1e-12)
     assert sum(p["predictions"] for k, p in final.items() if k[1] == "all") == n
     assert m.sources == {0: {}, 1: {}} and not m.open  # matured windows leave the merger
+
+
+CANARY = parse_config({
+    "monitor": "m", "features": [{"name": "x", "type": "numeric"}],
+    "segments": ["model_version"], "compare": {"segment": "model_version", "reference": "stable"},
+    "windows": {"size": "1m"}, "model": {"prediction": "s", "id": "i"},
+    "labels": {"id": "i", "label": "y", "max_delay": "1m"}})
+
+
+def test_a_canary_is_measured_against_the_stable_cohort_of_the_same_window(tmp_path: Any
+                                                                           ) -> None:
+    """``compare:`` live: every other cohort of the segment gets ``performance.against`` and a
+    ``check: performance`` measurement with ``reference: cohort:stable``; every measurement
+    carries the baseline's version, and the canary's drop alerts."""
+    from scipy import stats
+
+    from driftline.alerts import Alerting
+    from driftline.sketches.baseline import Baseline
+    from driftline.sketches.column import Column
+    from driftline.sketches.schema import NumericSpec
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    ts = np.sort(rng.uniform(0, 120, n))
+    s = rng.uniform(0, 1, n)
+    version = np.where(rng.uniform(0, 1, n) < 0.5, "stable", "canary").astype(object)
+    truth = rng.uniform(0, 1, n)
+    y = np.where(version == "stable", truth < s, truth < 0.5).astype(float)  # canary: a coin
+    ids = [str(i) for i in range(n)]
+    t = tracker_for(CANARY, None)
+    for a in np.arange(0.0, 130.0, 10.0):  # labels 1 s after their prediction
+        p = np.flatnonzero((ts >= a) & (ts < a + 10))
+        t.add_predictions(ts[p], [ids[i] for i in p.tolist()], s[p], None,
+                          {"model_version": version[p]})
+        q = np.flatnonzero((ts + 1 >= a) & (ts + 1 < a + 10))
+        t.add_labels(ts[q] + 1, [ids[i] for i in q.tolist()], y[q])
+    ref = t.new_state()
+    ref.add_predictions(s, s >= 0.5)
+    ref.add_labels(s, s >= 0.5, y)
+    base = Baseline.build([NumericSpec("x")], {"x": Column(s)}, bins=4)
+    base.attachments["performance:all=all"] = ref.to_bytes()
+    m = PerformanceMerger(config=CANARY, baseline=base)
+    m.expect([("preds", 0)])
+    m.apply(label_partial(0, 10_000.0, 10_000.0, True, t.states))
+    outs = m.ready()
+    recs = records(outs)
+    assert sorted(k for k, p in recs.items() if "against" in p) == [
+        (0.0, "model_version", "canary", "matured"), (60.0, "model_version", "canary", "matured")]
+    ms = [x for o in outs for batch in o.alerts for x in batch]
+    assert {x.details["baseline_version"] for x in ms} == {base.version}
+    assert {(x.reference, x.window) for x in ms} == {("training", "1m+labels"),
+                                                      ("cohort:stable", "1m+labels")}
+    for w in (0.0, 60.0):
+        rows = (ts >= w) & (ts < w + 60)
+        acc = {v: float(np.mean((s[rows & (version == v)] >= 0.5) == y[rows & (version == v)]))
+               for v in ("stable", "canary")}
+        n_v = {v: int(np.sum(rows & (version == v))) for v in ("stable", "canary")}
+        against = recs[(w, "model_version", "canary", "matured")]["against"]
+        stable = recs[(w, "model_version", "stable", "matured")]
+        assert against["reference"] == "cohort:stable"
+        assert against["effective_n"] == n_v["stable"]
+        assert against["realized"]["accuracy"] == pytest.approx(acc["stable"], abs=1e-12)
+        assert against["realized"]["roc_auc"] == stable["realized"]["roc_auc"]
+        assert against["drop"]["accuracy"] == pytest.approx(acc["stable"] - acc["canary"],
+                                                            abs=1e-12)
+        pooled = (acc["stable"] * n_v["stable"] + acc["canary"] * n_v["canary"]) / (
+            n_v["stable"] + n_v["canary"])
+        z = (acc["stable"] - acc["canary"]) / np.sqrt(
+            pooled * (1 - pooled) * (1 / n_v["stable"] + 1 / n_v["canary"]))
+        assert against["p_raw"]["accuracy"] == pytest.approx(stats.norm.sf(z), rel=1e-9)
+        window = [x for x in ms if x.window_start == w]  # one window's batch, adjusted together
+        q = stats.false_discovery_control([x.details["p_raw"] for x in window])
+        mine = [i for i, x in enumerate(window) if x.reference == "cohort:stable"]
+        assert [against["p_value"][window[i].metric] for i in mine] == pytest.approx(
+            [q[i] for i in mine], rel=1e-9)
+    alerting = Alerting.from_config(CANARY, state_dir=tmp_path, deliver=False)
+    events = [e for o in outs for batch in o.alerts for e in alerting.observe_window(batch)]
+    firing = {(e.cohort, e.metric, e.reference) for e in events if e.state == "firing"}
+    # one alert per key (the worst metric's drop): the canary below stable and below training
+    assert firing == {("canary", "roc_auc", "cohort:stable"), ("canary", "roc_auc", "training")}
+    assert all(e.details["baseline_version"] == base.version for e in events)

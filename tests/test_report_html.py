@@ -83,6 +83,28 @@ def test_backtest_report_carries_exact_bin_shares_and_the_drift_rules(
     assert sum(rec["bins"]["baseline"]) == pytest.approx(1.0, abs=1e-5)
 
 
+def test_the_page_names_the_baseline_of_every_window_and_alert(
+        backtest: tuple[dict[str, Any], Path], workdir: Path) -> None:  # noqa: F811
+    report, page = backtest
+    base = load_baseline(workdir / "b.dlb")
+    want = {"version": base.version, "built_at": base.created_at.isoformat(),
+            "location": str(workdir / "b.dlb")}
+    assert all(w["baseline"] == want for w in report["windows"])
+    assert report["alerts"] and all(a["baseline_version"] == base.version
+                                    for a in report["alerts"])
+    payload = _payload(page)
+    assert payload["baselines"] == [{"w": 0, **want}]  # one run: no swap in this backtest
+    assert [a["baseline"] for a in payload["alerts"]] == [base.version] * len(report["alerts"])
+    # a swap mid-range is a second run; an alert without its own version takes its window's
+    windows = [w for w in report["windows"] if w["tier"] == "1m"]
+    swapped = [w | {"baseline": want | {"version": "b2"}} if i >= 3 else w
+               for i, w in enumerate(windows)]
+    late = [{"check": "drift", "state": "firing", "window_start": windows[4]["start_ts"]}]
+    data = build_payload({"monitor": "m", "windows": swapped, "alerts": late})
+    assert [(r["w"], r["version"]) for r in data["baselines"]] == [(0, base.version), (3, "b2")]
+    assert [a["baseline"] for a in data["alerts"]] == ["b2"]
+
+
 @needs_chromium
 def test_backtest_report_renders_in_chromium_with_its_alert_marker(
         backtest: tuple[dict[str, Any], Path], browser: Chromium, tmp_path: Path) -> None:
@@ -97,6 +119,12 @@ def test_backtest_report_renders_in_chromium_with_its_alert_marker(
     drift = [a for a in fired if a["check"] == "drift"]
     assert {(a["feature"], a["segment"], a["cohort"]) for a in drift} == {("x", "region", "latam")}
     assert browser.evaluate("document.querySelectorAll('.alert-row').length") == len(fired)
+    version = report["windows"][0]["baseline"]["version"]
+    built = report["windows"][0]["baseline"]["built_at"][:19].replace("T", " ")
+    assert browser.evaluate("[...document.querySelectorAll('.alert-baseline')]"
+                            ".map(e => e.textContent)") == [version] * len(fired)
+    assert browser.evaluate("document.getElementById('window-baseline').textContent"
+                            ) == f"Baseline {version} (built {built})"
     # the page opens on the cohort of the first drift alert: its marker is on x's chart only
     assert browser.evaluate("document.getElementById('cohort-select').selectedOptions[0].text"
                             ) == "region=latam"
@@ -230,6 +258,7 @@ def test_report_of_a_time_range_of_the_results_topic(
     status = arrays["status"].reshape(len(payload["cohorts"]), len(payload["features"]), -1)
     expected = [3 if w["start_ts"] >= SHIFT_AT else 2 for w in base[1:-1]]
     assert status[ci, fi].tolist() == expected
+    assert payload["baselines"] == [{"w": 0, **base[0]["baseline"]}]  # from the records
 
 
 @needs_chromium

@@ -183,8 +183,10 @@ class Demo:
             return None
         from driftline.stream.monitor.exporter import serve
 
-        self.collector = _CountingCollector(self.monitor, freshness=self.freshness,
-                                            alerting=self.alerting)
+        engine = self.engine
+        self.collector = _CountingCollector(
+            self.monitor, freshness=self.freshness, alerting=self.alerting,
+            baseline=lambda: {"version": engine.baseline.version if engine.baseline else None})
         try:
             self.metrics_server = serve(self.collector, self.opts.metrics)
         except OSError:  # the port is taken (another demo?): any free port will do

@@ -146,10 +146,28 @@ def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
     return out
 
 
-def adjusted(ms: list[Measurement]) -> list[Measurement]:
+def adjusted(ms: list[Measurement], baseline_version: str | None = None) -> list[Measurement]:
     """The same measurements with Benjamini-Hochberg q-values as ``p_value`` (the raw one in
-    ``details["p_raw"]``)."""
+    ``details["p_raw"]``) and, when known, the ``baseline_version`` they were evaluated with
+    (as drift measurements carry it)."""
     q = bh_adjust([math.nan if m.p_value is None else m.p_value for m in ms])
+    version = {} if baseline_version is None else {"baseline_version": baseline_version}
     return [replace(m, p_value=None if math.isnan(qi) else float(qi),
-                    details={**m.details, "p_raw": m.p_value})
+                    details={**m.details, "p_raw": m.p_value, **version})
             for m, qi in zip(ms, q.tolist(), strict=True)]
+
+
+def against_record(ms: list[Measurement]) -> dict[str, Any]:
+    """The ``performance.against`` entry of a cohort's results record from its adjusted
+    :func:`cohort_drop_measurements`: the reference cohort's realized metrics and labels, the
+    drop below them (positive = worse), the q-value the alert rules saw and the raw one-sided
+    p-value; ``effective_n`` is the reference cohort's effective number of labels."""
+    def num(x: Any) -> float | None:
+        return None if x is None or not math.isfinite(x) else float(x)
+
+    first = ms[0]
+    return {"reference": first.reference, "effective_n": first.m,
+            "realized": {m.metric: num(m.details["reference"]) for m in ms},
+            "drop": {m.metric: num(m.value) for m in ms},
+            "p_value": {m.metric: num(m.p_value) for m in ms},
+            "p_raw": {m.metric: num(m.details["p_raw"]) for m in ms}}

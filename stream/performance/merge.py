@@ -21,7 +21,12 @@ A base window
   status changed (status ``maturing``);
 * **matures** when the slowest partition's clock is ``labels.max_delay`` past its end: the
   final record (``matured`` or ``unlabeled``), the realized-performance alert measurements and
-  the accuracy retraining trigger; its states then leave the merger.
+  the accuracy retraining trigger; its states then leave the merger. With ``compare:``, every
+  other cohort of the segment is also measured against the reference cohort of the same window
+  (:func:`~stream.performance.alerts.cohort_drop_measurements`, ``reference: cohort:<value>``)
+  and its record carries the comparison as ``performance.against``.
+
+Every measurement carries the loaded baseline's ``baseline_version`` in its details.
 
 Records are keyed ``<tier>|<start>|<segment>|<cohort>|performance|<status>``: a consumer that
 keeps the newest record per key has exactly one record per window x cohort x status (a round
@@ -57,7 +62,12 @@ from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.engine.cohorts import OTHER, Cohorts
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.engine.results import iso
-from driftline.stream.performance.alerts import adjusted, drop_measurements
+from driftline.stream.performance.alerts import (
+    adjusted,
+    against_record,
+    cohort_drop_measurements,
+    drop_measurements,
+)
 from driftline.stream.performance.columns import tracker_for
 from driftline.stream.performance.retraining import RetrainingTriggers
 from driftline.stream.performance.tracker import ALL, StateKey
@@ -106,6 +116,7 @@ class PerformanceMerger:
         self.tier = config.windows.tiers[0]
         self.size = float(config.windows.size)
         self.metrics: list[str] = list(config.performance.metrics)
+        self.version = baseline.version if baseline is not None else None
         self.sources: dict[int, dict[StateKey, PerformanceState]] = {}
         self._blobs: dict[int, dict[StateKey, bytes]] = {}  # as received: the snapshot's
         self.clocks: dict[int, tuple[float, float, bool]] = {}  # clock, pred clock, caught up
@@ -203,7 +214,7 @@ class PerformanceMerger:
         for seg, cohort, adm in self._cohorts(w):
             ms += drop_measurements(self.view, self.monitor, self.tier, w, w + self.size, seg,
                                     cohort, adm, kind, self.metrics)
-        return adjusted(ms) if ms else []
+        return ms
 
     def _close(self, w: float, out: Output) -> None:
         admitted: dict[str, list[str]] = {}
@@ -221,7 +232,7 @@ class PerformanceMerger:
                 self._emit(out, w, seg, cohort, rec)
         ms = self._measure(w, "estimated")
         if ms:
-            out.alerts.append(ms)
+            out.alerts.append(adjusted(ms, self.version))
         if self.triggers is not None:
             shift = self.view.record(w, end, ALL, ALL)["prediction_drift"] or {}
             self.triggers.observe_closed(
@@ -239,12 +250,23 @@ class PerformanceMerger:
 
     def _mature(self, w: float, out: Output) -> None:
         end = w + self.size
-        for seg, cohort, adm in self._cohorts(w):
-            self._emit(out, w, seg, cohort,
-                       self.view.publish("realized", self.tier, w, end, seg, cohort, adm))
+        cmp = self.config.compare
         ms = self._measure(w, "realized")
+        against: list[tuple[dict[str, Any], int, int]] = []  # record, its measurements' slice
+        for seg, cohort, adm in self._cohorts(w):
+            rec = self.view.publish("realized", self.tier, w, end, seg, cohort, adm)
+            if cmp is not None and seg == cmp.segment:
+                got = cohort_drop_measurements(self.view, self.monitor, self.tier, w, end, seg,
+                                               cohort, cmp.reference, adm, self.metrics)
+                if got:
+                    against.append((rec, len(ms), len(ms) + len(got)))
+                    ms += got
+            self._emit(out, w, seg, cohort, rec)
         if ms:
+            ms = adjusted(ms, self.version)
             out.alerts.append(ms)
+        for rec, a, b in against:  # the record is published this round: fill it in
+            rec["against"] = against_record(ms[a:b])
         if self.triggers is not None:
             self.triggers.observe_matured(w, end, self.tier,
                                           self.view.state_for(w, end, ALL, ALL),

@@ -8,6 +8,11 @@ there are at most ``max_distributions`` feature x cohort x window records; beyon
 feature and cohort, for the windows an alert fired in and the ``top`` windows with the highest
 score, so the "what moved" of every alert is always there.
 
+The windows' baseline versions (their ``baseline: {version, built_at, location}``) are kept as
+runs, ``baselines: [{w, version, built_at, location}]`` (``w``: the first window of the run), so
+a baseline swapped mid-range shows where it changed; each alert names the ``baseline`` version
+it was evaluated against (its own ``baseline_version``, else its window's).
+
 A cohort evaluated against other references than the training baseline (its ``references``)
 gets one more row per reference, named ``segment=cohort vs <reference>`` (drift only: quality
 and events are the cohort's own row), and an alert against such a reference points at that row.
@@ -144,7 +149,8 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
     starts = np.array([float(w["start_ts"]) for w in windows])
     acc = Accumulator(cohorts=list(cohorts), features=[(f, ftype[f]) for f in features],
                       starts=starts, max_columns=max_columns)
-    alerts = _alerts(report.get("alerts") or [], starts, cohorts, features, acc)
+    baselines = _baselines(windows)
+    alerts = _alerts(report.get("alerts") or [], starts, cohorts, features, acc, baselines)
     cells = {(a["ci"], a["fi"], a["w"]) for a in alerts
              if a["check"] == "drift" and a["state"] == "firing" and a["ci"] >= 0
              and a["fi"] >= 0}
@@ -196,14 +202,15 @@ def build_payload(report: dict[str, Any], *, max_columns: int = 1000,
         thresholds=[thresholds.get(f, {}).get(fmetric.get(f, "psi")) for f in features],
         drift={k: v for k, v in drift.items() if k != "thresholds"},
         input=report.get("input"), alerts=alerts, distributions=list(dists.kept.values()),
-        label_sets=dists.label_sets(), notes=report.get("notes") or [])
+        label_sets=dists.label_sets(), notes=report.get("notes") or [], baselines=baselines)
 
 
 def assemble(acc: Accumulator, *, source: str, monitor: str, tier: str | None,
              tiers: list[str], window_seconds: float, end: float | None, metrics: list[str],
              thresholds: list[Any], drift: dict[str, Any], input: Any,
              alerts: list[dict[str, Any]], distributions: list[dict[str, Any]],
-             label_sets: list[list[str]], notes: list[str]) -> dict[str, Any]:
+             label_sets: list[list[str]], notes: list[str],
+             baselines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The page's data: the encoded columns of ``acc`` and the rest as plain JSON."""
     spec, blob = encode(acc)
     return {
@@ -216,8 +223,19 @@ def assemble(acc: Accumulator, *, source: str, monitor: str, tier: str | None,
         "alerts": alerts, "last_seen": acc.last_seen.tolist(),
         "empty_windows": acc.empty_windows.tolist(), "distributions": distributions,
         "label_sets": label_sets, "quantile_levels": list(QUANTILE_LEVELS),
-        "spec": spec, "blob": blob, "notes": notes,
+        "spec": spec, "blob": blob, "notes": notes, "baselines": baselines or [],
     }
+
+
+def _baselines(windows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs of consecutive windows with one baseline version (none when no window has one)."""
+    runs: list[dict[str, Any]] = []
+    for i, w in enumerate(windows):
+        b = w.get("baseline") or {}
+        if not runs or runs[-1]["version"] != b.get("version"):
+            runs.append({"w": i, "version": b.get("version"), "built_at": b.get("built_at"),
+                         "location": b.get("location")})
+    return runs if any(r["version"] for r in runs) else []
 
 
 def _performance(perf: dict[str, Any] | None) -> Iterable[tuple[str, float]]:
@@ -234,12 +252,16 @@ def _performance(perf: dict[str, Any] | None) -> Iterable[tuple[str, float]]:
 
 
 def _alerts(alerts: list[dict[str, Any]], starts: np.ndarray, cohorts: dict[str, int],
-            features: dict[str, int], acc: Accumulator) -> list[dict[str, Any]]:
+            features: dict[str, int], acc: Accumulator,
+            baselines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
+    run_starts = [r["w"] for r in baselines]
     for a in alerts:
         start = a.get("window_start", a.get("window_end", 0.0))
         w = int(np.clip(np.searchsorted(starts, float(start), side="right") - 1, 0,
                         max(len(starts) - 1, 0))) if len(starts) else 0
+        run = baselines[int(np.searchsorted(run_starts, w, side="right")) - 1] if baselines \
+            else {}
         out.append({
             "check": a.get("check"), "metric": a.get("metric"), "feature": a.get("feature"),
             "segment": a.get("segment"), "cohort": a.get("cohort"), "window": a.get("window"),
@@ -249,6 +271,7 @@ def _alerts(alerts: list[dict[str, Any]], starts: np.ndarray, cohorts: dict[str,
             "threshold": _r(a.get("threshold"), 6), "n": a.get("n"),
             "p_value": a.get("p_value"), "w": w, "col": acc.column(w) if len(starts) else 0,
             "reference": a.get("reference", "training"),
+            "baseline": a.get("baseline_version") or run.get("version"),
             "ci": cohorts.get(row_name(a.get("segment"), a.get("cohort"), a.get("reference")),
                               -1),
             "fi": features.get(a.get("feature") or "", -1),

@@ -100,7 +100,8 @@ def records_to_report(config: DriftlineConfig, records: Any, bad: int = 0) -> di
     for rec in records:
         key = (rec["tier"], float(rec["start_ts"]))
         w = windows.setdefault(key, {k: rec.get(k) for k in (
-            "monitor", "start", "end", "start_ts", "end_ts", "tier", "complete")} | {"cohorts": []})
+            "monitor", "start", "end", "start_ts", "end_ts", "tier", "complete", "baseline")}
+            | {"cohorts": []})
         w["cohorts"].append({k: v for k, v in rec.items() if k in (
             "segment", "cohort", "n", "own_baseline", "expected_events", "features",
             "performance", "references")})

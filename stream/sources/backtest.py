@@ -44,7 +44,8 @@ def alert_record(e: AlertEvent) -> dict[str, Any]:
             "cohort": e.cohort, "window": e.window, "severity": e.severity, "state": e.state,
             "transition": e.transition, "window_start": e.window_start,
             "window_end": e.window_end, "since": e.since, "value": e.value,
-            "threshold": e.threshold, "n": e.n, "p_value": e.p_value, "reference": e.reference}
+            "threshold": e.threshold, "n": e.n, "p_value": e.p_value, "reference": e.reference,
+            "baseline_version": e.details.get("baseline_version")}
 
 
 def drift_rules(config: DriftlineConfig, reference: DriftOverride | None = None

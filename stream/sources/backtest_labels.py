@@ -59,6 +59,7 @@ class PerformanceReplay:
                              "(files carry no Kafka timestamps)")
         self.config = config
         self.tracker = tracker_for(config, baseline)
+        self.version = baseline.version if baseline is not None else None
         p = read_events(Path(events), prediction_decoder(config))
         self.p = take(p, np.argsort(p.event_time, kind="stable"))
         self.info: dict[str, Any] = {"file": None, "events": 0, "dead_letters": {}}
@@ -142,7 +143,7 @@ class PerformanceReplay:
                                  c["segment"], c["cohort"], adm)
             if c["segment"] == "all":
                 self.timeline.append(_point(result, "estimated", ms, self.tracker.join.clock))
-        return adjusted(out)
+        return adjusted(out, self.version)
 
     def mature(self, monitor: Any, final: bool = False) -> None:
         """Realized-performance measurements of the windows whose labels are in (max_delay past
@@ -173,7 +174,8 @@ class PerformanceReplay:
                     self.tracker.state_for(w["start_ts"], w["end_ts"], "all", "all"),
                     self.tracker._reference("all", "all")[0], clock)
             if ms and monitor.alerting is not None:
-                monitor.observe_alert_events(monitor.alerting.observe_window(adjusted(ms)))
+                monitor.observe_alert_events(
+                    monitor.alerting.observe_window(adjusted(ms, self.version)))
 
 
 def _cohorts(w: dict[str, Any]) -> list[tuple[dict[str, Any], set[str]]]:

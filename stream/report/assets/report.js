@@ -16,6 +16,10 @@
   const state = { c: 0, f: 0, col: B - 1 };
   const firstDrift = firing.find(a => a.check === "drift" && a.ci >= 0 && a.fi >= 0);
   if (firstDrift) { state.c = firstDrift.ci; state.f = firstDrift.fi; state.col = firstDrift.col; }
+  const runs = D.baselines || [];  // [{w, version, built_at, location}], w = first window
+  const baselineAt = w => { let r = null; for (const x of runs) if (x.w <= w) r = x; return r; };
+  const baselineText = r => !r || !r.version ? "none" :
+    r.version + (r.built_at ? ` (built ${r.built_at.slice(0, 19).replace("T", " ")})` : "");
 
   async function inflate(b64, spec) {
     const bin = atob(b64);
@@ -98,6 +102,7 @@
       ["dead letters", dlTotal.toLocaleString("en")], ["late events", inp.late ?? "–"],
       ["alerts fired", `${firing.length} (${crit} critical)`],
       ["features × cohorts", `${F} × ${C}`], ["source", D.source],
+      ["baseline", runs.length ? [...new Set(runs.map(r => r.version || "none"))].join(" → ") : "–"],
     ];
     s.append(el("div", { class: "stats" }, ...stats.map(([k, v]) =>
       el("div", { class: "stat" }, el("b", { text: String(v) }), el("span", { text: k })))));
@@ -109,7 +114,7 @@
     s.append(el("h3", { text: "What fired" }));
     if (!firing.length) { s.append(el("p", { class: "empty", text: "No alert fired." })); return; }
     const tbl = el("table", {}, el("tr", {}, ...["when (window end)", "check", "feature", "where",
-      "window", "severity", "value", "threshold", "p-value"].map(h => el("th", { text: h }))));
+      "window", "severity", "value", "threshold", "p-value", "baseline"].map(h => el("th", { text: h }))));
     const rows = firing.slice().sort((a, b) => a.window_end - b.window_end);
     for (const a of rows.slice(0, 300)) {
       const tr = el("tr", { class: "click alert-row", onclick: () => {
@@ -119,7 +124,8 @@
         `${a.segment}=${a.cohort}`, a.window || "–"].map(v => el("td", { text: v })),
       el("td", { class: "sev-" + a.severity, text: a.severity }),
       el("td", { text: fmt(a.value) }), el("td", { text: fmt(a.threshold) }),
-      el("td", { text: a.p_value === null || a.p_value === undefined ? "–" : fmtP(a.p_value) }));
+      el("td", { text: a.p_value === null || a.p_value === undefined ? "–" : fmtP(a.p_value) }),
+      el("td", { class: "alert-baseline", text: a.baseline || "–" }));
       tbl.append(tr);
     }
     s.append(tbl);
@@ -272,6 +278,8 @@
     distBox.append(el("p", { class: "note", text: `Window starting ${iso(d.t)}` +
       (exact ? "" : " (the nearest window with a distribution kept in this report)") +
       `: baseline (blue) vs this window (orange)` + (d.e ? `; each share is within ±${pct(d.e)} (sketch bound)` : "") }));
+    if (runs.length) distBox.append(el("p", { id: "window-baseline", class: "note",
+      text: `Baseline ${baselineText(baselineAt(d.w))}` }));
     if (d.b) {
       const labels = D.label_sets[d.l], n = labels.length;
       const L = 70;

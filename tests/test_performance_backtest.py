@@ -277,6 +277,8 @@ def test_matured_windows_are_evicted_after_retention(tmp_path: Path) -> None:
     tr.add_predictions(t, [str(i) for i in range(t.shape[0])], np.full(t.shape[0], 0.7), None,
                        {"region": np.array(["eu"] * t.shape[0], dtype=object)})
     assert {k[0] for k in tr.states} == set(np.arange(0.0, 6 * 3600, 600.0))
+    assert tr.evict(2 * 3600.0) == 0  # no label read: no window has matured
+    tr.advance_labels(float(t[-1]))  # every label there is has been read (an idle label stream)
     dropped = tr.evict(2 * 3600.0)
     # clock 21540 s: windows ending (start + 600) before 21540 - 3600 - 7200 are dropped
     kept = sorted({k[0] for k in tr.states})

@@ -24,13 +24,8 @@ feature worker's merger loop); its one member merges the partitions
 (:class:`~stream.performance.merge.PerformanceMerger`) and publishes ``performance`` records,
 alerts and retraining events (:mod:`stream.kafka.labels_output`).
 :func:`~stream.kafka.labels_report.read_states` merges the latest checkpoint of every partition
-(``driftline labels report``). With
-``metrics.listen`` set the worker serves the join's metrics (``driftline_labels_total`` by
-outcome, ``driftline_label_pending``, ``driftline_label_lag_seconds``) of its partitions and,
-while it owns the merger, ``driftline_model_performance``,
-``driftline_model_performance_reference`` and ``driftline_label_coverage`` of the merged view.
-
-Run: ``python -m stream.kafka.labels_worker -c driftline.yaml``.
+(``driftline labels report``). The metrics it serves (``metrics.listen``) are listed in
+docs/model-quality.md. Run: ``driftline labels run -c driftline.yaml``.
 """
 
 from __future__ import annotations
@@ -267,12 +262,17 @@ class LabelWorker:
         return d.event_time, (key, y)
 
     def _align(self) -> None:
-        """Pause the topic of a partition that runs more than a quarter of ``max_delay`` of
-        event time ahead of the other while the other has more to read (a backlog), so
-        predictions do not expire before their labels are read; resume it otherwise."""
+        """Move a partition's clock of a topic read to its end to the other topic's time; pause
+        a topic more than ``max_delay / 4`` ahead of the other while the other has a backlog
+        (it bounds memory: expiry follows each topic's own time); resume it otherwise."""
         assert self.consumer is not None
         slack = self.config.label_source.max_delay / 4
-        for p in self.trackers:
+        for p, tracker in self.trackers.items():
+            # a topic read to its end has nothing older to give: the other one's time is its time
+            if self._caught_up(p, 1):
+                tracker.advance_labels(self.clocks[p][0])
+            if self._caught_up(p, 0):
+                tracker.join.advance_predictions(self.clocks[p][1])
             ahead = self.clocks[p][0] - self.clocks[p][1]
             for i, topic in enumerate((self.pred_topic, self.label_topic)):
                 lead = ahead if i == 0 else -ahead
@@ -335,7 +335,6 @@ class LabelWorker:
         try:
             while not stop.is_set():
                 batch = await self.consumer.getmany(timeout_ms=200, max_records=20_000)
-                # predictions before labels of the same fetch: a label rarely waits for nothing
                 for p in sorted({tp.partition for tp in batch}):
                     self._feed(p, batch.get(TopicPartition(self.pred_topic, p), []),
                                batch.get(TopicPartition(self.label_topic, p), []))

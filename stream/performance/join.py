@@ -2,9 +2,15 @@
 
 A stream-table join in Kafka Streams' vocabulary: predictions wait in a table keyed by id
 until their label arrives or ``max_delay`` passes (then they are "never labelled"); labels look
-their prediction up. Time is event time (the larger of the two streams' latest times), so a
-replay and the live stream give the same answers. Every input has exactly one outcome (a label
-held for its prediction has none until it is resolved; ``held_labels`` counts them):
+their prediction up. Time is event time, one clock per stream: a pending prediction
+(and the memory of a labelled id) expires when the *labels* have passed its time plus
+``max_delay`` (``clock``), a held label when the *predictions* have passed its time plus
+``max_delay`` (``pred_clock``). So reading one topic ahead of the other (a backlog after a
+restart) never expires a prediction whose label is still to be read: a replay and the live
+stream give the same answers. A reader that has read every label there is (an idle label
+stream) moves ``clock`` to the predictions' time with :meth:`LabelJoin.advance`. Every input
+has exactly one outcome (a label held for its prediction has none until it is resolved;
+``held_labels`` counts them):
 
 =========================  ===========================================================
 outcome                    when
@@ -86,16 +92,19 @@ class LabelJoin:
         self.early: dict[str, tuple[float, float]] = {}  # id -> (label time, label)
         self.done: dict[str, float] = {}  # labelled id -> when to forget it
         self._expiry: list[tuple[float, int, str, str]] = []  # (deadline, seq, kind, id)
+        self._early_expiry: list[tuple[float, int, str, str]] = []  # the held labels'
         self._seq = 0
         self.counts: Counter[str] = Counter()
-        self.clock = float("-inf")
+        self.clock = float("-inf")  # the labels' event time (or later, see the module doc)
+        self.pred_clock = float("-inf")  # the predictions' event time
         # label lag of joined pairs: counts per LAG_BUCKETS bucket (last = +Inf) and their sum
         self.lag_counts = [0] * (len(LAG_BUCKETS) + 1)
         self.lag_sum = 0.0
 
     def _schedule(self, deadline: float, kind: str, key: str) -> None:
         self._seq += 1
-        heapq.heappush(self._expiry, (deadline, self._seq, kind, key))
+        heap = self._early_expiry if kind == "early" else self._expiry
+        heapq.heappush(heap, (deadline, self._seq, kind, key))
 
     def _lag(self, lag: float) -> None:
         self.lag_counts[bisect.bisect_left(LAG_BUCKETS, lag)] += 1
@@ -146,8 +155,8 @@ class LabelJoin:
         return []
 
     def advance(self, now: float) -> list[Pending]:
-        """Move the event-time clock; returns the predictions that just became never
-        labelled (held labels past max_delay become ``unknown_id``)."""
+        """Move the labels' clock; returns the predictions that just became never labelled
+        (and forgets labelled ids past their ``max_delay``)."""
         if now > self.clock:
             self.clock = now
         expired: list[Pending] = []
@@ -159,12 +168,19 @@ class LabelJoin:
                 if p is not None:
                     self.counts["never_labeled"] += 1
                     expired.append(p)
-            elif kind == "early":
-                if self.early.pop(key, None) is not None:
-                    self.counts["unknown_id"] += 1
             else:
                 self.done.pop(key, None)
         return expired
+
+    def advance_predictions(self, now: float) -> None:
+        """Move the predictions' clock: held labels past ``max_delay`` become ``unknown_id``."""
+        if now > self.pred_clock:
+            self.pred_clock = now
+        q = self._early_expiry
+        while q and q[0][0] < self.pred_clock:
+            _, _, _, key = heapq.heappop(q)
+            if self.early.pop(key, None) is not None:
+                self.counts["unknown_id"] += 1
 
     def finish(self) -> None:
         """End of a replay: held labels whose prediction never came are unknown ids."""

@@ -39,13 +39,14 @@ def snapshot(t: PerformanceTracker) -> bytes:
     states = sorted(t.states.items())
     meta = {
         "task": t.task, "bins": t.grid.bins, "clock": j.clock if j.clock > -1e308 else None,
+        "pred_clock": j.pred_clock if j.pred_clock > -1e308 else None,
         "counts": dict(j.counts), "without_id": t.without_id, "seq": j._seq,
         "lag": [j.lag_counts, j.lag_sum],
         "pending": [keys, [p.time for p in ps], [p.window for p in ps], [p.score for p in ps],
                     [p.predicted for p in ps], [p.weight for p in ps], [list(p.keys) for p in ps]],
         "early": [[k, v[0], v[1]] for k, v in j.early.items()],
         "done": [[k, v] for k, v in j.done.items()],
-        "expiry": [list(e) for e in j._expiry],
+        "expiry": [list(e) for e in (*j._expiry, *j._early_expiry)],
         "states": [[w, seg, value] for (w, seg, value), _ in states],
     }
     return pack(_MAGIC, _VERSION, meta, [st.to_bytes() for _, st in states])
@@ -59,6 +60,8 @@ def restore(t: PerformanceTracker, data: bytes) -> None:
                          f"(task {meta['task']}, score_bins {meta['bins']})")
     j = t.join
     j.clock = float("-inf") if meta["clock"] is None else float(meta["clock"])
+    pred_clock = meta.get("pred_clock", meta["clock"])  # one clock before pred_clock was kept
+    j.pred_clock = float("-inf") if pred_clock is None else float(pred_clock)
     j.counts = Counter({k: int(v) for k, v in meta["counts"].items()})
     j._seq = int(meta["seq"])
     j.lag_counts, j.lag_sum = [int(x) for x in meta["lag"][0]], float(meta["lag"][1])
@@ -70,8 +73,11 @@ def restore(t: PerformanceTracker, data: bytes) -> None:
                                                 strict=True)}
     j.early = {k: (float(a), float(b)) for k, a, b in meta["early"]}
     j.done = {k: float(v) for k, v in meta["done"]}
-    j._expiry = [(float(d), int(s), str(kind), str(k)) for d, s, kind, k in meta["expiry"]]
+    expiry = [(float(d), int(s), str(kind), str(k)) for d, s, kind, k in meta["expiry"]]
+    j._expiry = [e for e in expiry if e[2] != "early"]
+    j._early_expiry = [e for e in expiry if e[2] == "early"]
     heapq.heapify(j._expiry)
+    heapq.heapify(j._early_expiry)
     t.states = {(float(w), str(seg), str(value)): PerformanceState.from_bytes(blob)
                 for (w, seg, value), blob in zip(meta["states"], blobs, strict=True)}
     if any(st.values != t.values for st in t.states.values()):

@@ -193,7 +193,7 @@ class PerformanceTracker:
                 continue
             if not valid[i]:
                 continue
-            self._advance(float(t[i]))
+            self.join.advance_predictions(float(t[i]))
             weight = self.join.weight_for(pid, float(s[i]))
             if weight is None:
                 self.join.counts["unsampled"] += 1
@@ -218,7 +218,7 @@ class PerformanceTracker:
             if lid is None or not ok[i]:
                 self.join.counts["malformed"] += 1
                 continue
-            self._advance(float(t[i]))
+            self.advance_labels(float(t[i]))
             joined += self.join.add_label(lid, float(t[i]), float(y[i]))
         self._apply(joined)
 
@@ -226,7 +226,10 @@ class PerformanceTracker:
         """Label records that could not be decoded at all (dead letters)."""
         self.join.counts["malformed"] += int(n)
 
-    def _advance(self, now: float) -> None:
+    def advance_labels(self, now: float) -> None:
+        """Move the labels' clock only (expiring pending predictions): the labels' own times,
+        or, once every label there is has been read (an idle label stream), the predictions'
+        time."""
         if now <= self.join.clock:
             return
         expired = self.join.advance(now)
@@ -234,8 +237,9 @@ class PerformanceTracker:
             self._apply([(p, 0.0) for p in expired])
 
     def advance(self, now: float) -> None:
-        """Move the event-time clock (expiring pending predictions and held labels)."""
-        self._advance(now)
+        """Move both event-time clocks (expiring pending predictions and held labels)."""
+        self.join.advance_predictions(now)
+        self.advance_labels(now)
 
     def finish(self) -> None:
         self.join.finish()

@@ -82,6 +82,7 @@ class PerformanceReplay:
         kinds = np.concatenate([np.zeros(self.p.n, np.int8), np.ones(lab_times.shape[0], np.int8)])
         order = np.lexsort((kinds, times))
         self.times, self.kinds = times[order], kinds[order]
+        self.finite = int(np.searchsorted(self.times, np.inf, side="left"))  # NaN/inf sort last
         self.done = 0
         self.pi = self.li = 0
         self.windows: list[dict[str, Any]] = []  # closed base windows waiting to mature
@@ -106,6 +107,8 @@ class PerformanceReplay:
                                         self.lid[li:li + n], self.ly[li:li + n])
                 self.li += n
         self.done = end
+        if min(end, self.finite) > 0:  # a replay has read every label up to now: its clock
+            self.tracker.advance_labels(float(self.times[min(end, self.finite) - 1]))
 
     def drain(self, monitor: Any, step: float) -> None:
         """After the last prediction: feed the remaining labels in event-time steps, maturing

@@ -52,7 +52,7 @@ from driftline.stream.engine.windows import WindowClock
 _MAGIC = b"DLAG"
 _VERSION = 2  # 2: cells and routed values per window; 1 (no cells) restores too
 MAX_CELLS = 128  # cells per window before it is split into per-segment profiles
-CELL_MIN_EVENTS = 20_000  # cells when the last emitted window or the opening batch has as many
+CELL_MIN_EVENTS = 8_000  # cells when the last emitted window or the opening batch has as many
 
 class PartitionAggregator:
     """Open windows of one source partition; see the module doc."""

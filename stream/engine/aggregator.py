@@ -328,8 +328,8 @@ class PartitionAggregator:
                 if key[0] == first:
                     glob.merge(p)
             w.profiles = {GLOBAL: glob, **w.profiles}
-        glob = w.profiles.get(GLOBAL)
-        self._last_events = glob.events if glob is not None else 0
+        whole = w.profiles.get(GLOBAL)
+        self._last_events = whole.events if whole is not None else 0
         size = self.clock.size
         return PartialWindow(self.topic, self.partition, index * size, (index + 1) * size,
                              w.profiles, self.clock.watermark)

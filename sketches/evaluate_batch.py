@@ -143,10 +143,11 @@ def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tup
 class _Context:
     """What every feature of one call shares: the metrics by sketch type (``allowed[True]``:
     numeric), baseline quantiles by sketch, and the (immutable) ``insufficient_data`` scores
-    of series without data on one side."""
+    of series without data on one side, and the (immutable) quality rates by counts: series
+    with the same counts share them."""
 
     __slots__ = ("metrics", "limits", "min_samples", "alpha", "allowed", "base_q", "_empty",
-                 "_empties")
+                 "_empties", "_quality")
 
     def __init__(self, metrics: tuple[str, ...], limits: dict[str, float], min_samples: int,
                  alpha: float) -> None:
@@ -160,6 +161,16 @@ class _Context:
         self.base_q: dict[int, tuple[float, ...]] = {}
         self._empty: dict[tuple[str, int, int], DriftScore] = {}
         self._empties: dict[tuple[bool, int, int], dict[str, DriftScore]] = {}
+        self._quality: dict[tuple[int, ...], QualityRates] = {}
+
+    def quality(self, s: Sketch) -> QualityRates:
+        """``QualityRates.of(s)``, shared by the series with the same counts."""
+        key = ((s.count, s.nulls, s.invalid, s.nan + s.inf, s.out_of_range)
+               if isinstance(s, NumericSketch) else (s.count, s.nulls, s.invalid, -1, s.unseen))
+        rates = self._quality.get(key)
+        if rates is None:
+            rates = self._quality[key] = QualityRates.of(s)
+        return rates
 
     def empty_score(self, metric: str, n: int, m: int) -> DriftScore:
         score = self._empty.get((metric, n, m))
@@ -207,7 +218,7 @@ def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
         scores = dict(ctx.empty_scores(numeric, n, m_base))
     if not numeric:
         return FeatureEvaluation(cur.spec.name, "categorical", n, m_base, scores,
-                                 QualityRates.of(cur), None, None, base is not None, shares)
+                                 ctx.quality(cur), None, None, base is not None, shares)
     qc = _quantiles(cast(NumericSketch, cur)) if n else _NO_QUANTILES
     if isinstance(base, NumericSketch):  # one baseline serves many cohorts
         qb = ctx.base_q.get(id(base))
@@ -215,8 +226,8 @@ def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
             qb = ctx.base_q[id(base)] = _quantiles(base) if m_base else _NO_QUANTILES
     else:
         qb = _NO_QUANTILES
-    return FeatureEvaluation(cur.spec.name, "numeric", n, m_base, scores, QualityRates.of(cur),
-                             qc, qb, base is not None, shares)
+    return FeatureEvaluation(cur.spec.name, "numeric", n, m_base, scores, ctx.quality(cur), qc,
+                             qb, base is not None, shares)
 
 
 _NO_QUANTILES = (_NAN,) * len(QUANTILE_LEVELS)

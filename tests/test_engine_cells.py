@@ -20,6 +20,12 @@ from tests.test_engine_merge import assert_same_profile
 from tests.test_engine_support import T0, columns, small_config, to_records
 
 
+@pytest.fixture(autouse=True)
+def _cells_from_the_first_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every window with two segments opens in cells, whatever its size."""
+    monkeypatch.setattr(aggregator_module, "CELL_MIN_EVENTS", 0)
+
+
 def _ingest(eng: Engine, recs: list[bytes], batch: int = 1000,
             first: int = 0) -> list[WindowResult]:
     """Ingest ``recs`` (offsets from ``first``) in batches; the windows that closed."""
@@ -97,6 +103,29 @@ def test_a_window_with_more_cells_than_the_cap_splits_and_stays_exact(
     _per_segment(monkeypatch)
     direct = Engine(cfg)
     _assert_same_results(results, _ingest(direct, recs, 500) + direct.flush())
+
+
+def test_small_windows_skip_cells_and_large_ones_use_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregator_module, "CELL_MIN_EVENTS", 5000)
+    recs = to_records(columns(18_000, seed=5, rate=100.0))  # 6,000 events a minute
+    eng = Engine(small_config())
+    agg = eng.aggregator("tx", 0)
+    in_cells: dict[int, bool] = {}
+    got: list[WindowResult] = []
+    for lo in range(0, len(recs), 4000):  # each window opens with 2,000 or 4,000 events
+        eng.ingest(RecordBatch("tx", 0, list(range(lo, lo + 4000)), None, recs[lo:lo + 4000]))
+        in_cells.update((i, w.cells is not None) for i, w in agg.windows.items())
+        got += eng.tick()
+    got += eng.flush()
+    # the first two open before any window closed; the third after a window of 6,000 events
+    assert list(in_cells.values()) == [False, False, True]
+    big = Engine(small_config())  # a batch that brings 5,000 events opens its window in cells
+    big.ingest(RecordBatch("tx", 0, list(range(5000)), None, recs[:5000]))
+    assert [w.cells is not None for w in big.aggregators[("tx", 0)].windows.values()] == [True]
+    _per_segment(monkeypatch)
+    direct = Engine(small_config())
+    _assert_same_results(got, _ingest(direct, recs) + direct.flush())
 
 
 def test_three_segments() -> None:

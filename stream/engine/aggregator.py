@@ -10,9 +10,11 @@ group is a contiguous slice fed to the sketches with one call per feature — ne
 loop per value. Categorical features are dictionary codes counted with ``np.bincount``. With
 segments, the global profile is not updated per event: it is the merge of the first segment's
 profiles when the window is emitted (same counts, sketches within their error bounds). With two
-or more segments each event updates ONE profile, that of its cell -- its cohorts in every
-segment, e.g. (region=eu, device=ios) -- and the segments' cohorts are merged from the cells
-when the window is emitted: half the sketch updates with two segments. A window whose cells
+or more segments, in a large window (``CELL_MIN_EVENTS``) each event updates ONE profile, that
+of its cell -- its cohorts in every segment, e.g. (region=eu, device=ios) -- and the segments'
+cohorts are merged from the cells when the window is emitted: half the sketch updates with two
+segments; a small window updates each segment's cohort (cheaper than a profile and merges per
+cell when a cell holds a few events). A window whose cells
 would pass ``MAX_CELLS`` (many cohorts per segment) is split into per-segment profiles then and
 there and continues as one profile per segment and cohort, so state stays bounded.
 
@@ -28,7 +30,6 @@ there and continues as one profile per segment and cohort, so state stays bounde
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -45,11 +46,13 @@ from driftline.stream.engine.grouping import busiest_first, unique_small
 from driftline.stream.engine.open_windows import Cell, Window, decode_windows, encode_windows
 from driftline.stream.engine.partial import CohortKey, PartialWindow
 from driftline.stream.engine.plausible import PlausibleTimes, drop_implausible, repair_aggregator
+from driftline.stream.engine.seen import note_seen
 from driftline.stream.engine.windows import WindowClock
 
 _MAGIC = b"DLAG"
 _VERSION = 2  # 2: cells and routed values per window; 1 (no cells) restores too
 MAX_CELLS = 128  # cells per window before it is split into per-segment profiles
+CELL_MIN_EVENTS = 8_000  # cells when the last emitted window or the opening batch has as many
 
 class PartitionAggregator:
     """Open windows of one source partition; see the module doc."""
@@ -85,6 +88,7 @@ class PartitionAggregator:
         self.invalid: dict[str, int] = dict.fromkeys(DEAD_LETTER_REASONS, 0)
         self.last_seen: dict[str, float] = {}
         self._seen_cohorts: dict[str, int] = dict.fromkeys(self.segments, 0)
+        self._last_events = 0  # events of the last emitted window
 
     # -- ingestion --------------------------------------------------------------------------
     def ingest(self, batch: RecordBatch, now: float | None = None) -> IngestReport:
@@ -149,7 +153,7 @@ class PartitionAggregator:
         self.events += d.n
         if d.n:
             self._aggregate(d, win)
-            self._note_seen(d)
+            note_seen(self.last_seen, self._seen_cohorts, d, self.cohorts, 4 * self.local_cap)
         return rep
 
     def _aggregate(self, d: DecodedBatch, win: np.ndarray) -> None:
@@ -159,6 +163,7 @@ class PartitionAggregator:
             feed(d, inverse, [self._profile(self._window(wmin + k), GLOBAL)
                               for k in uniq.tolist()])
         if len(self.segments) > 1:
+            self._open_by_size(win)
             rest = self._aggregate_cells(d, win, wmin)
             if rest is None:
                 return
@@ -182,6 +187,17 @@ class PartitionAggregator:
                 w = self._window(wmin + k if wins is None else int(wins[k]))
                 profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
             feed(d, inverse, profiles)
+
+    def _open_by_size(self, win: np.ndarray) -> None:
+        """Open the batch's new windows, in cells when they are expected to be large."""
+        if self._last_events >= CELL_MIN_EVENTS:
+            return  # _window opens them in cells
+        wmin = int(win.min())
+        uniq, inverse = unique_small(win - wmin)
+        sizes = np.bincount(inverse, minlength=len(uniq)).tolist()
+        for k, size in zip(uniq.tolist(), sizes, strict=True):
+            if (i := wmin + k) not in self.windows:
+                self.windows[i] = Window(size >= CELL_MIN_EVENTS)
 
     def _aggregate_cells(self, d: DecodedBatch, win: np.ndarray,
                          wmin: int) -> np.ndarray | None:
@@ -276,34 +292,9 @@ class PartitionAggregator:
     def _window(self, index: int) -> Window:
         w = self.windows.get(index)
         if w is None:
-            w = self.windows[index] = Window(len(self.segments) > 1)
+            w = self.windows[index] = Window(
+                len(self.segments) > 1 and self._last_events >= CELL_MIN_EVENTS)
         return w
-
-    def _note_seen(self, d: DecodedBatch) -> None:
-        t = d.event_time
-        tmax = float(t.max())
-        seen = self.last_seen
-        seen["topic"] = max(seen.get("topic", -math.inf), tmax)
-        for name, col in d.numeric.items():
-            _seen_max(seen, f"feature:{name}", t, col.null, col.invalid)
-        for name, c in d.categorical.items():
-            _seen_max(seen, f"feature:{name}", t, c.null, c.invalid)
-        for seg, sc in d.segments.items():
-            if not sc.labels:
-                continue
-            latest = np.full(len(sc.labels) + 1, -math.inf)
-            np.maximum.at(latest, np.where(sc.codes < 0, len(sc.labels), sc.codes), t)
-            reg = self.cohorts[seg] if self.cohorts is not None else None
-            for label, tmax in zip(sc.labels, latest[:-1].tolist(), strict=False):
-                if tmax == -math.inf:  # a value of late rows only
-                    continue
-                key = f"cohort:{seg}={label}"
-                if key in seen:
-                    seen[key] = max(seen[key], tmax)
-                elif (reg is not None and label in reg.admitted) or self._seen_cohorts[seg] < (
-                        4 * self.local_cap):  # bounded under adversarial cardinality
-                    seen[key] = tmax
-                    self._seen_cohorts[seg] += 1
 
     # -- closing ----------------------------------------------------------------------------
     @property
@@ -337,6 +328,8 @@ class PartitionAggregator:
                 if key[0] == first:
                     glob.merge(p)
             w.profiles = {GLOBAL: glob, **w.profiles}
+        whole = w.profiles.get(GLOBAL)
+        self._last_events = whole.events if whole is not None else 0
         size = self.clock.size
         return PartialWindow(self.topic, self.partition, index * size, (index + 1) * size,
                              w.profiles, self.clock.watermark)
@@ -383,15 +376,3 @@ class PartitionAggregator:
             if seg in self._seen_cohorts:
                 self._seen_cohorts[seg] += 1
 
-
-def _seen_max(seen: dict[str, float], key: str, t: np.ndarray, null: np.ndarray | None,
-              inv: np.ndarray | None) -> None:
-    if null is not None and inv is not None:
-        ok = ~(null | inv)
-        if not ok.any():
-            return
-        tmax = float(t[ok].max()) if not ok.all() else float(t.max())
-    else:
-        tmax = float(t.max())
-    if tmax > seen.get(key, -math.inf):
-        seen[key] = tmax

@@ -262,17 +262,12 @@ class LabelWorker:
         return d.event_time, (key, y)
 
     def _align(self) -> None:
-        """Move a partition's clock of a topic read to its end to the other topic's time; pause
-        a topic more than ``max_delay / 4`` ahead of the other while the other has a backlog
-        (it bounds memory: expiry follows each topic's own time); resume it otherwise."""
+        """Pause a topic more than ``max_delay / 4`` of event time ahead of the other while the
+        other has a backlog (it bounds the memory a backlog takes: expiry follows each topic's
+        own time); resume it otherwise."""
         assert self.consumer is not None
         slack = self.config.label_source.max_delay / 4
-        for p, tracker in self.trackers.items():
-            # a topic read to its end has nothing older to give: the other one's time is its time
-            if self._caught_up(p, 1):
-                tracker.advance_labels(self.clocks[p][0])
-            if self._caught_up(p, 0):
-                tracker.join.advance_predictions(self.clocks[p][1])
+        for p in self.trackers:
             ahead = self.clocks[p][0] - self.clocks[p][1]
             for i, topic in enumerate((self.pred_topic, self.label_topic)):
                 lead = ahead if i == 0 else -ahead

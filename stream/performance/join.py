@@ -7,8 +7,8 @@ their prediction up. Time is event time, one clock per stream: a pending predict
 ``max_delay`` (``clock``), a held label when the *predictions* have passed its time plus
 ``max_delay`` (``pred_clock``). So reading one topic ahead of the other (a backlog after a
 restart) never expires a prediction whose label is still to be read: a replay and the live
-stream give the same answers. A reader that has read every label there is (an idle label
-stream) moves ``clock`` to the predictions' time with :meth:`LabelJoin.advance`. Every input
+stream give the same answers. A replay, which has read every label up to its "now", moves
+``clock`` to that time with :meth:`LabelJoin.advance`. Every input
 has exactly one outcome (a label held for its prediction has none until it is resolved;
 ``held_labels`` counts them):
 

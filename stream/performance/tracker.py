@@ -228,8 +228,7 @@ class PerformanceTracker:
 
     def advance_labels(self, now: float) -> None:
         """Move the labels' clock only (expiring pending predictions): the labels' own times,
-        or, once every label there is has been read (an idle label stream), the predictions'
-        time."""
+        or a replay's "now" (it has read every label up to then)."""
         if now <= self.join.clock:
             return
         expired = self.join.advance(now)

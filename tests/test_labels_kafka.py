@@ -32,6 +32,16 @@ REPO = Path(__file__).resolve().parents[1]
 N = 6000
 
 
+def owned_partitions(logs: Path, pid: int) -> set[int]:
+    """The partitions label worker ``pid`` owns now, from the workers' log."""
+    parts: set[int] = set()
+    for line in logs.read_text().splitlines():
+        m = re.search(rf"label worker {pid}: partition (\d+) (from|revoked)", line)
+        if m:
+            (parts.add if m.group(2) == "from" else parts.discard)(int(m.group(1)))
+    return parts
+
+
 def start_worker(cfg: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with log.open("ab") as out:
@@ -110,12 +120,7 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
             return len(st) == 2 and all(o["predictions"] > 0 for o, _ in st.values())
 
         def owned(pid: int) -> set[int]:
-            parts: set[int] = set()
-            for line in logs.read_text().splitlines():
-                m = re.search(rf"label worker {pid}: partition (\d+) (from|revoked)", line)
-                if m:
-                    (parts.add if m.group(2) == "from" else parts.discard)(int(m.group(1)))
-            return parts
+            return owned_partitions(logs, pid)
 
         wait_until(lambda: progress() and len(owned(a.pid)) == len(owned(b.pid)) == 1,
                    timeout=60, interval=0.5,

@@ -23,7 +23,7 @@ from driftline.stream.config.model import load_config
 from driftline.stream.sources.baselines import build_baseline, load_baseline, save_baseline
 from tests.fixtures.waiting import stop_process, wait_until
 from tests.helpers_kafka_worker import metric_samples, read_topic, scrape, write_config
-from tests.test_labels_kafka import produce
+from tests.test_labels_kafka import owned_partitions, produce
 
 REPO = Path(__file__).resolve().parents[1]
 PER_WINDOW, WINDOWS, SIZE = 800, 6, 600.0
@@ -123,12 +123,7 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
     a, b = start(cfg_path, logs, env), start(cfg_path, logs, env)
     try:
         def owned(pid: int) -> set[int]:
-            parts: set[int] = set()
-            for line in logs.read_text().splitlines():
-                m = re.search(rf"label worker {pid}: partition (\d+) (from|revoked)", line)
-                if m:
-                    (parts.add if m.group(2) == "from" else parts.discard)(int(m.group(1)))
-            return parts
+            return owned_partitions(logs, pid)
 
         want = int((labelled & (ts < 600)).sum())  # window 0's labels: all before the cut
 

@@ -42,3 +42,18 @@ def emit(result: dict[str, Any]) -> None:
     """Print the result as the last stdout line (what the runner parses)."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
+
+
+def reference_and_analysis() -> tuple[Any, Any, int]:
+    """The NannyML peers' command line ``REF ANA [--chunk N]``: the reference frame, the
+    analysis frame without its labels (``y``) and the chunk size."""
+    import argparse
+
+    import pandas as pd
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ref")
+    ap.add_argument("ana")
+    ap.add_argument("--chunk", type=int, default=1000)
+    a = ap.parse_args()
+    return pd.read_parquet(a.ref), pd.read_parquet(a.ana).drop(columns=["y"]), a.chunk

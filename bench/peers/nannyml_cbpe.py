@@ -9,28 +9,20 @@ JSON object: the estimates per chunk, the fit and estimate seconds and the versi
 
 from __future__ import annotations
 
-import argparse
 import logging
 import warnings
 
 import nannyml as nml
-import pandas as pd
-from _measure import Timer, emit
+from _measure import Timer, emit, reference_and_analysis
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("ref")
-    ap.add_argument("ana")
-    ap.add_argument("--chunk", type=int, default=1000)
-    a = ap.parse_args()
-    ref = pd.read_parquet(a.ref)
-    ana = pd.read_parquet(a.ana).drop(columns=["y"])
+    ref, ana, chunk = reference_and_analysis()
     est = nml.CBPE(y_pred_proba="score", y_pred="y_pred", y_true="y",
-                   metrics=["roc_auc", "accuracy"], chunk_size=a.chunk,
+                   metrics=["roc_auc", "accuracy"], chunk_size=chunk,
                    problem_type="classification_binary")
     with Timer() as fit:
         est.fit(ref)

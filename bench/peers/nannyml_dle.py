@@ -10,28 +10,20 @@ estimate seconds and the version.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import warnings
 
 import nannyml as nml
-import pandas as pd
-from _measure import Timer, emit
+from _measure import Timer, emit, reference_and_analysis
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("ref")
-    ap.add_argument("ana")
-    ap.add_argument("--chunk", type=int, default=1000)
-    a = ap.parse_args()
-    ref = pd.read_parquet(a.ref)
-    ana = pd.read_parquet(a.ana).drop(columns=["y"])
+    ref, ana, chunk = reference_and_analysis()
     est = nml.DLE(feature_column_names=["x", "z"], y_pred="pred", y_true="y",
-                  metrics=["mae", "rmse"], chunk_size=a.chunk)
+                  metrics=["mae", "rmse"], chunk_size=chunk)
     with Timer() as fit:
         est.fit(ref)
     with Timer() as run:

@@ -18,6 +18,7 @@ from driftline.stream.config.model import parse_config
 from driftline.stream.kafka.labels_report import merged_report
 from driftline.stream.performance.alerts import drop_measurements
 from driftline.stream.performance.columns import tracker_for
+from driftline.stream.performance.merge import PerformanceMerger, label_partial
 from driftline.stream.performance.state import restore, snapshot
 from driftline.stream.sources.backtest import run_backtest
 from driftline.stream.sources.baselines import build_baseline
@@ -187,6 +188,20 @@ def test_partitions_checkpoint_and_merge_keep_the_estimate(tmp_path: Path) -> No
         assert got["predictions"] == PER_WINDOW
         assert got["estimated"] == pytest.approx(want["estimated"], abs=1e-12)
         assert got["status"] == "pending"
+    # the live merger (label workers' partials) merges the same partitions: its window records
+    # carry the same estimate
+    merger = PerformanceMerger(config=config, baseline=base)
+    merger.expect([("preds", 0), ("preds", 1)])
+    end = float(d["t"].max())
+    for part, (_, back) in states.items():
+        merger.apply(label_partial(part, back.join.clock, end, True, back.states))
+    live = {r["start_ts"]: r["performance"] for o in merger.ready() for _, r in o.records
+            if r["segment"] == "all"}
+    assert len(live) == 7  # every window the predictions' clock has passed
+    for w0, perf in live.items():
+        want = single.record(w0, w0 + 600.0, "all", "all")
+        assert perf["predictions"] == PER_WINDOW
+        assert perf["estimated"] == pytest.approx(want["estimated"], abs=1e-12)
     # a checkpoint of another baseline's prediction bins is refused, not mixed
     other = build_baseline(config, dump(tmp_path / "small.jsonl", [
         {"ts": float(i), "id": f"s{i}", "x": 1.0, "pred": float(i % 7), "y": 0.0}

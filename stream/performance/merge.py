@@ -149,7 +149,7 @@ class PerformanceMerger:
     def _refresh(self) -> set[float]:
         view = self.view
         for key in self._dirty:
-            merged = PerformanceState(task=view.task, grid=view.grid)
+            merged = view.new_state()
             for src in self.sources.values():
                 if key in src:
                     merged.merge(src[key])
@@ -226,15 +226,17 @@ class PerformanceMerger:
                 admitted[seg] = sorted(self.cohorts[seg].admitted)
         self.open[w] = {"admitted": admitted, "sent": {}}
         end = w + self.size
+        shift: dict[str, Any] = {}
         for seg, cohort, adm in self._cohorts(w):
             rec = self.view.publish("estimated", self.tier, w, end, seg, cohort, adm)
+            if (seg, cohort) == (ALL, ALL):
+                shift = rec["prediction_drift"] or {}
             if rec["status"] in ("pending", "maturing"):  # else: matures in this round
                 self._emit(out, w, seg, cohort, rec)
         ms = self._measure(w, "estimated")
         if ms:
             out.alerts.append(adjusted(ms, self.version))
         if self.triggers is not None:
-            shift = self.view.record(w, end, ALL, ALL)["prediction_drift"] or {}
             self.triggers.observe_closed(
                 {"start_ts": w, "end_ts": end, "tier": self.tier,
                  "cohorts": [{"segment": ALL, "features": []}]}, shift.get("psi"))

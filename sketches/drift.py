@@ -243,8 +243,13 @@ def _effective_size(cur: NumericSketch, base: NumericSketch) -> float:
     ``1/(4n)``), so ``1/n' = 1/n + 4 sigma^2`` with ``sigma = rank_error / 2.58``. Small
     windows are unaffected; with 100k events per side the sketch noise (D ~ 0.005-0.01) is no
     longer mistaken for a significant difference."""
-    inv_n = 1.0 / cur.n + SKETCH_NOISE * cur.rank_error**2
-    inv_m = 1.0 / base.n + SKETCH_NOISE * base.rank_error**2
+    return float(effective_size(cur.n, cur.rank_error, base.n, base.rank_error))
+
+
+def effective_size(n: Any, rank_error_n: Any, m: Any, rank_error_m: Any) -> Any:
+    """:func:`_effective_size` from the sizes and rank errors (numbers or numpy arrays)."""
+    inv_n = 1.0 / n + SKETCH_NOISE * rank_error_n**2
+    inv_m = 1.0 / m + SKETCH_NOISE * rank_error_m**2
     return 1.0 / (inv_n + inv_m)
 
 

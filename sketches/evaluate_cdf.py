@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from driftline.sketches.drift import SKETCH_NOISE, Contribution
+from driftline.sketches.drift import Contribution, effective_size
 from driftline.sketches.numeric import NumericSketch
 
 try:  # the Rust kernel (sketches/native/); optional, the numpy path below is its reference
@@ -48,8 +48,8 @@ def cdf_scores(series: list[Pair]) -> dict[str, Scores]:
     n, rc, mc, m, rb, mb, vb = np.array(
         [(c.n, c.rank_error, c.mean, b.n, b.rank_error, b.mean, b.variance) for c, b in series],
         dtype=np.float64).reshape(len(series), 7).T
-    # drift._effective_size, drift.ks/wasserstein's error bound, mean shift and spread
-    en = 1.0 / ((1.0 / n + SKETCH_NOISE * rc**2) + (1.0 / m + SKETCH_NOISE * rb**2))
+    # drift.ks/wasserstein's effective size, error bound, mean shift and spread
+    en = effective_size(n, rc, m, rb)
     pv = _ks_pvalues(d, en).tolist()
     err, shift, spread = rc + rb, mc - mb, np.sqrt(vb)
     w = _anchor(pos, neg, shift)

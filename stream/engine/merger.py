@@ -65,7 +65,8 @@ class Merger:
         references: ReferenceHistory | None = None,
     ) -> None:
         self.evaluator = evaluator
-        self.references = references or ReferenceHistory(evaluator.schema, {})
+        self.references = (references if references is not None
+                           else ReferenceHistory(evaluator.schema, {}))
         self.schema: ProfileSchema = evaluator.schema
         self.cohorts = cohorts
         self.size = float(window_size)

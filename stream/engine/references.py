@@ -89,9 +89,6 @@ class ReferenceHistory:
         self.specs = dict(specs)
         self.windows: dict[str, dict[float, Profiles]] = {t: {} for t in self.specs}
 
-    def __bool__(self) -> bool:
-        return bool(self.specs)
-
     def lookup(self, tier: str, start: float) -> dict[str, Profiles]:
         """``{"trailing": {cohort: profile}, "seasonal": {...}}`` for the window at ``start``
         (a reference without history for a cohort leaves the cohort out)."""

@@ -22,6 +22,7 @@ from typing import Any
 from driftline.sketches.drift import DriftScore
 from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation, ProfileEvaluation
 from driftline.sketches.profile import CohortProfile
+from driftline.stream.config.references import TRAINING
 
 ALL_METRICS = ("psi", "ks", "js", "wasserstein", "chi2")
 _STATUS_RANK = {"insufficient_data": 0, "ok": 1, "drift": 2}
@@ -38,9 +39,6 @@ def iso(ts: float) -> str:
 
 def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
-
-
-TRAINING = "training"
 
 
 @dataclass(slots=True)
@@ -185,11 +183,3 @@ class WindowResult:
         """(segment, cohort, feature) whose status against the training baseline is ``drift``."""
         return [(c.segment, c.cohort, name) for c in self.cohorts
                 for name, fe in c.features.items() if self.status(fe) == "drift"]
-
-    def drifting_references(self) -> list[tuple[str, str, str, str]]:
-        """(reference, segment, cohort, feature) in drift against any reference."""
-        out = [(TRAINING, *d) for d in self.drifting()]
-        out += [(r.reference, c.segment, c.cohort, name) for c in self.cohorts
-                for r in c.references for name, fe in r.evaluation.features.items()
-                if self.status(fe, r.primary_metrics) == "drift"]
-        return out

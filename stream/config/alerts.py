@@ -261,12 +261,18 @@ class DriftConfig(StrictModel):
 
     def for_feature(self, feature: str) -> DriftConfig:
         """This config with the feature's override applied (itself when there is none)."""
-        override = self.overrides.get(feature)
+        return self.with_override(self.overrides.get(feature))
+
+    def with_override(self, override: DriftOverride | None) -> DriftConfig:
+        """This config with the set fields of ``override`` (a feature's, or a reference's: only
+        its ``DriftOverride`` fields count) on top; ``thresholds`` add to this config's."""
         if override is None:
             return self
-        update = override.model_dump(exclude_none=True)
+        update = override.model_dump(include=set(DriftOverride.model_fields), exclude_none=True)
+        if not update:
+            return self
         if "thresholds" in update:
-            update["thresholds"] = {**self.thresholds, **override.thresholds}  # type: ignore[dict-item]
+            update["thresholds"] = {**self.thresholds, **(override.thresholds or {})}
         if "metric" in update and "metrics" not in update:
             update["metrics"] = None
         return self.model_copy(update=update)

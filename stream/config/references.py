@@ -89,19 +89,7 @@ class ReferencesConfig(StrictModel):
 def reference_drift(drift: DriftConfig, ref: DriftOverride | None, feature: str | None = None
                     ) -> DriftConfig:
     """``drift`` (with ``feature``'s override) and then the reference's own fields."""
-    base = drift.for_feature(feature) if feature is not None else drift
-    if ref is None:
-        return base
-    fields = set(DriftOverride.model_fields)
-    update: dict[str, Any] = {k: v for k, v in ref.model_dump(exclude_none=True).items()
-                              if k in fields}
-    if not update:
-        return base
-    if "thresholds" in update:
-        update["thresholds"] = {**base.thresholds, **(ref.thresholds or {})}
-    if "metric" in update and "metrics" not in update:
-        update["metrics"] = None
-    return base.model_copy(update=update)
+    return (drift.for_feature(feature) if feature is not None else drift).with_override(ref)
 
 
 def trailing_windows(ref: TrailingReference, size: float) -> int:

@@ -20,6 +20,7 @@ import math
 
 from driftline.alerts.model import Measurement
 from driftline.sketches.evaluate import QUANTILE_LEVELS, FeatureEvaluation
+from driftline.stream.config.references import TRAINING
 from driftline.stream.engine.results import CohortResult, WindowResult
 
 QUALITY_KINDS = ("null_ratio", "nan_ratio", "out_of_range_ratio", "unseen_ratio",
@@ -30,8 +31,8 @@ def _f(x: float | None) -> float:
     return math.nan if x is None else float(x)
 
 
-def _drift(result: WindowResult, c: CohortResult, fe: FeatureEvaluation, reference: str
-           ) -> list[Measurement]:
+def _drift(result: WindowResult, c: CohortResult, fe: FeatureEvaluation, reference: str,
+           version: str | None) -> list[Measurement]:
     out: list[Measurement] = []
     quantiles = None
     if fe.quantiles_current is not None:
@@ -45,7 +46,7 @@ def _drift(result: WindowResult, c: CohortResult, fe: FeatureEvaluation, referen
                 for lab, b, cur, con in s.contributions],
             "error_bound": s.error_bound,
             "own_baseline": c.own_baseline,
-            "baseline_version": None if result.baseline is None else result.baseline["version"],
+            "baseline_version": version,
         }
         if quantiles is not None:
             details["quantiles"] = quantiles
@@ -62,7 +63,7 @@ def to_measurements(result: WindowResult) -> list[Measurement]:
     version = None if result.baseline is None else result.baseline["version"]
     for c in result.cohorts:
         for fe in c.features.values():
-            out.extend(_drift(result, c, fe, "training"))
+            out.extend(_drift(result, c, fe, TRAINING, version))
             q = fe.quality
             for kind in QUALITY_KINDS:
                 out.append(Measurement(mon, "quality", kind, fe.name, c.segment, c.cohort, tier,
@@ -75,5 +76,5 @@ def to_measurements(result: WindowResult) -> list[Measurement]:
                                             "baseline_version": version}))
         for ref in c.references:
             for fe in ref.evaluation.features.values():
-                out.extend(_drift(result, c, fe, ref.reference))
+                out.extend(_drift(result, c, fe, ref.reference, version))
     return out

@@ -179,7 +179,9 @@ def test_label_join_survives_kill_9_and_equals_exact(kafka: Any, tmp_path: Path)
     trackers = [t for _, t in states.values()]
     counts = {k: sum(t.counters()[k] for t in trackers) for k in trackers[0].counters()}
     assert counts["joined"] + counts["joined_early"] == len(lab_ids)
-    assert counts["joined_early"] == len(early)
+    # every label written before its prediction joins early; after the restart a label can also
+    # be read before its prediction (one fetch brings more of the label topic): early too
+    assert counts["joined_early"] >= len(early)
     assert (counts["duplicate"], counts["held_labels"], counts["malformed"]) == (25, 9, 3)
     def three_letters() -> list[list[tuple[str, bytes]]] | None:
         got = dlq_headers(kafka, config)

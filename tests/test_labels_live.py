@@ -241,8 +241,19 @@ def test_live_performance_records_alerts_and_retraining(kafka: Any, tmp_path: Pa
         url = re.search(rf"label worker {b.pid}: metrics on http://(\S+)/metrics",
                         logs.read_text())
         assert url is not None
-        body = scrape(url.group(1))
         last = final[((WINDOWS - 1) * SIZE, "all", "all")]["performance"]
+
+        def served() -> bool:  # the survivor may take the merger over after the records came
+            nonlocal body
+            body = scrape(url.group(1))
+            return any(s["kind"] == "realized" and s["segment"] == "all"
+                       and s["window"] == "10m" and v == pytest.approx(
+                           last["realized"]["accuracy"]) and s["metric"] == "accuracy"
+                       for s, v in metric_samples(body, "driftline_model_performance"))
+
+        body = ""
+        wait_until(served, timeout=60, interval=0.5,
+                   message="the merged realized accuracy on /metrics")
         got = {(s["kind"], s["metric"]): v for s, v in
                metric_samples(body, "driftline_model_performance")
                if s["segment"] == "all" and s["window"] == "10m"}

@@ -65,6 +65,7 @@ def test_merged_partitions_equal_one_tracker_and_resends_replace() -> None:
     # a snapshot restored into a new merger goes on exactly as the original
     copy = PerformanceMerger(config=CFG, baseline=None)
     copy.restore(m.snapshot())
+    assert copy.view.latest == m.view.latest  # what /metrics shows, right after a takeover
     for merger in (m, copy):
         for p in (0, 1):
             merger.apply(label_partial(p, 10_000.0, 300.0, True, parts[p].states))

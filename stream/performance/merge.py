@@ -290,7 +290,8 @@ class PerformanceMerger:
 
     # -- state ------------------------------------------------------------------------------
     def snapshot(self) -> bytes:
-        """The partitions' states of open windows, clocks, cohorts and retraining cooldowns."""
+        """The partitions' states of open windows, clocks, cohorts, retraining cooldowns and the
+        newest record of each kind (what /metrics shows, also right after a takeover)."""
         blobs: list[bytes] = []
         keys = []
         for p, raw in sorted(self._blobs.items()):
@@ -302,7 +303,8 @@ class PerformanceMerger:
                 "clocks": [[p, _f(c), _f(pc), up] for p, (c, pc, up) in self.clocks.items()],
                 "open": [[w, o] for w, o in sorted(self.open.items())],
                 "matured_until": _f(self.matured_until), "cohorts": self.cohorts.state(),
-                "triggers": trig_meta, "n_states": len(blobs)}
+                "triggers": trig_meta, "n_states": len(blobs),
+                "latest": [[*key, start, rec] for key, (start, rec) in self.view.latest.items()]}
         return pack(_SNAP, 1, meta, blobs + trig_blobs)
 
     def restore(self, data: bytes) -> None:
@@ -321,6 +323,8 @@ class PerformanceMerger:
         self.cohorts.load(meta["cohorts"])
         if self.triggers is not None and meta["triggers"]:
             self.triggers.load(meta["triggers"], blobs[n:])
+        self.view.latest = {(str(t), str(s), str(c), str(k)): (float(start), rec)
+                            for t, s, c, k, start, rec in meta.get("latest", [])}
         self.view.states = {}
         self._dirty = {k for src in self.sources.values() for k in src}
         self._refresh()

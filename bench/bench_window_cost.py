@@ -17,6 +17,7 @@ import numpy as np
 from bench.bench_ingest import engine_throughput
 from driftline.stream.config.model import parse_config
 from driftline.stream.demo.workloads import generate, monitor_config, to_json_lines
+from driftline.stream.engine.heap import settle
 
 N = 30_000
 
@@ -26,6 +27,7 @@ def run(windows: list[str], cohorts: list[int]) -> dict[str, object]:
     span = 3600.0
     work = generate(N * 2, seed=95, events_per_second=2 * N / span)
     values = to_json_lines(work)
+    settle()  # as the worker and backtest do after start-up
     for win in windows:
         r = engine_throughput(values, parse_config(monitor_config(window=win)), None)
         out[f"window_{win}_events_per_s_cpu"] = round(r["events_per_cpu_s"])

@@ -33,8 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 from scipy import special
@@ -54,11 +53,11 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"psi": 0.1, "ks": 0.1, "js": 0.1, "wasse
 TOP_CONTRIBUTIONS = 5
 
 
-@dataclass(frozen=True)
-class DriftScore:
+class DriftScore(NamedTuple):
     """One drift statistic. ``contributions`` are ``(label, share_base, share_cur,
     contribution)`` for the bins (or, for KS/Wasserstein, the point) that drive the value.
     ``statistic``/``dof`` are the test statistic and degrees of freedom behind ``p_value``.
+    An immutable record (a named tuple: a window builds hundreds).
 
     Example:
         >>> import numpy as np
@@ -83,7 +82,7 @@ class DriftScore:
     dof: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = self._asdict()
         d["contributions"] = [list(c) for c in self.contributions]
         return d
 

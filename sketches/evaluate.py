@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -47,11 +47,12 @@ class BinShares:
     share_error: float
 
 
-@dataclass(frozen=True)
-class FeatureEvaluation:
+class FeatureEvaluation(NamedTuple):
     """One feature of one cohort: drift scores by metric, quality rates and (numeric only)
     current/baseline quantiles at :data:`QUANTILE_LEVELS`. ``in_baseline`` is False when the
-    baseline has no such feature: every score is then ``insufficient_data`` with ``m = 0``."""
+    baseline has no such feature: every score is then ``insufficient_data`` with ``m = 0``.
+    An immutable record (a window builds hundreds: a named tuple is built 4x faster than a
+    frozen dataclass)."""
 
     name: str
     type: Literal["numeric", "categorical"]

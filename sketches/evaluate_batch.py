@@ -165,8 +165,8 @@ class _Context:
 
     def quality(self, s: Sketch) -> QualityRates:
         """``QualityRates.of(s)``, shared by the series with the same counts."""
-        key = ((s.count, s.nulls, s.invalid, s.nan + s.inf, s.out_of_range)
-               if isinstance(s, NumericSketch) else (s.count, s.nulls, s.invalid, -1, s.unseen))
+        key = ((s._count, s._nulls, s._invalid, s._nan + s._inf, s._oor)
+               if isinstance(s, NumericSketch) else (s._count, s._nulls, s._invalid, -1, s._unseen))
         rates = self._quality.get(key)
         if rates is None:
             rates = self._quality[key] = QualityRates.of(s)
@@ -180,7 +180,8 @@ class _Context:
         return score
 
     def empty_scores(self, numeric: bool, n: int, m: int) -> dict[str, DriftScore]:
-        """Every allowed metric's ``insufficient_data`` score (a dict to copy, not to keep)."""
+        """Every allowed metric's ``insufficient_data`` score (one dict shared by the series
+        with these sizes: evaluations are read, never changed)."""
         scores = self._empties.get((numeric, n, m))
         if scores is None:
             scores = self._empties[(numeric, n, m)] = {
@@ -215,7 +216,7 @@ def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
         scores = {m: computed.get(m) or ctx.empty_score(m, n, m_base)
                   for m in ctx.allowed[numeric]}
     else:  # no data on one side: every score NaN, which ``with_status`` maps to this
-        scores = dict(ctx.empty_scores(numeric, n, m_base))
+        scores = ctx.empty_scores(numeric, n, m_base)
     if not numeric:
         return FeatureEvaluation(cur.spec.name, "categorical", n, m_base, scores,
                                  ctx.quality(cur), None, None, base is not None, shares)

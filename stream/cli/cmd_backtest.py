@@ -59,6 +59,9 @@ def register(app: typer.Typer) -> None:
         if not report_preflight(found, config):
             raise typer.Exit(EXIT_CONFIG)
         assert found.baseline is not None
+        from driftline.stream.engine.heap import settle
+
+        settle()
         try:
             with progress_bar(f"replaying {events.name}", quiet=quiet) as progress:
                 report = run_backtest(cfg, found.baseline, events, progress=progress,

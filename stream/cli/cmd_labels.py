@@ -34,6 +34,9 @@ def register(app: typer.Typer) -> None:
         except (BaselineError, ValueError) as exc:
             typer.echo(f"cannot start the label worker: {exc}", err=True)
             raise typer.Exit(EXIT_CONFIG) from None
+        from driftline.stream.engine.heap import settle
+
+        settle()
         run_label_worker(worker)
 
     @labels_app.command("report")

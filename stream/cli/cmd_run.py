@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
         location = BaselineLocation.from_config(cfg)
         poller = None if location is None else BaselineWatcher(
             config=cfg, location=location, current=found.baseline)
+        from driftline.stream.engine.heap import settle
+
+        settle()
         try:
             run_worker(cfg, found.baseline, instance_id=instance_id,
                        session_timeout_s=session_timeout, loglevel=log_level,

@@ -60,11 +60,12 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
     KIND = Kind.NUMERIC
     SPEC = NumericSpec
     LABEL = "numeric sketch"
-    __slots__ = ("_kll", "_nan", "_inf", "_oor", "_mean", "_m2", "_bins", "_view")
+    __slots__ = ("_kll", "_n", "_nan", "_inf", "_oor", "_mean", "_m2", "_bins", "_view")
 
     def __init__(self, spec: NumericSpec) -> None:
         super().__init__(spec)
         self._kll = kll_doubles_sketch(spec.k)
+        self._n = 0  # the KLL's n, kept here: read per series, a call into the KLL costs more
         self._nan = 0
         self._inf = 0
         self._oor = 0
@@ -168,11 +169,12 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             if bins is not None and sk._bins is not None:
                 sk._bins += bins[g]
             sk._kll.update(x[starts[g]:ends[g]])
+            sk._n += int(size[g])
             sk._view = None
             sk._add_moments(int(size[g]), float(means[g]), float(m2[g]))
 
     def _add_moments(self, nb: int, mean_b: float, m2_b: float) -> None:
-        na = self._kll.n - nb  # KLL already holds the new values
+        na = self._n - nb  # the counts already include the new values
         if na == 0:
             self._mean, self._m2 = mean_b, m2_b
             return
@@ -191,6 +193,7 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         nb = other.n
         if nb:  # else nothing to merge but the counters (bins count the finite values only)
             self._kll.merge(other._kll)
+            self._n += nb
             self._view = None
             self._add_moments(nb, other._mean, other._m2)
             if self._bins is not None and other._bins is not None:
@@ -207,7 +210,7 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
     @property
     def n(self) -> int:
         """Finite values in the sketch (the sample size of every drift statistic)."""
-        return int(self._kll.n)
+        return self._n
 
     @property
     def nan(self) -> int:
@@ -320,6 +323,7 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             raise SketchFormatError(f"numeric sketch {self.spec.name!r}: KLL k={kll.k}, "
                                     f"spec says {self.spec.k}")
         self._kll = kll
+        self._n = int(kll.n)
         self._view = None
         has_bins = r.u8()
         if bool(has_bins) != (self._bins is not None):

@@ -72,6 +72,7 @@ def _assert_same_exact_state(a: CohortProfile, b: CohortProfile) -> None:
         assert (sa.count, sa.n, sa.nulls, sa.invalid) == (sb.count, sb.n, sb.nulls, sb.invalid)
         if isinstance(sa, NumericSketch) and isinstance(sb, NumericSketch):
             assert (sa.nan, sa.inf, sa.out_of_range) == (sb.nan, sb.inf, sb.out_of_range)
+            assert (sa.n, sb.n) == (sa._kll.n, sb._kll.n)  # the kept count is the KLL's
             np.testing.assert_array_equal([sa.min, sa.max], [sb.min, sb.max])
             if sa.bin_counts is not None:
                 np.testing.assert_array_equal(sa.bin_counts, sb.bin_counts)  # type: ignore[arg-type]

@@ -54,6 +54,7 @@ from driftline.stream.config.alerts import (
 )
 from driftline.stream.config.model import DriftlineConfig
 from driftline.stream.config.performance import PerformanceAlertConfig
+from driftline.stream.config.references import other_references
 
 _LOGGERS = ("driftline.alerts",)
 WINDOWS_REMEMBERED = 64  # per tier: enough to recognize any window re-published after a crash
@@ -155,8 +156,7 @@ class Alerting:
                    freshness=cfg.freshness, alerts=cfg.alerts, state_dir=directory,
                    environ=environ, deliver=deliver,
                    performance=cfg.performance,
-                   references={"trailing": cfg.references.trailing,
-                               "seasonal": cfg.references.seasonal, "cohort": cfg.compare})
+                   references=other_references(cfg.references, cfg.compare))
 
     # -- delivery ---------------------------------------------------------------------------
     def _notifier(self, name: str, ch: ChannelConfig) -> Notifier:

@@ -35,7 +35,7 @@ from driftline.stream.config.alerts import (
     VolumeConfig,
 )
 from driftline.stream.config.performance import PerformanceAlertConfig
-from driftline.stream.config.references import COHORT_PREFIX, reference_drift
+from driftline.stream.config.references import reference_drift
 
 
 @dataclass(slots=True)
@@ -98,7 +98,7 @@ class Rules:
         references: Mapping[str, DriftOverride | None] | None = None,
     ) -> None:
         self.performance = performance or PerformanceAlertConfig()
-        # the rules of the other references: trailing, seasonal, cohort (compare)
+        # the rules of the other references by name (see other_references)
         self.references = dict(references or {})
         self.drift = drift
         self.quality = quality
@@ -118,8 +118,6 @@ class Rules:
         return cfg
 
     def _reference_rule(self, reference: str) -> DriftOverride | None:
-        if reference.startswith(COHORT_PREFIX):
-            return self.references.get("cohort")
         return self.references.get(reference)
 
     def _drift_rule(

@@ -109,6 +109,7 @@ def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
     from driftline.stream.config.model import parse_config
     from driftline.stream.demo.workloads import FEATURES, monitor_config
+    from driftline.stream.engine.heap import settle
     from driftline.stream.kafka.runtime import run_until
 
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
@@ -121,6 +122,7 @@ def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
         raw["windows"] = {"size": "1m", "allowed_lateness": "0s", "idle_timeout": "1s"}
         raw["state_dir"] = d
         cfg = parse_config(raw)
+        settle()  # as `driftline run` does after start-up
         stats = run_until(cfg, events=n, timeout_s=max(180.0, n / 1000))
     return stats
 

@@ -86,6 +86,20 @@ class ReferencesConfig(StrictModel):
     """The same window one period ago (daily or weekly cycles)."""
 
 
+def other_references(references: ReferencesConfig, compare: CompareConfig | None
+                     ) -> dict[str, DriftOverride]:
+    """The rules of every configured reference besides training, by the name results and
+    alerts give it: ``trailing``, ``seasonal``, ``cohort:<compare.reference>``."""
+    out: dict[str, DriftOverride] = {}
+    if references.trailing is not None:
+        out[TRAILING] = references.trailing
+    if references.seasonal is not None:
+        out[SEASONAL] = references.seasonal
+    if compare is not None:
+        out[COHORT_PREFIX + compare.reference] = compare
+    return out
+
+
 def reference_drift(drift: DriftConfig, ref: DriftOverride | None, feature: str | None = None
                     ) -> DriftConfig:
     """``drift`` (with ``feature``'s override) and then the reference's own fields."""

@@ -30,13 +30,12 @@ from driftline.sketches.drift import DEFAULT_THRESHOLDS
 from driftline.sketches.evaluate_batch import evaluate_profiles
 from driftline.sketches.profile import CohortProfile
 from driftline.sketches.schema import ProfileSchema
-from driftline.stream.config.alerts import DriftConfig, DriftOverride
+from driftline.stream.config.alerts import DriftConfig
 from driftline.stream.config.references import (
     COHORT_PREFIX,
-    SEASONAL,
-    TRAILING,
     CompareConfig,
     ReferencesConfig,
+    other_references,
     reference_drift,
 )
 from driftline.stream.engine.cohorts import GLOBAL
@@ -93,16 +92,9 @@ class WindowEvaluator:
         self.alpha = rules.alpha
         self.thresholds = rules.thresholds
         base = drift or DriftConfig()
-        self.rules: dict[str, _Rules] = {}
-        refs = references or ReferencesConfig()
-        others: tuple[tuple[str, DriftOverride | None], ...] = (
-            (TRAILING, refs.trailing), (SEASONAL, refs.seasonal))
-        for name, ref in others:
-            if ref is not None:
-                self.rules[name] = _Rules(reference_drift(base, ref))
+        self.rules = {name: _Rules(reference_drift(base, ref)) for name, ref in
+                      other_references(references or ReferencesConfig(), compare).items()}
         self.compare = compare
-        if compare is not None:
-            self.rules[COHORT_PREFIX + compare.reference] = _Rules(reference_drift(base, compare))
         self.use(baseline)
 
     def use(self, baseline: Baseline | None) -> None:

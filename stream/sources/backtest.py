@@ -28,7 +28,7 @@ from driftline.alerts.model import AlertEvent
 from driftline.sketches.baseline import Baseline
 from driftline.stream.config.alerts import DriftOverride
 from driftline.stream.config.model import DriftlineConfig
-from driftline.stream.config.references import reference_drift
+from driftline.stream.config.references import other_references, reference_drift
 from driftline.stream.decode.batchops import take
 from driftline.stream.engine.core import Engine
 from driftline.stream.engine.plausible import drop_implausible
@@ -62,12 +62,9 @@ def drift_rules(config: DriftlineConfig, reference: DriftOverride | None = None
     out: dict[str, Any] = {"metrics": top.metric_names, "alpha": top.alpha,
                            "min_samples": top.min_samples, "thresholds": thresholds}
     if reference is None:
-        refs: dict[str, DriftOverride | None] = {
-            "trailing": config.references.trailing, "seasonal": config.references.seasonal}
-        if config.compare is not None:
-            refs[f"cohort:{config.compare.reference}"] = config.compare
-        out["references"] = {name: drift_rules(config, ref) for name, ref in refs.items()
-                             if ref is not None}
+        out["references"] = {
+            name: drift_rules(config, ref)
+            for name, ref in other_references(config.references, config.compare).items()}
     return out
 
 

@@ -120,8 +120,7 @@ def _moments(st: PerformanceState) -> dict[str, float]:
     from before the sum of e^4 was kept, so its MSE/RMSE test is undefined, not overconfident)."""
     w = st.w_sum
     _, ae, se, _, _, qe = st.sums.tolist()
-    return {"mae": ae / w, "mse": se / w, "abs_sq": se / w,
-            "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
+    return {"mae": ae / w, "mse": se / w, "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
 
 
 def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
@@ -139,7 +138,8 @@ def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
     if not cur or not metrics:
         return []
     rm, n_ref = _moments(ref), ref.effective_n
-    p_abs = error_rise_p(cur["mae"], cur["abs_sq"], n, rm["mae"], rm["abs_sq"], n_ref)
+    # the per-row second moment of |e| is the mean e^2, the MSE
+    p_abs = error_rise_p(cur["mae"], cur["mse"], n, rm["mae"], rm["mse"], n_ref)
     p_sq = error_rise_p(cur["mse"], cur["sq_sq"], n, rm["mse"], rm["sq_sq"], n_ref)
     rows = []
     for metric in metrics:

@@ -150,14 +150,14 @@ class ErrorMap:
 
     def estimate(self, counts: np.ndarray) -> dict[str, float]:
         """Expected MAE, MSE and RMSE of predictions with histogram ``counts`` over the grid,
-        with ``abs_sq``/``sq_sq`` (expected e^2 and e^4: the per-row second moments behind
-        the significance tests); empty without predictions."""
+        with ``sq_sq`` (expected e^4; with the MSE, expected e^2, the per-row second moments
+        behind the significance tests); empty without predictions."""
         c = np.asarray(counts, dtype=np.float64)
         n = float(c.sum())
         if n <= 0 or c.shape != (self.grid.bins,):
             return {}
         mae, mse, quad = (self.expected @ c / n).tolist()
-        return {"mae": mae, "rmse": math.sqrt(mse), "mse": mse, "abs_sq": mse, "sq_sq": quad}
+        return {"mae": mae, "rmse": math.sqrt(mse), "mse": mse, "sq_sq": quad}
 
     def to_bytes(self) -> bytes:
         wr = Writer()

@@ -129,11 +129,12 @@ def test_watcher_fetches_a_url_with_etags_and_checks_every_new_baseline(store: _
     store.body = old.to_bytes()
     location = BaselineLocation.from_config(cfg, {"BASELINE_AUTH": "Bearer s3cret"})
     assert location is not None
-    start = location.load()  # what the worker does at start
+    start, tag = location.load()  # what the worker does at start
     assert start.version == old.version and start.location == store.url
-    watcher = BaselineWatcher(config=cfg, location=location, current=start)
+    watcher = BaselineWatcher(config=cfg, location=location, current=start, tag=tag)
     assert watcher.poll() is None  # the running version: nothing to do
     assert watcher.poll() is None and store.requests[-1][0] == 304  # unchanged: not downloaded
+    assert [code for code, _ in store.requests] == [200, 304, 304]  # downloaded once
 
     new, _ = _build(2, 0.5, ["a", "b"])
     store.body = new.to_bytes()
@@ -160,9 +161,9 @@ def test_watcher_fetches_a_url_with_etags_and_checks_every_new_baseline(store: _
     assert down.value.reason == "unreachable" and "HTTP 503" in str(down.value)
     assert watcher.current is swapped  # every rejection kept the running baseline
     codes = [code for code, _ in store.requests]
-    assert codes == [200, 200, 304, 200, 200, 304, 200, 503]
-    # the start and the first check ask unconditionally, every later one with the last ETag
-    assert [tag is None for _, tag in store.requests] == [True, True] + [False] * 6
+    assert codes == [200, 304, 304, 200, 200, 304, 200, 503]
+    # the start asks unconditionally, every check with the last ETag (the first: the start's)
+    assert [tag is None for _, tag in store.requests] == [True] + [False] * 7
 
 
 def test_preflight_fetches_the_url_and_names_the_field(store: _Store) -> None:
@@ -174,6 +175,13 @@ def test_preflight_fetches_the_url_and_names_the_field(store: _Store) -> None:
                    check_environment=False)
     assert ok.problems == [] and ok.baseline is not None
     assert ok.baseline.version == old.version
+    # the watcher `driftline run` makes from it: its first check is conditional, not a download
+    location = BaselineLocation.from_config(cfg, {"BASELINE_AUTH": "Bearer s3cret"})
+    assert location is not None
+    watcher = BaselineWatcher(config=cfg, location=location, current=ok.baseline,
+                              tag=ok.baseline_tag)
+    assert watcher.poll() is None
+    assert [code for code, _ in store.requests] == [200, 304]
     denied = preflight(cfg, command="check-config", environ={})
     assert any(p.startswith("baseline_reload.url: cannot fetch baseline") and "HTTP 403" in p
                for p in denied.problems)

@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
 
         location = BaselineLocation.from_config(cfg)
         poller = None if location is None else BaselineWatcher(
-            config=cfg, location=location, current=found.baseline)
+            config=cfg, location=location, current=found.baseline, tag=found.baseline_tag)
         from driftline.stream.engine.heap import settle
 
         settle()

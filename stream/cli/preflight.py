@@ -41,11 +41,13 @@ Command = Literal["check-config", "run", "backtest"]
 @dataclass
 class Preflight:
     """What :func:`preflight` found: ``problems`` stop the command (exit 2), ``warnings`` do
-    not; ``baseline`` is the loaded baseline when there is a usable one."""
+    not; ``baseline`` is the loaded baseline when there is a usable one, ``baseline_tag`` the
+    tag of the URL's object it was loaded from (the baseline watcher's first check)."""
 
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     baseline: Baseline | None = None
+    baseline_tag: str | None = None
 
 
 def preflight(
@@ -93,13 +95,14 @@ def _baseline(cfg: DriftlineConfig, path: Path | None, command: Command, out: Pr
             out.warnings.append("baseline: not set; drift and volume are not checked without "
                                 "one (`driftline baseline build`)")
         return
+    tag = None
     try:
         if path is not None:
             base = load_baseline(path)
         else:  # the one check that needs the network: the baseline object itself
             location = BaselineLocation.from_config(cfg, env)
             assert location is not None
-            base = location.load()
+            base, tag = location.load()
     except BaselineError as exc:
         key = "baseline" if path is not None else "baseline_reload.url"
         out.problems.append(f"{key}: {exc}; build one with `driftline baseline build`")
@@ -122,7 +125,7 @@ def _baseline(cfg: DriftlineConfig, path: Path | None, command: Command, out: Pr
                                 f"{want[name]} here but {have[name]} in the baseline {where}; "
                                 f"{rebuild}")
     if not (missing or extra) and all(want[n] == have[n] for n in want):
-        out.baseline = base
+        out.baseline, out.baseline_tag = base, tag
 
 
 def _secrets(cfg: DriftlineConfig, env: Mapping[str, str]) -> list[str]:

@@ -163,7 +163,7 @@ class PartitionAggregator:
             feed(d, inverse, [self._profile(self._window(wmin + k), GLOBAL)
                               for k in uniq.tolist()])
         if len(self.segments) > 1:
-            self._open_by_size(win)
+            self._open_by_size(win, wmin)
             rest = self._aggregate_cells(d, win, wmin)
             if rest is None:
                 return
@@ -188,11 +188,11 @@ class PartitionAggregator:
                 profiles[j] = self._profile(w, (seg, self._route(w, seg, labels[keys[j] % width])))
             feed(d, inverse, profiles)
 
-    def _open_by_size(self, win: np.ndarray) -> None:
-        """Open the batch's new windows, in cells when they are expected to be large."""
+    def _open_by_size(self, win: np.ndarray, wmin: int) -> None:
+        """Open the batch's new windows (``wmin``: the smallest of ``win``), in cells when they
+        are expected to be large."""
         if self._last_events >= CELL_MIN_EVENTS:
             return  # _window opens them in cells
-        wmin = int(win.min())
         uniq, inverse = unique_small(win - wmin)
         sizes = np.bincount(inverse, minlength=len(uniq)).tolist()
         for k, size in zip(uniq.tolist(), sizes, strict=True):

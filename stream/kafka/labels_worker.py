@@ -47,6 +47,7 @@ from prometheus_client.registry import Collector
 
 from driftline.sketches.baseline import Baseline
 from driftline.stream.config.model import DriftlineConfig
+from driftline.stream.decode.decoder import DecodedBatch
 from driftline.stream.engine.framing import pack, unpack
 from driftline.stream.kafka.admin import TopicSpec, ensure_topics, partition_counts
 from driftline.stream.kafka.checkpoint import (
@@ -206,8 +207,9 @@ class LabelWorker:
         tracker = self.trackers.get(p)
         if tracker is None or not (preds or labels):
             return
-        pt, pcols = self._predictions(p, tracker, preds)
-        lt, lcols = self._labels(p, tracker, labels)
+        none: tuple[np.ndarray, Any] = (np.empty(0), None)
+        pt, pcols = self._predictions(p, tracker, preds) if preds else none
+        lt, lcols = self._labels(p, tracker, labels) if labels else none
         width = self.config.label_source.max_delay / 100
         for kind, rows in time_runs(pt, lt, width):
             r = rows.tolist()
@@ -220,27 +222,29 @@ class LabelWorker:
                 key, y = lcols
                 tracker.add_labels(lt[rows], [key[i] for i in r], y[rows])
 
-    def _predictions(self, p: int, tracker: PerformanceTracker, records: list[Any]
-                     ) -> tuple[np.ndarray, Any]:
-        if not records:
-            return np.empty(0), None
-        stamps = np.array([r.timestamp for r in records], dtype=np.float64)
-        d = self.pred_decoder.decode([r.value for r in records], stamps)
-        # undecodable predictions are the feature worker's dead letters; counted here
-        tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
+    def _decoded(self, p: int, which: int, records: list[Any]) -> DecodedBatch:
+        """``records`` (not empty) of partition ``p`` of topic ``which`` (0 predictions,
+        1 labels) decoded; that topic's clock and next offset of ``p`` moved past them."""
+        decoder = self.pred_decoder if which == 0 else self.lab_decoder
+        d = decoder.decode([r.value for r in records],
+                           np.array([r.timestamp for r in records], dtype=np.float64))
         t = d.event_time[np.isfinite(d.event_time)]
         if t.shape[0]:
-            self.clocks[p][0] = max(self.clocks[p][0], float(t.max()))
-        self.offsets[p][0] = records[-1].offset + 1
+            self.clocks[p][which] = max(self.clocks[p][which], float(t.max()))
+        self.offsets[p][which] = records[-1].offset + 1
+        return d
+
+    def _predictions(self, p: int, tracker: PerformanceTracker, records: list[Any]
+                     ) -> tuple[np.ndarray, Any]:
+        d = self._decoded(p, 0, records)
+        # undecodable predictions are the feature worker's dead letters; counted here
+        tracker.join.counts["undecodable_prediction"] += len(d.dead_letters)
         return d.event_time, (ids(d.categorical[ID]), scores_of(d), predicted_of(d, self.config),
                               segment_values(d, self.config.segments))
 
     def _labels(self, p: int, tracker: PerformanceTracker, records: list[Any]
                 ) -> tuple[np.ndarray, Any]:
-        if not records:
-            return np.empty(0), None
-        stamps = np.array([r.timestamp for r in records], dtype=np.float64)
-        d = self.lab_decoder.decode([r.value for r in records], stamps)
+        d = self._decoded(p, 1, records)
         tracker.count_malformed(len(d.dead_letters))
         key, y = ids(d.categorical[ID]), label_column(d, self.config.prediction_model.task)
         bad = [(dl.index, dl.reason) for dl in d.dead_letters]
@@ -255,10 +259,6 @@ class LabelWorker:
             r = records[i]
             self.dlq.write(DeadLetter(r.value, reason, self.label_topic, p, r.offset, r.key,
                                       r.timestamp))
-        t = d.event_time[np.isfinite(d.event_time)]
-        if t.shape[0]:
-            self.clocks[p][1] = max(self.clocks[p][1], float(t.max()))
-        self.offsets[p][1] = records[-1].offset + 1
         return d.event_time, (key, y)
 
     def _align(self) -> None:

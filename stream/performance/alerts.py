@@ -83,11 +83,11 @@ def cohort_drop_measurements(tracker: PerformanceTracker, monitor: str, tier: st
 
 
 def _drops(monitor: str, window: str, start: float, end: float, segment: str, cohort: str,
-           kind: str, metrics: list[str], st: Any, cur: dict[str, Any], n: float,
+           kind: str, metrics: list[str], st: PerformanceState, cur: dict[str, Any], n: float,
            rr: dict[str, Any], n_ref: float, against: str) -> list[Measurement]:
     pos = cur["positive_rate"] * n
     pos_ref = rr["positive_rate"] * n_ref
-    out: list[Measurement] = []
+    rows = []
     for metric in metrics:
         value, reference = cur.get(metric, math.nan), rr.get(metric, math.nan)
         if metric == "accuracy":
@@ -95,13 +95,24 @@ def _drops(monitor: str, window: str, start: float, end: float, segment: str, co
         else:
             p = auc_drop_p(value, pos, n - pos, reference, pos_ref, n_ref - pos_ref)
         drop = reference - value
-        out.append(Measurement(
-            monitor, "performance", metric, kind, segment, cohort, window, start, end,
-            float(drop) if math.isfinite(drop) else math.nan, int(round(n)), int(round(n_ref)),
-            None if not math.isfinite(p) else p, "ok",
-            {"current": value, "reference": reference, "kind": kind,
-             "labeled": st.labeled, "predictions": st.predictions}, against))
-    return out
+        rows.append((metric, value, reference, float(drop) if math.isfinite(drop) else math.nan,
+                     p))
+    return _measurements(monitor, window, start, end, segment, cohort, kind, st, n, n_ref,
+                         rows, against)
+
+
+def _measurements(monitor: str, window: str, start: float, end: float, segment: str,
+                  cohort: str, kind: str, st: PerformanceState, n: float, n_ref: float,
+                  rows: list[tuple[str, float, float, float, float]],
+                  against: str = "training") -> list[Measurement]:
+    """One measurement per ``(metric, current, reference, value, p)`` of ``rows``: ``value``
+    the drop (or rise), ``p`` its one-sided p-value (None unless finite)."""
+    return [Measurement(
+        monitor, "performance", metric, kind, segment, cohort, window, start, end, change,
+        int(round(n)), int(round(n_ref)), None if not math.isfinite(p) else p, "ok",
+        {"current": value, "reference": reference, "kind": kind,
+         "labeled": st.labeled, "predictions": st.predictions}, against)
+        for metric, value, reference, change, p in rows]
 
 
 def _moments(st: PerformanceState) -> dict[str, float]:
@@ -109,8 +120,7 @@ def _moments(st: PerformanceState) -> dict[str, float]:
     from before the sum of e^4 was kept, so its MSE/RMSE test is undefined, not overconfident)."""
     w = st.w_sum
     _, ae, se, _, _, qe = st.sums.tolist()
-    return {"mae": ae / w, "mse": se / w, "abs_sq": se / w,
-            "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
+    return {"mae": ae / w, "mse": se / w, "sq_sq": qe / w if qe > 0 or se == 0 else math.nan}
 
 
 def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
@@ -128,22 +138,18 @@ def _rise_measurements(tracker: PerformanceTracker, st: PerformanceState,
     if not cur or not metrics:
         return []
     rm, n_ref = _moments(ref), ref.effective_n
-    p_abs = error_rise_p(cur["mae"], cur["abs_sq"], n, rm["mae"], rm["abs_sq"], n_ref)
+    # the per-row second moment of |e| is the mean e^2, the MSE
+    p_abs = error_rise_p(cur["mae"], cur["mse"], n, rm["mae"], rm["mse"], n_ref)
     p_sq = error_rise_p(cur["mse"], cur["sq_sq"], n, rm["mse"], rm["sq_sq"], n_ref)
-    out: list[Measurement] = []
+    rows = []
     for metric in metrics:
         value = cur["mae"] if metric == "mae" else cur["mse"]
         reference = rm["mae"] if metric == "mae" else rm["mse"]
         if metric == "rmse":
             value, reference = math.sqrt(value), math.sqrt(reference)
-        p = p_abs if metric == "mae" else p_sq
         rise = value / reference - 1.0 if reference > 0 else math.nan
-        out.append(Measurement(
-            monitor, "performance", metric, kind, segment, cohort, window, start, end,
-            rise, int(round(n)), int(round(n_ref)), None if not math.isfinite(p) else p, "ok",
-            {"current": value, "reference": reference, "kind": kind,
-             "labeled": st.labeled, "predictions": st.predictions}))
-    return out
+        rows.append((metric, value, reference, rise, p_abs if metric == "mae" else p_sq))
+    return _measurements(monitor, window, start, end, segment, cohort, kind, st, n, n_ref, rows)
 
 
 def adjusted(ms: list[Measurement], baseline_version: str | None = None) -> list[Measurement]:

@@ -100,14 +100,15 @@ class BaselineLocation:
                 return None
             raise OSError(f"HTTP {exc.code} {exc.reason}") from None
 
-    def load(self) -> Baseline:
-        """Read and parse the baseline now (at start)."""
+    def load(self) -> tuple[Baseline, str]:
+        """Read and parse the baseline now (at start), with its tag (for the watcher's
+        ``tag``, so its first check is a conditional one)."""
         try:
             got = self.fetch()
         except OSError as exc:
             raise BaselineError(f"cannot fetch baseline {self}: {exc}") from None
         assert got is not None
-        return parse_baseline(got[0], str(self))
+        return parse_baseline(got[0], str(self)), got[1]
 
 
 def replacement_problems(cfg: DriftlineConfig, current: Baseline | None, new: Baseline
@@ -121,14 +122,15 @@ def replacement_problems(cfg: DriftlineConfig, current: Baseline | None, new: Ba
 
 
 class BaselineWatcher:
-    """Checks the location for a new, usable baseline; see the module doc."""
+    """Checks the location for a new, usable baseline; see the module doc. ``tag``: the one
+    :meth:`BaselineLocation.load` gave with ``current`` (None: the first check reads it)."""
 
     def __init__(self, *, config: DriftlineConfig, location: BaselineLocation,
-                 current: Baseline | None) -> None:
+                 current: Baseline | None, tag: str | None = None) -> None:
         self.config = config
         self.location = location
         self.current = current
-        self._tag: str | None = None
+        self._tag = tag
 
     def poll(self) -> Baseline | None:
         """The new baseline to use, or None; raises :class:`BaselineRejected`."""

@@ -257,10 +257,6 @@ pub struct Columns {
 }
 
 impl Columns {
-    pub fn new(schema: &Schema, n: usize) -> Columns {
-        Columns::sized(schema.n_numeric, schema.n_category, n)
-    }
-
     pub fn sized(n_numeric: usize, n_category: usize, n: usize) -> Columns {
         Columns {
             n,

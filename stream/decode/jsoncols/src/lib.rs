@@ -34,13 +34,7 @@ impl Reader {
     fn new(leaves: Vec<(String, Vec<String>)>) -> PyResult<Self> {
         let mut spec = Vec::with_capacity(leaves.len());
         for (kind, keys) in leaves {
-            let kind = match kind.as_str() {
-                "numeric" => Kind::Numeric,
-                "category" => Kind::Category,
-                "time" => Kind::Time,
-                other => return Err(PyValueError::new_err(format!("unknown leaf kind {other:?}"))),
-            };
-            spec.push((kind, keys.into_iter().map(String::into_bytes).collect()));
+            spec.push((leaf_kind(&kind)?, keys.into_iter().map(String::into_bytes).collect()));
         }
         let schema = Schema::new(&spec).map_err(PyValueError::new_err)?;
         Ok(Reader { inner: columns::Reader::new(schema) })
@@ -55,37 +49,36 @@ impl Reader {
     /// some event time is a string.
     fn read<'py>(&mut self, py: Python<'py>, records: &Bound<'py, PyList>)
                  -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let n = records.len();
-        let mut cols = Columns::new(&self.inner.schema, n);
         let inner = &mut self.inner;
-        let read = read_detached(py, records, &mut cols, |rec, row, cols| {
-            inner.read(rec, row, cols).is_ok()
-        })?;
-        if !read {
-            return Ok(None);
-        }
-        columns_tuple(py, &cols, n).map(Some)
+        read_each(py, records, inner.schema.n_numeric, inner.schema.n_category,
+                  |rec, row, cols| inner.read(rec, row, cols).is_ok())
     }
 }
 
-/// Reads every record of `records` (bytes) into row i of `cols` with `read`, without the GIL:
-/// the records are borrowed from the list (a reference to each is held while the scan runs, and
-/// `bytes` never change), so another Python thread (the consumer fetching the next batch) runs
-/// meanwhile (a reader is used by one thread at a time: a second call on the same reader
-/// during the scan raises instead of waiting). False when one is not bytes or `read` says
-/// it was not read cleanly.
-fn read_detached<'py>(py: Python<'py>, records: &Bound<'py, PyList>, cols: &mut Columns,
-                      mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
-                      -> PyResult<bool> {
-    let mut held: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(records.len());
+/// Reads every record of `records` (bytes) into row i of columns with `read`; None when one is
+/// not bytes or `read` says it was not read cleanly. The loop of every reader. It runs without
+/// the GIL: the records are borrowed from the list (a reference to each is held while the scan
+/// runs, and `bytes` never change), so another Python thread (the consumer fetching the next
+/// batch) runs meanwhile (a reader is used by one thread at a time: a second call on the same
+/// reader during the scan raises instead of waiting).
+fn read_each<'py>(py: Python<'py>, records: &Bound<'py, PyList>, n_numeric: usize,
+                  n_category: usize, mut read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
+                  -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let n = records.len();
+    let mut held: Vec<Bound<'py, PyBytes>> = Vec::with_capacity(n);
     for item in records.iter() {
         match item.cast_into::<PyBytes>() {
             Ok(bytes) => held.push(bytes),
-            Err(_) => return Ok(false),
+            Err(_) => return Ok(None),
         }
     }
     let slices: Vec<&[u8]> = held.iter().map(|b| b.as_bytes()).collect();
-    Ok(py.detach(|| slices.iter().enumerate().all(|(row, rec)| read(rec, row, cols))))
+    let mut cols = Columns::sized(n_numeric, n_category, n);
+    let cols_ref = &mut cols;
+    if !py.detach(|| slices.iter().enumerate().all(|(row, rec)| read(rec, row, cols_ref))) {
+        return Ok(None);
+    }
+    columns_tuple(py, &cols, n).map(Some)
 }
 
 /// `(numeric, codes, labels, time)` of `cols` (see `Reader.read`).
@@ -123,19 +116,6 @@ fn leaf_kind(kind: &str) -> PyResult<Kind> {
         "time" => Ok(Kind::Time),
         other => Err(PyValueError::new_err(format!("unknown leaf kind {other:?}"))),
     }
-}
-
-/// Reads every record of `records` (bytes) into one row of columns with `read`; None when one
-/// is not bytes or `read` says it was not read cleanly. The Avro and Protobuf readers' loop.
-fn read_each<'py>(py: Python<'py>, records: &Bound<'py, PyList>, n_numeric: usize,
-                  n_category: usize, read: impl FnMut(&[u8], usize, &mut Columns) -> bool + Send)
-                  -> PyResult<Option<Bound<'py, PyTuple>>> {
-    let n = records.len();
-    let mut cols = Columns::sized(n_numeric, n_category, n);
-    if !read_detached(py, records, &mut cols, read)? {
-        return Ok(None);
-    }
-    columns_tuple(py, &cols, n).map(Some)
 }
 
 /// The columns a schema node writes its value to, checked against the column counts.

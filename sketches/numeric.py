@@ -296,12 +296,12 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
             >>> NumericSketch.kll_quantiles_many([a, b], [0.0, 0.5, 0.95])
             [(1.0, 5.0, 10.0), (nan, nan, nan)]
         """
-        if _native_kll_quantiles is None or not native or not sketches or not levels:
+        if _native_kll_quantiles is None or not native or not sketches or not len(levels):
             return [s.kll_quantiles(levels) for s in sketches]
         rows: list[tuple[float, ...] | None] = _native_kll_quantiles(
             [s._kll.serialize() for s in sketches], np.ascontiguousarray(levels, np.float64))
-        if None in rows:  # the rare sketch datasketches must answer itself: an unsorted level
-            # 0 holding both signed zeros (see sketches/native/src/kll.rs)
+        if None in rows:  # the rare sketch datasketches must answer itself: a zero answer
+            # while it holds both -0.0 and +0.0 (see sketches/native/src/kll.rs)
             return [s.kll_quantiles(levels) if r is None else r
                     for r, s in zip(rows, sketches, strict=True)]
         return cast(list[tuple[float, ...]], rows)

@@ -158,7 +158,7 @@ pub fn quantiles(raw: &[u8], levels: &[f64], out: &mut [f64], scratch: &mut Scra
         return Err(format!("level count {num_levels}"));
     }
     let off = 20 + 4 * num_levels + 16; // level offsets, min, max, then the items
-    if raw.len() < off + 8 || (raw.len() - off) % 8 != 0 {
+    if raw.len() < off + 8 || !(raw.len() - off).is_multiple_of(8) {
         return Err("item array length".into());
     }
     let n = (raw.len() - off) / 8; // retained items
@@ -206,7 +206,7 @@ pub fn quantiles(raw: &[u8], levels: &[f64], out: &mut [f64], scratch: &mut Scra
             *o = from_order_key(view[at].0);
         }
     }
-    if out.iter().any(|&x| x == 0.0) {
+    if out.contains(&0.0) {
         let (mut neg, mut pos) = (false, false);
         for z in items.filter(|&x| x == 0.0) {
             neg |= z.is_sign_negative();

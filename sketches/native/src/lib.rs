@@ -1,5 +1,6 @@
 //! `driftline.sketches._native`: the KS and Wasserstein statistics of many (current, baseline)
-//! pairs of sorted weighted samples in one call, each pair by one linear merge.
+//! pairs of sorted weighted samples in one call, each pair by one linear merge; the quantiles
+//! of many serialized KLL sketches in one call.
 //!
 //! `cdf_stats(pairs)` reads, for every pair `(xc, cc, xb, cb)` (float64 buffers: the sorted
 //! items and cumulative weights of the current and the baseline sketch, as

@@ -128,13 +128,15 @@ def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tup
         out = [computed[j] for j in cdf]
         for m in wanted_cdf:
             _emit(m, *scores[m], [None] * len(cdf), [sizes[j] for j in cdf], out, ctx)
+    quantiles = _current_quantiles(series, sizes)
     evaluations: list[ProfileEvaluation] = []
     i = 0
     for cur_p, base_p in pairs:
         feats: dict[str, FeatureEvaluation] = {}
         for name in cur_p.features:
             cur, base = series[i]
-            feats[name] = _feature(cur, base, sizes[i], computed[i], ctx, shares.get(i))
+            feats[name] = _feature(cur, base, sizes[i], computed[i], ctx, shares.get(i),
+                                   quantiles.get(i, _NO_QUANTILES))
             i += 1
         evaluations.append(ProfileEvaluation(cur_p.events, base_p.events, feats))
     return evaluations
@@ -208,8 +210,8 @@ def _emit(metric: str, value: list[float], pv: list[float], err: list[float],
 
 
 def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
-             computed: dict[str, DriftScore], ctx: _Context, shares: BinShares | None
-             ) -> FeatureEvaluation:
+             computed: dict[str, DriftScore], ctx: _Context, shares: BinShares | None,
+             qc: tuple[float, ...]) -> FeatureEvaluation:
     n, m_base = size
     numeric = isinstance(cur, NumericSketch)
     if computed:
@@ -220,7 +222,6 @@ def _feature(cur: Sketch, base: Sketch | None, size: tuple[int, int],
     if not numeric:
         return FeatureEvaluation(cur.spec.name, "categorical", n, m_base, scores,
                                  ctx.quality(cur), None, None, base is not None, shares)
-    qc = _quantiles(cast(NumericSketch, cur)) if n else _NO_QUANTILES
     if isinstance(base, NumericSketch):  # one baseline serves many cohorts
         qb = ctx.base_q.get(id(base))
         if qb is None:
@@ -235,8 +236,21 @@ _NO_QUANTILES = (_NAN,) * len(QUANTILE_LEVELS)
 
 
 def _quantiles(s: NumericSketch) -> tuple[float, ...]:
-    """``s.quantiles(QUANTILE_LEVELS)``, computed by the KLL (see ``kll_quantiles``)."""
+    """``s.quantiles(QUANTILE_LEVELS)``, computed by the KLL (see ``kll_quantiles``): for a
+    baseline sketch, whose sorted view datasketches keeps from one window to the next."""
     return s.kll_quantiles(QUANTILE_LEVELS)
+
+
+def _current_quantiles(series: list[tuple[Sketch, Sketch | None]],
+                       sizes: list[tuple[int, int]]) -> dict[int, tuple[float, ...]]:
+    """``_quantiles`` of every numeric current series with data, by series index, in one
+    call (``kll_quantiles_many``): the window's sketches are new, each would pay datasketches'
+    sorted view."""
+    rows = [j for j, (cur, _) in enumerate(series)
+            if sizes[j][0] and isinstance(cur, NumericSketch)]
+    sketches = cast(list[NumericSketch], [series[j][0] for j in rows])
+    return dict(zip(rows, NumericSketch.kll_quantiles_many(sketches, QUANTILE_LEVELS),
+                    strict=True))
 
 
 def _shares(tables: list[BinTable], c: np.ndarray, b: np.ndarray) -> list[BinShares]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from datasketches import kll_doubles_sketch
@@ -29,6 +30,11 @@ from driftline.sketches.base import FeatureSketchBase
 from driftline.sketches.codec import Kind, Reader, SketchFormatError, Writer
 from driftline.sketches.kll_guard import check_kll_doubles, kll_items
 from driftline.sketches.schema import NumericSpec
+
+try:  # the Rust kernel (sketches/native/); optional, kll_quantiles per sketch is its reference
+    from driftline.sketches._native import kll_quantiles as _native_kll_quantiles
+except ImportError:  # pragma: no cover - installs without a Rust toolchain
+    _native_kll_quantiles = None
 
 _CHUNK = 16_384  # update() in slices of 128 KB of float64: its temporaries stay in L2
 # Bin index of each value: one comparison pass per edge (a uint8 count of edges <= x) beats
@@ -279,6 +285,29 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         if not self.n:
             return (float("nan"),) * len(levels)
         return tuple(self._kll.get_quantiles(list(levels), True))
+
+    @staticmethod
+    def kll_quantiles_many(sketches: Sequence[NumericSketch], levels: Sequence[float],
+                           native: bool = True) -> list[tuple[float, ...]]:
+        """``[s.kll_quantiles(levels) for s in sketches]`` (the same values, bit for bit) by
+        one call of the Rust kernel ``sketches._native.kll_quantiles`` over the serialized
+        KLLs, instead of one datasketches call per sketch: the window evaluation's quantiles.
+        Per sketch without the kernel (or with ``native=False``).
+
+            >>> a, b = NumericSketch(NumericSpec("x")), NumericSketch(NumericSpec("x"))
+            >>> a.update(np.arange(1.0, 11.0))
+            >>> NumericSketch.kll_quantiles_many([a, b], [0.0, 0.5, 0.95])
+            [(1.0, 5.0, 10.0), (nan, nan, nan)]
+        """
+        if _native_kll_quantiles is None or not native or not sketches or not len(levels):
+            return [s.kll_quantiles(levels) for s in sketches]
+        rows: list[tuple[float, ...] | None] = _native_kll_quantiles(
+            [s._kll.serialize() for s in sketches], np.ascontiguousarray(levels, np.float64))
+        if None in rows:  # the rare sketch datasketches must answer itself: a zero answer
+            # while it holds both -0.0 and +0.0 (see sketches/native/src/kll.rs)
+            return [s.kll_quantiles(levels) if r is None else r
+                    for r, s in zip(rows, sketches, strict=True)]
+        return cast(list[tuple[float, ...]], rows)
 
     def cdf(self, points: Sequence[float] | np.ndarray) -> np.ndarray:
         """Approximate ``P(X <= x)`` at each point; NaN when the sketch is empty."""

@@ -1,5 +1,6 @@
-//! Structural validation of a serialized datasketches KLL (doubles) sketch: the same checks,
-//! in the same order and with the same reasons, as `sketches/kll_guard.py`'s Python path.
+//! A serialized datasketches KLL (doubles) sketch: its structural validation (`check`: the
+//! same checks, in the same order and with the same reasons, as `sketches/kll_guard.py`'s
+//! Python path) and its inclusive quantiles (`quantiles`: as datasketches computes them).
 
 const FAMILY_KLL: u8 = 15;
 const FLAG_EMPTY: u8 = 1;
@@ -101,4 +102,117 @@ pub fn check(raw: &[u8], k: u64) -> Option<String> {
         return Some("items outside [min, max]".into());
     }
     None
+}
+
+/// An integer key of a (non-NaN) double with the same order, -0.0 just below +0.0.
+fn order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+}
+
+fn from_order_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+}
+
+/// Buffers reused by successive `quantiles` calls.
+#[derive(Default)]
+pub struct Scratch {
+    keys: Vec<u64>,
+    view: Vec<(u64, u64)>,
+}
+
+/// The inclusive quantiles of the serialized (well-formed) sketch `raw` at `levels` (each in
+/// [0, 1]) into `out`, as datasketches' `get_quantiles(levels, True)` computes them: the
+/// retained items sorted, with cumulative weights 2**level; the quantile at rank q is the
+/// first item whose cumulative weight reaches ceil(q * W), W the total weight, or the last
+/// item. NaN for an empty sketch. Equal items are the same double, except -0.0 and +0.0:
+/// datasketches orders those by its sort of level 0 (`std::sort`, unspecified order of equal
+/// items) and then by level, so when an answer is a zero and the sketch holds both, this
+/// returns Ok(false) and the caller asks datasketches. An error for bytes that are not a KLL
+/// doubles layout; never a panic.
+pub fn quantiles(raw: &[u8], levels: &[f64], out: &mut [f64], scratch: &mut Scratch)
+                 -> Result<bool, String> {
+    if raw.len() < 8 {
+        return Err("header truncated".into());
+    }
+    let (family, flags) = (raw[2], raw[3]);
+    if family != FAMILY_KLL {
+        return Err(format!("family {family}"));
+    }
+    if flags & FLAG_EMPTY != 0 {
+        out.fill(f64::NAN);
+        return Ok(true);
+    }
+    if flags & FLAG_SINGLE != 0 {
+        if raw.len() < 16 {
+            return Err("single-item layout".into());
+        }
+        out.fill(f64_at(raw, 8));
+        return Ok(true);
+    }
+    if raw.len() < 20 {
+        return Err("preamble truncated".into());
+    }
+    let num_levels = raw[18] as usize;
+    if !(1..=MAX_LEVELS).contains(&num_levels) {
+        return Err(format!("level count {num_levels}"));
+    }
+    let off = 20 + 4 * num_levels + 16; // level offsets, min, max, then the items
+    if raw.len() < off + 8 || !(raw.len() - off).is_multiple_of(8) {
+        return Err("item array length".into());
+    }
+    let n = (raw.len() - off) / 8; // retained items
+    let items = raw[off..].chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()));
+    if items.clone().any(f64::is_nan) {
+        return Err("NaN item".into());
+    }
+    if num_levels == 1 {
+        // exact mode, every weight 1: the ceil(q * W)-th smallest item
+        let keys = &mut scratch.keys;
+        keys.clear();
+        keys.extend(items.clone().map(order_key));
+        keys.sort_unstable();
+        for (o, &q) in out.iter_mut().zip(levels) {
+            *o = from_order_key(keys[((q * n as f64).ceil() as usize).clamp(1, n) - 1]);
+        }
+    } else {
+        // level h is items[levels[h] - levels[0]..levels[h + 1] - levels[0]], the last offset
+        // implied by the length
+        let first = u32_at(raw, 20) as usize;
+        let view = &mut scratch.view;
+        view.clear();
+        let mut rest = items.clone();
+        for h in 0..num_levels {
+            let end = if h + 1 < num_levels {
+                (u32_at(raw, 24 + 4 * h) as usize).wrapping_sub(first)
+            } else {
+                n
+            };
+            if end > n || end < view.len() {
+                return Err("level offsets not increasing".into());
+            }
+            let weight = 1u64 << h;
+            view.extend(rest.by_ref().take(end - view.len()).map(|x| (order_key(x), weight)));
+        }
+        view.sort_by_key(|e| e.0); // stable: finds the sorted runs of the levels above 0
+        let mut total: u64 = 0;
+        for entry in view.iter_mut() {
+            total = total.checked_add(entry.1).ok_or("weight overflow")?;
+            entry.1 = total;
+        }
+        for (o, &q) in out.iter_mut().zip(levels) {
+            let target = (q * total as f64).ceil() as u64;
+            let at = view.partition_point(|e| e.1 < target).min(n - 1);
+            *o = from_order_key(view[at].0);
+        }
+    }
+    if out.contains(&0.0) {
+        let (mut neg, mut pos) = (false, false);
+        for z in items.filter(|&x| x == 0.0) {
+            neg |= z.is_sign_negative();
+            pos |= z.is_sign_positive();
+        }
+        return Ok(!(neg && pos));
+    }
+    Ok(true)
 }

@@ -1,5 +1,6 @@
 //! `driftline.sketches._native`: the KS and Wasserstein statistics of many (current, baseline)
-//! pairs of sorted weighted samples in one call, each pair by one linear merge.
+//! pairs of sorted weighted samples in one call, each pair by one linear merge; the quantiles
+//! of many serialized KLL sketches in one call.
 //!
 //! `cdf_stats(pairs)` reads, for every pair `(xc, cc, xb, cb)` (float64 buffers: the sorted
 //! items and cumulative weights of the current and the baseline sketch, as
@@ -9,6 +10,12 @@
 //! `F_base`, `F_cur`, the positive and negative parts of the integral of `F_base - F_cur`, and
 //! the smallest and largest item. Returned as a bytearray of 8 x len(pairs) float64, one
 //! statistic after another.
+//!
+//! `kll_quantiles(blobs, levels)` reads serialized KLL doubles sketches (bytes) and returns
+//! their inclusive quantiles at `levels` (a float64 buffer, each level in [0, 1]) exactly as
+//! datasketches' `get_quantiles(levels, True)` computes them (see `kll::quantiles`): a list
+//! with a tuple of floats per sketch (NaN for an empty sketch), or None for the rare sketch
+//! whose answer datasketches must give itself.
 //!
 //! `kll_check(raw, k)` validates a serialized KLL doubles sketch before datasketches reads it
 //! (see `kll.rs`): None, or the reason it is malformed.
@@ -119,7 +126,7 @@ fn pair_stats(xc: &[f64], cc: &[f64], xb: &[f64], cb: &[f64]) -> Stats {
 fn buffer(obj: &Bound<'_, PyAny>) -> PyResult<PyBuffer<f64>> {
     let buf = PyBuffer::<f64>::get(obj)?;
     if !buf.is_c_contiguous() || buf.dimensions() != 1 {
-        return Err(PyValueError::new_err("cdf_stats needs 1-d contiguous float64 arrays"));
+        return Err(PyValueError::new_err("needs 1-d contiguous float64 arrays"));
     }
     Ok(buf)
 }
@@ -155,6 +162,31 @@ fn cdf_stats<'py>(py: Python<'py>, pairs: &Bound<'py, PyList>) -> PyResult<Bound
     Ok(PyByteArray::new(py, bytes))
 }
 
+/// `kll_quantiles(blobs, levels)`: see the module documentation.
+#[pyfunction]
+fn kll_quantiles<'py>(py: Python<'py>, blobs: &Bound<'py, PyList>, levels: &Bound<'py, PyAny>)
+                      -> PyResult<Bound<'py, PyList>> {
+    let buf = buffer(levels)?;
+    let levels = slice(&buf);
+    if levels.iter().any(|q| !(0.0..=1.0).contains(q)) {
+        return Err(PyValueError::new_err("quantile levels must be within [0, 1]"));
+    }
+    let mut row = vec![0.0f64; levels.len()];
+    let mut scratch = kll::Scratch::default();
+    let out = PyList::empty(py);
+    for (r, blob) in blobs.iter().enumerate() {
+        let raw = blob.cast::<PyBytes>()?.as_bytes();
+        let known = kll::quantiles(raw, levels, &mut row, &mut scratch)
+            .map_err(|reason| PyValueError::new_err(format!("sketch {r}: corrupt KLL: {reason}")))?;
+        if known {
+            out.append(PyTuple::new(py, &row)?)?;
+        } else {
+            out.append(py.None())?;
+        }
+    }
+    Ok(out)
+}
+
 /// `kll_check(raw, k)`: see the module documentation.
 #[pyfunction]
 fn kll_check(raw: &Bound<'_, PyBytes>, k: u64) -> Option<String> {
@@ -164,5 +196,6 @@ fn kll_check(raw: &Bound<'_, PyBytes>, k: u64) -> Option<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cdf_stats, m)?)?;
-    m.add_function(wrap_pyfunction!(kll_check, m)?)
+    m.add_function(wrap_pyfunction!(kll_check, m)?)?;
+    m.add_function(wrap_pyfunction!(kll_quantiles, m)?)
 }

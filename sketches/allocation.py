@@ -1,9 +1,9 @@
 """Building many small objects at once: the cyclic garbage collector paused meanwhile.
 
-Each collection that allocations trigger walks every live container, and a worker holds many
-(every open window's sketches): building a window's thousands of evaluation objects or a large
-report's millions of parsed values would otherwise spend more time in collections than in the
-work itself. Only for code that makes no reference cycles.
+Each collection that allocations trigger walks every live container: building a large report's
+millions of parsed values would otherwise spend more time in collections than in the work
+itself. Only for code that makes no reference cycles. (A window's evaluation needs no pause: the
+long-running commands raise the collector's threshold instead, see stream/engine/heap.py.)
 
 Example:
     >>> import gc

@@ -38,7 +38,6 @@ from typing import cast
 import numpy as np
 from scipy import special
 
-from driftline.sketches.allocation import paused_gc
 from driftline.sketches.bins import MIN_EXPECTED, BinTable, bin_table
 from driftline.sketches.categorical import CategoricalSketch
 from driftline.sketches.drift import (
@@ -71,10 +70,8 @@ _LN2_8 = 8.0 * math.log(2.0)
 def evaluate_profiles(pairs: Sequence[tuple[CohortProfile, CohortProfile]],
                       metrics: Iterable[str], thresholds: Mapping[str, float], min_samples: int,
                       alpha: float = 0.05) -> list[ProfileEvaluation]:
-    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized (with the
-    garbage collector paused: the results are thousands of small acyclic objects)."""
-    with paused_gc():
-        return _evaluate(pairs, tuple(metrics), thresholds, min_samples, alpha)
+    """``[evaluate_profile(cur, base, ...) for cur, base in pairs]``, vectorized."""
+    return _evaluate(pairs, tuple(metrics), thresholds, min_samples, alpha)
 
 
 def _evaluate(pairs: Sequence[tuple[CohortProfile, CohortProfile]], metrics: tuple[str, ...],

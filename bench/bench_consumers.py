@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.bench_e2e import produce_workload
 from bench.broker import broker
+from driftline.stream.engine.heap import settle
 
 
 class _Sink:
@@ -140,12 +141,13 @@ def main(argv: list[str] | None = None) -> None:
             size, _ = produce_workload(bootstrap, topic, args.events, args.partitions)
             print(f"{args.events:,} events, {size / args.events:.0f} bytes each, "
                   f"{args.partitions} partitions")
+        settle()  # as `driftline run` does after start-up
         rows = []
         for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
             aggregate = work != "fetch only"
-            rows += [("aiokafka `BatchConsumer.getmany` (the worker's)", work,
+            rows += [("aiokafka `BatchConsumer.getmany` (the worker's default)", work,
                       asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))),
-                     ("librdkafka `RdkafkaBatchConsumer.getmany` (the worker's default)", work,
+                     ("librdkafka `RdkafkaBatchConsumer.getmany` (the worker's option)", work,
                       asyncio.run(_librdkafka(bootstrap, topic, args.events, _Sink(aggregate))))]
         print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")
         print("|---|---|---|---|---|")

@@ -141,7 +141,8 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
         d = x - np.repeat(means, size)
         m2 = np.zeros(n_groups)
         if x.shape[0]:
-            m2[full] = np.add.reduceat(d * d, starts[full])
+            with np.errstate(over="ignore"):  # |deviations| past ~1e154: the variance is inf
+                m2[full] = np.add.reduceat(d * d, starts[full])
         oor = None
         if spec.range is not None:
             oor = np.bincount(group[(x < spec.range[0]) | (x > spec.range[1])],

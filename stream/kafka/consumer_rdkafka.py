@@ -186,12 +186,18 @@ class RdkafkaBatchConsumer:
 
     # -- fetching and committing -------------------------------------------------------------
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
-        """One ``consume()``: up to ``max_records`` records, grouped per partition (both in a
-        worker thread)."""
+        """Up to ``max_records`` records, grouped per partition (both in a worker thread): those
+        already fetched, or when there are none the first to arrive within ``timeout_ms``, as
+        aiokafka's ``getmany`` does."""
         return await asyncio.to_thread(self._consume, timeout_ms)
 
     def _consume(self, timeout_ms: int) -> list[PartitionRecords]:
-        return by_partition(self._c.consume(self.max_records, timeout_ms / 1000))
+        # a blocking consume() waits for max_records or the timeout: on a busy topic the worker
+        # would sit idle while librdkafka fills its queue
+        msgs = self._c.consume(self.max_records, 0)
+        if not msgs:
+            msgs = self._c.consume(self.max_records, timeout_ms / 1000)
+        return by_partition(msgs)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""

@@ -54,8 +54,8 @@ class KafkaSettings(StrictModel):
     consumer: Literal["aiokafka", "librdkafka"] = "aiokafka"
     """Client that reads the event topics: `aiokafka` (asyncio, on the worker's event loop;
     caught up at the last stable offset while a transaction is open; the faster whole worker in
-    docs/kafka.md) or `librdkafka` (confluent-kafka, fewer CPU per fetched record, its fetches
-    in a thread). Same checkpoints and rebalances with both."""
+    docs/kafka.md) or `librdkafka` (confluent-kafka, less CPU per fetched record, its fetches in
+    a thread). Same checkpoints and rebalances with both."""
     max_batch_records: int = Field(50_000, ge=1)
     """Records per consumer fetch (the engine works on whole batches)."""
     dlq_topic: str | None = None

@@ -57,3 +57,18 @@ def reference_and_analysis() -> tuple[Any, Any, int]:
     ap.add_argument("--chunk", type=int, default=1000)
     a = ap.parse_args()
     return pd.read_parquet(a.ref), pd.read_parquet(a.ana).drop(columns=["y"]), a.chunk
+
+
+def fit_and_estimate(estimator: Any, ref: Any, ana: Any, metrics: tuple[str, ...]) -> None:
+    """Fit a NannyML estimator on ``ref``, estimate ``ana`` and emit the per-chunk estimates of
+    ``metrics`` with the fit and estimate seconds and NannyML's version."""
+    import nannyml as nml
+
+    with Timer() as fit:
+        estimator.fit(ref)
+    with Timer() as run:
+        res = estimator.estimate(ana).filter(period="analysis").to_df()
+    out: dict[str, Any] = {"version": nml.__version__, "fit_s": fit.wall, "estimate_s": run.wall}
+    for metric in metrics:
+        out[metric] = [float(v) for v in res[(metric, "value")].tolist()]
+    emit(out)

@@ -13,7 +13,7 @@ import logging
 import warnings
 
 import nannyml as nml
-from _measure import Timer, emit, reference_and_analysis
+from _measure import fit_and_estimate, reference_and_analysis
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
@@ -24,14 +24,7 @@ def main() -> None:
     est = nml.CBPE(y_pred_proba="score", y_pred="y_pred", y_true="y",
                    metrics=["roc_auc", "accuracy"], chunk_size=chunk,
                    problem_type="classification_binary")
-    with Timer() as fit:
-        est.fit(ref)
-    with Timer() as run:
-        res = est.estimate(ana).filter(period="analysis").to_df()
-    out = {"version": nml.__version__, "fit_s": fit.wall, "estimate_s": run.wall}
-    for metric in ("roc_auc", "accuracy"):
-        out[metric] = [float(v) for v in res[(metric, "value")].tolist()]
-    emit(out)
+    fit_and_estimate(est, ref, ana, ("roc_auc", "accuracy"))
 
 
 if __name__ == "__main__":

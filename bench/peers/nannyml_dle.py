@@ -14,7 +14,7 @@ import logging
 import warnings
 
 import nannyml as nml
-from _measure import Timer, emit, reference_and_analysis
+from _measure import fit_and_estimate, reference_and_analysis
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.WARNING)
@@ -24,14 +24,7 @@ def main() -> None:
     ref, ana, chunk = reference_and_analysis()
     est = nml.DLE(feature_column_names=["x", "z"], y_pred="pred", y_true="y",
                   metrics=["mae", "rmse"], chunk_size=chunk)
-    with Timer() as fit:
-        est.fit(ref)
-    with Timer() as run:
-        res = est.estimate(ana).filter(period="analysis").to_df()
-    out = {"version": nml.__version__, "fit_s": fit.wall, "estimate_s": run.wall}
-    for metric in ("mae", "rmse"):
-        out[metric] = [float(v) for v in res[(metric, "value")].tolist()]
-    emit(out)
+    fit_and_estimate(est, ref, ana, ("mae", "rmse"))
 
 
 if __name__ == "__main__":

@@ -269,34 +269,29 @@ def test_check_config_names_the_field_and_the_fix(tmp_path: Path) -> None:
     from driftline.stream.cli import EXIT_CONFIG, app
 
     path = tmp_path / "driftline.yaml"
-    path.write_text(yaml.safe_dump({
-        "monitor": "m", "features": [{"name": "x", "type": "numeric"}],
-        "segments": ["model_version"], "windows": {"size": "5m"},
-        "references": {"trailing": {"windows": 4, "duration": "1h"},
-                       "seasonal": {"period": "1w"}},
-        "compare": {"segment": "model_versoin", "reference": "stable"}}))
-    res = CliRunner().invoke(app, ["check-config", "-c", str(path), "--skip-environment"])
-    assert res.exit_code == EXIT_CONFIG
-    lines = [ln.strip().removeprefix("- ") for ln in res.output.splitlines()
-             if ln.strip().removeprefix("- ").startswith(("references", "compare"))]
-    assert lines == [
+
+    def problems(references: dict[str, object]) -> list[str]:
+        """check-config's exit code and its reference/compare lines for this config."""
+        path.write_text(yaml.safe_dump({
+            "monitor": "m", "features": [{"name": "x", "type": "numeric"}],
+            "segments": ["model_version"], "windows": {"size": "5m"},
+            "references": references,
+            "compare": {"segment": "model_versoin", "reference": "stable"}}))
+        res = CliRunner().invoke(app, ["check-config", "-c", str(path), "--skip-environment"])
+        assert res.exit_code == EXIT_CONFIG, res.output
+        return [ln.strip().removeprefix("- ") for ln in res.output.splitlines()
+                if ln.strip().removeprefix("- ").startswith(("references", "compare"))]
+
+    assert problems({"trailing": {"windows": 4, "duration": "1h"},
+                     "seasonal": {"period": "1w"}}) == [
         "references.trailing: set one of windows or duration, not both",
-    ], res.output
-    path.write_text(yaml.safe_dump({
-        "monitor": "m", "features": [{"name": "x", "type": "numeric"}],
-        "segments": ["model_version"], "windows": {"size": "5m"},
-        "references": {"seasonal": {"period": "1w"}},
-        "compare": {"segment": "model_versoin", "reference": "stable"}}))
-    res = CliRunner().invoke(app, ["check-config", "-c", str(path), "--skip-environment"])
-    assert res.exit_code == EXIT_CONFIG
-    lines = [ln.strip().removeprefix("- ") for ln in res.output.splitlines()
-             if ln.strip().removeprefix("- ").startswith(("references", "compare"))]
-    assert lines == [
+    ]
+    assert problems({"seasonal": {"period": "1w"}}) == [
         "references.seasonal.period: 7d needs more than 288 windows of history at every tier "
         "['5m'] (or is not a multiple of them): add a rollup (e.g. windows.rollups: [1h]) or "
         "list the tiers in seasonal.tiers",
         "compare.segment: 'model_versoin' is not one of the segments ['model_version'] "
-        "(did you mean 'model_version'?); add it to segments"], res.output
+        "(did you mean 'model_version'?); add it to segments"]
 
 
 def test_drift_metrics_carry_a_bounded_reference_label() -> None:

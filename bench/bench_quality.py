@@ -243,22 +243,22 @@ def main(argv: list[str] | None = None) -> None:
         if r["peer"].get("error"):
             text.append(f"NannyML DLE: {r['peer']['error']}")
     rr = [r for r in reg["rows"] if r["seed"] == 0]
-    headers = ["window", "realized AUC", "driftline est.", "NannyML est.", "realized acc",
-               "driftline est.", "NannyML est."]
-    table = [[r["window"], round(r["realized_auc"], 4), round(r["est_auc"], 4),
-              round(r["nml_auc"], 4) if "nml_auc" in r else None,
-              round(r["realized_acc"], 4), round(r["est_acc"], 4),
-              round(r["nml_acc"], 4) if "nml_acc" in r else None] for r in rows]
-    reg_headers = ["window", "realized MAE", "driftline est.", "NannyML est.", "realized RMSE",
-                   "driftline est.", "NannyML est."]
-    reg_table = [[r["window"], round(r["realized_mae"], 4), round(r["est_mae"], 4),
-                  round(r["nml_mae"], 4) if "nml_mae" in r else None,
-                  round(r["realized_rmse"], 4), round(r["est_rmse"], 4),
-                  round(r["nml_rmse"], 4) if "nml_rmse" in r else None] for r in rr]
     emit({"key": "quality", "text": text, "join": join, "bytes_per_pending": per_pending,
           "estimation": est, "regression": reg, "regression_hidden": hid,
-          "tables": [{"headers": headers, "rows": table},
-                     {"headers": reg_headers, "rows": reg_table}]}, a.json)
+          "tables": [_vs_nannyml(rows, {"auc": "AUC", "acc": "acc"}),
+                     _vs_nannyml(rr, {"mae": "MAE", "rmse": "RMSE"})]}, a.json)
+
+
+def _vs_nannyml(rows: list[dict[str, Any]], metrics: dict[str, str]) -> dict[str, Any]:
+    """A table of windows: per metric (key: label) realized, driftline's and NannyML's
+    estimates (None where NannyML gave none)."""
+    headers = ["window"]
+    for label in metrics.values():
+        headers += [f"realized {label}", "driftline est.", "NannyML est."]
+    table = [[r["window"], *(v for m in metrics for v in (
+        round(r[f"realized_{m}"], 4), round(r[f"est_{m}"], 4),
+        round(r[f"nml_{m}"], 4) if f"nml_{m}" in r else None))] for r in rows]
+    return {"headers": headers, "rows": table}
 
 
 if __name__ == "__main__":

@@ -42,6 +42,24 @@ fn f64_at(raw: &[u8], at: usize) -> f64 {
     f64::from_le_bytes(raw[at..at + 8].try_into().unwrap())
 }
 
+/// The level count of a sketch in the general layout (neither empty nor single-item) and the
+/// offset of its items, after the level offsets, min and max; the reason when the preamble, the
+/// level count or the length of the item array (at least one item) does not fit.
+fn general_layout(raw: &[u8]) -> Result<(usize, usize), String> {
+    if raw.len() < 20 {
+        return Err("preamble truncated".into());
+    }
+    let num_levels = raw[18] as usize;
+    if !(1..=MAX_LEVELS).contains(&num_levels) {
+        return Err(format!("level count {num_levels}"));
+    }
+    let off = 20 + 4 * num_levels + 16;
+    if raw.len() < off + 8 || !(raw.len() - off).is_multiple_of(8) {
+        return Err("item array length".into());
+    }
+    Ok((num_levels, off))
+}
+
 /// None when `raw` is a well-formed KLL doubles sketch with parameter `k`, else the reason.
 pub fn check(raw: &[u8], k: u64) -> Option<String> {
     if raw.len() < 8 {
@@ -61,19 +79,12 @@ pub fn check(raw: &[u8], k: u64) -> Option<String> {
         return (raw.len() != 16 || !f64_at(raw, 8).is_finite())
             .then(|| "single-item layout".into());
     }
-    if raw.len() < 20 {
-        return Some("preamble truncated".into());
-    }
-    let (n, num_levels) = (u64_at(raw, 8), raw[18] as usize);
-    if !(1..=MAX_LEVELS).contains(&num_levels) {
-        return Some(format!("level count {num_levels}"));
-    }
-    let off = 20 + 4 * num_levels;
-    let rest = raw.len() as i64 - off as i64 - 16;
-    if rest < 8 || rest % 8 != 0 {
-        return Some("item array length".into());
-    }
-    let retained = (rest / 8) as u128;
+    let (num_levels, items_at) = match general_layout(raw) {
+        Ok(layout) => layout,
+        Err(reason) => return Some(reason),
+    };
+    let n = u64_at(raw, 8);
+    let retained = ((raw.len() - items_at) / 8) as u128;
     let capacity = total_capacity(k as u128, m as u128, num_levels);
     let levels: Vec<u128> = (0..num_levels).map(|h| u32_at(raw, 20 + 4 * h) as u128).collect();
     if levels[0] + retained != capacity {
@@ -90,11 +101,11 @@ pub fn check(raw: &[u8], k: u64) -> Option<String> {
     if weight != n as u128 {
         return Some(format!("weighted item count {weight} != n {n}"));
     }
-    let (lo, hi) = (f64_at(raw, off), f64_at(raw, off + 8));
+    let (lo, hi) = (f64_at(raw, items_at - 16), f64_at(raw, items_at - 8));
     if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
         return Some("min/max".into());
     }
-    let items = &raw[off + 16..];
+    let items = &raw[items_at..];
     if items.chunks_exact(8).any(|b| {
         let x = f64::from_le_bytes(b.try_into().unwrap());
         !(x >= lo && x <= hi)
@@ -150,17 +161,7 @@ pub fn quantiles(raw: &[u8], levels: &[f64], out: &mut [f64], scratch: &mut Scra
         out.fill(f64_at(raw, 8));
         return Ok(true);
     }
-    if raw.len() < 20 {
-        return Err("preamble truncated".into());
-    }
-    let num_levels = raw[18] as usize;
-    if !(1..=MAX_LEVELS).contains(&num_levels) {
-        return Err(format!("level count {num_levels}"));
-    }
-    let off = 20 + 4 * num_levels + 16; // level offsets, min, max, then the items
-    if raw.len() < off + 8 || !(raw.len() - off).is_multiple_of(8) {
-        return Err("item array length".into());
-    }
+    let (num_levels, off) = general_layout(raw)?;
     let n = (raw.len() - off) / 8; // retained items
     let items = raw[off..].chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().unwrap()));
     if items.clone().any(f64::is_nan) {

@@ -139,12 +139,17 @@ class PerformanceMerger:
         p = int(meta["partition"])
         self.expected.add(p)
         self.clocks[p] = (_t(meta["clock"]), _t(meta["pred_clock"]), bool(meta["caught_up"]))
-        src, raw = self.sources.setdefault(p, {}), self._blobs.setdefault(p, {})
         for (w, seg, v), blob in zip(meta["keys"], blobs, strict=True):
             key = (float(w), str(seg), str(v))
             if key[0] >= self.matured_until:
-                src[key], raw[key] = PerformanceState.from_bytes(blob), bytes(blob)
+                self._keep(p, key, blob)
                 self._dirty.add(key)
+
+    def _keep(self, partition: int, key: StateKey, blob: bytes) -> None:
+        """A partition's state of a window x cohort, and its bytes as received (for the
+        snapshot)."""
+        self.sources.setdefault(partition, {})[key] = PerformanceState.from_bytes(blob)
+        self._blobs.setdefault(partition, {})[key] = bytes(blob)
 
     def _refresh(self) -> set[float]:
         view = self.view
@@ -314,9 +319,7 @@ class PerformanceMerger:
         self.expected = {int(p) for p in meta["expected"]}
         self.sources, self._blobs = {}, {}
         for (p, w, seg, v), blob in zip(meta["keys"], blobs[:n], strict=True):
-            key = (float(w), str(seg), str(v))
-            self.sources.setdefault(int(p), {})[key] = PerformanceState.from_bytes(blob)
-            self._blobs.setdefault(int(p), {})[key] = bytes(blob)
+            self._keep(int(p), (float(w), str(seg), str(v)), blob)
         self.clocks = {int(p): (_t(c), _t(pc), bool(up)) for p, c, pc, up in meta["clocks"]}
         self.open = {float(w): o for w, o in meta["open"]}
         self.matured_until = _t(meta["matured_until"])

@@ -98,7 +98,8 @@ class RdkafkaBatchConsumer:
                 "session.timeout.ms": session_timeout_ms,
                 "heartbeat.interval.ms": heartbeat_interval_ms,
                 "max.partition.fetch.bytes": max_partition_fetch_bytes,
-                "fetch.max.bytes": 64 * 1024 * 1024, "max.poll.interval.ms": 300_000}
+                "fetch.max.bytes": 64 * 1024 * 1024, "max.poll.interval.ms": 300_000,
+                "fetch.queue.backoff.ms": 10}
         if instance_id:
             full["group.instance.id"] = instance_id
         self._c = confluent_kafka.Consumer(full)

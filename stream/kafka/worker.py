@@ -26,6 +26,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ from driftline.stream.engine.batch import IngestReport
 from driftline.stream.engine.cohorts import AdmittedView
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from driftline.stream.kafka.consumer import PartitionRecords
+from driftline.stream.kafka.fetch_ahead import FetchAhead
 from driftline.stream.kafka.partials import PartialSender
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter
 from driftline.stream.kafka.records import RecordCounters, without_tombstones
@@ -69,6 +71,16 @@ class SourceCounters:
         for dl in report.dead_letters:
             key = (t, dl.reason)
             self.invalid[key] = self.invalid.get(key, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A partition batch ready to aggregate (``decoded`` None: it holds no event)."""
+
+    agg: PartitionAggregator
+    fetched: PartitionRecords
+    usable: PartitionRecords
+    decoded: DecodedBatch | None
 
 
 class SourceSide:
@@ -122,6 +134,8 @@ class SourceSide:
         self._last_checkpoint = time.monotonic()
         self._sent_watermark: dict[TopicPartition, float] = {}
         self.consumer = consumer.build(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
+        self._ahead = FetchAhead(self.consumer)
+        self._decoding = ThreadPoolExecutor(1, thread_name_prefix="driftline-decode")
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,6 +146,8 @@ class SourceSide:
         async with self._lock:
             await self._checkpoint(set(self.aggs))
             self.aggs.clear()
+        await self._ahead.drain()
+        self._decoding.shutdown()
         await self.consumer.stop()
 
     # -- rebalance --------------------------------------------------------------------------
@@ -181,20 +197,24 @@ class SourceSide:
 
     # -- the loop ---------------------------------------------------------------------------
     async def step(self, timeout_ms: int = 200) -> int:
-        """One fetch -> aggregate -> partials round; returns the records processed."""
-        generation = self._generation
-        fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
+        """One fetch -> aggregate -> partials round; returns the records processed. The next
+        fetch runs while this one is aggregated (:mod:`stream.kafka.fetch_ahead`)."""
+        fetch = await self._ahead.take(generation=self._generation, timeout_ms=timeout_ms)
+        fetched, positions = fetch.records, fetch.positions
         now = time.time()
         processed = 0
         async with self._lock:
-            if generation != self._generation:
+            if fetch.generation != self._generation:
                 # a rebalance ran while this fetch was in flight: its records may predate the
                 # seek to a restored checkpoint. Drop them and fetch again from the state.
                 await self._rewind({TopicPartition(f.topic, f.partition) for f in fetched})
-                fetched = []
-            for records in self._coalesce(fetched):
-                processed += self._ingest(records, now)
-            self._advance_to_positions()
+                fetched, positions = [], {}
+            self._ahead.start(generation=self._generation, timeout_ms=timeout_ms)
+            # partition i+1 is decoded (the native decoder runs without the GIL) while
+            # partition i is aggregated
+            for decoded in self._decoding.map(self._decode, self._coalesce(fetched, positions)):
+                processed += self._ingest(decoded, now)
+            self._advance_to_positions(positions)
             await self._emit(now)
             if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.aggs))
@@ -213,7 +233,8 @@ class SourceSide:
                 self.consumer.seek(tp, agg.next_offset)
         await self.consumer.seek_default(fresh)
 
-    def _coalesce(self, fetched: list[PartitionRecords]) -> list[PartitionRecords]:
+    def _coalesce(self, fetched: list[PartitionRecords],
+                  positions: dict[TopicPartition, int | None]) -> list[PartitionRecords]:
         """Small fetches of a partition are buffered until ``coalesce_records`` records, or
         ``coalesce_seconds`` passed, or the partition is caught up: the sketches are updated
         once per (window, cohort, feature) per batch, so bigger batches cost less per event."""
@@ -230,7 +251,7 @@ class SourceSide:
         ready = []
         for tp, (since, buf) in list(self._buffers.items()):
             high = self.consumer.fetchable_end(tp)
-            pos = self.consumer.fetch_position(tp)
+            pos = positions.get(tp)
             caught_up = high is None or max(buf.next_offset, pos or 0) >= high
             if (len(buf.offsets) >= self.coalesce_records or caught_up
                     or mono - since >= self.coalesce_seconds):
@@ -238,27 +259,38 @@ class SourceSide:
                 del self._buffers[tp]
         return ready
 
-    def _ingest(self, fetched: PartitionRecords, now: float) -> int:
+    def _decode(self, fetched: PartitionRecords) -> _Decoded | None:
+        """A partition's new records, without tombstones, decoded (None: its partition was
+        revoked while the fetch was in flight). Reads no state the aggregation changes but the
+        partition's own next offset, so it runs in the decode thread while the partition
+        before it is aggregated."""
         tp = TopicPartition(fetched.topic, fetched.partition)
         agg = self.aggs.get(tp)
-        if agg is None:  # revoked while the fetch was in flight
-            return 0
+        if agg is None:
+            return None
         if agg.next_offset is not None:
             fetched = fetched.after(agg.next_offset)
-        if not fetched.offsets:
+        usable = without_tombstones(fetched)  # delete markers are not events
+        decoded = None
+        if usable.offsets:
+            ts = np.asarray(usable.timestamps_ms, dtype=np.float64)
+            decoded = self.decoder.decode(usable.values, ts)
+        return _Decoded(agg, fetched, usable, decoded)
+
+    def _ingest(self, d: _Decoded | None, now: float) -> int:
+        """Aggregate a decoded partition batch; returns its records."""
+        if d is None or not d.fetched.offsets:
             return 0
+        agg, fetched, usable = d.agg, d.fetched, d.usable
         self.record_counters.add(fetched)
         base = fetched.offsets[0] if agg.next_offset is None else agg.next_offset
         self.record_counters.skipped(  # offsets inside the fetch without a record
             fetched.topic, fetched.next_offset - base - len(fetched.offsets))
-        usable = without_tombstones(fetched)  # delete markers are not events
-        if not usable.offsets:
+        if d.decoded is None:
             agg.clock.touch(now)
             agg.next_offset = fetched.next_offset
             return len(fetched.offsets)
-        ts = np.asarray(usable.timestamps_ms, dtype=np.float64)
-        decoded = self.decoder.decode(usable.values, ts)
-        report = agg.ingest_decoded(decoded, records=len(usable.values), now=now)
+        report = agg.ingest_decoded(d.decoded, records=len(usable.values), now=now)
         agg.next_offset = fetched.next_offset
         if self.dlq is not None:
             keys = usable.keys
@@ -270,18 +302,19 @@ class SourceSide:
                 ))
         self.counters.add(report)
         if self.observer is not None:
-            self.observer(usable, decoded, report)
+            self.observer(usable, d.decoded, report)
         return len(fetched.offsets)
 
-    def _advance_to_positions(self) -> None:
-        """Move each partition's next offset to the consumer's position when nothing fetched is
-        still buffered: the offsets in between held no record for this consumer (transaction
-        markers, aborted transactions, compaction), and a partition whose position reached the
-        fetchable end is caught up even though its last offset was a marker."""
+    def _advance_to_positions(self, positions: dict[TopicPartition, int | None]) -> None:
+        """Move each partition's next offset to the consumer's position after the last fetch
+        (``positions``) when nothing fetched is still buffered: the offsets in between held no
+        record for this consumer (transaction markers, aborted transactions, compaction), and a
+        partition whose position reached the fetchable end is caught up even though its last
+        offset was a marker."""
         for tp, agg in self.aggs.items():
             if tp in self._buffers:
                 continue
-            pos = self.consumer.fetch_position(tp)
+            pos = positions.get(tp)
             if pos is None:
                 continue
             if agg.next_offset is None:

@@ -88,16 +88,18 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(kafka: Any, tmp_pa
     kills = []
     for i in range(3):
         worker = Worker(cfg_path, tmp_path / f"worker-{i}.log", instance_id="w1")
-        worker.wait_ready()
-        if i == 0:
-            producer.start()  # events arrive while the worker runs
-        base = _committed(kafka.bootstrap, group, topic)
-        threshold = rng.randint(500, 12_000)  # a random point of this incarnation's progress,
-        # after it wrote at least one checkpoint (so restores are exercised, not only replays)
-        wait_until(lambda t=threshold, b=base: (_consumed(address) >= t and _committed(
-            kafka.bootstrap, group, topic) > b) or _drained(address, producer),
-            120, 0.05, f"worker {i} consumed {threshold} records and checkpointed")
-        worker.kill9()
+        try:
+            worker.wait_ready()
+            if i == 0:
+                producer.start()  # events arrive while the worker runs
+            base = _committed(kafka.bootstrap, group, topic)
+            threshold = rng.randint(500, 12_000)  # a random point of this incarnation's
+            # progress, after it wrote at least one checkpoint (restores exercised, not replays)
+            wait_until(lambda t=threshold, b=base: (_consumed(address) >= t and _committed(
+                kafka.bootstrap, group, topic) > b) or _drained(address, producer),
+                120, 0.05, f"worker {i} consumed {threshold} records and checkpointed")
+        finally:
+            worker.kill9()  # also when the test fails: no worker outlives it
         kills.append((threshold, producer.sent))
     final = Worker(cfg_path, tmp_path / "worker-final.log", instance_id="w1")
     try:

@@ -2,9 +2,10 @@
 
 One :class:`~stream.engine.aggregator.PartitionAggregator` per assigned source partition. Each loop:
 fetch a large batch (:class:`~stream.kafka.consumer.BatchConsumer`), decode and aggregate it
-per partition (vectorized), send dead letters to the DLQ, send the partial windows the
-watermark closed and the watermarks themselves to the partials topic, and every
-``checkpoint_interval`` write a checkpoint per partition.
+per partition (vectorized; a partition is decoded in a thread, where the native decoder runs
+without the GIL, while the one before it is aggregated), send dead letters to the DLQ, send
+the partial windows the watermark closed and the watermarks themselves to the partials topic,
+and every ``checkpoint_interval`` write a checkpoint per partition.
 
 Exactness (what a kill -9 cannot break):
 
@@ -38,7 +39,6 @@ from driftline.stream.engine.batch import IngestReport
 from driftline.stream.engine.cohorts import AdmittedView
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_key
 from driftline.stream.kafka.consumer import PartitionRecords
-from driftline.stream.kafka.fetch_ahead import FetchAhead
 from driftline.stream.kafka.partials import PartialSender
 from driftline.stream.kafka.producer import DeadLetter, DeadLetterWriter
 from driftline.stream.kafka.records import RecordCounters, without_tombstones
@@ -134,7 +134,6 @@ class SourceSide:
         self._last_checkpoint = time.monotonic()
         self._sent_watermark: dict[TopicPartition, float] = {}
         self.consumer = consumer.build(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
-        self._ahead = FetchAhead(self.consumer)
         self._decoding = ThreadPoolExecutor(1, thread_name_prefix="driftline-decode")
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -146,7 +145,6 @@ class SourceSide:
         async with self._lock:
             await self._checkpoint(set(self.aggs))
             self.aggs.clear()
-        await self._ahead.drain()
         self._decoding.shutdown()
         await self.consumer.stop()
 
@@ -197,24 +195,22 @@ class SourceSide:
 
     # -- the loop ---------------------------------------------------------------------------
     async def step(self, timeout_ms: int = 200) -> int:
-        """One fetch -> aggregate -> partials round; returns the records processed. The next
-        fetch runs while this one is aggregated (:mod:`stream.kafka.fetch_ahead`)."""
-        fetch = await self._ahead.take(generation=self._generation, timeout_ms=timeout_ms)
-        fetched, positions = fetch.records, fetch.positions
+        """One fetch -> aggregate -> partials round; returns the records processed."""
+        generation = self._generation
+        fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
         now = time.time()
         processed = 0
         async with self._lock:
-            if fetch.generation != self._generation:
+            if generation != self._generation:
                 # a rebalance ran while this fetch was in flight: its records may predate the
                 # seek to a restored checkpoint. Drop them and fetch again from the state.
                 await self._rewind({TopicPartition(f.topic, f.partition) for f in fetched})
-                fetched, positions = [], {}
-            self._ahead.start(generation=self._generation, timeout_ms=timeout_ms)
+                fetched = []
             # partition i+1 is decoded (the native decoder runs without the GIL) while
             # partition i is aggregated
-            for decoded in self._decoding.map(self._decode, self._coalesce(fetched, positions)):
+            for decoded in self._decoding.map(self._decode, self._coalesce(fetched)):
                 processed += self._ingest(decoded, now)
-            self._advance_to_positions(positions)
+            self._advance_to_positions()
             await self._emit(now)
             if time.monotonic() - self._last_checkpoint >= self.checkpoint_interval:
                 await self._checkpoint(set(self.aggs))
@@ -233,8 +229,7 @@ class SourceSide:
                 self.consumer.seek(tp, agg.next_offset)
         await self.consumer.seek_default(fresh)
 
-    def _coalesce(self, fetched: list[PartitionRecords],
-                  positions: dict[TopicPartition, int | None]) -> list[PartitionRecords]:
+    def _coalesce(self, fetched: list[PartitionRecords]) -> list[PartitionRecords]:
         """Small fetches of a partition are buffered until ``coalesce_records`` records, or
         ``coalesce_seconds`` passed, or the partition is caught up: the sketches are updated
         once per (window, cohort, feature) per batch, so bigger batches cost less per event."""
@@ -251,7 +246,7 @@ class SourceSide:
         ready = []
         for tp, (since, buf) in list(self._buffers.items()):
             high = self.consumer.fetchable_end(tp)
-            pos = positions.get(tp)
+            pos = self.consumer.fetch_position(tp)
             caught_up = high is None or max(buf.next_offset, pos or 0) >= high
             if (len(buf.offsets) >= self.coalesce_records or caught_up
                     or mono - since >= self.coalesce_seconds):
@@ -305,16 +300,15 @@ class SourceSide:
             self.observer(usable, d.decoded, report)
         return len(fetched.offsets)
 
-    def _advance_to_positions(self, positions: dict[TopicPartition, int | None]) -> None:
-        """Move each partition's next offset to the consumer's position after the last fetch
-        (``positions``) when nothing fetched is still buffered: the offsets in between held no
-        record for this consumer (transaction markers, aborted transactions, compaction), and a
-        partition whose position reached the fetchable end is caught up even though its last
-        offset was a marker."""
+    def _advance_to_positions(self) -> None:
+        """Move each partition's next offset to the consumer's position when nothing fetched is
+        still buffered: the offsets in between held no record for this consumer (transaction
+        markers, aborted transactions, compaction), and a partition whose position reached the
+        fetchable end is caught up even though its last offset was a marker."""
         for tp, agg in self.aggs.items():
             if tp in self._buffers:
                 continue
-            pos = positions.get(tp)
+            pos = self.consumer.fetch_position(tp)
             if pos is None:
                 continue
             if agg.next_offset is None:

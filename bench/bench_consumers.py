@@ -4,12 +4,15 @@ Both read the same 4-partition topic of the 25-field workload from the beginning
 worker what it needs per partition: offsets, timestamps, values (plus keys, tombstones and
 header flags on the worker's path). Reported per path: events/s wall and events per CPU-second
 of this process (librdkafka's own fetch threads included, since they are threads of it), for
-the fetch alone and for the worker's source side (fetch, then decode and aggregate into the
-partition's window profiles with the 25-feature monitor, as ``SourceSide`` does).
+the fetch alone, for the worker's source side (fetch, then decode and aggregate into the
+partition's window profiles with the 25-feature monitor, as ``SourceSide`` does) and for the
+whole worker end to end (``bench.bench_e2e``'s worker: the runtime of ``driftline run`` with
+1-minute windows closed, merged, evaluated and published), each client in the same run.
 
-1. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany`` (the worker's path);
-2. ``librdkafka``: :class:`stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` ``getmany``
-   (confluent-kafka's batch ``consume()`` and the per-partition lists, in a worker thread).
+1. ``librdkafka``: :class:`stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` ``getmany``
+   (confluent-kafka's batch ``consume()`` and the per-partition lists, in a worker thread; the
+   worker's default);
+2. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany``.
 
 Run (starts its own broker unless --bootstrap is given)::
 
@@ -25,9 +28,12 @@ import time
 import uuid
 from typing import Any
 
-from bench.bench_e2e import produce_workload
+from bench.bench_e2e import measure_worker, produce_workload
 from bench.broker import broker
 from driftline.stream.engine.heap import settle
+
+RDKAFKA = "librdkafka `RdkafkaBatchConsumer.getmany` (the worker's default)"
+AIOKAFKA = "aiokafka `BatchConsumer.getmany` (`consumer: aiokafka`)"
 
 
 class _Sink:
@@ -145,10 +151,14 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
             aggregate = work != "fetch only"
-            rows += [("aiokafka `BatchConsumer.getmany` (the worker's default)", work,
-                      asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))),
-                     ("librdkafka `RdkafkaBatchConsumer.getmany` (the worker's option)", work,
-                      asyncio.run(_librdkafka(bootstrap, topic, args.events, _Sink(aggregate))))]
+            rows += [(RDKAFKA, work,
+                      asyncio.run(_librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))),
+                     (AIOKAFKA, work,
+                      asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate))))]
+        for name, consumer in ((RDKAFKA, "librdkafka"), (AIOKAFKA, "aiokafka")):
+            stats = measure_worker(bootstrap, topic, args.events, args.partitions, 25, consumer)
+            rows.append((name, "whole worker, end to end (`bench.bench_e2e`, 25 features)",
+                         (stats["events_per_s"], stats["events_per_cpu_s"])))
         print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")
         print("|---|---|---|---|---|")
         for name, work, (wall, cpu) in rows:

@@ -6,11 +6,12 @@ each from a fresh consumer group reading the whole topic:
 1. ``raw``:    aiokafka ``getmany(max_records=50000)`` with no processing (the ceiling);
 2. ``faust``:  a plain faust-streaming 0.15.3 agent iterating the events (the path faust offers);
 3. ``worker``: the driftline runtime (one worker, in-process, the same code as ``driftline
-   run``, faust's process wrapper aside): batched aiokafka -> decode -> cohorts -> windows ->
+   run``, faust's process wrapper aside): batched fetch -> decode -> cohorts -> windows ->
    sketches, with closed windows sent as partials, merged, evaluated and published to the
    results topic concurrently; timed from the first fetched record until every record is
-   aggregated (the final checkpoint is timed separately); with the worker's aiokafka consumer
-   and, beside it in the same run, with ``source.kafka.consumer: librdkafka``.
+   aggregated (the final checkpoint is timed separately); with the worker's default consumer
+   (librdkafka) and, beside it in the same run, with ``source.kafka.consumer: aiokafka``
+   (keys ``worker_<features>f_<consumer>_*``).
 
 Run (starts its own broker with scripts/kafka.sh unless --bootstrap is given)::
 
@@ -105,7 +106,7 @@ async def measure_faust(bootstrap: str, topic: str, n: int) -> float:
 
 
 def measure_worker(bootstrap: str, topic: str, n: int, partitions: int,
-                   features: int = 25, consumer: str = "aiokafka") -> dict[str, float]:
+                   features: int = 25, consumer: str = "librdkafka") -> dict[str, float]:
     """The driftline runtime, one worker, in-process: see stream.kafka.runtime."""
     from driftline.stream.config.model import parse_config
     from driftline.stream.demo.workloads import FEATURES, monitor_config
@@ -139,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
                     help="monitored features of the 25 (repeatable; default 25 and 5)")
     ap.add_argument("--consumer", choices=["aiokafka", "librdkafka"], action="append",
                     help="the worker's consumer (repeatable; default both, 25 features only "
-                         "for librdkafka)")
+                         "for aiokafka)")
     args = ap.parse_args(argv)
     modes = args.only or ["raw", "faust", "worker"]
     with broker(args.bootstrap) as bootstrap:
@@ -162,14 +163,14 @@ def main(argv: list[str] | None = None) -> None:
                 asyncio.run(measure_faust(bootstrap, topic, args.events)))
             print(json.dumps(out), flush=True)
         if "worker" in modes:
-            consumers = args.consumer or ["aiokafka", "librdkafka"]
+            consumers = args.consumer or ["librdkafka", "aiokafka"]
             for nf in args.features or [25, 5]:
                 for consumer in consumers:
-                    if consumer != "aiokafka" and not args.consumer and nf != 25:
+                    if consumer != "librdkafka" and not args.consumer and nf != 25:
                         continue
                     stats = measure_worker(bootstrap, topic, args.events, args.partitions, nf,
                                            consumer)
-                    tag = f"{nf}f" if consumer == "aiokafka" else f"{nf}f_{consumer}"
+                    tag = f"{nf}f_{consumer}"
                     out.update({f"worker_{tag}_{k}": v for k, v in stats.items()})
                     print(json.dumps(out), flush=True)
         print(json.dumps(out, indent=2))

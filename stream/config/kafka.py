@@ -51,11 +51,12 @@ class KafkaSettings(StrictModel):
     transactions (aborted ones are never counted; records of an open transaction wait for its
     end), `read_uncommitted` returns every record as soon as it is written, aborted ones too.
     """
-    consumer: Literal["aiokafka", "librdkafka"] = "aiokafka"
-    """Client that reads the event topics: `aiokafka` (asyncio, on the worker's event loop;
-    caught up at the last stable offset while a transaction is open; the faster whole worker in
-    docs/kafka.md) or `librdkafka` (confluent-kafka, less CPU per fetched record, its fetches in
-    a thread). Same checkpoints and rebalances with both."""
+    consumer: Literal["aiokafka", "librdkafka"] = "librdkafka"
+    """Client that reads the event topics: `librdkafka` (confluent-kafka: fetching,
+    decompression and record parsing in its own threads; the faster whole worker in
+    docs/kafka.md; a partition with an open transaction counts as behind until it ends) or
+    `aiokafka` (asyncio, on the worker's event loop; caught up at the last stable offset while a
+    transaction is open). Same checkpoints and rebalances with both."""
     max_batch_records: int = Field(50_000, ge=1)
     """Records per consumer fetch (the engine works on whole batches)."""
     dlq_topic: str | None = None

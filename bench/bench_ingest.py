@@ -216,7 +216,8 @@ def run(quick: bool = False, kafka: bool = True) -> dict[str, object]:
         text.append(
             "Kafka end to end is the runtime's own benchmark (bench/bench_e2e.py, run by this "
             "one): the same events produced to a 4-partition topic of the local broker, then one "
-            "driftline worker reads them (batched aiokafka) -> decode -> cohorts -> windows -> "
+            "driftline worker reads them (batched librdkafka, the default, or aiokafka) -> "
+            "decode -> cohorts -> windows -> "
             "partials -> merge -> evaluation -> results topic; wall clock from the first fetched "
             "record until every event is counted, per core where it reports the worker's CPU "
             "time. The faust agent and raw aiokafka rows read the same topic without processing.")

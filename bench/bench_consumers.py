@@ -31,6 +31,7 @@ from typing import Any
 from bench.bench_e2e import measure_worker, produce_workload
 from bench.broker import broker
 from driftline.stream.engine.heap import settle
+from driftline.stream.kafka.source_settings import COALESCE_RECORDS
 
 RDKAFKA = "librdkafka `RdkafkaBatchConsumer.getmany` (the worker's default)"
 AIOKAFKA = "aiokafka `BatchConsumer.getmany` (`consumer: aiokafka`)"
@@ -58,13 +59,13 @@ class _Sink:
             self.decoder = Decoder.from_config(self.cfg)
 
     def __call__(self, partition: int, timestamps_ms: list[int], values: list[bytes]) -> None:
-        """Buffer a partition's records up to 20,000 (the worker's coalescing), then ingest."""
+        """Buffer a partition's records up to the worker's coalescing, then ingest."""
         if self.cfg is None:
             return
         held = self.held.setdefault(partition, ([], []))
         held[0].extend(timestamps_ms)
         held[1].extend(values)
-        if len(held[1]) >= 20_000:
+        if len(held[1]) >= COALESCE_RECORDS:
             self._ingest(partition, *self.held.pop(partition))
 
     def finish(self) -> None:

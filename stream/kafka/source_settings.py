@@ -23,6 +23,10 @@ from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer, rdkafk
 
 Rebalance = Callable[[set[TopicPartition]], Awaitable[None]]
 
+# records of a partition aggregated at once on a backlog (or 0.5 s of them, or until caught up):
+# larger batches mean fewer, longer sorted runs per sketch (docs/runtime.md)
+COALESCE_RECORDS = 100_000
+
 
 @dataclass(frozen=True, kw_only=True)
 class EventConsumer:
@@ -78,7 +82,7 @@ class Aggregation:
     windows: WindowsConfig
     max_cohorts: int = 50
     plausible: PlausibleTimes | None = None
-    coalesce_records: int = 20_000
+    coalesce_records: int = COALESCE_RECORDS
     coalesce_seconds: float = 0.5
 
     @classmethod

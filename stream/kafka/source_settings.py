@@ -23,9 +23,9 @@ from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer, rdkafk
 
 Rebalance = Callable[[set[TopicPartition]], Awaitable[None]]
 
-# records of a partition aggregated at once on a backlog (or 0.5 s of them, or until caught up):
-# larger batches mean fewer, longer sorted runs per sketch (docs/runtime.md)
-COALESCE_RECORDS = 100_000
+# records of a partition aggregated at once on a backlog (or 0.5 s of them, or until caught up;
+# docs/runtime.md)
+COALESCE_RECORDS = 20_000
 
 
 @dataclass(frozen=True, kw_only=True)

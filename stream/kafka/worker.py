@@ -135,6 +135,9 @@ class SourceSide:
         self._sent_watermark: dict[TopicPartition, float] = {}
         self.consumer = consumer.build(on_assigned=self._on_assigned, on_revoked=self._on_revoked)
         self._decoding = ThreadPoolExecutor(1, thread_name_prefix="driftline-decode")
+        # (perf_counter, process_time) when the first records were fetched: throughput is
+        # timed from there (records wait in the coalescing buffers before they are counted)
+        self.first_fetch: tuple[float, float] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -198,6 +201,8 @@ class SourceSide:
         """One fetch -> aggregate -> partials round; returns the records processed."""
         generation = self._generation
         fetched = await self.consumer.getmany(timeout_ms=timeout_ms)
+        if fetched and self.first_fetch is None:
+            self.first_fetch = (time.perf_counter(), time.process_time())
         now = time.time()
         processed = 0
         async with self._lock:

@@ -175,10 +175,7 @@ class NumericSketch(FeatureSketchBase[NumericSpec]):
                 sk._oor += int(oor[g])
             if bins is not None and sk._bins is not None:
                 sk._bins += bins[g]
-            # in sorted order: KLL's rank-error bound holds for any arrival order, and its
-            # compactions sort level 0, which costs far less on runs already sorted (here and
-            # when this sketch is merged into a larger one): ~10 % less engine CPU per event
-            sk._kll.update(np.sort(x[starts[g]:ends[g]]))
+            sk._kll.update(x[starts[g]:ends[g]])
             sk._n += int(size[g])
             sk._view = None
             sk._add_moments(int(size[g]), float(means[g]), float(m2[g]))

@@ -8,7 +8,6 @@ exact counts of what was produced: nothing lost, nothing counted twice.
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import numpy as np
@@ -43,20 +42,12 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
     """Sum of the group's committed offsets (the worker commits right after each checkpoint);
     a coordinator still loading (a fresh broker) is asked again until it answers."""
     from kafka import KafkaAdminClient, TopicPartition
-    from kafka.errors import CoordinatorLoadInProgressError
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         tps = [TopicPartition(topic, p) for p in range(4)]
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                got = admin.list_group_offsets({group: tps}).get(group, {})
-                break
-            except CoordinatorLoadInProgressError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        (got,) = wait_until(lambda: (admin.list_group_offsets({group: tps}).get(group, {}),),
+                            60, 0.2, "the group coordinator answered")
         return sum(m.offset for m in got.values()
                    if m is not None and m.offset is not None and m.offset >= 0)
     finally:

@@ -191,8 +191,8 @@ class RdkafkaBatchConsumer:
     # -- fetching and committing -------------------------------------------------------------
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
         """Up to ``max_records`` records, grouped per partition (both in a worker thread): those
-        already fetched, or when there are none the first to arrive within ``timeout_ms``, as
-        aiokafka's ``getmany`` does."""
+        already fetched, or, when there are none, what arrives within ``timeout_ms`` (librdkafka
+        returns then, or as soon as ``max_records`` arrived)."""
         return await asyncio.to_thread(self._consume, timeout_ms)
 
     def _consume(self, timeout_ms: int) -> list[PartitionRecords]:

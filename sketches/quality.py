@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from driftline.sketches.categorical import CategoricalSketch
@@ -56,7 +56,10 @@ class QualityRates:
         raise TypeError(f"no quality rates for {type(sketch).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _FIELDS}
+
+
+_FIELDS = tuple(f.name for f in fields(QualityRates))  # (asdict deep-copies: 10x slower)
 
 
 def quality_rates(sketch: NumericSketch | CategoricalSketch) -> QualityRates:

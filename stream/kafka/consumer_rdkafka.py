@@ -201,7 +201,7 @@ class RdkafkaBatchConsumer:
         msgs = self._c.consume(self.max_records, 0)
         if not msgs:
             msgs = self._c.consume(self.max_records, timeout_ms / 1000)
-        return by_partition(msgs)
+        return by_partition(msgs, topic=self.topics[0] if len(self.topics) == 1 else None)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
@@ -222,10 +222,10 @@ class RdkafkaBatchConsumer:
             log.info("offset commit skipped: %s", exc)
 
 
-def by_partition(msgs: list[Any]) -> list[PartitionRecords]:
+def by_partition(msgs: list[Any], *, topic: str | None = None) -> list[PartitionRecords]:
     """The ``Message`` objects of one ``consume()`` as records per partition, each field read
     with one C-level ``map`` (no Python loop per message); messages with an error are logged
-    and left out."""
+    and left out. ``topic``: the one topic they all come from (not read per message)."""
     if not msgs:
         return []
     m = type(msgs[0])
@@ -238,8 +238,8 @@ def by_partition(msgs: list[Any]) -> list[PartitionRecords]:
         if not msgs:
             return []
     partitions = np.fromiter(map(m.partition, msgs), dtype=np.int64, count=len(msgs))
-    topics = list(map(m.topic, msgs))
-    names = list(dict.fromkeys(topics))
+    topics = [topic] * len(msgs) if topic is not None else list(map(m.topic, msgs))
+    names = [topic] if topic is not None else list(dict.fromkeys(topics))
     key = partitions
     if len(names) > 1:
         ids = {t: i for i, t in enumerate(names)}

@@ -28,6 +28,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -60,6 +61,55 @@ def route_key(start: float, longest_tier: float) -> bytes:
     return str(int(math.floor(start / longest_tier) * longest_tier)).encode()
 
 
+class SentPartials:
+    """The partials this process sent, by their bytes, until its merger side reads them back.
+
+    When a worker's merger side owns the partials partition that its source side writes to,
+    it reads back the very bytes it sent: :meth:`take` then returns the sent
+    :class:`~stream.engine.partial.PartialWindow` (equal bytes, so equal to what decoding them
+    gives) instead of decoding them again. Partials that another worker reads, or that are not
+    read back within ``max_age`` seconds, are forgotten, oldest first, as are the oldest past
+    ``max_bytes``; a record not found here is decoded.
+
+    >>> p = PartialWindow("events", 0, 0.0, 60.0, {}, 60.0)
+    >>> value = p.to_bytes()
+    >>> kept = SentPartials(); kept.keep(value, p)
+    >>> kept.take(bytes(value)) is p, kept.take(value)
+    (True, None)
+    >>> kept = SentPartials(max_bytes=len(value) + 1)  # room for one of the two
+    >>> kept.keep(value, p); kept.keep(value + b" ", p); len(kept)
+    1
+    """
+
+    def __init__(self, *, max_bytes: int = 64 * 1024 * 1024, max_age: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._clock = clock
+        self._sent: OrderedDict[bytes, tuple[float, PartialWindow]] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._sent)
+
+    def keep(self, value: bytes, partial: PartialWindow) -> None:
+        now = self._clock()
+        if self._sent.pop(value, None) is None:
+            self._bytes += len(value)
+        self._sent[value] = (now, partial)
+        while self._sent and (self._bytes > self.max_bytes
+                              or next(iter(self._sent.values()))[0] < now - self.max_age):
+            old, _ = self._sent.popitem(last=False)
+            self._bytes -= len(old)
+
+    def take(self, value: bytes) -> PartialWindow | None:
+        found = self._sent.pop(value, None)
+        if found is None:
+            return None
+        self._bytes -= len(value)
+        return found[1]
+
+
 class PartialSender:
     """Sends partials and watermarks (aiokafka, acks=all, idempotent, ordered per partition).
 
@@ -75,9 +125,11 @@ class PartialSender:
         await sender.flush()                                # acknowledged: now checkpoint
     """
 
-    def __init__(self, topic: str, client: dict[str, Any], longest_tier: float) -> None:
+    def __init__(self, topic: str, client: dict[str, Any], longest_tier: float, *,
+                 sent: SentPartials | None = None) -> None:
         self.topic = topic
         self.longest_tier = longest_tier
+        self.sent = sent
         self._producer = AIOKafkaProducer(
             **client, acks="all", enable_idempotence=True, linger_ms=5,
             max_request_size=MAX_CHECKPOINT_BYTES,
@@ -96,8 +148,11 @@ class PartialSender:
         await self._producer.stop()
 
     async def send_partial(self, partial: PartialWindow) -> None:
+        value = partial.to_bytes()
+        if self.sent is not None:
+            self.sent.keep(value, partial)
         fut = await self._producer.send(
-            self.topic, partial.to_bytes(), key=route_key(partial.start, self.longest_tier),
+            self.topic, value, key=route_key(partial.start, self.longest_tier),
             headers=[(KIND, PARTIAL)],
         )
         self._pending.append(fut)
@@ -149,6 +204,7 @@ class MergerSide:
         *,
         store: CheckpointStore,
         apply: Apply | None = None,
+        sent: SentPartials | None = None,
         checkpoint_on_publish: bool = True,
         checkpoint_interval: float = 10.0,
         session_timeout_ms: int = 10_000,
@@ -163,6 +219,7 @@ class MergerSide:
         self.store = store
         self.checkpoint_interval = checkpoint_interval
         self.apply: Apply = apply or self._apply
+        self.sent = sent  # this process's own partials, not decoded again (SentPartials)
         # False: checkpoint every checkpoint_interval only (a state whose rounds are
         # idempotent, e.g. keyed records, and costly to snapshot)
         self.checkpoint_on_publish = checkpoint_on_publish
@@ -282,7 +339,9 @@ class MergerSide:
             merger.advance((wm["topic"], int(wm["partition"])), float(wm["watermark"]))
         else:
             assert self.schema is not None
-            partial = PartialWindow.from_bytes(value, self.schema)
+            partial = self.sent.take(value) if self.sent is not None else None
+            if partial is None:
+                partial = PartialWindow.from_bytes(value, self.schema)
             if not merger.add(partial, now) and partial.events:
                 log.info("dropped a partial of %s[%d] for window %s (%d events): the window "
                          "is closed (a re-send after a restart)", partial.topic,

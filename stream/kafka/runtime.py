@@ -43,7 +43,7 @@ from driftline.stream.kafka.admin import (
 from driftline.stream.kafka.baseline_swap import BaselinePoller, BaselineSwaps
 from driftline.stream.kafka.checkpoint import Checkpoint, CheckpointStore, checkpoint_topic_spec
 from driftline.stream.kafka.live_schema import pinned_schema
-from driftline.stream.kafka.partials import MergerSide, PartialSender
+from driftline.stream.kafka.partials import MergerSide, PartialSender, SentPartials
 from driftline.stream.kafka.producer import DeadLetterWriter, Producer
 from driftline.stream.kafka.retraining_sink import RetrainingSender
 from driftline.stream.kafka.sinks import Sinks
@@ -162,7 +162,8 @@ class Runtime(mode.Service):
                 _, meta, blobs = unpack(found[self._retraining_key].state, _RETRAIN, {1})
                 self.retraining.load(meta, blobs)
         longest = max([self.cfg.windows.size, *self.cfg.windows.rollups])
-        self.sender = PartialSender(self.partials_topic, aclient, longest)
+        sent = SentPartials()  # partials this worker's own merger side reads back
+        self.sender = PartialSender(self.partials_topic, aclient, longest, sent=sent)
         await self.sender.start()
         self.dlq_producer = Producer(kclient, linger_ms=20, max_request_size=dlq_limit)
         dlq = DeadLetterWriter(self.dlq_producer, str(self.k.dlq_topic), dlq_limit)
@@ -180,7 +181,7 @@ class Runtime(mode.Service):
         )
         self.merger = MergerSide(
             self.cfg.monitor, self.partials_topic, f"{self.k.group_id}.merger", aclient,
-            self.schema, self._make_merger, sources, self._publish, store=self.store,
+            self.schema, self._make_merger, sources, self._publish, store=self.store, sent=sent,
             checkpoint_interval=self.k.checkpoint_interval,
             session_timeout_ms=self.session_timeout_ms,
             instance_id=f"{self.instance_id}.merger" if self.instance_id else None,

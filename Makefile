@@ -7,10 +7,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test install test-env lint bench
 
-# the install also builds driftline.stream.decode._jsoncols (Rust, the fast decoder) and
-# driftline.sketches._native (Rust, the window evaluation's KS / Wasserstein kernel) with cargo
+# the install also builds driftline.stream.decode._jsoncols (Rust, the fast decoder),
+# driftline.sketches._native (Rust, the window evaluation's KS / Wasserstein kernel) and
+# driftline.stream.kafka._rdfetch (Rust, the librdkafka consumer's fetch) with cargo
 $(BIN)/driftline: pyproject.toml setup.py stream/decode/jsoncols/Cargo.toml $(wildcard stream/decode/jsoncols/src/*.rs) \
-		sketches/native/Cargo.toml $(wildcard sketches/native/src/*.rs)
+		sketches/native/Cargo.toml $(wildcard sketches/native/src/*.rs) \
+		stream/kafka/rdfetch/Cargo.toml $(wildcard stream/kafka/rdfetch/src/*.rs)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip
 	$(BIN)/pip install -q -e '.[test]'

@@ -10,9 +10,11 @@ whole worker end to end (``bench.bench_e2e``'s worker: the runtime of ``driftlin
 1-minute windows closed, merged, evaluated and published), each client in the same run.
 
 1. ``librdkafka``: :class:`stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` ``getmany``
-   (confluent-kafka's batch ``consume()`` and the per-partition lists, in a worker thread; the
-   worker's default);
-2. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany``.
+   (the native fetch ``_rdfetch``: the per-partition lists built in one pass, in a worker
+   thread; the worker's default);
+2. the same consumer on confluent-kafka's ``Consumer`` (its batch ``consume()`` and a
+   ``Message`` object per record: what an install without the Rust extension uses);
+3. ``aiokafka``: :class:`stream.kafka.consumer.BatchConsumer` ``getmany``.
 
 Run (starts its own broker unless --bootstrap is given)::
 
@@ -24,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from bench.bench_e2e import measure_worker, produce_workload
@@ -33,7 +37,8 @@ from bench.broker import broker
 from driftline.stream.engine.heap import settle
 from driftline.stream.kafka.source_settings import COALESCE_RECORDS
 
-RDKAFKA = "librdkafka `RdkafkaBatchConsumer.getmany` (the worker's default)"
+RDKAFKA = "librdkafka `RdkafkaBatchConsumer.getmany`, native fetch (the worker's default)"
+CONFLUENT = "librdkafka `RdkafkaBatchConsumer.getmany` on confluent-kafka's `Consumer`"
 AIOKAFKA = "aiokafka `BatchConsumer.getmany` (`consumer: aiokafka`)"
 
 
@@ -109,6 +114,20 @@ async def _librdkafka(bootstrap: str, topic: str, n: int, sink: _Sink) -> tuple[
                                              on_assigned=_noop, on_revoked=_noop), n, sink)
 
 
+@contextlib.contextmanager
+def _client(name: str) -> Iterator[None]:
+    """The librdkafka consumer on confluent-kafka's ``Consumer`` inside (for ``CONFLUENT``)."""
+    from driftline.stream.kafka import consumer_rdkafka
+
+    kept = consumer_rdkafka.native_client
+    if name == CONFLUENT:
+        consumer_rdkafka.native_client = lambda conf: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        consumer_rdkafka.native_client = kept  # type: ignore[assignment]
+
+
 async def _drain(consumer: Any, n: int, sink: _Sink) -> tuple[float, float]:
     """Read ``n`` records with the worker's consumer interface into ``sink``: events per
     second wall and per CPU-second of the records after the first batch (the first one waits
@@ -152,12 +171,17 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for work in ("fetch only", "fetch + decode + aggregate (25 features)"):
             aggregate = work != "fetch only"
-            rows += [(RDKAFKA, work,
-                      asyncio.run(_librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))),
-                     (AIOKAFKA, work,
-                      asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate))))]
-        for name, consumer in ((RDKAFKA, "librdkafka"), (AIOKAFKA, "aiokafka")):
-            stats = measure_worker(bootstrap, topic, args.events, args.partitions, 25, consumer)
+            for name in (RDKAFKA, CONFLUENT):
+                with _client(name):
+                    rows.append((name, work, asyncio.run(
+                        _librdkafka(bootstrap, topic, args.events, _Sink(aggregate)))))
+            rows.append((AIOKAFKA, work,
+                         asyncio.run(_aiokafka(bootstrap, topic, args.events, _Sink(aggregate)))))
+        for name, consumer in ((RDKAFKA, "librdkafka"), (CONFLUENT, "librdkafka"),
+                               (AIOKAFKA, "aiokafka")):
+            with _client(name):
+                stats = measure_worker(bootstrap, topic, args.events, args.partitions, 25,
+                                       consumer)
             rows.append((name, "whole worker, end to end (`bench.bench_e2e`, 25 features)",
                          (stats["events_per_s"], stats["events_per_cpu_s"])))
         print("| consumer | work | events/s wall | events per CPU-second | µs CPU per event |")

@@ -1,7 +1,9 @@
 """The librdkafka consumer's batches against a real broker: every batch it returns is exactly
 the records after the previous one, the position it reports is the one after the batch, a seek
 makes the partition continue exactly at the sought offset, and records of several topics and
-partitions come back grouped with their keys, tombstones and header flags."""
+partitions come back grouped with their keys, tombstones and header flags. Both ways of reading
+librdkafka: the native fetch (``_rdfetch``, the one an install builds) and confluent-kafka's
+``Consumer`` (the fallback without the extension)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ import pytest
 from aiokafka import TopicPartition
 from confluent_kafka import Producer
 
+from driftline.stream.kafka import consumer_rdkafka
 from driftline.stream.kafka.consumer import PartitionRecords
+from driftline.stream.kafka.consumer_native import NativeClient
 from driftline.stream.kafka.consumer_rdkafka import RdkafkaBatchConsumer
 
 pytestmark = pytest.mark.kafka
@@ -33,7 +37,7 @@ def _produce(bootstrap: str, topic: str, partitions: int) -> None:
     assert p.flush(30) == 0
 
 
-async def _read_all(bootstrap: str, topics: list[str], seek_at: TopicPartition
+async def _read_all(bootstrap: str, topics: list[str], seek_at: TopicPartition, native: bool
                     ) -> tuple[dict[TopicPartition, list[PartitionRecords]], int]:
     """Read every record; once ``seek_at`` returned 100 or more records, seek it back to 20.
     Returns the batches per partition and how many of ``seek_at``'s records came before the
@@ -45,6 +49,7 @@ async def _read_all(bootstrap: str, topics: list[str], seek_at: TopicPartition
     c = RdkafkaBatchConsumer(topics, f"rdk-batches-{time.time_ns()}",
                              {"bootstrap.servers": bootstrap}, on_assigned=noop,
                              on_revoked=noop, max_records=150)
+    assert isinstance(c._c, NativeClient) == native  # the install builds the native fetch
     await c.start()
     got: dict[TopicPartition, list[PartitionRecords]] = {}
     before_seek = -1
@@ -71,12 +76,16 @@ async def _read_all(bootstrap: str, topics: list[str], seek_at: TopicPartition
     return got, before_seek
 
 
-def test_batches_positions_and_a_seek_are_exact(kafka: Any) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["native", "confluent-kafka"])
+def test_batches_positions_and_a_seek_are_exact(kafka: Any, native: bool,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    if not native:
+        monkeypatch.setattr(consumer_rdkafka, "native_client", lambda conf: None)
     topics = [kafka.create_topic(kafka.unique_topic("batches"), partitions=2) for _ in range(2)]
     for t in topics:
         _produce(kafka.bootstrap, t, 2)
     seek_at = TopicPartition(topics[0], 1)
-    got, before_seek = asyncio.run(_read_all(kafka.bootstrap, topics, seek_at))
+    got, before_seek = asyncio.run(_read_all(kafka.bootstrap, topics, seek_at, native))
 
     assert set(got) == {TopicPartition(t, p) for t in topics for p in (0, 1)}
     for tp, batches in got.items():

@@ -52,9 +52,10 @@ class KafkaSettings(StrictModel):
     end), `read_uncommitted` returns every record as soon as it is written, aborted ones too.
     """
     consumer: Literal["aiokafka", "librdkafka"] = "librdkafka"
-    """Client that reads the event topics: `librdkafka` (confluent-kafka: fetching,
-    decompression and record parsing in its own threads; the faster whole worker in
-    docs/kafka.md; a partition with an open transaction counts as behind until it ends) or
+    """Client that reads the event topics: `librdkafka` (the librdkafka confluent-kafka ships:
+    fetching, decompression and record parsing in its own threads, each fetch turned into
+    per-partition lists in one native pass; the faster whole worker in docs/kafka.md; a
+    partition with an open transaction counts as behind until it ends) or
     `aiokafka` (asyncio, on the worker's event loop; caught up at the last stable offset while a
     transaction is open). Same checkpoints and rebalances with both."""
     max_batch_records: int = Field(50_000, ge=1)

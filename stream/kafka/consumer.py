@@ -149,9 +149,6 @@ class BatchConsumer:
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment())
 
-    def partitions_for(self, topic: str) -> set[int]:
-        return set(self._consumer.partitions_for_topic(topic) or ())
-
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self._consumer.seek(tp, offset)
 

@@ -31,6 +31,7 @@ from aiokafka import TopicPartition
 
 from driftline.stream.config.kafka import KafkaSettings
 from driftline.stream.kafka.consumer import PartitionRecords, PartitionsCallback
+from driftline.stream.kafka.consumer_native import NativeClient, native_client
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class RdkafkaBatchConsumer:
                 "fetch.queue.backoff.ms": 10}
         if instance_id:
             full["group.instance.id"] = instance_id
-        self._c = confluent_kafka.Consumer(full)
+        # the native client where the extension is built; confluent-kafka's Consumer otherwise
+        self._c: Any = native_client(full) or confluent_kafka.Consumer(full)
 
     # -- lifecycle and rebalances ------------------------------------------------------------
     async def start(self) -> None:
@@ -151,10 +153,6 @@ class RdkafkaBatchConsumer:
     def assignment(self) -> set[TopicPartition]:
         return set(self._assigned)
 
-    def partitions_for(self, topic: str) -> set[int]:
-        meta = self._c.list_topics(topic, timeout=10).topics.get(topic)
-        return set(meta.partitions) if meta is not None else set()
-
     def seek(self, tp: TopicPartition, offset: int) -> None:
         if self._assigning is not None:
             self._assigning[tp] = offset
@@ -196,6 +194,8 @@ class RdkafkaBatchConsumer:
         return await asyncio.to_thread(self._consume, timeout_ms)
 
     def _consume(self, timeout_ms: int) -> list[PartitionRecords]:
+        if isinstance(self._c, NativeClient):
+            return self._c.consume_records(self.max_records, timeout_ms)
         # a blocking consume() waits for max_records or the timeout: on a busy topic the worker
         # would sit idle while librdkafka fills its queue
         msgs = self._c.consume(self.max_records, 0)

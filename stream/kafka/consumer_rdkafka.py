@@ -20,6 +20,7 @@ moves past transaction markers and aborted transactions) and its cached high wat
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from itertools import compress
@@ -108,6 +109,14 @@ class RdkafkaBatchConsumer:
             full["group.instance.id"] = instance_id
         # the native client where the extension is built; confluent-kafka's Consumer otherwise
         self._c: Any = native_client(full) or confluent_kafka.Consumer(full)
+        # The native fetch holds no GIL: the next fetch runs ahead while the caller processes a
+        # batch. Positions are those after the batch last returned; a fetch that was in flight
+        # when a partition was sought or (re)assigned loses that partition's records, which
+        # are sought again (they may predate the move).
+        self._ahead: asyncio.Future[_Fetch] | None = None
+        self._epoch = 0  # moves (seeks, assignments, revocations) so far
+        self._moved: dict[TopicPartition, tuple[int, int | None]] = {}  # epoch, offset
+        self._positions: dict[TopicPartition, int] = {}
 
     # -- lifecycle and rebalances ------------------------------------------------------------
     async def start(self) -> None:
@@ -115,7 +124,12 @@ class RdkafkaBatchConsumer:
         self._c.subscribe(self.topics, on_assign=self._assign_cb, on_revoke=self._revoke_cb)
 
     async def stop(self) -> None:
-        """Leave the group (the revoke callback runs first, so state is checkpointed)."""
+        """Leave the group (the revoke callback runs first, so state is checkpointed); a fetch
+        running ahead is dropped (its records are read again from the checkpoints)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            with contextlib.suppress(Exception):
+                await ahead
         await asyncio.to_thread(self._c.close)
 
     def _run(self, coro: Any) -> None:
@@ -139,15 +153,20 @@ class RdkafkaBatchConsumer:
             self._assigning = None
         ck = self._ck
         default = ck.OFFSET_END if self.auto_offset_reset == "latest" else ck.OFFSET_BEGINNING
-        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, start.get(tp, default))
-                         for tp in tps])
+        offsets = {tp: start.get(tp, default) for tp in tps}
+        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, off)
+                         for tp, off in offsets.items()])
         self._assigned = tps
+        for tp, off in offsets.items():
+            self._moved_to(tp, off)
 
     def _revoke_cb(self, consumer: Any, partitions: list[Any]) -> None:
         tps = {TopicPartition(p.topic, p.partition) for p in partitions}
         self._run(self._on_revoked(tps))
         consumer.unassign()
         self._assigned = set()
+        for tp in tps:
+            self._moved_to(tp, None)
 
     # -- positions -------------------------------------------------------------------------
     def assignment(self) -> set[TopicPartition]:
@@ -158,6 +177,16 @@ class RdkafkaBatchConsumer:
             self._assigning[tp] = offset
         else:
             self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, offset))
+            self._moved_to(tp, offset)
+
+    def _moved_to(self, tp: TopicPartition, offset: int | None) -> None:
+        """``tp`` continues at ``offset`` (None: revoked); its position is that offset now."""
+        self._epoch += 1
+        self._moved[tp] = (self._epoch, offset)
+        if offset is not None and offset >= 0:
+            self._positions[tp] = offset
+        else:
+            self._positions.pop(tp, None)
 
     async def seek_default(self, tps: set[TopicPartition]) -> None:
         """Start partitions without a checkpoint per ``auto_offset_reset``."""
@@ -168,10 +197,7 @@ class RdkafkaBatchConsumer:
 
     def fetch_position(self, tp: TopicPartition) -> int | None:
         """The offset after everything returned or skipped (markers, aborted records)."""
-        if tp not in self._assigned:
-            return None
-        pos = self._c.position([self._ck.TopicPartition(tp.topic, tp.partition)])[0].offset
-        return int(pos) if pos >= 0 else None
+        return self._positions.get(tp) if tp in self._assigned else None
 
     def highwater(self, tp: TopicPartition) -> int | None:
         if tp not in self._assigned:
@@ -191,17 +217,40 @@ class RdkafkaBatchConsumer:
         """Up to ``max_records`` records, grouped per partition (both in a worker thread): those
         already fetched, or, when there are none, what arrives within ``timeout_ms`` (librdkafka
         returns then, or as soon as ``max_records`` arrived)."""
-        return await asyncio.to_thread(self._consume, timeout_ms)
+        ahead, self._ahead = self._ahead, None
+        records, positions, since = await (ahead or self._fetch(timeout_ms))
+        moved = {tp: off for tp, (epoch, off) in self._moved.items() if epoch > since}
+        self._moved.clear()
+        if moved:  # those partitions' records and positions may predate their move
+            records = [r for r in records if TopicPartition(r.topic, r.partition) not in moved]
+            for tp, off in moved.items():
+                positions.pop(tp, None)
+                if off is not None and tp in self._assigned:
+                    self._c.seek(self._ck.TopicPartition(tp.topic, tp.partition, off))
+        self._positions.update(positions)
+        if records and isinstance(self._c, NativeClient):
+            self._ahead = self._fetch(timeout_ms)
+        return records
 
-    def _consume(self, timeout_ms: int) -> list[PartitionRecords]:
+    def _fetch(self, timeout_ms: int) -> asyncio.Future[_Fetch]:
+        return asyncio.ensure_future(asyncio.to_thread(self._consume, timeout_ms, self._epoch))
+
+    def _consume(self, timeout_ms: int, since: int) -> _Fetch:
+        """A batch, the positions after it, and the moves it started after."""
         if isinstance(self._c, NativeClient):
-            return self._c.consume_records(self.max_records, timeout_ms)
-        # a blocking consume() waits for max_records or the timeout: on a busy topic the worker
-        # would sit idle while librdkafka fills its queue
-        msgs = self._c.consume(self.max_records, 0)
-        if not msgs:
-            msgs = self._c.consume(self.max_records, timeout_ms / 1000)
-        return by_partition(msgs, topic=self.topics[0] if len(self.topics) == 1 else None)
+            records = self._c.consume_records(self.max_records, timeout_ms)
+        else:
+            # a blocking consume() waits for max_records or the timeout: on a busy topic the
+            # worker would sit idle while librdkafka fills its queue
+            msgs = self._c.consume(self.max_records, 0)
+            if not msgs:
+                msgs = self._c.consume(self.max_records, timeout_ms / 1000)
+            records = by_partition(msgs, topic=self.topics[0] if len(self.topics) == 1 else None)
+        ck = self._ck
+        tps = list(self._assigned)
+        found = self._c.position([ck.TopicPartition(tp.topic, tp.partition) for tp in tps])
+        positions = {tp: int(p.offset) for tp, p in zip(tps, found, strict=True) if p.offset >= 0}
+        return records, positions, since
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
@@ -220,6 +269,9 @@ class RdkafkaBatchConsumer:
             self._c.commit(offsets=offsets, asynchronous=False)
         except self._ck.KafkaException as exc:  # a commit racing a rebalance is harmless here
             log.info("offset commit skipped: %s", exc)
+
+
+_Fetch = tuple[list[PartitionRecords], dict[TopicPartition, int], int]
 
 
 def by_partition(msgs: list[Any], *, topic: str | None = None) -> list[PartitionRecords]:

@@ -25,6 +25,10 @@ struct Rebalance {
     api: *const Api,
     on_rebalance: Py<PyAny>,
     error: Mutex<Option<PyErr>>,
+    /// set by `assign` (the callback's duty); false while a callback runs: unassigned after it
+    assigned: AtomicBool,
+    /// false once the handle is dropped without close(): the callback then only unassigns
+    python: AtomicBool,
 }
 
 struct Handle {
@@ -69,11 +73,18 @@ unsafe extern "C" fn rebalance_cb(rk: *mut c_void, err: c_int, parts: *mut Topic
     let api = &*state.api;
     let kind = if err == ERR_ASSIGN_PARTITIONS { "assign" } else { "revoke" };
     let tps = read_list(parts);
-    let called = Python::attach(|py| state.on_rebalance.call1(py, (kind, tps)).map(|_| ()));
-    if let Err(e) = called {
-        // consume nothing without the owner's state; the error is raised by consume()
+    state.assigned.store(false, Ordering::SeqCst);
+    if state.python.load(Ordering::SeqCst) {
+        let called = Python::attach(|py| state.on_rebalance.call1(py, (kind, tps)).map(|_| ()));
+        if let Err(e) = called {
+            *state.error.lock().expect("not poisoned") = Some(e);  // raised by consume()
+            state.assigned.store(false, Ordering::SeqCst);
+        }
+    }
+    // librdkafka waits for an (un)assignment in the callback: consume nothing without the
+    // owner's state when it did not assign (an error, or no owner any more)
+    if !state.assigned.load(Ordering::SeqCst) {
         (api.rd_kafka_assign)(rk, std::ptr::null());
-        *state.error.lock().expect("not poisoned") = Some(e);
     }
 }
 
@@ -122,6 +133,7 @@ impl Consumer {
             let api = Box::new(Api::load(lib).map_err(PyRuntimeError::new_err)?);
             let rebalance = Box::new(Rebalance {
                 api: &*api as *const Api, on_rebalance, error: Mutex::new(None),
+                assigned: AtomicBool::new(false), python: AtomicBool::new(true),
             });
             let c = (api.rd_kafka_conf_new)();
             let mut errstr = [0 as c_char; 512];
@@ -165,6 +177,7 @@ impl Consumer {
             Some(tps) => self.with_list(&tps, |l| unsafe { (self.api().rd_kafka_assign)(self.h.rk, l) })?,
             None => unsafe { (self.api().rd_kafka_assign)(self.h.rk, std::ptr::null()) },
         };
+        self.h.rebalance.assigned.store(true, Ordering::SeqCst);
         self.check(err, "assign")
     }
 
@@ -283,6 +296,7 @@ impl Drop for Consumer {
     fn drop(&mut self) {
         if !self.closed.swap(true, Ordering::SeqCst) {
             let h = &self.h;
+            h.rebalance.python.store(false, Ordering::SeqCst);
             unsafe {
                 (h.api.rd_kafka_consumer_close)(h.rk);
                 (h.api.rd_kafka_queue_destroy)(h.queue);

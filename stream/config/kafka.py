@@ -54,7 +54,8 @@ class KafkaSettings(StrictModel):
     consumer: Literal["aiokafka", "librdkafka"] = "librdkafka"
     """Client that reads the event topics: `librdkafka` (the librdkafka confluent-kafka ships:
     fetching, decompression and record parsing in its own threads, each fetch turned into
-    per-partition lists in one native pass; the faster whole worker in docs/kafka.md; a
+    per-partition lists in one native pass while the batch before is processed; the faster
+    whole worker in docs/kafka.md; a
     partition with an open transaction counts as behind until it ends) or
     `aiokafka` (asyncio, on the worker's event loop; caught up at the last stable offset while a
     transaction is open). Same checkpoints and rebalances with both."""

@@ -216,9 +216,14 @@ class RdkafkaBatchConsumer:
     async def getmany(self, timeout_ms: int = 200) -> list[PartitionRecords]:
         """Up to ``max_records`` records, grouped per partition (both in a worker thread): those
         already fetched, or, when there are none, what arrives within ``timeout_ms`` (librdkafka
-        returns then, or as soon as ``max_records`` arrived)."""
-        ahead, self._ahead = self._ahead, None
-        records, positions, since = await (ahead or self._fetch(timeout_ms))
+        returns then, or as soon as ``max_records`` arrived). With the native fetch the next
+        batch is fetched while the caller processes this one."""
+        fetch = self._ahead = self._ahead or self._fetch(timeout_ms)
+        try:
+            records, positions, since = await asyncio.shield(fetch)
+        finally:  # a caller cancelled meanwhile leaves the running fetch to the next call/stop()
+            if fetch.done():
+                self._ahead = None
         moved = {tp: off for tp, (epoch, off) in self._moved.items() if epoch > since}
         self._moved.clear()
         if moved:  # those partitions' records and positions may predate their move

@@ -1,4 +1,4 @@
-"""The librdkafka consumer without a Python object per message (``_rdfetch``, Rust).
+"""The librdkafka consumer without a message object per record (``_rdfetch``, Rust).
 
 :class:`NativeClient` offers the calls of ``confluent_kafka.Consumer`` that
 :class:`~stream.kafka.consumer_rdkafka.RdkafkaBatchConsumer` makes, on the same librdkafka
@@ -6,9 +6,10 @@
 back as :class:`~stream.kafka.consumer.PartitionRecords`, built in one native pass per fetch.
 confluent-kafka's ``consume()`` makes a ``Message`` object per record (a Python object, a
 bytes copy and a topic string) and the per-partition lists are then read from them with a method
-call per field; here only the values (and keys) become Python objects, and librdkafka's own
-work runs without the GIL. Rebalances call the owner's callbacks exactly as confluent-kafka
-does (``on_assign(client, partitions)``, on the thread inside ``consume_records``/``close``).
+call per field; here the lists hold the values, keys, offsets and timestamps directly, and
+librdkafka's own work runs without the GIL. Rebalances call the owner's callbacks exactly as
+confluent-kafka does (``on_assign(client, partitions)``, on the thread inside
+``consume_records``/``close``).
 
 Without the extension (an install without a Rust toolchain) :func:`native_client` returns None
 and the consumer uses confluent-kafka's ``Consumer``.

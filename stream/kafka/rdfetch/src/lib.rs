@@ -1,6 +1,7 @@
 //! `driftline.stream.kafka._rdfetch`: a librdkafka group consumer whose `consume` returns each
 //! partition's records as lists (offsets, timestamps, values, keys, tombstones, headers) built
-//! in one pass, with no Python object per message but the value (and key) bytes.
+//! in one pass: no message object per record; the lists hold the values, keys, offsets and
+//! timestamps directly.
 //!
 //! It calls the librdkafka that confluent-kafka ships (its path is given), through `dlopen`.
 //! Rebalances call the Python `on_rebalance("assign" | "revoke", [(topic, partition)])` on the

@@ -100,11 +100,9 @@ class NativeClient:
         self._native.assign(None)
 
     def consume_records(self, max_records: int, timeout_ms: int) -> list[PartitionRecords]:
-        """Those already fetched, or when there are none, what arrives within ``timeout_ms``
-        (messages that carried an error are logged and left out)."""
-        parts, failed = self._native.consume(max_records, 0)
-        if not parts and not failed:
-            parts, failed = self._native.consume(max_records, timeout_ms)
+        """Up to ``max_records`` records within ``timeout_ms``, per partition (messages that
+        carried an error are logged and left out)."""
+        parts, failed = self._native.consume(max_records, timeout_ms)
         for topic, partition, error in failed:
             log.info("consumer: %s[%d]: %s", topic, partition, error)
         return [PartitionRecords(*p) for p in parts]

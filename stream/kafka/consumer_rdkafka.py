@@ -242,20 +242,21 @@ class RdkafkaBatchConsumer:
 
     def _consume(self, timeout_ms: int, since: int) -> _Fetch:
         """A batch, the positions after it, and the moves it started after."""
-        if isinstance(self._c, NativeClient):
-            records = self._c.consume_records(self.max_records, timeout_ms)
-        else:
-            # a blocking consume() waits for max_records or the timeout: on a busy topic the
-            # worker would sit idle while librdkafka fills its queue
-            msgs = self._c.consume(self.max_records, 0)
-            if not msgs:
-                msgs = self._c.consume(self.max_records, timeout_ms / 1000)
-            records = by_partition(msgs, topic=self.topics[0] if len(self.topics) == 1 else None)
+        # what is already fetched first: a blocking consume() waits for max_records or the
+        # timeout, and on a busy topic the worker would sit idle while librdkafka fills its queue
+        records = self._read(0) or self._read(timeout_ms)
         ck = self._ck
         tps = list(self._assigned)
         found = self._c.position([ck.TopicPartition(tp.topic, tp.partition) for tp in tps])
         positions = {tp: int(p.offset) for tp, p in zip(tps, found, strict=True) if p.offset >= 0}
         return records, positions, since
+
+    def _read(self, timeout_ms: int) -> list[PartitionRecords]:
+        """One ``consume()``: up to ``max_records`` records within ``timeout_ms``."""
+        if isinstance(self._c, NativeClient):
+            return self._c.consume_records(self.max_records, timeout_ms)
+        msgs = self._c.consume(self.max_records, timeout_ms / 1000)
+        return by_partition(msgs, topic=self.topics[0] if len(self.topics) == 1 else None)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit group offsets (for lag visibility; checkpoints are the source of truth)."""
